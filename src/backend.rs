@@ -1,0 +1,97 @@
+//! The boundary between the training loop and an engine (CPU reference or GPU).
+//!
+//! The loop plans a whole epoch up front (sample order and per-step values) and hands it to the
+//! engine in one call, so a GPU engine can record every step without a host round trip; the
+//! engine reports per-step metrics through `progress` as they become available.
+
+use crate::data::Samples;
+use crate::error::Result;
+use std::ops::Range;
+
+/// Which resident data set an evaluation or epoch refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Split {
+    /// The training images (validation rows, if any, are a range at its end).
+    Train,
+    Test,
+}
+
+/// One optimizer step: which rows of the epoch order form its batch, and its scalar inputs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepPlan {
+    /// First position in `EpochPlan::order` of this batch.
+    pub start: u32,
+    /// Rows in this batch (the last batch of an epoch may be short).
+    pub len: u32,
+    /// 1-based global step count (Adam's `t`).
+    pub t: u32,
+    /// The optimizer's step size at `t` (Adam's bias-corrected `α_t`, or SGD's lr).
+    pub step_size: f32,
+    /// Seed of this step's dropout masks (`dropout::step_seed`).
+    pub dropout_seed: u32,
+}
+
+/// Everything an engine needs to run one epoch.
+#[derive(Clone, Debug, Default)]
+pub struct EpochPlan {
+    /// Indices into the training split, in this epoch's shuffled order.
+    pub order: Vec<u32>,
+    pub steps: Vec<StepPlan>,
+}
+
+/// What one step measured, on the batch before its update (with dropout active).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepMetrics {
+    /// Sum over the batch of the per-sample cross-entropy.
+    pub loss_sum: f32,
+    /// Samples whose arg-max logit equals the label.
+    pub correct: u32,
+}
+
+/// The result of a forward pass over a range of a split (no dropout).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evaluation {
+    pub count: usize,
+    /// Sum of per-sample cross-entropy, accumulated in f64.
+    pub loss_sum: f64,
+    pub correct: usize,
+    /// Arg-max class of every sample, in order.
+    pub predictions: Vec<u32>,
+}
+
+impl Evaluation {
+    pub fn loss(&self) -> f64 {
+        self.loss_sum / self.count.max(1) as f64
+    }
+    pub fn accuracy(&self) -> f64 {
+        self.correct as f64 / self.count.max(1) as f64
+    }
+}
+
+/// A training engine. Both engines compute the same operations with the same conventions, so
+/// the CPU engine is the GPU engine's oracle.
+pub trait Backend {
+    /// One line naming the engine and device, e.g. `cpu (2 threads)` or `vulkan: llvmpipe`.
+    fn describe(&self) -> String;
+
+    /// Makes a split resident (uploads it once on a GPU). Replaces an earlier one of the same kind.
+    fn load_split(&mut self, split: Split, samples: &Samples) -> Result<()>;
+
+    /// Replaces the parameters (flat layout of `ModelSpec::layers`) and resets optimizer state.
+    fn set_parameters(&mut self, params: &[f32]) -> Result<()>;
+
+    /// The current parameters (a readback on a GPU).
+    fn parameters(&mut self) -> Result<Vec<f32>>;
+
+    /// Runs every step of `plan` over the training split, in order. `progress` is called with the
+    /// number of steps finished so far and the metrics of the steps finished since the last call;
+    /// the returned vector holds every step's metrics.
+    fn train_epoch(
+        &mut self,
+        plan: &EpochPlan,
+        progress: &mut dyn FnMut(usize, &[StepMetrics]),
+    ) -> Result<Vec<StepMetrics>>;
+
+    /// Forward pass (no dropout) over `rows` of a resident split.
+    fn evaluate(&mut self, split: Split, rows: Range<usize>) -> Result<Evaluation>;
+}

@@ -1,0 +1,64 @@
+//! Typed errors of the library. Each says what was wrong, where, and how to fix it;
+//! `main` turns them into one line on stderr and a non-zero exit status.
+
+use std::path::PathBuf;
+
+pub use crate::data::DataError;
+
+/// A flag or setting that cannot work (bad value, incompatible combination).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConfigError {
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+/// Failures of the GPU engine: no adapter, a limit the adapter cannot meet, a device error.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error("no GPU adapter found{detail}")]
+    NoAdapter { detail: String },
+    #[error("adapter '{adapter}' cannot run this: {what}")]
+    Limit { adapter: String, what: String },
+    #[error("GPU device error: {0}")]
+    Device(String),
+}
+
+/// Everything the library can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    #[error(
+        "training diverged at epoch {epoch}, step {step}: the loss became {value}; \
+         try a lower learning rate (--lr)"
+    )]
+    Diverged {
+        epoch: usize,
+        step: usize,
+        value: f32,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,14 @@
+//! gpu-mlp: train and run MLP image classifiers on the GPU through WGSL compute shaders, with a
+//! CPU reference engine as the oracle and the fallback. See README.md and DESIGN notes in the
+//! module docs.
+
+pub mod backend;
+pub mod cpu;
+pub mod data;
+pub mod dropout;
+pub mod error;
+pub mod model;
+pub mod optimizer;
+pub mod train;
+
+pub use error::{Error, Result};

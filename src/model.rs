@@ -1,0 +1,188 @@
+//! The network's shape and its one flat parameter buffer.
+//!
+//! All weights and biases of a model live in one `Vec<f32>` (and one GPU buffer), so the optimizer
+//! is a single pass over one slice and gradients/moments use the same offsets. Dense weights are
+//! stored row-major `W[in, out]` (Keras layout): forward is `Z = X·W + b`.
+
+use crate::error::ConfigError;
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+
+/// Layer sizes and dropout rate of a multilayer perceptron classifier.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelSpec {
+    /// Features per input sample (rows × cols of the image).
+    pub inputs: usize,
+    /// Width of each hidden layer (ReLU); may be empty (a linear softmax classifier).
+    pub hidden: Vec<usize>,
+    /// Number of classes (width of the output logits).
+    pub classes: usize,
+    /// Inverted-dropout rate applied after every hidden layer while training; 0 disables it.
+    pub dropout: f32,
+}
+
+/// Where one dense layer's weights and bias sit in the flat parameter buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DenseLayer {
+    pub fan_in: usize,
+    pub fan_out: usize,
+    /// Offset of `W[fan_in, fan_out]` (row-major).
+    pub weight_offset: usize,
+    /// Offset of `b[fan_out]`.
+    pub bias_offset: usize,
+}
+
+impl DenseLayer {
+    pub fn weight_len(&self) -> usize {
+        self.fan_in * self.fan_out
+    }
+    pub fn weights<'a>(&self, params: &'a [f32]) -> &'a [f32] {
+        &params[self.weight_offset..self.weight_offset + self.weight_len()]
+    }
+    pub fn bias<'a>(&self, params: &'a [f32]) -> &'a [f32] {
+        &params[self.bias_offset..self.bias_offset + self.fan_out]
+    }
+}
+
+impl ModelSpec {
+    /// Checks the sizes a user can get wrong and returns the spec.
+    pub fn new(
+        inputs: usize,
+        hidden: Vec<usize>,
+        classes: usize,
+        dropout: f32,
+    ) -> Result<Self, ConfigError> {
+        if inputs == 0 {
+            return Err(ConfigError::new("the input size must be at least 1"));
+        }
+        if classes < 2 {
+            return Err(ConfigError::new(format!(
+                "a classifier needs at least 2 classes, the data has {classes}"
+            )));
+        }
+        if let Some(pos) = hidden.iter().position(|&h| h == 0) {
+            return Err(ConfigError::new(format!(
+                "--hidden: layer {} has width 0; every hidden layer needs at least 1 unit",
+                pos + 1
+            )));
+        }
+        if !(0.0..1.0).contains(&dropout) || dropout.is_nan() {
+            return Err(ConfigError::new(format!(
+                "--dropout must be in [0, 1), got {dropout}"
+            )));
+        }
+        Ok(Self {
+            inputs,
+            hidden,
+            classes,
+            dropout,
+        })
+    }
+
+    /// Widths of every activation, input first, logits last: `[784, 128, 10]`.
+    pub fn widths(&self) -> Vec<usize> {
+        let mut w = Vec::with_capacity(self.hidden.len() + 2);
+        w.push(self.inputs);
+        w.extend_from_slice(&self.hidden);
+        w.push(self.classes);
+        w
+    }
+
+    /// The dense layers with their offsets in the flat buffer: W0, b0, W1, b1, ...
+    pub fn layers(&self) -> Vec<DenseLayer> {
+        let widths = self.widths();
+        let mut offset = 0;
+        widths
+            .windows(2)
+            .map(|pair| {
+                let (fan_in, fan_out) = (pair[0], pair[1]);
+                let layer = DenseLayer {
+                    fan_in,
+                    fan_out,
+                    weight_offset: offset,
+                    bias_offset: offset + fan_in * fan_out,
+                };
+                offset += fan_in * fan_out + fan_out;
+                layer
+            })
+            .collect()
+    }
+
+    pub fn parameter_count(&self) -> usize {
+        self.layers()
+            .iter()
+            .map(|l| l.weight_len() + l.fan_out)
+            .sum()
+    }
+
+    /// Widest activation, for sizing scratch buffers.
+    pub fn max_width(&self) -> usize {
+        self.widths().into_iter().max().unwrap_or(0)
+    }
+
+    /// Multiply-adds of one forward pass for one sample.
+    pub fn forward_macs_per_sample(&self) -> usize {
+        self.layers().iter().map(|l| l.weight_len()).sum()
+    }
+
+    /// A short human description: `784-128-10, dropout 0.2`.
+    pub fn describe(&self) -> String {
+        let widths: Vec<String> = self.widths().iter().map(|w| w.to_string()).collect();
+        if self.dropout > 0.0 {
+            format!("{}, dropout {}", widths.join("-"), self.dropout)
+        } else {
+            widths.join("-")
+        }
+    }
+
+    /// Glorot-uniform weights (limit `sqrt(6/(fan_in+fan_out))`), zero biases, from `seed`.
+    pub fn init_parameters(&self, seed: u64) -> Vec<f32> {
+        let mut rng = Pcg64Mcg::seed_from_u64(seed ^ 0x1417_0000_u64);
+        let mut params = vec![0.0f32; self.parameter_count()];
+        for layer in self.layers() {
+            let limit = (6.0 / (layer.fan_in + layer.fan_out) as f64).sqrt() as f32;
+            for w in &mut params[layer.weight_offset..layer.weight_offset + layer.weight_len()] {
+                *w = rng.random_range(-limit..limit);
+            }
+        }
+        params
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_is_contiguous_and_keras_shaped() {
+        let spec = ModelSpec::new(784, vec![128], 10, 0.2).unwrap();
+        let layers = spec.layers();
+        assert_eq!(layers.len(), 2);
+        assert_eq!(layers[0].weight_offset, 0);
+        assert_eq!(layers[0].bias_offset, 784 * 128);
+        assert_eq!(layers[1].weight_offset, 784 * 128 + 128);
+        assert_eq!(spec.parameter_count(), 784 * 128 + 128 + 128 * 10 + 10);
+    }
+
+    #[test]
+    fn init_is_seeded_and_within_glorot_limit() {
+        let spec = ModelSpec::new(20, vec![7, 5], 3, 0.0).unwrap();
+        let a = spec.init_parameters(1);
+        assert_eq!(a, spec.init_parameters(1));
+        assert_ne!(a, spec.init_parameters(2));
+        for l in spec.layers() {
+            let limit = (6.0f32 / (l.fan_in + l.fan_out) as f32).sqrt();
+            assert!(l.weights(&a).iter().all(|w| w.abs() <= limit));
+            assert!(l.bias(&a).iter().all(|&b| b == 0.0));
+        }
+    }
+
+    #[test]
+    fn bad_sizes_are_rejected() {
+        assert!(ModelSpec::new(784, vec![128, 0], 10, 0.0).is_err());
+        assert!(ModelSpec::new(784, vec![], 1, 0.0).is_err());
+        assert!(ModelSpec::new(784, vec![], 10, 1.5).is_err());
+        assert!(ModelSpec::new(784, vec![], 10, 1.0).is_err());
+        assert!(ModelSpec::new(784, vec![], 10, 0.0).is_ok());
+    }
+}

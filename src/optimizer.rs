@@ -1,0 +1,53 @@
+//! Optimizer settings and the per-step values both engines share.
+//!
+//! Adam follows Keras numerics: `α_t = lr·sqrt(1-β2^t)/(1-β1^t)` is computed once per step on the
+//! host in f64 and handed to the engines as f32, then `m = β1·m + (1-β1)·g`,
+//! `v = β2·v + (1-β2)·g²`, `w -= α_t·m/(sqrt(v)+ε)`.
+
+/// Which update rule to apply after each mini-batch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Optimizer {
+    Adam {
+        lr: f32,
+        beta1: f32,
+        beta2: f32,
+        epsilon: f32,
+    },
+    Sgd {
+        lr: f32,
+    },
+}
+
+impl Optimizer {
+    /// Keras's Adam defaults with the given learning rate.
+    pub fn adam(lr: f32) -> Self {
+        Optimizer::Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+        }
+    }
+
+    /// The step size applied at (1-based) step `t`: `α_t` for Adam, `lr` for SGD.
+    pub fn step_size(&self, t: u64) -> f32 {
+        match *self {
+            Optimizer::Adam {
+                lr, beta1, beta2, ..
+            } => {
+                let t = t as i32;
+                let correction =
+                    (1.0 - (beta2 as f64).powi(t)).sqrt() / (1.0 - (beta1 as f64).powi(t));
+                (lr as f64 * correction) as f32
+            }
+            Optimizer::Sgd { lr } => lr,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match *self {
+            Optimizer::Adam { lr, epsilon, .. } => format!("Adam(lr={lr}, eps={epsilon})"),
+            Optimizer::Sgd { lr } => format!("SGD(lr={lr})"),
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! The one training loop, the same for every engine: epochs, seeded shuffles, batches (the last
+//! one may be short), Keras-style validation split, sample-weighted metrics, divergence check.
+
+use crate::backend::{Backend, EpochPlan, Evaluation, Split, StepMetrics, StepPlan};
+use crate::data::Dataset;
+use crate::dropout;
+use crate::error::{ConfigError, Error, Result};
+use crate::optimizer::Optimizer;
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use std::time::Instant;
+
+/// How to train (the model itself is the engine's).
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Fraction of the training data held out, taken from its end before shuffling (Keras).
+    pub validation_split: f64,
+    pub seed: u64,
+    pub optimizer: Optimizer,
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.epochs == 0 {
+            return Err(ConfigError::new("--epochs must be at least 1"));
+        }
+        if self.batch_size == 0 {
+            return Err(ConfigError::new("--batch-size must be at least 1"));
+        }
+        if !(0.0..1.0).contains(&self.validation_split) {
+            return Err(ConfigError::new(format!(
+                "--validation-split must be in [0, 1), got {}",
+                self.validation_split
+            )));
+        }
+        let lr = match self.optimizer {
+            Optimizer::Adam { lr, .. } | Optimizer::Sgd { lr } => lr,
+        };
+        if !(lr > 0.0 && lr.is_finite()) {
+            return Err(ConfigError::new(format!(
+                "--lr must be a positive number, got {lr}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Rows used for training and the range held out for validation, for `n` training samples.
+    pub fn split_rows(&self, n: usize) -> (usize, std::ops::Range<usize>) {
+        let train = (n as f64 * (1.0 - self.validation_split)).floor() as usize;
+        (train, train..n)
+    }
+}
+
+/// The figures of one epoch, as printed and as written to `--metrics-out`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub loss: f64,
+    pub accuracy: f64,
+    pub validation: Option<(f64, f64)>,
+    pub seconds: f64,
+    pub samples_per_second: f64,
+}
+
+/// The outcome of a run.
+#[derive(Clone, Debug)]
+pub struct TrainReport {
+    pub history: Vec<EpochRecord>,
+    pub test: Evaluation,
+    pub parameters: Vec<f32>,
+}
+
+/// What the loop tells the outside world (console, metrics file, plots). All methods default
+/// to doing nothing.
+pub trait Observer {
+    fn epoch_started(&mut self, _epoch: usize, _epochs: usize, _steps: usize) {}
+    /// `steps_done` steps of the epoch have finished; running mean loss and accuracy so far.
+    fn epoch_progress(&mut self, _steps_done: usize, _loss: f64, _accuracy: f64) {}
+    fn epoch_finished(&mut self, _record: &EpochRecord, _epochs: usize) -> Result<()> {
+        Ok(())
+    }
+    fn tested(&mut self, _test: &Evaluation) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// An observer that ignores everything (tests, benchmarks).
+pub struct Silent;
+impl Observer for Silent {}
+
+/// Plans epochs: the seeded shuffle and the per-step table.
+pub struct EpochPlanner {
+    rng: Pcg64Mcg,
+    seed: u64,
+    rows: usize,
+    batch_size: usize,
+    optimizer: Optimizer,
+    /// Steps taken so far (Adam's t of the next step is this + 1).
+    steps_taken: u64,
+}
+
+impl EpochPlanner {
+    pub fn new(seed: u64, rows: usize, batch_size: usize, optimizer: Optimizer) -> Self {
+        Self {
+            rng: Pcg64Mcg::seed_from_u64(seed ^ 0x5348_5546),
+            seed,
+            rows,
+            batch_size,
+            optimizer,
+            steps_taken: 0,
+        }
+    }
+
+    /// The next epoch: a fresh Fisher–Yates shuffle of `0..rows` and one step per batch.
+    pub fn next_epoch(&mut self) -> EpochPlan {
+        let mut order: Vec<u32> = (0..self.rows as u32).collect();
+        for i in (1..order.len()).rev() {
+            let j = self.rng.random_range(0..=i);
+            order.swap(i, j);
+        }
+        let steps = (0..self.rows)
+            .step_by(self.batch_size)
+            .map(|start| {
+                self.steps_taken += 1;
+                let t = self.steps_taken;
+                StepPlan {
+                    start: start as u32,
+                    len: (self.rows - start).min(self.batch_size) as u32,
+                    t: t as u32,
+                    step_size: self.optimizer.step_size(t),
+                    dropout_seed: dropout::step_seed(self.seed, t),
+                }
+            })
+            .collect();
+        EpochPlan { order, steps }
+    }
+}
+
+/// Trains `backend` (already holding its initial parameters) on `data` and evaluates on the test
+/// split. Loads both splits into the engine.
+pub fn run(
+    config: &TrainConfig,
+    data: &Dataset,
+    backend: &mut dyn Backend,
+    observer: &mut dyn Observer,
+) -> Result<TrainReport> {
+    config.validate()?;
+    let (train_rows, validation_rows) = config.split_rows(data.train.count);
+    if train_rows == 0 {
+        return Err(ConfigError::new(format!(
+            "--validation-split {} leaves no training samples out of {}",
+            config.validation_split, data.train.count
+        ))
+        .into());
+    }
+    backend.load_split(Split::Train, &data.train)?;
+    backend.load_split(Split::Test, &data.test)?;
+
+    let mut planner =
+        EpochPlanner::new(config.seed, train_rows, config.batch_size, config.optimizer);
+    let mut history = Vec::with_capacity(config.epochs);
+    for epoch in 1..=config.epochs {
+        let plan = planner.next_epoch();
+        observer.epoch_started(epoch, config.epochs, plan.steps.len());
+        let started = Instant::now();
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0u64, 0u64);
+        let mut progress = |done: usize, new: &[StepMetrics]| {
+            let first = done - new.len();
+            for (m, step) in new.iter().zip(&plan.steps[first..done]) {
+                loss_sum += m.loss_sum as f64;
+                correct += m.correct as u64;
+                seen += step.len as u64;
+            }
+            observer.epoch_progress(
+                done,
+                loss_sum / seen.max(1) as f64,
+                correct as f64 / seen.max(1) as f64,
+            );
+        };
+        let metrics = backend.train_epoch(&plan, &mut progress)?;
+        if let Some(bad) = metrics.iter().position(|m| !m.loss_sum.is_finite()) {
+            return Err(Error::Diverged {
+                epoch,
+                step: bad + 1,
+                value: metrics[bad].loss_sum,
+            });
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let validation = if validation_rows.is_empty() {
+            None
+        } else {
+            let v = backend.evaluate(Split::Train, validation_rows.clone())?;
+            Some((v.loss(), v.accuracy()))
+        };
+        let loss: f64 = metrics.iter().map(|m| m.loss_sum as f64).sum::<f64>() / train_rows as f64;
+        let accuracy = metrics.iter().map(|m| m.correct as f64).sum::<f64>() / train_rows as f64;
+        let record = EpochRecord {
+            epoch,
+            loss,
+            accuracy,
+            validation,
+            seconds,
+            samples_per_second: train_rows as f64 / seconds.max(1e-9),
+        };
+        observer.epoch_finished(&record, config.epochs)?;
+        history.push(record);
+    }
+    let test = backend.evaluate(Split::Test, 0..data.test.count)?;
+    observer.tested(&test)?;
+    Ok(TrainReport {
+        history,
+        test,
+        parameters: backend.parameters()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_cover_every_row_once_with_a_short_last_batch() {
+        let mut planner = EpochPlanner::new(3, 10, 4, Optimizer::adam(1e-3));
+        let a = planner.next_epoch();
+        let mut sorted = a.order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..10).collect::<Vec<u32>>());
+        assert_eq!(
+            a.steps.iter().map(|s| s.len).collect::<Vec<_>>(),
+            vec![4, 4, 2]
+        );
+        assert_eq!(
+            a.steps.iter().map(|s| s.t).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        let b = planner.next_epoch();
+        assert_ne!(a.order, b.order, "each epoch reshuffles");
+        assert_eq!(b.steps[0].t, 4, "Adam's t runs on across epochs");
+    }
+
+    #[test]
+    fn validation_split_takes_the_end() {
+        let cfg = TrainConfig {
+            epochs: 1,
+            batch_size: 1,
+            validation_split: 0.1,
+            seed: 0,
+            optimizer: Optimizer::adam(1e-3),
+        };
+        assert_eq!(cfg.split_rows(60000), (54000, 54000..60000));
+    }
+}
