@@ -73,7 +73,7 @@ fn lockstep_with_the_cpu_engine_for_50_adam_steps_with_dropout() {
     let init = spec.init_parameters(7);
     let plan = EpochPlanner::new(7, rows, 32, opt).next_epoch();
     assert_eq!(plan.steps.len(), 50);
-    let mut run = |engine: &mut dyn Backend| -> (Vec<StepMetrics>, Vec<f32>) {
+    let run = |engine: &mut dyn Backend| -> (Vec<StepMetrics>, Vec<f32>) {
         engine.load_split(Split::Train, &data).unwrap();
         engine.set_parameters(&init).unwrap();
         let mut calls = 0;
@@ -129,7 +129,7 @@ fn same_seed_gives_identical_bits_whatever_the_chunking() {
     let init = spec.init_parameters(3);
     let mut planner = EpochPlanner::new(3, 1000, 50, opt);
     let plans = [planner.next_epoch(), planner.next_epoch()];
-    let mut run = |engine: &mut GpuBackend| {
+    let run = |engine: &mut GpuBackend| {
         engine.load_split(Split::Train, &data).unwrap();
         engine.set_parameters(&init).unwrap();
         let mut metrics = Vec::new();

@@ -18,7 +18,7 @@ pub fn with_data<T: Pod>(
     usage: wgpu::BufferUsages,
 ) -> wgpu::Buffer {
     let bytes: &[u8] = bytemuck::cast_slice(data);
-    if bytes.len() >= 16 && bytes.len() % 4 == 0 {
+    if bytes.len() >= 16 && bytes.len().is_multiple_of(4) {
         return ctx
             .device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {

@@ -327,6 +327,7 @@ impl GpuBackend {
         )
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn dispatch(
         &self,
         name: String,
