@@ -11,7 +11,8 @@
 //   5 storage read    aux: the layer's activation for the ReLU/dropout backward mask
 // Override constants (each distinct set is one pipeline):
 //   TRANS 0 = A·B (forward), 1 = A·Bᵀ (dX = dZ·Wᵀ), 2 = Aᵀ·B (dW = Xᵀ·dZ)
-//   WG_X, WG_Y workgroup size (WG_X·WG_Y ≤ 256); TM×TN outputs per invocation (TM·TN ≤ 128)
+//   WG_X, WG_Y workgroup size (WG_X·WG_Y ≤ 256); TM×TN outputs per invocation (matmul_reg:
+//   TM ∈ {4, 8, 12, 16}, TN ≤ 16, TM·TN ≤ 128; matmul_shared: TM, TN ≤ 16, TM·TN ≤ 128)
 // Entry points:
 //   matmul_reg    register tiling only; a workgroup covers (WG_Y·TM) rows × (WG_X·TN) columns
 //   matmul_shared the same tile staged through workgroup memory, BK = 16 deep slabs
@@ -143,32 +144,46 @@ fn matmul_reg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
     }
     let row0 = (wg.y * WG_Y + lid.y) * TM;
     let col0 = wg.x * WG_X * TN + lid.x;
-    // Clamped read rows/columns and the "ones row" flags, fixed for the whole k loop.
-    var ra: array<u32, 16>;
-    var ones: array<f32, 16>;
-    for (var ii = 0u; ii < TM; ii++) {
-        let i = row0 + ii;
-        ra[ii] = min(i, d.a_rows - 1u);
-        ones[ii] = select(0.0, 1.0, i >= d.a_rows);
+    // Rows are held four to a vec4 (TM/4 of them), so every loop below has at most TN or TM/4
+    // iterations and unrolls into plain registers.
+    var ra: array<vec4<u32>, 4>;
+    var ones: array<vec4<bool>, 4>;
+    for (var r = 0u; r < TM / 4u; r++) {
+        let i = vec4<u32>(row0 + 4u * r) + vec4<u32>(0u, 1u, 2u, 3u);
+        ra[r] = min(i, vec4<u32>(d.a_rows - 1u));
+        ones[r] = i >= vec4<u32>(d.a_rows);
     }
     var cb: array<u32, 16>;
     for (var jj = 0u; jj < TN; jj++) {
         cb[jj] = min(col0 + jj * WG_X, p.n - 1u);
     }
-    var acc: array<f32, 128>;
-    var av: array<f32, 16>;
+    var acc: array<vec4<f32>, 32>; // [TM/4][TN]
+    var av: array<vec4<f32>, 4>;
     for (var q = 0u; q < d.k; q++) {
-        for (var ii = 0u; ii < TM; ii++) {
-            av[ii] = select(load_a(ra[ii], q), 1.0, ones[ii] != 0.0);
+        for (var r = 0u; r < TM / 4u; r++) {
+            let i = ra[r];
+            let v = vec4<f32>(load_a(i.x, q), load_a(i.y, q), load_a(i.z, q), load_a(i.w, q));
+            av[r] = select(v, vec4<f32>(1.0), ones[r]);
         }
         for (var jj = 0u; jj < TN; jj++) {
-            let bv = load_b(q, cb[jj]);
-            for (var ii = 0u; ii < TM; ii++) {
-                acc[ii * TN + jj] += av[ii] * bv;
+            let bv = vec4<f32>(load_b(q, cb[jj]));
+            for (var r = 0u; r < TM / 4u; r++) {
+                acc[r * TN + jj] = fma(av[r], bv, acc[r * TN + jj]);
             }
         }
     }
-    store(row0, col0, d.m, &acc);
+    for (var r = 0u; r < TM / 4u; r++) {
+        for (var jj = 0u; jj < TN; jj++) {
+            let j = col0 + jj * WG_X;
+            let v = acc[r * TN + jj];
+            for (var e = 0u; e < 4u; e++) {
+                let i = row0 + 4u * r + e;
+                if i < d.m && j < p.n {
+                    c[p.c_off + i * p.ldc + j] = epilogue(i, j, v[e]);
+                }
+            }
+        }
+    }
 }
 
 @compute @workgroup_size(WG_X, WG_Y, 1)

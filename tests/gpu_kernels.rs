@@ -15,7 +15,7 @@ use gpu_mlp::gpu::pipelines::{
 use gpu_mlp::gpu::{Tile, Transpose};
 use gpu_support::{check_rel, lab, Rng};
 
-const TILES: [Tile; 2] = [Tile::REGISTER, Tile::SHARED_64];
+const TILES: [Tile; 3] = [Tile::REGISTER, Tile::REGISTER_64, Tile::SHARED_64];
 
 fn validate(name: &str, source: &str, entry: &str, constants: &[(&str, f64)]) {
     let module = naga::front::wgsl::parse_str(source)
@@ -118,7 +118,7 @@ fn matmul_variants_match_the_reference_at_ragged_shapes() {
             }
         }
     }
-    assert_eq!(cases, 2 * 3 * 64);
+    assert_eq!(cases, TILES.len() * 3 * 64);
 }
 
 #[test]
