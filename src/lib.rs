@@ -3,12 +3,15 @@
 //! module docs.
 
 pub mod backend;
+pub mod cli;
+pub mod commands;
 pub mod cpu;
 pub mod data;
 pub mod dropout;
 pub mod error;
 pub mod model;
 pub mod optimizer;
+pub mod report;
 pub mod train;
 
 pub use error::{Error, Result};
