@@ -19,6 +19,7 @@ enum Operand {
 }
 
 /// `C[m,n] = op(A)·op(B)` where `op(A)` is `[m,k]` and `op(B)` is `[k,n]`, all row-major.
+#[allow(clippy::too_many_arguments)]
 fn gemm(
     m: usize,
     k: usize,
