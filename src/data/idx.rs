@@ -308,17 +308,23 @@ fn read_payload(
             });
         }
     }
+    let too_big = || DataError::BadDims {
+        path: path.to_path_buf(),
+        problem: format!(
+            "header promises {expected} bytes of {}, more than this machine can hold",
+            kind.payload()
+        ),
+    };
+    // A raw file has just proven it holds `expected` bytes: size the buffer once. A gzip stream
+    // proves it only by decompressing, so its buffer grows as the data arrives.
     let mut data = Vec::new();
+    if f.raw_len.is_some() {
+        let exact = usize::try_from(expected).map_err(|_| too_big())?;
+        data.try_reserve_exact(exact).map_err(|_| too_big())?;
+    }
     while (data.len() as u64) < expected {
         let want = (expected - data.len() as u64).min(READ_STEP);
-        data.try_reserve(want as usize)
-            .map_err(|_| DataError::BadDims {
-                path: path.to_path_buf(),
-                problem: format!(
-                    "header promises {expected} bytes of {}, more than this machine can hold",
-                    kind.payload()
-                ),
-            })?;
+        data.try_reserve(want as usize).map_err(|_| too_big())?;
         let got = r
             .take(want)
             .read_to_end(&mut data)
@@ -339,6 +345,8 @@ fn read_payload(
             at_least: extra == TRAILING_COUNT_LIMIT,
         });
     }
+    // Growth may have overshot by up to half; the data set lives as long as the run.
+    data.shrink_to_fit();
     Ok(data)
 }
 

@@ -524,22 +524,30 @@ pub fn load(source: &DataSource, opts: &LoadOptions) -> Result<Dataset, DataErro
     }
 }
 
-/// Loads a known data set from the first of `search.dirs` that holds all four files. Found
-/// nowhere: downloads it into `search.fetch_to` (saying so on stderr) unless `opts.offline`.
+/// Loads a known data set from the first of `search.dirs` (then `search.fetch_to`) that holds
+/// all four files. Found nowhere: downloads it into `search.fetch_to` (saying so on stderr) unless `opts.offline`.
 /// A folder that has the files but fails to load is an error, not skipped.
 pub fn load_known(
     ds: KnownDataset,
     search: &Search,
     opts: &LoadOptions,
 ) -> Result<Dataset, DataError> {
-    for dir in &search.dirs {
+    // Where downloads go is always looked at too (last, if `dirs` does not list it already),
+    // so a data set fetched once is found from then on.
+    let mut searched = search.dirs.clone();
+    if let Some(dest) = &search.fetch_to {
+        if !searched.contains(dest) {
+            searched.push(dest.clone());
+        }
+    }
+    for dir in &searched {
         if find_files(dir).is_ok() {
             return load_dir(dir, Some(ds));
         }
     }
     let not_found = |fetch_error| DataError::NotFound {
         dataset: ds,
-        searched: search.dirs.clone(),
+        searched,
         fetch_error,
     };
     let Some(dest) = search.fetch_to.as_ref().filter(|_| !opts.offline) else {
