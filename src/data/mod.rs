@@ -525,8 +525,8 @@ pub fn load(source: &DataSource, opts: &LoadOptions) -> Result<Dataset, DataErro
 }
 
 /// Loads a known data set from the first of `search.dirs` (then `search.fetch_to`) that holds
-/// all four files. Found nowhere: downloads it into `search.fetch_to` (saying so on stderr) unless `opts.offline`.
-/// A folder that has the files but fails to load is an error, not skipped.
+/// all four files. Found nowhere: downloads it into `search.fetch_to` (saying so on stderr)
+/// unless `opts.offline`. A folder that has the files but fails to load is an error, not skipped.
 pub fn load_known(
     ds: KnownDataset,
     search: &Search,
