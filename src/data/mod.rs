@@ -91,7 +91,10 @@ pub enum DataError {
     },
 
     /// The payload is shorter than the header promises.
-    #[error("{}: truncated: header promises {expected} bytes of {what}, file has {found}", path.display())]
+    #[error(
+        "{}: truncated: header promises {expected} bytes of {what}, file has {found}",
+        path.display()
+    )]
     Truncated {
         path: PathBuf,
         /// `pixels` or `labels`.
@@ -177,7 +180,10 @@ pub enum DataError {
     MissingFiles { dir: PathBuf, missing: Vec<String> },
 
     /// A data set name that is not one of the known ones.
-    #[error("unknown data set '{name}'; known data sets: {}; or pass --data DIR", KnownDataset::names().join(", "))]
+    #[error(
+        "unknown data set '{name}'; known data sets: {}; or pass --data DIR",
+        KnownDataset::names().join(", ")
+    )]
     UnknownDataset { name: String },
 
     /// A known data set found in none of the places looked at (and not downloaded).
