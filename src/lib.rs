@@ -3,6 +3,8 @@
 //! module docs.
 
 pub mod backend;
+pub mod cli;
+pub mod commands;
 pub mod cpu;
 pub mod data;
 pub mod dropout;
@@ -11,6 +13,7 @@ pub mod error;
 pub mod gpu;
 pub mod model;
 pub mod optimizer;
+pub mod report;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -1,0 +1,58 @@
+//! CPU engine throughput: one full MNIST-sized epoch (60,000 samples, batch 32) of the tutorial
+//! networks, the figure the README compares with Keras, PyTorch and Burn on the same machine.
+//!
+//! `cargo bench --bench cpu_epoch`. Pixels are random bytes: the dense products cost the same
+//! whatever the values, and the bench needs no data files.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use gpu_mlp::backend::{Backend, Split};
+use gpu_mlp::cpu::CpuBackend;
+use gpu_mlp::data::Samples;
+use gpu_mlp::model::ModelSpec;
+use gpu_mlp::optimizer::Optimizer;
+use gpu_mlp::train::EpochPlanner;
+use rand::{Rng, SeedableRng};
+use std::time::Duration;
+
+const SAMPLES: usize = 60_000;
+const BATCH: usize = 32;
+
+fn synthetic_mnist() -> Samples {
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
+    Samples {
+        images: (0..SAMPLES * 784).map(|_| rng.random()).collect(),
+        labels: (0..SAMPLES).map(|_| rng.random_range(0..10)).collect(),
+        count: SAMPLES,
+        features: 784,
+    }
+}
+
+fn epoch(c: &mut Criterion) {
+    let data = synthetic_mnist();
+    let mut group = c.benchmark_group("cpu_epoch_60k_batch32");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(25));
+    for (name, hidden, dropout) in [
+        ("784-128-10_dropout0.2", vec![128], 0.2),
+        ("784-128-128-128-10", vec![128, 128, 128], 0.0),
+        ("784-50-50-10", vec![50, 50], 0.0),
+    ] {
+        let spec = ModelSpec::new(784, hidden, 10, dropout).unwrap();
+        let optimizer = Optimizer::adam(1e-3);
+        let mut engine = CpuBackend::new(&spec, optimizer, BATCH).unwrap();
+        engine.set_parameters(&spec.init_parameters(1)).unwrap();
+        engine.load_split(Split::Train, &data).unwrap();
+        let mut planner = EpochPlanner::new(1, SAMPLES, BATCH, optimizer);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let plan = planner.next_epoch();
+                engine.train_epoch(&plan, &mut |_, _| {}).unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, epoch);
+criterion_main!(benches);

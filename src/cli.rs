@@ -1,0 +1,194 @@
+//! Subcommands and flags. Parsing and validation of single values lives here; the work lives in
+//! `commands`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const TRAIN_EXAMPLES: &str = "\
+Examples (the three tutorial networks):
+  # TensorFlow quickstart: 784-128-10, dropout 0.2, Adam, batch 32, 5 epochs (the defaults)
+  gpu-mlp train
+  # Fashion-MNIST tutorial: 784-50-50-10
+  gpu-mlp train --dataset fashion-mnist --hidden 50,50
+  # A deeper net, with a validation split and a metrics file
+  gpu-mlp train --hidden 128,128,128 --dropout 0 --validation-split 0.1 --metrics-out m.jsonl
+  # Any folder holding the four IDX files, on the CPU engine
+  gpu-mlp train --data ./my-digits --backend cpu";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gpu-mlp",
+    version,
+    about = "Train and run MLP image classifiers on the GPU (WGSL compute shaders), \
+             checked against a CPU reference engine",
+    after_help = "Run `gpu-mlp <command> --help` for examples."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train a model and evaluate it on the test set
+    #[command(after_help = TRAIN_EXAMPLES, allow_negative_numbers = true)]
+    Train(TrainArgs),
+    /// Download a known data set's four files (SHA-256 checked)
+    #[command(
+        after_help = "Examples:\n  gpu-mlp fetch mnist\n  gpu-mlp fetch fashion-mnist --dir ./data/fashion-mnist"
+    )]
+    Fetch(FetchArgs),
+}
+
+/// Where the data comes from.
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
+    /// A known data set (default: mnist), looked for in $GPU_MLP_DATA, ./data/<name>, the user
+    /// cache and system folders, and downloaded into the cache when found nowhere. With --data,
+    /// names what the folder holds (for its class names)
+    #[arg(long, value_parser = ["mnist", "fashion-mnist"])]
+    pub dataset: Option<String>,
+    /// A folder holding train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
+    /// t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz]
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Never download: fail with the list of places looked at instead
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// Which engine runs the work.
+#[derive(Args, Debug, Clone)]
+pub struct EngineArgs {
+    /// Engine: auto takes a hardware GPU if there is one, else the CPU engine; a named GPU
+    /// backend is always used (software adapters too). Default: $WGPU_BACKEND, else auto
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+    /// Adapter by name (substring, case-insensitive) or index from `gpu-mlp devices`.
+    /// Default: $WGPU_ADAPTER_NAME
+    #[arg(long, value_name = "NAME|INDEX")]
+    pub adapter: Option<String>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendArg {
+    Auto,
+    Vulkan,
+    Metal,
+    Dx12,
+    Gl,
+    Cpu,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptimizerArg {
+    Adam,
+    Sgd,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Hidden layer widths, comma-separated; "none" for no hidden layer
+    #[arg(long, default_value = "128", value_parser = parse_hidden, value_name = "W1,W2,..")]
+    pub hidden: HiddenLayers,
+    /// Dropout rate after every hidden layer while training, in [0, 1)
+    #[arg(long, default_value_t = 0.2, value_parser = parse_rate)]
+    pub dropout: f32,
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub epochs: u64,
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
+    /// Learning rate
+    #[arg(long, default_value_t = 1e-3, value_parser = parse_positive)]
+    pub lr: f32,
+    #[arg(long, value_enum, default_value_t = OptimizerArg::Adam)]
+    pub optimizer: OptimizerArg,
+    /// Adam's epsilon (Keras: 1e-7; PyTorch: 1e-8)
+    #[arg(long, default_value_t = 1e-7, value_parser = parse_positive)]
+    pub adam_epsilon: f32,
+    /// Seed of initialisation, shuffling and dropout: same seed and engine, same numbers
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Hold out this fraction of the training data (its end, before shuffling) for validation
+    #[arg(long, default_value_t = 0.0, value_parser = parse_split)]
+    pub validation_split: f64,
+    /// Write one JSON line per epoch and a last one with the test result
+    #[arg(long, value_name = "FILE")]
+    pub metrics_out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct FetchArgs {
+    #[arg(value_parser = ["mnist", "fashion-mnist"])]
+    pub dataset: String,
+    /// Where to put the files (default: the per-user cache that `train` searches)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// Hidden layer widths (a newtype so clap treats the list as one value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HiddenLayers(pub Vec<usize>);
+
+fn parse_hidden(s: &str) -> Result<HiddenLayers, String> {
+    let s = s.trim();
+    if s.is_empty() || s.eq_ignore_ascii_case("none") {
+        return Ok(HiddenLayers(Vec::new()));
+    }
+    s.split(',')
+        .map(|part| match part.trim().parse::<usize>() {
+            Ok(0) => Err("every hidden layer needs at least 1 unit (got 0)".to_string()),
+            Ok(w) => Ok(w),
+            Err(_) => Err(format!(
+                "'{part}' is not a layer width; use e.g. 128 or 128,64 or none"
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(HiddenLayers)
+}
+
+fn parse_rate(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(r) if (0.0..1.0).contains(&r) => Ok(r),
+        _ => Err(format!("expected a rate in [0, 1), e.g. 0.2; got '{s}'")),
+    }
+}
+
+fn parse_split(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.0..1.0).contains(&r) => Ok(r),
+        _ => Err(format!(
+            "expected a fraction in [0, 1), e.g. 0.1; got '{s}'"
+        )),
+    }
+}
+
+fn parse_positive(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("expected a positive number, e.g. 0.001; got '{s}'")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_lists_parse() {
+        assert_eq!(parse_hidden("128,64").unwrap().0, vec![128, 64]);
+        assert_eq!(parse_hidden("none").unwrap().0, Vec::<usize>::new());
+        assert!(parse_hidden("128,0").is_err());
+        assert!(parse_hidden("12x").is_err());
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,67 @@
+//! `gpu-mlp train`.
+
+use crate::backend::Backend;
+use crate::cli::{OptimizerArg, TrainArgs};
+use crate::cpu::CpuBackend;
+use crate::error::Result;
+use crate::model::ModelSpec;
+use crate::optimizer::Optimizer;
+use crate::report::{ConsoleReporter, MetricsFile};
+use crate::train::{self, TrainConfig, TrainReport};
+
+pub fn optimizer_from(args: &TrainArgs) -> Optimizer {
+    match args.optimizer {
+        OptimizerArg::Adam => Optimizer::Adam {
+            lr: args.lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: args.adam_epsilon,
+        },
+        OptimizerArg::Sgd => Optimizer::Sgd { lr: args.lr },
+    }
+}
+
+pub fn run(args: &TrainArgs) -> Result<TrainReport> {
+    // Open the output first: an unwritable path should fail before minutes of training.
+    let metrics = args
+        .metrics_out
+        .as_deref()
+        .map(MetricsFile::create)
+        .transpose()?;
+    let data = super::load_dataset(&args.data)?;
+    let spec = ModelSpec::new(
+        data.features(),
+        args.hidden.0.clone(),
+        data.classes(),
+        args.dropout,
+    )?;
+    let optimizer = optimizer_from(args);
+    let config = TrainConfig {
+        epochs: args.epochs as usize,
+        batch_size: args.batch_size as usize,
+        validation_split: args.validation_split,
+        seed: args.seed,
+        optimizer,
+    };
+    config.validate()?;
+    let mut engine = CpuBackend::new(&spec, optimizer, config.batch_size)?;
+    engine.set_parameters(&spec.init_parameters(args.seed))?;
+    let (train_rows, val_rows) = config.split_rows(data.train.count);
+    println!(
+        "{} on {} ({} train{}, {} test) - {} - batch {} - {}",
+        spec.describe(),
+        data.name,
+        train_rows,
+        if val_rows.is_empty() {
+            String::new()
+        } else {
+            format!(", {} validation", val_rows.len())
+        },
+        data.test.count,
+        optimizer.describe(),
+        config.batch_size,
+        engine.describe(),
+    );
+    let mut reporter = ConsoleReporter::new(metrics);
+    train::run(&config, &data, &mut engine, &mut reporter)
+}
