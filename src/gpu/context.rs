@@ -183,6 +183,9 @@ pub struct DeviceNeeds {
     pub storage_buffers_per_stage: u32,
     pub workgroup_storage_bytes: u32,
     pub invocations_per_workgroup: u32,
+    /// Features to enable where the adapter has them (e.g. `TIMESTAMP_QUERY` for profiling);
+    /// check `device.features()` after opening.
+    pub optional_features: wgpu::Features,
 }
 
 impl Default for DeviceNeeds {
@@ -194,6 +197,7 @@ impl Default for DeviceNeeds {
             storage_buffers_per_stage: 5,
             workgroup_storage_bytes: 16384,
             invocations_per_workgroup: 256,
+            optional_features: wgpu::Features::empty(),
         }
     }
 }
@@ -213,6 +217,7 @@ impl DeviceNeeds {
             invocations_per_workgroup: self
                 .invocations_per_workgroup
                 .max(other.invocations_per_workgroup),
+            optional_features: self.optional_features | other.optional_features,
         }
     }
 
@@ -314,7 +319,7 @@ impl GpuContext {
         let required_limits = needs.limits(&info.name, &chosen.limits())?;
         let desc = wgpu::DeviceDescriptor {
             label: Some("gpu-mlp"),
-            required_features: wgpu::Features::empty(),
+            required_features: chosen.features() & needs.optional_features,
             required_limits,
             ..Default::default()
         };

@@ -8,6 +8,7 @@ pub mod buffers;
 pub mod context;
 pub mod kernels;
 pub mod pipelines;
+pub mod timing;
 
 pub use context::{list_adapters, AdapterSummary, DeviceNeeds, GpuContext, LimitsSummary};
 pub use pipelines::{Pipelines, Tile, Transpose};
