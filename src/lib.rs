@@ -13,6 +13,7 @@ pub mod error;
 pub mod gpu;
 pub mod model;
 pub mod optimizer;
+pub mod records;
 pub mod report;
 pub mod train;
 
