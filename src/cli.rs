@@ -38,7 +38,15 @@ pub enum Command {
         after_help = "Examples:\n  gpu-mlp fetch mnist\n  gpu-mlp fetch fashion-mnist --dir ./data/fashion-mnist"
     )]
     Fetch(FetchArgs),
+    /// List the GPU adapters: name, backend, type, driver, the limits and features gpu-mlp uses
+    #[command(after_help = DEVICES_EXAMPLES)]
+    Devices(DevicesArgs),
 }
+
+const DEVICES_EXAMPLES: &str = "\
+Examples:
+  gpu-mlp devices
+  gpu-mlp devices --backend vulkan --json";
 
 /// Where the data comes from.
 #[derive(Args, Debug, Clone)]
@@ -119,6 +127,16 @@ pub struct TrainArgs {
     /// Write one JSON line per epoch and a last one with the test result
     #[arg(long, value_name = "FILE")]
     pub metrics_out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DevicesArgs {
+    /// Only this graphics API's adapters (default: $WGPU_BACKEND, else every API)
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+    /// Print JSON (one array, one object per adapter) instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -10,6 +10,7 @@ fn main() -> ExitCode {
     let outcome: anyhow::Result<()> = match &cli.command {
         Command::Train(args) => commands::train::run(args).map(|_| ()).map_err(Into::into),
         Command::Fetch(args) => commands::fetch::run(args).map_err(Into::into),
+        Command::Devices(args) => commands::devices::run(args).map_err(Into::into),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
