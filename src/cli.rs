@@ -41,12 +41,30 @@ pub enum Command {
     /// List the GPU adapters: name, backend, type, driver, the limits and features gpu-mlp uses
     #[command(after_help = DEVICES_EXAMPLES)]
     Devices(DevicesArgs),
+    /// Check every GPU kernel against the CPU reference on this adapter, then train both
+    /// engines in lockstep; exit status 1 when anything is out of bounds
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(VerifyArgs),
 }
 
 const DEVICES_EXAMPLES: &str = "\
 Examples:
   gpu-mlp devices
   gpu-mlp devices --backend vulkan --json";
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  # every kernel on the default adapter, then 50 lockstep steps of 784-128-10
+  gpu-mlp verify
+  # a named adapter, the deeper tutorial network, a report to attach to a bug report
+  gpu-mlp verify --backend vulkan --adapter 0 --hidden 128,128,128 --json verify.json
+
+The lockstep check trains on the first rows of the data set when it is found locally (verify
+never downloads) and on random pixels otherwise; the output says which. Exit status: 0 when every
+check is within its bound, 1 otherwise.
+Self-test of the checker: GPU_MLP_VERIFY_PERTURB=KERNEL (a kernel name prefix such as matmul,
+forward, gather, softmax, adam, or lockstep) nudges one GPU output element of those checks before
+comparison, so they must fail.";
 
 /// Where the data comes from.
 #[derive(Args, Debug, Clone)]
@@ -127,6 +145,10 @@ pub struct TrainArgs {
     /// Write one JSON line per epoch and a last one with the test result
     #[arg(long, value_name = "FILE")]
     pub metrics_out: Option<PathBuf>,
+    /// Before training on a GPU, check its kernels and a few lockstep steps against the CPU
+    /// reference (as `gpu-mlp verify` does, reduced); refuse to train when any is out of bounds
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -137,6 +159,38 @@ pub struct DevicesArgs {
     /// Print JSON (one array, one object per adapter) instead of text
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct VerifyArgs {
+    /// The data set defines the model's inputs and classes (default MNIST: 784 -> 10) and gives
+    /// the lockstep check its rows; verify never downloads
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The adapter to check (--backend auto: the most capable adapter, software ones included)
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Hidden layer widths of the model whose shapes are checked
+    #[arg(long, default_value = "128", value_parser = parse_hidden, value_name = "W1,W2,..")]
+    pub hidden: HiddenLayers,
+    /// Dropout rate of the model (its mask is checked bit for bit)
+    #[arg(long, default_value_t = 0.2, value_parser = parse_rate)]
+    pub dropout: f32,
+    /// Batch size of the model's shapes and of the lockstep steps
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub batch_size: u64,
+    /// Lockstep training steps on both engines (0 skips the lockstep check)
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(0..=100_000))]
+    pub steps: u64,
+    /// Seed of the random inputs, the initialisation, the shuffle and dropout
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Check every matmul tile configuration, not only those the engine picks on this adapter
+    #[arg(long)]
+    pub all_tiles: bool,
+    /// Write the whole result with the adapter's info to FILE (JSON), e.g. for a bug report
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -48,6 +48,9 @@ pub enum Error {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Gpu(#[from] GpuError),
+    /// An adapter failed `verify` / `train --verify`.
+    #[error(transparent)]
+    Verify(#[from] crate::verify::VerifyFailed),
     #[error(
         "training diverged at epoch {epoch}, step {step}: the loss became {value}; \
          try a lower learning rate (--lr)"

@@ -16,5 +16,6 @@ pub mod optimizer;
 pub mod records;
 pub mod report;
 pub mod train;
+pub mod verify;
 
 pub use error::{Error, Result};

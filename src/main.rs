@@ -11,6 +11,7 @@ fn main() -> ExitCode {
         Command::Train(args) => commands::train::run(args).map(|_| ()).map_err(Into::into),
         Command::Fetch(args) => commands::fetch::run(args).map_err(Into::into),
         Command::Devices(args) => commands::devices::run(args).map_err(Into::into),
+        Command::Verify(args) => commands::verify::run(args).map(|_| ()).map_err(Into::into),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 pub mod devices;
 pub mod fetch;
 pub mod train;
+pub mod verify;
 
 use crate::cli::DataArgs;
 use crate::data::{self, DataSource, Dataset, LoadOptions};

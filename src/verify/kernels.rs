@@ -1,0 +1,775 @@
+//! The kernel grid of `gpu-mlp verify`: every kernel on the adapter against its CPU reference
+//! (`cpu::ops`), on fresh random inputs (never zeros) at ragged shapes and at the model's own
+//! shapes, with each output poisoned (NaN) before the dispatch so an unwritten element fails.
+//!
+//! The measure is the relative error ‖gpu − cpu‖₂ / ‖cpu‖₂ against a bound: 1e-5 for the matrix
+//! products and softmax-cross-entropy (f32 sums in another order), 1e-6 for the optimizer
+//! updates, 0 (bit for bit) for the batch gather, counts and predictions. The largest absolute
+//! error and the worst element are reported too.
+
+use crate::cpu::ops;
+use crate::dropout::DropoutMask;
+use crate::error::GpuError;
+use crate::gpu::kernels::KernelLab;
+use crate::gpu::pipelines::{Epilogue, MatmulParams, OptimizerParams, RowsAre, StepRecord};
+use crate::gpu::{GpuOptions, Tile, Transpose};
+use crate::model::ModelSpec;
+use crate::optimizer::Optimizer;
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use serde::Serialize;
+
+/// Relative error bound of the matrix products (all epilogues).
+pub const MATMUL_BOUND: f64 = 1e-5;
+/// Relative error bound of softmax-cross-entropy's gradient and loss sum.
+pub const SOFTMAX_BOUND: f64 = 1e-5;
+/// Relative error bound of the Adam and SGD updates.
+pub const OPTIMIZER_BOUND: f64 = 1e-6;
+
+/// The tiles a matmul check can run with, the engine's choices first.
+const ALL_TILES: [Tile; 3] = [Tile::REGISTER, Tile::REGISTER_64, Tile::SHARED_64];
+
+/// The element with the largest absolute error.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Worst {
+    pub index: usize,
+    pub gpu: f64,
+    pub cpu: f64,
+}
+
+/// One row of the table: one kernel at one shape (and tile) against the reference.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KernelCheck {
+    /// `matmul A*B^T relu-mask`, `gather`, `softmax-ce dlogits`, `adam m`, ...
+    pub kernel: String,
+    /// `33x65x127` (m×k×n of a product), `batch 32 of 784`, `n 101770`, with `(model ...)` when
+    /// it is a shape of the model being checked.
+    pub shape: String,
+    /// The matmul tile (`reg 32x64`), empty for other kernels.
+    pub tile: String,
+    pub max_abs_error: f64,
+    pub rel_error: f64,
+    pub bound: f64,
+    pub passed: bool,
+    pub worst: Option<Worst>,
+    /// Why it failed beyond the bound (`wrote past the batch`, a device error) or that it was
+    /// perturbed on purpose.
+    pub note: String,
+}
+
+/// Which shapes to check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grid {
+    /// The ragged shapes (1, 3, 17, 33, 65, 127, 130, 784: not multiples of any tile).
+    pub ragged: bool,
+    /// The model's shapes at this batch size.
+    pub model: Option<(ModelSpec, usize)>,
+    /// Every tile configuration, not only the one the engine picks for each shape.
+    pub all_tiles: bool,
+}
+
+/// `reg 32x64`: the strategy and the rows × columns a workgroup covers.
+pub fn tile_name(tile: Tile) -> String {
+    format!(
+        "{} {}x{}",
+        if tile.shared { "shared" } else { "reg" },
+        tile.rows(),
+        tile.cols()
+    )
+}
+
+fn variant_name(t: Transpose) -> &'static str {
+    match t {
+        Transpose::None => "A*B",
+        Transpose::B => "A*B^T",
+        Transpose::A => "A^T*B",
+    }
+}
+
+fn full_step(len: usize) -> StepRecord {
+    StepRecord {
+        len: len as u32,
+        grad_scale: 1.0 / len.max(1) as f32,
+        ..Default::default()
+    }
+}
+
+fn poison(n: usize) -> Vec<f32> {
+    vec![f32::NAN; n]
+}
+
+/// The logical `m × k × n` product of a variant (A is `[k,m]` for `Aᵀ·B`, B is `[n,k]` for `A·Bᵀ`).
+fn cpu_product(t: Transpose, a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+    let mut c = poison(m * n);
+    match t {
+        Transpose::None => ops::matmul(a, b, &mut c, m, k, n),
+        Transpose::B => ops::matmul_a_bt(a, b, &mut c, m, k, n),
+        Transpose::A => ops::matmul_at_b(a, b, &mut c, m, k, n),
+    }
+    c
+}
+
+/// Largest absolute error (NaN counts as infinite), ‖got − want‖/‖want‖, and where the worst is.
+fn errors(got: &[f32], want: &[f32]) -> (f64, f64, Option<Worst>) {
+    if got.len() != want.len() {
+        return (f64::INFINITY, f64::INFINITY, None);
+    }
+    let (mut diff, mut norm, mut max_abs) = (0.0f64, 0.0f64, 0.0f64);
+    let mut worst = None;
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let d = if g.is_nan() || w.is_nan() {
+            f64::INFINITY
+        } else {
+            (g as f64 - w as f64).abs()
+        };
+        diff += d * d;
+        norm += (w as f64) * (w as f64);
+        if d > max_abs || worst.is_none() {
+            max_abs = max_abs.max(d);
+            worst = Some(Worst {
+                index: i,
+                gpu: g as f64,
+                cpu: w as f64,
+            });
+        }
+    }
+    let rel = if diff == 0.0 {
+        0.0
+    } else {
+        diff.sqrt() / norm.sqrt().max(1e-30)
+    };
+    (max_abs, rel, worst)
+}
+
+/// Runs the checks one by one, reporting each as it finishes.
+struct Checker<'a> {
+    lab: &'a KernelLab,
+    rng: Pcg64Mcg,
+    perturb: Option<String>,
+    all_tiles: bool,
+    software: bool,
+    checks: Vec<KernelCheck>,
+    report: &'a mut dyn FnMut(&KernelCheck),
+}
+
+impl Checker<'_> {
+    fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|_| self.rng.random_range(-1.0f32..1.0))
+            .collect()
+    }
+
+    fn bytes(&mut self, n: usize, below: u32) -> Vec<u8> {
+        (0..n)
+            .map(|_| self.rng.random_range(0..below.clamp(1, 256)) as u8)
+            .collect()
+    }
+
+    /// The engine's tile for a product whose largest m is `max_m`, then (with `all_tiles`) the
+    /// others this device can compile.
+    fn tiles(&self, max_m: usize, k: usize, n: usize) -> Vec<Tile> {
+        let chosen = Tile::choose(self.software, max_m, k, n);
+        let mut tiles = vec![chosen];
+        if self.all_tiles {
+            let limits = self.lab.ctx.device.limits();
+            tiles.extend(
+                ALL_TILES
+                    .iter()
+                    .copied()
+                    .filter(|t| *t != chosen && t.check(&limits).is_ok()),
+            );
+        }
+        tiles
+    }
+
+    fn perturbs(&self, kernel: &str) -> bool {
+        self.perturb
+            .as_deref()
+            .is_some_and(|p| kernel.to_lowercase().starts_with(p))
+    }
+
+    fn push(&mut self, check: KernelCheck) {
+        (self.report)(&check);
+        self.checks.push(check);
+    }
+
+    /// Compares `got` with `want` against `bound`; `problem` fails the check whatever the error.
+    #[allow(clippy::too_many_arguments)]
+    fn compare(
+        &mut self,
+        kernel: &str,
+        shape: &str,
+        tile: Option<Tile>,
+        mut got: Vec<f32>,
+        want: &[f32],
+        bound: f64,
+        problem: Option<String>,
+    ) {
+        let mut notes: Vec<String> = problem.iter().cloned().collect();
+        if self.perturbs(kernel) && !got.is_empty() {
+            let i = got.len() / 2;
+            got[i] += 1.0 + got[i].abs();
+            notes.push(format!("element {i} perturbed"));
+        }
+        let (max_abs, rel, worst) = errors(&got, want);
+        let passed = problem.is_none() && rel <= bound && max_abs.is_finite();
+        self.push(KernelCheck {
+            kernel: kernel.to_string(),
+            shape: shape.to_string(),
+            tile: tile.map(tile_name).unwrap_or_default(),
+            max_abs_error: max_abs,
+            rel_error: rel,
+            bound,
+            passed,
+            worst: if passed { None } else { worst },
+            note: notes.join("; "),
+        });
+    }
+
+    fn device_error(&mut self, kernel: &str, shape: &str, tile: Option<Tile>, e: GpuError) {
+        self.push(KernelCheck {
+            kernel: kernel.to_string(),
+            shape: shape.to_string(),
+            tile: tile.map(tile_name).unwrap_or_default(),
+            max_abs_error: f64::INFINITY,
+            rel_error: f64::INFINITY,
+            bound: 0.0,
+            passed: false,
+            worst: None,
+            note: e.to_string(),
+        });
+    }
+
+    /// A packed product, no epilogue.
+    fn plain(&mut self, t: Transpose, (m, k, n): (usize, usize, usize), case: &str) {
+        let kernel = format!("matmul {}", variant_name(t));
+        let shape = format!("{m}x{k}x{n}{case}");
+        for tile in self.tiles(m, k, n) {
+            let a = self.vec(m * k);
+            let b = self.vec(k * n);
+            let want = cpu_product(t, &a, &b, m, k, n);
+            let p = MatmulParams::packed(t, m, k, n);
+            let c = poison(m * n);
+            match self.lab.matmul(t, tile, &p, &full_step(1), &a, &b, &c, &a) {
+                Ok(got) => {
+                    self.compare(&kernel, &shape, Some(tile), got, &want, MATMUL_BOUND, None)
+                }
+                Err(e) => self.device_error(&kernel, &shape, Some(tile), e),
+            }
+        }
+    }
+
+    /// A dense layer's forward product with its fused epilogue, as the engine dispatches it:
+    /// W and b at offsets in one flat buffer, the batch length from the step record.
+    #[allow(clippy::too_many_arguments)]
+    fn forward(
+        &mut self,
+        rows: usize,
+        max_rows: usize,
+        (fan_in, fan_out): (usize, usize),
+        epilogue: Epilogue,
+        layer: u32,
+        mask: DropoutMask,
+        case: &str,
+    ) {
+        let kernel = match epilogue {
+            Epilogue::Bias => "matmul A*B +bias",
+            Epilogue::BiasRelu => "matmul A*B +bias relu",
+            Epilogue::BiasReluDropout => "matmul A*B +bias relu dropout",
+            Epilogue::None | Epilogue::ReluMask => "matmul A*B",
+        };
+        let shape = format!("{rows}x{fan_in}x{fan_out}{case}");
+        for tile in self.tiles(max_rows, fan_in, fan_out) {
+            let x = self.vec(rows * fan_in);
+            let offset = 5;
+            let mut flat = self.vec(offset + fan_in * fan_out + fan_out);
+            flat[..offset].fill(f32::NAN);
+            let mut p = MatmulParams::packed(Transpose::None, max_rows, fan_in, fan_out);
+            p.rows_is = RowsAre::M as u32;
+            p.b_off = offset as u32;
+            p.bias_off = (offset + fan_in * fan_out) as u32;
+            p.epilogue = epilogue as u32;
+            p.layer = layer;
+            p.threshold = mask.threshold;
+            p.scale = mask.scale;
+            let mut step = full_step(rows);
+            step.seed = self.rng.random();
+            let got = self.lab.matmul(
+                Transpose::None,
+                tile,
+                &p,
+                &step,
+                &x,
+                &flat,
+                &poison(rows * fan_out),
+                &x,
+            );
+            let w = &flat[offset..offset + fan_in * fan_out];
+            let bias = &flat[offset + fan_in * fan_out..];
+            let mut want = poison(rows * fan_out);
+            let relu = epilogue != Epilogue::Bias;
+            ops::dense_forward(&x, w, bias, &mut want, rows, fan_in, fan_out, relu);
+            if epilogue == Epilogue::BiasReluDropout {
+                ops::dropout(&mut want, rows, fan_out, layer, step.seed, mask);
+            }
+            match got {
+                Ok(got) => self.compare(kernel, &shape, Some(tile), got, &want, MATMUL_BOUND, None),
+                Err(e) => self.device_error(kernel, &shape, Some(tile), e),
+            }
+        }
+    }
+
+    /// The input gradient `dX = dZ·Wᵀ ⊙ (act > 0)·scale` (ReLU and dropout backward fused).
+    fn backward(
+        &mut self,
+        rows: usize,
+        max_rows: usize,
+        (fan_in, fan_out): (usize, usize),
+        scale: f32,
+        case: &str,
+    ) {
+        let kernel = "matmul A*B^T relu-mask";
+        let shape = format!("{rows}x{fan_out}x{fan_in}{case}");
+        for tile in self.tiles(max_rows, fan_out, fan_in) {
+            let dz = self.vec(rows * fan_out);
+            let offset = 7;
+            let flat = self.vec(offset + fan_in * fan_out);
+            let act: Vec<f32> = self
+                .vec(rows * fan_in)
+                .iter()
+                .map(|v| v.max(0.0) * scale)
+                .collect();
+            let mut p = MatmulParams::packed(Transpose::B, max_rows, fan_out, fan_in);
+            p.rows_is = RowsAre::M as u32;
+            p.b_off = offset as u32;
+            p.epilogue = Epilogue::ReluMask as u32;
+            p.scale = scale;
+            let got = self.lab.matmul(
+                Transpose::B,
+                tile,
+                &p,
+                &full_step(rows),
+                &dz,
+                &flat,
+                &poison(rows * fan_in),
+                &act,
+            );
+            let mut want = poison(rows * fan_in);
+            ops::matmul_a_bt(&dz, &flat[offset..], &mut want, rows, fan_out, fan_in);
+            ops::relu_dropout_backward(&mut want, &act, rows, fan_in, scale);
+            match got {
+                Ok(got) => self.compare(kernel, &shape, Some(tile), got, &want, MATMUL_BOUND, None),
+                Err(e) => self.device_error(kernel, &shape, Some(tile), e),
+            }
+        }
+    }
+
+    /// The weight and bias gradient in one product: `[dW; db] = [X 1]ᵀ·dZ`, written at an offset
+    /// of the flat gradient buffer (nothing before it may change).
+    fn grad(
+        &mut self,
+        rows: usize,
+        max_rows: usize,
+        (fan_in, fan_out): (usize, usize),
+        case: &str,
+    ) {
+        let kernel = "matmul A^T*B +ones-row";
+        let shape = format!("{}x{rows}x{fan_out}{case}", fan_in + 1);
+        for tile in self.tiles(fan_in + 1, max_rows, fan_out) {
+            let x = self.vec(rows * fan_in);
+            let dz = self.vec(rows * fan_out);
+            let offset = 3;
+            let mut p = MatmulParams::packed(Transpose::A, fan_in + 1, max_rows, fan_out);
+            p.a_rows = fan_in as u32;
+            p.lda = fan_in as u32;
+            p.rows_is = RowsAre::K as u32;
+            p.c_off = offset as u32;
+            let got = self.lab.matmul(
+                Transpose::A,
+                tile,
+                &p,
+                &full_step(rows),
+                &x,
+                &dz,
+                &poison(offset + (fan_in + 1) * fan_out),
+                &x,
+            );
+            let mut want = poison(fan_in * fan_out + fan_out);
+            let (dw, db) = want.split_at_mut(fan_in * fan_out);
+            ops::matmul_at_b(&x, &dz, dw, fan_in, rows, fan_out);
+            ops::column_sums(&dz, rows, fan_out, db);
+            match got {
+                Ok(mut got) => {
+                    let problem = (!got[..offset].iter().all(|v| v.is_nan()))
+                        .then(|| "wrote before its offset".to_string());
+                    let got = got.split_off(offset);
+                    self.compare(
+                        kernel,
+                        &shape,
+                        Some(tile),
+                        got,
+                        &want,
+                        MATMUL_BOUND,
+                        problem,
+                    )
+                }
+                Err(e) => self.device_error(kernel, &shape, Some(tile), e),
+            }
+        }
+    }
+
+    /// The batch gather through a shuffled order (or directly, as evaluation reads), normalised
+    /// to [0, 1]: bit for bit, labels included.
+    fn gather(&mut self, count: usize, features: usize, batch: usize, direct: bool, case: &str) {
+        let kernel = if direct { "gather direct" } else { "gather" };
+        let shape = format!("batch {batch} of {count}x{features}{case}");
+        let images = self.bytes(count * features, 256);
+        let labels = self.bytes(count, 10);
+        let mut order: Vec<u32> = (0..count as u32).collect();
+        for i in (1..order.len()).rev() {
+            let j = self.rng.random_range(0..=i);
+            order.swap(i, j);
+        }
+        let start = (count - batch).min(1);
+        let step = StepRecord {
+            start: start as u32,
+            len: batch as u32,
+            direct: direct as u32,
+            ..Default::default()
+        };
+        let got = self.lab.gather(
+            &images,
+            &labels,
+            features,
+            &order,
+            &step,
+            &poison(batch * features),
+        );
+        let rows: Vec<u32> = if direct {
+            (start as u32..(start + batch) as u32).collect()
+        } else {
+            order[start..start + batch].to_vec()
+        };
+        let mut want_x = poison(batch * features);
+        let mut want_y = vec![0u8; batch];
+        ops::gather(&images, &labels, features, &rows, &mut want_x, &mut want_y);
+        match got {
+            Ok((x, y)) => {
+                let wrong = y
+                    .iter()
+                    .zip(&want_y)
+                    .filter(|(g, w)| **g != **w as u32)
+                    .count();
+                let problem = (wrong > 0).then(|| format!("{wrong} labels differ"));
+                self.compare(kernel, &shape, None, x, &want_x, 0.0, problem)
+            }
+            Err(e) => self.device_error(kernel, &shape, None, e),
+        }
+    }
+
+    /// Softmax + cross-entropy on a partial batch (a third of the rows unused): the gradient,
+    /// the loss sum and correct count of the step's slot, and evaluation-mode predictions.
+    fn softmax(&mut self, rows: usize, classes: usize, case: &str) {
+        let used = (rows - rows / 3).max(1);
+        let shape = format!("{used} of {rows} rows x {classes}{case}");
+        let logits: Vec<f32> = self.vec(rows * classes).iter().map(|v| v * 8.0).collect();
+        let labels = self.bytes(rows, classes as u32);
+        let labels32: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
+        let mut step = full_step(used);
+        step.slot = 2;
+        let mut want = poison(rows * classes);
+        let m = ops::softmax_cross_entropy(
+            &logits,
+            &labels,
+            used,
+            classes,
+            1.0 / used as f32,
+            &mut want,
+        );
+        let out = self.lab.softmax_ce(
+            &logits,
+            &labels32,
+            classes,
+            false,
+            &step,
+            &poison(rows * classes),
+            1,
+        );
+        match out {
+            Ok(out) => {
+                let (head, tail) = out.dlogits.split_at(used * classes);
+                let problem =
+                    (!tail.iter().all(|v| v.is_nan())).then(|| "wrote past the batch".to_string());
+                self.compare(
+                    "softmax-ce dlogits",
+                    &shape,
+                    None,
+                    head.to_vec(),
+                    &want[..used * classes],
+                    SOFTMAX_BOUND,
+                    problem,
+                );
+                self.compare(
+                    "softmax-ce loss sum",
+                    &shape,
+                    None,
+                    vec![out.loss_sum],
+                    &[m.loss_sum],
+                    SOFTMAX_BOUND,
+                    None,
+                );
+                self.compare(
+                    "softmax-ce correct",
+                    &shape,
+                    None,
+                    vec![out.correct as f32],
+                    &[m.correct as f32],
+                    0.0,
+                    None,
+                );
+            }
+            Err(e) => self.device_error("softmax-ce dlogits", &shape, None, e),
+        }
+        // Evaluation mode: predictions written from out_base on, the same slot figures.
+        step.out_base = 1;
+        let ev = self.lab.softmax_ce(
+            &logits,
+            &labels32,
+            classes,
+            true,
+            &step,
+            &poison(rows * classes),
+            used + 1,
+        );
+        let want: Vec<f32> = (0..used)
+            .map(|r| {
+                let z = &logits[r * classes..(r + 1) * classes];
+                ops::softmax_cross_entropy_row(z, labels[r] as usize).1 as f32
+            })
+            .collect();
+        match ev {
+            Ok(ev) => {
+                let got: Vec<f32> = ev.predictions[1..].iter().map(|&p| p as f32).collect();
+                let loss_rel = ((ev.loss_sum - m.loss_sum) / m.loss_sum).abs() as f64;
+                let problem = if ev.correct != m.correct {
+                    Some(format!("correct {} vs {}", ev.correct, m.correct))
+                } else if loss_rel.is_nan() || loss_rel > SOFTMAX_BOUND {
+                    Some(format!("evaluation loss sum rel error {loss_rel:.1e}"))
+                } else {
+                    None
+                };
+                self.compare(
+                    "softmax-ce predictions",
+                    &shape,
+                    None,
+                    got,
+                    &want,
+                    0.0,
+                    problem,
+                )
+            }
+            Err(e) => self.device_error("softmax-ce predictions", &shape, None, e),
+        }
+    }
+
+    /// One Adam update (Keras numerics) and one SGD update of `n` parameters.
+    fn optimizers(&mut self, n: usize, case: &str) {
+        let shape = format!("n {n}{case}");
+        let w = self.vec(n);
+        let g: Vec<f32> = self.vec(n).iter().map(|v| v * 0.1).collect();
+        let m: Vec<f32> = self.vec(n).iter().map(|v| v * 0.01).collect();
+        let v: Vec<f32> = self.vec(n).iter().map(|v| v.abs() * 1e-3).collect();
+        let opt = Optimizer::adam(1e-3);
+        let (beta1, beta2, epsilon) = match opt {
+            Optimizer::Adam {
+                beta1,
+                beta2,
+                epsilon,
+                ..
+            } => (beta1, beta2, epsilon),
+            Optimizer::Sgd { .. } => (0.9, 0.999, 1e-7),
+        };
+        let step = StepRecord {
+            step_size: opt.step_size(3),
+            ..Default::default()
+        };
+        let p = OptimizerParams {
+            n: n as u32,
+            kind: 0,
+            beta1,
+            beta2,
+            one_minus_beta1: 1.0 - beta1,
+            one_minus_beta2: 1.0 - beta2,
+            epsilon,
+            _pad: 0,
+        };
+        let (mut w2, mut m2, mut v2) = (w.clone(), m.clone(), v.clone());
+        ops::adam(
+            &mut w2,
+            &g,
+            &mut m2,
+            &mut v2,
+            step.step_size,
+            beta1,
+            beta2,
+            epsilon,
+        );
+        match self.lab.optimizer(&p, &step, &w, &g, &m, &v) {
+            Ok(out) => {
+                self.compare(
+                    "adam w",
+                    &shape,
+                    None,
+                    out.params,
+                    &w2,
+                    OPTIMIZER_BOUND,
+                    None,
+                );
+                self.compare("adam m", &shape, None, out.m, &m2, OPTIMIZER_BOUND, None);
+                self.compare("adam v", &shape, None, out.v, &v2, OPTIMIZER_BOUND, None);
+            }
+            Err(e) => self.device_error("adam w", &shape, None, e),
+        }
+        let sgd = OptimizerParams {
+            n: n as u32,
+            kind: 1,
+            ..Default::default()
+        };
+        let step = StepRecord {
+            step_size: 0.05,
+            ..Default::default()
+        };
+        let mut w3 = w.clone();
+        ops::sgd(&mut w3, &g, 0.05);
+        match self.lab.optimizer(&sgd, &step, &w, &g, &m, &v) {
+            Ok(out) => {
+                let problem = (out.m != m || out.v != v)
+                    .then(|| "changed the moments (SGD has none)".to_string());
+                self.compare(
+                    "sgd w",
+                    &shape,
+                    None,
+                    out.params,
+                    &w3,
+                    OPTIMIZER_BOUND,
+                    problem,
+                )
+            }
+            Err(e) => self.device_error("sgd w", &shape, None, e),
+        }
+    }
+}
+
+/// Runs the grid on `lab`'s device; `report` sees each check as it finishes. `perturb` (a
+/// kernel-name prefix, lower case) nudges one output element of the matching checks.
+pub fn check_kernels(
+    lab: &KernelLab,
+    grid: &Grid,
+    seed: u64,
+    perturb: Option<&str>,
+    report: &mut dyn FnMut(&KernelCheck),
+) -> Vec<KernelCheck> {
+    let mut c = Checker {
+        lab,
+        rng: Pcg64Mcg::seed_from_u64(seed ^ 0x7e71_f1ed),
+        perturb: perturb.map(str::to_lowercase),
+        all_tiles: grid.all_tiles,
+        software: lab.ctx.is_software(),
+        checks: Vec::new(),
+        report,
+    };
+    let mask = DropoutMask::new(0.2);
+    if grid.ragged {
+        for t in Transpose::ALL {
+            for shape in [
+                (1, 1, 1),
+                (3, 17, 10),
+                (33, 65, 127),
+                (127, 784, 65),
+                (130, 17, 33),
+            ] {
+                c.plain(t, shape, "");
+            }
+        }
+        for epilogue in [
+            Epilogue::Bias,
+            Epilogue::BiasRelu,
+            Epilogue::BiasReluDropout,
+        ] {
+            c.forward(33, 33, (17, 65), epilogue, 1, mask, "");
+        }
+        c.backward(33, 33, (65, 17), 1.25, "");
+        c.backward(130, 130, (128, 10), 1.0, "");
+        c.grad(33, 33, (17, 65), "");
+        c.grad(1, 1, (3, 1), "");
+    }
+    if let Some((spec, batch)) = &grid.model {
+        let batch = (*batch).max(1);
+        let layers = spec.layers();
+        let last = layers.len() - 1;
+        let dropout = spec.dropout > 0.0;
+        let mask = DropoutMask::new(spec.dropout);
+        let eval_rows = GpuOptions::default().eval_batch;
+        for (l, layer) in layers.iter().enumerate() {
+            let dims = (layer.fan_in, layer.fan_out);
+            let case = format!(" (model L{l} train)");
+            let training = if l == last {
+                Epilogue::Bias
+            } else if dropout {
+                Epilogue::BiasReluDropout
+            } else {
+                Epilogue::BiasRelu
+            };
+            c.forward(batch, batch, dims, training, l as u32, mask, &case);
+            // Evaluation batches: up to eval_rows rows (so the engine may pick another tile),
+            // no dropout.
+            let eval = if l == last {
+                Epilogue::Bias
+            } else {
+                Epilogue::BiasRelu
+            };
+            let eval_case = format!(" (model L{l} eval)");
+            c.forward(batch, eval_rows, dims, eval, l as u32, mask, &eval_case);
+            c.grad(batch, batch, dims, &case);
+            if l > 0 {
+                let scale = if dropout { mask.scale } else { 1.0 };
+                c.backward(batch, batch, dims, scale, &case);
+            }
+        }
+    }
+    if grid.ragged {
+        c.gather(50, 784, 33, false, "");
+        c.gather(7, 3, 5, false, "");
+        c.gather(50, 17, 33, true, "");
+        for (rows, classes) in [(1, 10), (3, 2), (33, 10), (300, 10), (64, 65)] {
+            c.softmax(rows, classes, "");
+        }
+        c.optimizers(1017, "");
+    }
+    if let Some((spec, batch)) = &grid.model {
+        let batch = (*batch).max(1);
+        let count = batch + batch / 2 + 1;
+        c.gather(count, spec.inputs, batch, false, " (model)");
+        c.gather(count, spec.inputs, batch, true, " (model)");
+        c.softmax(batch + batch / 2, spec.classes, " (model)");
+        c.optimizers(spec.parameter_count(), " (model)");
+    }
+    c.checks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_measure_relative_norm_and_flag_nan() {
+        let (max_abs, rel, worst) = errors(&[1.0, 2.0, 3.5], &[1.0, 2.0, 3.0]);
+        assert_eq!(max_abs, 0.5);
+        assert!((rel - 0.5 / 14f64.sqrt()).abs() < 1e-12);
+        assert_eq!(worst.map(|w| w.index), Some(2));
+        let (max_abs, rel, _) = errors(&[f32::NAN, 2.0], &[1.0, 2.0]);
+        assert!(max_abs.is_infinite() && rel.is_infinite());
+        assert_eq!(errors(&[0.0], &[0.0]).1, 0.0);
+        assert!(errors(&[1.0], &[1.0, 2.0]).1.is_infinite());
+    }
+}
