@@ -45,6 +45,10 @@ pub enum Command {
     /// engines in lockstep; exit status 1 when anything is out of bounds
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
+    /// Measure matmul GFLOP/s, per-kernel step times and training throughput; save a record
+    /// and compare it with another GPU's (or driver's)
+    #[command(after_help = BENCH_EXAMPLES)]
+    Bench(BenchArgs),
 }
 
 const DEVICES_EXAMPLES: &str = "\
@@ -65,6 +69,20 @@ check is within its bound, 1 otherwise.
 Self-test of the checker: GPU_MLP_VERIFY_PERTURB=KERNEL (a kernel name prefix such as matmul,
 forward, gather, softmax, adam, or lockstep) nudges one GPU output element of those checks before
 comparison, so they must fail.";
+
+const BENCH_EXAMPLES: &str = "\
+Examples:
+  # the reduced set (under a minute on lavapipe), saved
+  gpu-mlp bench --backend vulkan --quick --json lavapipe.json
+  # the full set on another GPU, compared figure by figure with the saved record
+  gpu-mlp bench --backend vulkan --adapter nvidia --json rtx.json --compare lavapipe.json
+  # the CPU engine's training throughput, for comparison
+  gpu-mlp bench --backend cpu --quick --json cpu.json
+  # compare two saved records without measuring
+  gpu-mlp bench --from rtx.json --compare lavapipe.json
+
+Each figure is the median of repeated runs after a warm-up, with min and max. See
+docs/benchmarking.md.";
 
 /// Where the data comes from.
 #[derive(Args, Debug, Clone)]
@@ -191,6 +209,29 @@ pub struct VerifyArgs {
     /// Write the whole result with the adapter's info to FILE (JSON), e.g. for a bug report
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// The engine to measure: a GPU backend (every figure) or cpu (training throughput only).
+    /// auto: what `train` would use
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// A reduced set that finishes in under a minute on lavapipe
+    #[arg(long)]
+    pub quick: bool,
+    /// Runs per figure after the warm-up (default 5, 3 with --quick)
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub repeats: Option<u64>,
+    /// Write the record (build, host, adapter, every figure with its unit) to FILE (JSON)
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Print each figure's ratio to the one in this older record (new / old)
+    #[arg(long, value_name = "OLD.json")]
+    pub compare: Option<PathBuf>,
+    /// Read a saved record instead of measuring (print it, or compare it with --compare)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["quick", "repeats", "backend", "adapter"])]
+    pub from: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -3,6 +3,7 @@
 //! module docs.
 
 pub mod backend;
+pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod cpu;

@@ -12,6 +12,7 @@ fn main() -> ExitCode {
         Command::Fetch(args) => commands::fetch::run(args).map_err(Into::into),
         Command::Devices(args) => commands::devices::run(args).map_err(Into::into),
         Command::Verify(args) => commands::verify::run(args).map(|_| ()).map_err(Into::into),
+        Command::Bench(args) => commands::bench::run(args).map(|_| ()).map_err(Into::into),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! The subcommands' work. Each returns the library's typed errors; `main` prints them.
 
+pub mod bench;
 pub mod devices;
 pub mod fetch;
 pub mod train;

@@ -1,0 +1,558 @@
+//! Taking the figures. Every timed region ends with the device idle (a wait, or a readback that
+//! waits); every figure is the median of `repeats` runs after a warm-up run, each run long
+//! enough (`BenchOptions::run_seconds`) for the clock's resolution not to matter. A product so
+//! slow that the runs would exceed the figure's time budget gets fewer runs (at least one), and
+//! its figure says so.
+
+use super::{BenchRecord, Figure, FORMAT};
+use crate::backend::{Backend, EpochPlan, Split, StepPlan};
+use crate::cpu::CpuBackend;
+use crate::data::Samples;
+use crate::dropout;
+use crate::error::Result;
+use crate::gpu::timing::{timestamp_method, MatmulTimer};
+use crate::gpu::{GpuBackend, GpuContext, GpuOptions, Pipelines, Tile, Transpose};
+use crate::model::ModelSpec;
+use crate::optimizer::Optimizer;
+use crate::records::{AdapterRecord, BuildInfo, HostInfo};
+use crate::verify::kernels::tile_name;
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// What to run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchOptions {
+    /// The reduced set (under a minute on lavapipe).
+    pub quick: bool,
+    /// Timed runs per figure after the warm-up.
+    pub repeats: usize,
+}
+
+impl BenchOptions {
+    pub fn new(quick: bool, repeats: Option<usize>) -> Self {
+        Self {
+            quick,
+            repeats: repeats.unwrap_or(if quick { 3 } else { 5 }).max(1),
+        }
+    }
+
+    /// Seconds one timed run aims at.
+    fn run_seconds(&self) -> f64 {
+        if self.quick {
+            0.2
+        } else {
+            0.4
+        }
+    }
+
+    /// Seconds of timed runs one figure may take before its run count is cut.
+    fn budget_seconds(&self) -> f64 {
+        if self.quick {
+            2.5
+        } else {
+            20.0
+        }
+    }
+
+    /// How many timed runs fit the budget when one run takes `run` seconds.
+    fn runs(&self, run: f64) -> usize {
+        if run * self.repeats as f64 <= self.budget_seconds() {
+            self.repeats
+        } else {
+            ((self.budget_seconds() / run) as usize).clamp(1, self.repeats)
+        }
+    }
+
+    /// Iterations per run, from the time of one (warm) iteration.
+    fn iterations(&self, one: f64, max: usize) -> usize {
+        ((self.run_seconds() / one.max(1e-9)).round() as usize).clamp(1, max)
+    }
+
+    /// The (network, batch) pairs of the training figures.
+    pub fn trainings(&self) -> Vec<(ModelSpec, usize)> {
+        let nets = networks();
+        if self.quick {
+            let mut out: Vec<(ModelSpec, usize)> = nets.iter().cloned().map(|n| (n, 32)).collect();
+            out.push((nets[0].clone(), 256));
+            out
+        } else {
+            nets.iter()
+                .flat_map(|n| [32, 256, 1024].map(|b| (n.clone(), b)))
+                .collect()
+        }
+    }
+
+    /// The batch sizes of the model-shaped products.
+    fn matmul_batches(&self) -> &'static [usize] {
+        if self.quick {
+            &[32]
+        } else {
+            &[32, 256, 1024]
+        }
+    }
+
+    fn squares(&self) -> &'static [usize] {
+        if self.quick {
+            &[256, 512]
+        } else {
+            &[256, 512, 1024, 2048]
+        }
+    }
+}
+
+/// The three tutorial networks: the TensorFlow quickstart (784-128-10, dropout 0.2), the
+/// Fashion-MNIST tutorial's 784-50-50-10, and a deeper 784-128-128-128-10.
+pub fn networks() -> Vec<ModelSpec> {
+    [
+        (vec![128], 0.2),
+        (vec![50, 50], 0.0),
+        (vec![128, 128, 128], 0.0),
+    ]
+    .into_iter()
+    .filter_map(|(hidden, dropout)| ModelSpec::new(784, hidden, 10, dropout).ok())
+    .collect()
+}
+
+/// What the training figures train on.
+pub const DATA_NOTE: &str = "synthetic u8 pixels and labels (784 features, 10 classes)";
+
+/// Seeded random 28×28 images and labels.
+fn synthetic(count: usize) -> Samples {
+    let mut rng = Pcg64Mcg::seed_from_u64(0xbe9c_4d47);
+    Samples {
+        images: (0..count * 784).map(|_| rng.random::<u8>()).collect(),
+        labels: (0..count).map(|_| rng.random_range(0..10u8)).collect(),
+        count,
+        features: 784,
+    }
+}
+
+/// `steps` full batches through a shuffled order of `count` rows, wrapping around.
+fn plan(count: usize, batch: usize, steps: usize, opt: Optimizer) -> EpochPlan {
+    let mut rng = Pcg64Mcg::seed_from_u64(0x0051_a7e9);
+    let mut order: Vec<u32> = (0..count as u32).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.random_range(0..=i));
+    }
+    let starts = count - batch + 1;
+    EpochPlan {
+        order,
+        steps: (0..steps)
+            .map(|i| {
+                let t = i as u64 + 1;
+                StepPlan {
+                    start: ((i * batch) % starts) as u32,
+                    len: batch as u32,
+                    t: t as u32,
+                    step_size: opt.step_size(t),
+                    dropout_seed: dropout::step_seed(1, t),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Collects figures and prints each (with its group's heading) as it is taken.
+struct Figures<'a> {
+    list: Vec<Figure>,
+    kernel_timing: String,
+    log: &'a mut dyn FnMut(&str),
+}
+
+impl Figures<'_> {
+    fn add(&mut self, f: Figure) {
+        if self.list.last().is_none_or(|l| l.group != f.group) {
+            (self.log)("");
+            (self.log)(&super::group_heading(&f.group, &self.kernel_timing));
+        }
+        (self.log)(&super::figure_line(&f));
+        self.list.push(f);
+    }
+
+    fn note(&mut self, line: &str) {
+        (self.log)(line);
+    }
+}
+
+/// Throughput of full training steps: a warm-up, then `runs` runs of a plan long enough for
+/// `run_seconds`. Returns (samples/s of each run, seconds per step of each run).
+fn throughput(
+    engine: &mut dyn Backend,
+    count: usize,
+    batch: usize,
+    opt: Optimizer,
+    opts: &BenchOptions,
+) -> Result<(Vec<f64>, Vec<f64>, String)> {
+    let warm = plan(count, batch, 2, opt);
+    let started = Instant::now();
+    engine.train_epoch(&warm, &mut |_, _| {})?;
+    let one = started.elapsed().as_secs_f64() / 2.0;
+    let steps = opts.iterations(one, 20_000).max(3);
+    let runs = opts.runs(one * steps as f64);
+    let p = plan(count, batch, steps, opt);
+    let (mut rates, mut step_times) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let started = Instant::now();
+        engine.train_epoch(&p, &mut |_, _| {})?;
+        let s = started.elapsed().as_secs_f64();
+        rates.push((steps * batch) as f64 / s);
+        step_times.push(s / steps as f64);
+    }
+    let note = if runs < opts.repeats {
+        format!("{runs} runs of {steps} steps (time budget)")
+    } else {
+        format!("{steps} steps per run")
+    };
+    Ok((rates, step_times, note))
+}
+
+fn unix_time() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The GPU figures on `ctx` (opened in `open_seconds`, with timestamp queries where the adapter
+/// has them): start-up, matmul at the model's shapes and squares for each tile, and for each
+/// training configuration its throughput, step time, per-kernel times and the share outside
+/// kernels.
+pub fn run_gpu(
+    ctx: Arc<GpuContext>,
+    open_seconds: f64,
+    opts: &BenchOptions,
+    log: &mut dyn FnMut(&str),
+) -> Result<BenchRecord> {
+    let started = Instant::now();
+    let method = timestamp_method(&ctx);
+    let mut timestamps = method.is_some();
+    const WALL: &str = "wall clock (each dispatch alone, repeated back to back)";
+    let mut figs = Figures {
+        list: Vec::new(),
+        kernel_timing: method.map_or(WALL, |m| m.describe()).to_string(),
+        log,
+    };
+    let opt = Optimizer::adam(1e-3);
+
+    // Start-up: device, the fixed pipelines, the first engine (its matmul pipelines), the
+    // first training step.
+    let t = Instant::now();
+    let pipes = Arc::new(Pipelines::new(&ctx.device)?);
+    let pipes_s = t.elapsed().as_secs_f64();
+    let (first_spec, first_batch) = (networks()[0].clone(), 32);
+    let t = Instant::now();
+    let mut first = GpuBackend::new(
+        Arc::clone(&ctx),
+        Some(Arc::clone(&pipes)),
+        &first_spec,
+        opt,
+        first_batch,
+        GpuOptions::default(),
+    )?;
+    let engine_s = t.elapsed().as_secs_f64();
+    let data = synthetic(4096);
+    let t = Instant::now();
+    first.load_split(Split::Train, &data)?;
+    first.set_parameters(&first_spec.init_parameters(1))?;
+    first.train_epoch(&plan(data.count, first_batch, 1, opt), &mut |_, _| {})?;
+    let first_step_s = t.elapsed().as_secs_f64();
+    drop(first);
+    let one = |name: &str, s: f64| Figure::from_samples(name, "startup", "s", false, &[s]);
+    figs.add(one("startup: open the device", open_seconds));
+    figs.add(one(
+        "startup: compile gather, softmax-ce, optimizer",
+        pipes_s,
+    ));
+    figs.add(one(
+        "startup: engine for 784-128-10 (matmul pipelines, buffers)",
+        engine_s,
+    ));
+    figs.add(one(
+        "startup: upload data, first training step",
+        first_step_s,
+    ));
+    figs.add(one(
+        "startup: device to first training step",
+        open_seconds + pipes_s + engine_s + first_step_s,
+    ));
+
+    // Matmul: the three products of a 784-128 layer at each batch, then squares.
+    let software = ctx.is_software();
+    let limits = ctx.device.limits();
+    let mut products: Vec<(&str, Transpose, (usize, usize, usize))> = Vec::new();
+    for &b in opts.matmul_batches() {
+        products.push(("forward X*W", Transpose::None, (b, 784, 128)));
+        products.push(("weight grad [X 1]^T*dZ", Transpose::A, (785, b, 128)));
+        products.push(("input grad dZ*W^T", Transpose::B, (b, 128, 784)));
+    }
+    for &n in opts.squares() {
+        products.push(("square A*B", Transpose::None, (n, n, n)));
+    }
+    for (label, t, (m, k, n)) in products {
+        let chosen = Tile::choose(software, m, k, n);
+        for tile in [Tile::REGISTER, Tile::REGISTER_64, Tile::SHARED_64] {
+            let name = format!("matmul {label} {m}x{k}x{n} {}", tile_name(tile));
+            if let Err(why) = tile.check(&limits) {
+                figs.note(&format!("  {name}: skipped ({why})"));
+                continue;
+            }
+            let timer = MatmulTimer::new(Arc::clone(&ctx), &pipes, t, tile, (m, k, n))?;
+            let warm = timer.time(1)?;
+            let dispatches = opts.iterations(warm, 10_000);
+            let runs = opts.runs(warm * dispatches as f64);
+            let mut rates = Vec::with_capacity(runs);
+            for _ in 0..runs {
+                rates.push(timer.flops / timer.time(dispatches)? / 1e9);
+            }
+            let mut notes = Vec::new();
+            if tile == chosen {
+                notes.push("chosen".to_string());
+            }
+            if runs < opts.repeats {
+                notes.push(format!("{runs} runs (time budget)"));
+            }
+            figs.add(
+                Figure::from_samples(name, "matmul", "GFLOP/s", true, &rates)
+                    .with_note(notes.join(", ")),
+            );
+        }
+    }
+
+    if let Some(best) = figs
+        .list
+        .iter()
+        .filter(|f| f.group == "matmul")
+        .max_by(|a, b| a.median.total_cmp(&b.median))
+    {
+        let line = format!(
+            "  measured peak: {} GFLOP/s ({}); `bench --from FILE` shows each product's share",
+            super::num(best.median),
+            best.name
+        );
+        figs.note(&line);
+    }
+
+    // Training configurations.
+    for (spec, batch) in opts.trainings() {
+        let config = format!("{}, batch {batch}", spec.describe());
+        let mut engine = GpuBackend::new(
+            Arc::clone(&ctx),
+            Some(Arc::clone(&pipes)),
+            &spec,
+            opt,
+            batch,
+            GpuOptions::default(),
+        )?;
+        let count = (4 * batch).max(4096);
+        let data = if count == 4096 {
+            data.clone()
+        } else {
+            synthetic(count)
+        };
+        engine.load_split(Split::Train, &data)?;
+        engine.set_parameters(&spec.init_parameters(1))?;
+        let (rates, step_times, note) = throughput(&mut engine, count, batch, opt, opts)?;
+        let step = super::stats(&step_times).0;
+        let per_kernel = if timestamps {
+            match engine.profile_step_timestamps(opts.repeats.max(5)) {
+                Ok(p) => {
+                    if p.busy() > 1.05 {
+                        figs.note(&format!(
+                            "  warning: the timestamps add up to {:.0}% of the wall time; \
+                             they over-report on this adapter",
+                            100.0 * p.busy()
+                        ));
+                    }
+                    Some(p.kernels)
+                }
+                Err(e) => {
+                    figs.note(&format!(
+                        "  timestamp queries failed ({e}); per-kernel times from the wall clock"
+                    ));
+                    timestamps = false;
+                    figs.kernel_timing = WALL.to_string();
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let per_kernel = match per_kernel {
+            Some(k) => k,
+            None => {
+                // Each dispatch alone, `reps` times back to back, `runs` times.
+                let reps = opts.iterations(step, 1000).max(3);
+                let runs = opts.runs(2.0 * step * reps as f64);
+                let mut samples: Vec<(String, Vec<f64>)> = Vec::new();
+                for _ in 0..runs {
+                    let p = engine.profile_step(reps)?;
+                    for (i, (name, s)) in p.kernels.into_iter().enumerate() {
+                        match samples.get_mut(i) {
+                            Some(slot) => slot.1.push(s),
+                            None => samples.push((name, vec![s])),
+                        }
+                    }
+                }
+                samples
+            }
+        };
+        let sums: Vec<f64> = (0..per_kernel.first().map_or(0, |k| k.1.len()))
+            .map(|r| per_kernel.iter().map(|(_, s)| s[r]).sum())
+            .collect();
+        let kernel_sum = super::stats(&sums).0;
+        figs.add(
+            Figure::from_samples(
+                format!("{config}: throughput"),
+                "train",
+                "samples/s",
+                true,
+                &rates,
+            )
+            .with_note(note),
+        );
+        let us: Vec<f64> = step_times.iter().map(|s| s * 1e6).collect();
+        figs.add(Figure::from_samples(
+            format!("{config}: step"),
+            "train",
+            "us",
+            false,
+            &us,
+        ));
+        // The share of each run's step time not covered by the kernels' median sum.
+        let outside: Vec<f64> = step_times
+            .iter()
+            .map(|s| 100.0 * (1.0 - kernel_sum / s))
+            .collect();
+        figs.add(Figure::from_samples(
+            format!("{config}: outside kernels"),
+            "train",
+            "%",
+            false,
+            &outside,
+        ));
+        let us: Vec<f64> = sums.iter().map(|s| s * 1e6).collect();
+        figs.add(Figure::from_samples(
+            format!("{config}: kernels (sum)"),
+            "train",
+            "us",
+            false,
+            &us,
+        ));
+        for (name, samples) in &per_kernel {
+            let us: Vec<f64> = samples.iter().map(|s| s * 1e6).collect();
+            figs.add(Figure::from_samples(
+                format!("{config}: kernel {name}"),
+                "train",
+                "us",
+                false,
+                &us,
+            ));
+        }
+    }
+
+    Ok(BenchRecord {
+        format: FORMAT.to_string(),
+        build: BuildInfo::current(),
+        host: HostInfo::current(),
+        backend: ctx.info.backend.to_string(),
+        engine: ctx.describe(),
+        adapter: Some(AdapterRecord::from_context(&ctx)),
+        quick: opts.quick,
+        repeats: opts.repeats,
+        kernel_timing: figs.kernel_timing.clone(),
+        data: DATA_NOTE.to_string(),
+        unix_time: unix_time(),
+        seconds: started.elapsed().as_secs_f64() + open_seconds,
+        figures: figs.list,
+    })
+}
+
+/// The CPU engine's training figures (throughput and step time per configuration), named as
+/// the GPU's so the records compare.
+pub fn run_cpu(opts: &BenchOptions, log: &mut dyn FnMut(&str)) -> Result<BenchRecord> {
+    let started = Instant::now();
+    let mut figs = Figures {
+        list: Vec::new(),
+        kernel_timing: "none (CPU engine)".to_string(),
+        log,
+    };
+    let opt = Optimizer::adam(1e-3);
+    let mut engine_name = String::new();
+    let data = synthetic(4096);
+    for (spec, batch) in opts.trainings() {
+        let config = format!("{}, batch {batch}", spec.describe());
+        let mut engine = CpuBackend::new(&spec, opt, batch)?;
+        engine_name = engine.describe();
+        let count = (4 * batch).max(4096);
+        let data = if count == 4096 {
+            data.clone()
+        } else {
+            synthetic(count)
+        };
+        engine.load_split(Split::Train, &data)?;
+        engine.set_parameters(&spec.init_parameters(1))?;
+        let (rates, step_times, note) = throughput(&mut engine, count, batch, opt, opts)?;
+        figs.add(
+            Figure::from_samples(
+                format!("{config}: throughput"),
+                "train",
+                "samples/s",
+                true,
+                &rates,
+            )
+            .with_note(note),
+        );
+        let us: Vec<f64> = step_times.iter().map(|s| s * 1e6).collect();
+        figs.add(Figure::from_samples(
+            format!("{config}: step"),
+            "train",
+            "us",
+            false,
+            &us,
+        ));
+    }
+    Ok(BenchRecord {
+        format: FORMAT.to_string(),
+        build: BuildInfo::current(),
+        host: HostInfo::current(),
+        backend: "cpu".to_string(),
+        engine: engine_name,
+        adapter: None,
+        quick: opts.quick,
+        repeats: opts.repeats,
+        kernel_timing: figs.kernel_timing.clone(),
+        data: DATA_NOTE.to_string(),
+        unix_time: unix_time(),
+        seconds: started.elapsed().as_secs_f64(),
+        figures: figs.list,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_stay_inside_the_rows() {
+        let p = plan(100, 32, 10, Optimizer::adam(1e-3));
+        assert_eq!(p.steps.len(), 10);
+        assert!(p.steps.iter().all(|s| s.start as usize + 32 <= 100));
+        assert_eq!(p.steps[9].t, 10);
+        let p = plan(32, 32, 3, Optimizer::adam(1e-3));
+        assert!(p.steps.iter().all(|s| s.start == 0));
+    }
+
+    #[test]
+    fn run_counts_respect_the_budget() {
+        let o = BenchOptions::new(true, None);
+        assert_eq!(o.repeats, 3);
+        assert_eq!(o.runs(0.1), 3);
+        assert_eq!(o.runs(100.0), 1);
+        assert_eq!(o.iterations(1.0, 100), 1);
+        assert!(o.iterations(1e-6, 100) == 100);
+        assert_eq!(networks().len(), 3);
+        assert_eq!(o.trainings().len(), 4);
+        assert_eq!(BenchOptions::new(false, Some(2)).trainings().len(), 9);
+    }
+}

@@ -1,0 +1,113 @@
+//! `gpu-mlp bench`: measure (or read a saved record), print, save, compare.
+
+use super::devices::engine_choice;
+use crate::bench::{self, measure, BenchRecord};
+use crate::cli::BenchArgs;
+use crate::engine::BackendChoice;
+use crate::error::{Error, Result};
+use crate::gpu::{DeviceNeeds, GpuContext};
+use crate::records::{read_json, JsonFile};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Reads a saved record, refusing another format.
+pub fn read_record(path: &Path) -> Result<BenchRecord> {
+    let record: BenchRecord = read_json(path, "a gpu-mlp bench record")?;
+    if record.format != bench::FORMAT {
+        return Err(Error::Read {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "a record of format '{}'; this gpu-mlp reads '{}'",
+                    record.format,
+                    bench::FORMAT
+                ),
+            ),
+        });
+    }
+    Ok(record)
+}
+
+/// Opens the GPU the flags name, with timestamp queries where the adapter has them; `None` when
+/// the run is the CPU engine's (`--backend cpu`, or `auto` without a hardware adapter, as
+/// `train` would choose).
+fn open(args: &BenchArgs) -> Result<Option<(Arc<GpuContext>, f64)>> {
+    let (choice, adapter) = engine_choice(&args.engine);
+    // The defaults hold every buffer of the run (the largest: a 2048² matrix, 16 MiB).
+    let needs = DeviceNeeds {
+        optional_features: wgpu::Features::TIMESTAMP_QUERY
+            | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES,
+        ..DeviceNeeds::default()
+    };
+    let started = Instant::now();
+    let ctx = crate::verify::open_adapter(choice, adapter, &needs, true)?;
+    if ctx.is_none() && choice == BackendChoice::Auto {
+        println!(
+            "no hardware GPU adapter: measuring the CPU engine, which `train --backend auto` \
+             would use (--backend vulkan measures a software adapter)"
+        );
+    }
+    Ok(ctx.map(|c| (c, started.elapsed().as_secs_f64())))
+}
+
+pub fn run(args: &BenchArgs) -> Result<BenchRecord> {
+    let old = args.compare.as_deref().map(read_record).transpose()?;
+    let json = args.json.as_deref().map(JsonFile::create).transpose()?;
+    let record = match &args.from {
+        Some(path) => {
+            let record = read_record(path)?;
+            for line in bench::record_lines(&record) {
+                println!("{line}");
+            }
+            record
+        }
+        None => {
+            let opts = measure::BenchOptions::new(args.quick, args.repeats.map(|r| r as usize));
+            let mut log = |line: &str| println!("{line}");
+            let record = match open(args)? {
+                Some((ctx, open_s)) => {
+                    println!(
+                        "gpu-mlp {} bench{} on {}",
+                        crate::records::BuildInfo::current().describe(),
+                        if opts.quick { " --quick" } else { "" },
+                        ctx.describe()
+                    );
+                    println!(
+                        "each figure: median of {} runs after a warm-up [min - max]",
+                        opts.repeats
+                    );
+                    measure::run_gpu(ctx, open_s, &opts, &mut log)?
+                }
+                None => {
+                    println!(
+                        "gpu-mlp {} bench{} on the CPU engine (training figures only)",
+                        crate::records::BuildInfo::current().describe(),
+                        if opts.quick { " --quick" } else { "" },
+                    );
+                    measure::run_cpu(&opts, &mut log)?
+                }
+            };
+            println!();
+            println!(
+                "{} figures in {:.1} s",
+                record.figures.len(),
+                record.seconds
+            );
+            record
+        }
+    };
+    if let Some(json) = json {
+        let path = json.finish(&record)?;
+        println!("record written to {}", path.display());
+    }
+    if let (Some(old), Some(path)) = (&old, &args.compare) {
+        println!();
+        println!("compared with {}:", path.display());
+        for line in bench::comparison_lines(&record, old) {
+            println!("{line}");
+        }
+    }
+    Ok(record)
+}
