@@ -1,0 +1,363 @@
+//! `gpu-mlp devices`, `verify` and `bench` as a user runs them (the binary), plus the timestamp
+//! path of the step profile checked against the wall clock. On the Vulkan adapter (lavapipe in
+//! CI; `WGPU_BACKEND` picks another API); with `CI=true` a missing adapter fails instead of
+//! skipping.
+
+mod gpu_support;
+
+use gpu_mlp::backend::{Backend, Split};
+use gpu_mlp::data::Samples;
+use gpu_mlp::gpu::timing::{timestamp_method, TimestampMethod};
+use gpu_mlp::gpu::{DeviceNeeds, GpuBackend, GpuContext, GpuOptions};
+use gpu_mlp::model::ModelSpec;
+use gpu_mlp::optimizer::Optimizer;
+use gpu_support::Rng;
+use serde_json::Value;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+/// The `--backend` value of the adapter under test: `WGPU_BACKEND` when it names one API.
+fn backend() -> String {
+    match std::env::var("WGPU_BACKEND").map(|v| v.trim().to_lowercase()) {
+        Ok(v) if ["vulkan", "metal", "dx12", "gl"].contains(&v.as_str()) => v,
+        _ => "vulkan".to_string(),
+    }
+}
+
+fn gpu_mlp(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gpu-mlp"));
+    cmd.args(args).env_remove("GPU_MLP_VERIFY_PERTURB");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("the gpu-mlp binary runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// True when `gpu-mlp devices` lists an adapter of the backend under test; false (skip) when
+/// not, unless `CI=true`, where that fails the test.
+fn adapter_present() -> bool {
+    let out = gpu_mlp(&["devices", "--backend", &backend(), "--json"], &[]);
+    assert!(out.status.success(), "devices failed: {}", text(&out));
+    let list: Value = serde_json::from_slice(&out.stdout).expect("devices --json prints JSON");
+    let present = list.as_array().is_some_and(|a| !a.is_empty());
+    if !present {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "CI=true and no {} adapter",
+            backend()
+        );
+        eprintln!("skipping: no {} adapter", backend());
+    }
+    present
+}
+
+fn read_json(path: &std::path::Path) -> Value {
+    let bytes = std::fs::read(path).expect("the JSON file was written");
+    serde_json::from_slice(&bytes).expect("valid JSON")
+}
+
+fn assert_adapter_fields(adapter: &Value) {
+    for key in [
+        "name",
+        "backend",
+        "device_type",
+        "vendor",
+        "driver",
+        "driver_info",
+    ] {
+        assert!(adapter[key].is_string(), "adapter.{key} missing: {adapter}");
+    }
+    assert!(!adapter["name"].as_str().unwrap_or("").is_empty());
+    assert!(adapter["limits"]["max_storage_buffer_binding_size"].is_u64());
+}
+
+#[test]
+fn verify_passes_on_the_adapter_and_reports_it() {
+    if !adapter_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("verify.json");
+    let out = gpu_mlp(
+        &[
+            "verify",
+            "--backend",
+            &backend(),
+            "--steps",
+            "12",
+            "--json",
+            json.to_str().expect("utf-8 path"),
+        ],
+        &[],
+    );
+    let shown = text(&out);
+    assert!(out.status.success(), "verify failed:\n{shown}");
+    assert!(shown.contains("max abs err") && shown.contains("rel err") && shown.contains("bound"));
+    assert!(shown.contains("PASS:"), "{shown}");
+    assert!(shown.contains("worst layer"), "{shown}");
+    let report = read_json(&json);
+    assert_eq!(report["format"], "gpu-mlp-verify/1");
+    assert_eq!(report["passed"], true);
+    assert_adapter_fields(&report["adapter"]);
+    assert!(report["build"]["git_commit"].is_string());
+    let kernels = report["kernels"].as_array().expect("kernel checks");
+    for name in [
+        "matmul A*B",
+        "gather",
+        "softmax-ce dlogits",
+        "adam w",
+        "sgd w",
+    ] {
+        assert!(
+            kernels.iter().any(|k| k["kernel"] == name),
+            "no {name} check"
+        );
+    }
+    assert!(kernels.iter().any(|k| k["shape"]
+        .as_str()
+        .is_some_and(|s| s.contains("784x128 (model L0 train)"))));
+    let lockstep = &report["lockstep"];
+    assert_eq!(lockstep["steps"], 12);
+    assert!(lockstep["worst_layer"]["name"].is_string());
+    assert!(!lockstep["rows"].as_array().expect("rows").is_empty());
+}
+
+#[test]
+fn verify_exits_1_when_a_kernel_is_perturbed() {
+    if !adapter_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("bad.json");
+    let out = gpu_mlp(
+        &[
+            "verify",
+            "--backend",
+            &backend(),
+            "--steps",
+            "0",
+            "--hidden",
+            "17",
+            "--json",
+            json.to_str().expect("utf-8 path"),
+        ],
+        &[("GPU_MLP_VERIFY_PERTURB", "matmul")],
+    );
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("FAIL"), "{shown}");
+    assert!(shown.contains("failed verification"), "{shown}");
+    let report = read_json(&json);
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["perturbed"], "matmul");
+    let kernels = report["kernels"].as_array().expect("kernel checks");
+    // Every matmul check fails, every other one still passes: the checker sees the one element.
+    for k in kernels {
+        let is_matmul = k["kernel"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("matmul"));
+        assert_eq!(k["passed"], !is_matmul, "{k}");
+    }
+}
+
+#[test]
+fn bench_quick_writes_a_complete_record_that_compares_to_itself_as_one() {
+    if !adapter_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("bench.json");
+    let path = json.to_str().expect("utf-8 path");
+    let out = gpu_mlp(
+        &[
+            "bench",
+            "--backend",
+            &backend(),
+            "--quick",
+            "--repeats",
+            "1",
+            "--json",
+            path,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "bench failed:\n{}", text(&out));
+    let record = read_json(&json);
+    assert_eq!(record["format"], "gpu-mlp-bench/1");
+    assert_eq!(record["backend"], backend());
+    assert_adapter_fields(&record["adapter"]);
+    for key in ["version", "git_commit"] {
+        assert!(record["build"][key].is_string(), "build.{key}");
+    }
+    assert!(record["kernel_timing"].is_string());
+    let figures = record["figures"].as_array().expect("figures");
+    for f in figures {
+        for key in ["name", "group", "unit"] {
+            assert!(f[key].is_string(), "{key} of {f}");
+        }
+        for key in ["median", "min", "max"] {
+            assert!(f[key].as_f64().is_some_and(f64::is_finite), "{key} of {f}");
+        }
+        assert!(f["runs"].as_u64().is_some_and(|r| r >= 1));
+    }
+    let has = |group: &str, unit: &str| {
+        figures
+            .iter()
+            .any(|f| f["group"] == group && f["unit"] == unit)
+    };
+    assert!(has("startup", "s") && has("matmul", "GFLOP/s"));
+    assert!(has("train", "samples/s") && has("train", "%") && has("train", "us"));
+    assert!(figures
+        .iter()
+        .any(|f| f["note"].as_str().is_some_and(|n| n.contains("chosen"))));
+    for net in [
+        "784-128-10, dropout 0.2",
+        "784-50-50-10",
+        "784-128-128-128-10",
+    ] {
+        let name = format!("{net}, batch 32: throughput");
+        assert!(figures.iter().any(|f| f["name"] == name), "no {name}");
+    }
+
+    let out = gpu_mlp(&["bench", "--from", path, "--compare", path], &[]);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    let ratios: Vec<&str> = shown
+        .lines()
+        .skip_while(|l| !l.contains("new/old"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .collect();
+    assert_eq!(ratios.len(), figures.len(), "{shown}");
+    for line in ratios {
+        let tail: Vec<&str> = line.split_whitespace().rev().take(2).collect();
+        assert_eq!(tail, ["1.00x", "1.00"], "{line}");
+    }
+    assert!(shown.contains("geometric mean speed-up 1.00x"), "{shown}");
+}
+
+#[test]
+fn bench_refuses_a_file_that_is_not_a_record() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"format\": \"something else\"}").expect("write");
+    let out = gpu_mlp(&["bench", "--from", bad.to_str().expect("utf-8")], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let shown = text(&out);
+    assert!(shown.contains("not a gpu-mlp bench record"), "{shown}");
+    assert!(!shown.contains("panicked"), "{shown}");
+}
+
+/// The timestamp path against the wall clock: device time of back-to-back steps may not exceed
+/// the wall time of the same submission (over-reporting), and must cover most of it for a step
+/// big enough to keep the device busy (under-reporting, e.g. timestamps that miss the work
+/// between passes or are written before the work is done).
+#[test]
+fn step_timestamps_agree_with_the_wall_clock() {
+    let needs = DeviceNeeds {
+        optional_features: wgpu::Features::TIMESTAMP_QUERY
+            | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES,
+        ..DeviceNeeds::default()
+    };
+    let ctx = match GpuContext::open(Some(gpu_support::backends()), None, &needs) {
+        Ok(ctx) => Arc::new(ctx),
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true and no usable GPU adapter: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping: {e}");
+            return;
+        }
+    };
+    let Some(method) = timestamp_method(&ctx) else {
+        eprintln!("skipping: {} has no timestamp queries", ctx.describe());
+        return;
+    };
+    let spec = ModelSpec::new(784, vec![128], 10, 0.2).expect("spec");
+    let batch = 256;
+    let mut engine = GpuBackend::new(
+        Arc::clone(&ctx),
+        None,
+        &spec,
+        Optimizer::adam(1e-3),
+        batch,
+        GpuOptions::default(),
+    )
+    .expect("engine");
+    let mut rng = Rng::new(11);
+    let data = Samples {
+        images: (0..batch * 784).map(|_| rng.next_u32() as u8).collect(),
+        labels: (0..batch).map(|_| (rng.next_u32() % 10) as u8).collect(),
+        count: batch,
+        features: 784,
+    };
+    engine.load_split(Split::Train, &data).expect("load");
+    engine
+        .set_parameters(&spec.init_parameters(1))
+        .expect("init");
+    let p = engine
+        .profile_step_timestamps(6)
+        .expect("timestamp profile");
+    assert_eq!(p.batch, batch);
+    assert_eq!(p.spans.len(), 6);
+    let names: Vec<&str> = p.kernels.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names.first(), Some(&"gather"));
+    assert_eq!(names.last(), Some(&"optimizer"));
+    assert!(names.iter().any(|n| n.starts_with("forward0")));
+    for (name, times) in &p.kernels {
+        assert!(
+            times.iter().all(|t| *t > 0.0 && t.is_finite()),
+            "{name}: {times:?}"
+        );
+    }
+    if method == TimestampMethod::InsidePass {
+        // Consecutive timestamps: the kernels tile the span exactly.
+        for (sum, span) in p.kernel_sums().iter().zip(&p.spans) {
+            assert!((sum - span).abs() <= 1e-9 + 1e-6 * span, "{sum} vs {span}");
+        }
+    }
+    let busy = p.busy();
+    assert!(
+        busy <= 1.05,
+        "timestamps over-report: {:.1} ms of device time in {:.1} ms of wall time per step",
+        p.spans.iter().sum::<f64>() / p.spans.len() as f64 * 1e3,
+        p.wall * 1e3
+    );
+    if ctx.is_software() {
+        // On a software adapter the device is the CPU: a back-to-back run keeps it busy.
+        assert!(busy >= 0.5, "timestamps under-report: busy {busy:.2}");
+    }
+    // The largest kernel timed inside the step and alone (wall clock) agree within a factor 3.
+    let alone = engine.profile_step(5).expect("wall-clock profile");
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (name, stamped) = p
+        .kernels
+        .iter()
+        .map(|(n, t)| (n.clone(), median(t)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("kernels");
+    let wall = alone
+        .kernels
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| *s)
+        .expect("the same dispatch in the wall-clock profile");
+    assert!(
+        stamped < 3.0 * wall && wall < 3.0 * stamped,
+        "{name}: {:.0} us (timestamps) vs {:.0} us (wall clock, alone)",
+        stamped * 1e6,
+        wall * 1e6
+    );
+}
