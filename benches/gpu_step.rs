@@ -149,19 +149,23 @@ fn matmul(c: &mut Criterion) {
 }
 
 fn kernels_alone(_c: &mut Criterion) {
+    // Start-up: adapter, device, pipelines, upload, first step (the Mesa shader cache decides
+    // most of it on lavapipe: run once with a fresh MESA_SHADER_CACHE_DIR for the cold figure).
+    let samples = data(1024);
+    let started = Instant::now();
     let Some(ctx) = context() else { return };
     let spec = spec();
-    let mut gpu = GpuBackend::new(
-        ctx,
-        None,
-        &spec,
-        Optimizer::adam(1e-3),
-        32,
-        GpuOptions::default(),
-    )
-    .expect("GPU engine");
-    gpu.load_split(Split::Train, &data(1024)).expect("load");
+    let opt = Optimizer::adam(1e-3);
+    let mut gpu =
+        GpuBackend::new(ctx, None, &spec, opt, 32, GpuOptions::default()).expect("GPU engine");
+    gpu.load_split(Split::Train, &samples).expect("load");
     gpu.set_parameters(&spec.init_parameters(1)).expect("init");
+    gpu.train_epoch(&plan(32, 1, opt), &mut |_, _| {})
+        .expect("first step");
+    eprintln!(
+        "start-up to the end of the first training step: {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     let profile = gpu.profile_step(200).expect("profile");
     for (name, s) in &profile.kernels {
         eprintln!("kernel {name:<28} {:>9.1} µs", s * 1e6);

@@ -183,3 +183,26 @@ pub fn open_engine(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_choices_parse_and_print_round_trip() {
+        for &v in BackendChoice::VARIANTS {
+            assert_eq!(v.to_string().parse::<BackendChoice>().unwrap(), v);
+        }
+        assert_eq!(
+            "VK".parse::<BackendChoice>().unwrap(),
+            BackendChoice::Vulkan
+        );
+        assert_eq!(
+            "d3d12".parse::<BackendChoice>().unwrap(),
+            BackendChoice::Dx12
+        );
+        let err = "cuda".parse::<BackendChoice>().unwrap_err().to_string();
+        assert!(err.contains("auto, vulkan, metal, dx12, gl, cpu"), "{err}");
+        assert_eq!(BackendChoice::default(), BackendChoice::Auto);
+    }
+}

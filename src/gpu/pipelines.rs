@@ -221,7 +221,7 @@ impl Tile {
         if self.tm == 0 || self.tn == 0 || self.wg_x == 0 || self.wg_y == 0 {
             return Err(format!("{self:?}: zero-sized tile"));
         }
-        if !self.shared && self.tm % 4 != 0 {
+        if !self.shared && !self.tm.is_multiple_of(4) {
             return Err(format!("{self:?}: register tiles hold rows four to a vec4"));
         }
         if self.tm > 16 || self.tn > 16 || self.tm * self.tn > 128 {
