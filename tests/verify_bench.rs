@@ -7,6 +7,7 @@ mod gpu_support;
 
 use gpu_mlp::backend::{Backend, Split};
 use gpu_mlp::data::Samples;
+use gpu_mlp::engine::BackendChoice;
 use gpu_mlp::gpu::timing::{timestamp_method, TimestampMethod};
 use gpu_mlp::gpu::{DeviceNeeds, GpuBackend, GpuContext, GpuOptions};
 use gpu_mlp::model::ModelSpec;
@@ -242,6 +243,26 @@ fn bench_quick_writes_a_complete_record_that_compares_to_itself_as_one() {
         assert_eq!(tail, ["1.00x", "1.00"], "{line}");
     }
     assert!(shown.contains("geometric mean speed-up 1.00x"), "{shown}");
+}
+
+/// `train --verify`'s check: the model's shapes and 10 lockstep steps on the adapter; nothing to
+/// check on the CPU engine.
+#[test]
+fn quick_check_passes_on_the_adapter_and_skips_the_cpu_engine() {
+    let spec = ModelSpec::new(784, vec![50, 50], 10, 0.0).expect("spec");
+    let opt = Optimizer::adam(1e-3);
+    let cpu = gpu_mlp::verify::quick_check(BackendChoice::Cpu, None, &spec, opt, 32, 1, None);
+    assert!(matches!(cpu, Ok(None)), "{cpu:?}");
+    if !adapter_present() {
+        return;
+    }
+    let choice: BackendChoice = backend().parse().expect("a backend name");
+    let report = gpu_mlp::verify::quick_check(choice, None, &spec, opt, 32, 1, None)
+        .expect("the adapter passes")
+        .expect("a GPU was checked");
+    assert!(report.passed);
+    assert!(report.kernels.iter().all(|k| k.shape.contains("(model")));
+    assert_eq!(report.lockstep.as_ref().map(|l| l.steps), Some(10));
 }
 
 #[test]

@@ -176,14 +176,16 @@ impl Figures<'_> {
     }
 }
 
-/// Throughput of full training steps: a warm-up, then `runs` runs of a plan long enough for
-/// `run_seconds`. Returns (samples/s of each run, seconds per step of each run).
-fn throughput(
-    engine: &mut dyn Backend,
+/// Throughput of full training steps: a warm-up, then runs of a plan long enough for
+/// `run_seconds`, with `after_run(engine, seconds per step)` after each (the per-kernel profile
+/// that pairs with it). Returns (samples/s of each run, seconds per step of each run, a note).
+fn training_runs<E: Backend>(
+    engine: &mut E,
     count: usize,
     batch: usize,
     opt: Optimizer,
     opts: &BenchOptions,
+    mut after_run: impl FnMut(&mut E, f64) -> Result<()>,
 ) -> Result<(Vec<f64>, Vec<f64>, String)> {
     let warm = plan(count, batch, 2, opt);
     let started = Instant::now();
@@ -199,6 +201,7 @@ fn throughput(
         let s = started.elapsed().as_secs_f64();
         rates.push((steps * batch) as f64 / s);
         step_times.push(s / steps as f64);
+        after_run(engine, s / steps as f64)?;
     }
     let note = if runs < opts.repeats {
         format!("{runs} runs of {steps} steps (time budget)")
@@ -352,55 +355,63 @@ pub fn run_gpu(
         };
         engine.load_split(Split::Train, &data)?;
         engine.set_parameters(&spec.init_parameters(1))?;
-        let (rates, step_times, note) = throughput(&mut engine, count, batch, opt, opts)?;
-        let step = super::stats(&step_times).0;
-        let per_kernel = if timestamps {
-            match engine.profile_step_timestamps(opts.repeats.max(5)) {
-                Ok(p) => {
-                    if p.busy() > 1.05 {
-                        figs.note(&format!(
-                            "  warning: the timestamps add up to {:.0}% of the wall time; \
-                             they over-report on this adapter",
-                            100.0 * p.busy()
-                        ));
-                    }
-                    Some(p.kernels)
-                }
-                Err(e) => {
-                    figs.note(&format!(
-                        "  timestamp queries failed ({e}); per-kernel times from the wall clock"
-                    ));
-                    timestamps = false;
-                    figs.kernel_timing = WALL.to_string();
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        let per_kernel = match per_kernel {
-            Some(k) => k,
-            None => {
-                // Each dispatch alone, `reps` times back to back, `runs` times.
-                let reps = opts.iterations(step, 1000).max(3);
-                let runs = opts.runs(2.0 * step * reps as f64);
-                let mut samples: Vec<(String, Vec<f64>)> = Vec::new();
-                for _ in 0..runs {
-                    let p = engine.profile_step(reps)?;
-                    for (i, (name, s)) in p.kernels.into_iter().enumerate() {
-                        match samples.get_mut(i) {
-                            Some(slot) => slot.1.push(s),
-                            None => samples.push((name, vec![s])),
+        // After each throughput run, the per-kernel times of a few steps: the share outside
+        // kernels is taken run by run from figures measured next to each other.
+        let mut per_kernel: Vec<(String, Vec<f64>)> = Vec::new();
+        let mut sums: Vec<f64> = Vec::new();
+        let mut notes: Vec<String> = Vec::new();
+        let (rates, step_times, note) =
+            training_runs(&mut engine, count, batch, opt, opts, |e, step| {
+                let mut run: Option<Vec<(String, Vec<f64>)>> = None;
+                if timestamps {
+                    match e.profile_step_timestamps(3) {
+                        Ok(p) => {
+                            if p.busy() > 1.05 {
+                                notes.push(format!(
+                                    "  warning: the timestamps add up to {:.0}% of the wall \
+                                     time; they over-report on this adapter",
+                                    100.0 * p.busy()
+                                ));
+                            }
+                            run = Some(p.kernels);
+                        }
+                        Err(err) => {
+                            notes.push(format!(
+                                "  timestamp queries failed ({err}); per-kernel times from the \
+                                 wall clock"
+                            ));
+                            timestamps = false;
                         }
                     }
                 }
-                samples
-            }
-        };
-        let sums: Vec<f64> = (0..per_kernel.first().map_or(0, |k| k.1.len()))
-            .map(|r| per_kernel.iter().map(|(_, s)| s[r]).sum())
-            .collect();
-        let kernel_sum = super::stats(&sums).0;
+                let run = match run {
+                    Some(r) => r,
+                    None => {
+                        // Each dispatch alone, `reps` times back to back.
+                        let reps = opts.iterations(2.0 * step, 1000).max(3);
+                        let p = e.profile_step(reps)?;
+                        p.kernels.into_iter().map(|(n, s)| (n, vec![s])).collect()
+                    }
+                };
+                let steps = run.first().map_or(0, |k| k.1.len());
+                let step_sums: Vec<f64> = (0..steps)
+                    .map(|i| run.iter().map(|(_, s)| s[i]).sum())
+                    .collect();
+                sums.push(super::stats(&step_sums).0);
+                for (i, (name, samples)) in run.into_iter().enumerate() {
+                    match per_kernel.get_mut(i) {
+                        Some(slot) => slot.1.extend(samples),
+                        None => per_kernel.push((name, samples)),
+                    }
+                }
+                Ok(())
+            })?;
+        for line in notes {
+            figs.note(&line);
+        }
+        if !timestamps {
+            figs.kernel_timing = WALL.to_string();
+        }
         figs.add(
             Figure::from_samples(
                 format!("{config}: throughput"),
@@ -419,10 +430,11 @@ pub fn run_gpu(
             false,
             &us,
         ));
-        // The share of each run's step time not covered by the kernels' median sum.
+        // Each run's share of the step time not covered by the kernels measured after it.
         let outside: Vec<f64> = step_times
             .iter()
-            .map(|s| 100.0 * (1.0 - kernel_sum / s))
+            .zip(&sums)
+            .map(|(step, kernels)| 100.0 * (1.0 - kernels / step))
             .collect();
         figs.add(Figure::from_samples(
             format!("{config}: outside kernels"),
@@ -492,7 +504,8 @@ pub fn run_cpu(opts: &BenchOptions, log: &mut dyn FnMut(&str)) -> Result<BenchRe
         };
         engine.load_split(Split::Train, &data)?;
         engine.set_parameters(&spec.init_parameters(1))?;
-        let (rates, step_times, note) = throughput(&mut engine, count, batch, opt, opts)?;
+        let (rates, step_times, note) =
+            training_runs(&mut engine, count, batch, opt, opts, |_, _| Ok(()))?;
         figs.add(
             Figure::from_samples(
                 format!("{config}: throughput"),
