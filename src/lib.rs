@@ -3,6 +3,8 @@
 //! module docs.
 
 pub mod backend;
+pub mod checkpoint;
+pub mod classifier;
 pub mod cli;
 pub mod commands;
 pub mod cpu;
@@ -11,6 +13,9 @@ pub mod dropout;
 pub mod error;
 pub mod model;
 pub mod optimizer;
+pub mod output;
+pub mod plots;
+pub mod preprocess;
 pub mod report;
 pub mod train;
 
