@@ -13,7 +13,29 @@ Examples (the three tutorial networks):
   # A deeper net, with a validation split and a metrics file
   gpu-mlp train --hidden 128,128,128 --dropout 0 --validation-split 0.1 --metrics-out m.jsonl
   # Any folder holding the four IDX files, on the CPU engine
-  gpu-mlp train --data ./my-digits --backend cpu";
+  gpu-mlp train --data ./my-digits --backend cpu
+  # Save the model (and every 2 epochs), draw the loss and accuracy curves
+  gpu-mlp train --save model.safetensors --checkpoint-every 2 --plot curves.png
+  # Go on training a saved model for 3 more epochs
+  gpu-mlp train --init-from model.safetensors --epochs 3 --save model2.safetensors";
+
+const EVAL_EXAMPLES: &str = "\
+Examples:
+  gpu-mlp eval --model model.safetensors
+  gpu-mlp eval --model fashion.safetensors --confusion-png confusion.png
+  gpu-mlp eval --model model.safetensors --data ./my-digits";
+
+const PREDICT_EXAMPLES: &str = "\
+Examples:
+  # A digit drawn black on white (any size): prints the top 3 classes
+  gpu-mlp predict --model model.safetensors digit.png
+  # Test-set samples 0 and 17, with their true labels, as JSON
+  gpu-mlp predict --model model.safetensors --index 0,17 --json
+  # The tutorial's figure: 15 test images with predictions and probability bars
+  gpu-mlp predict --model model.safetensors --grid predictions.png";
+
+/// Data sets known by name (`--dataset`).
+pub const KNOWN_DATASETS: &[&str] = &["mnist", "fashion-mnist"];
 
 #[derive(Parser, Debug)]
 #[command(
@@ -38,6 +60,17 @@ pub enum Command {
         after_help = "Examples:\n  gpu-mlp fetch mnist\n  gpu-mlp fetch fashion-mnist --dir ./data/fashion-mnist"
     )]
     Fetch(FetchArgs),
+    /// Evaluate a saved model on a data set's test split: loss, accuracy, per class, confusion
+    #[command(after_help = EVAL_EXAMPLES)]
+    Eval(EvalArgs),
+    /// Classify image files (PNG, JPEG, BMP) or test-set samples with a saved model
+    #[command(after_help = PREDICT_EXAMPLES)]
+    Predict(PredictArgs),
+    /// Draw a 5x5 grid of training images with their class names into a PNG
+    #[command(
+        after_help = "Examples:\n  gpu-mlp show\n  gpu-mlp show --dataset fashion-mnist --out fashion.png"
+    )]
+    Show(ShowArgs),
 }
 
 /// Where the data comes from.
@@ -118,6 +151,83 @@ pub struct TrainArgs {
     /// Write one JSON line per epoch and a last one with the test result
     #[arg(long, value_name = "FILE")]
     pub metrics_out: Option<PathBuf>,
+    /// Save the trained model here (safetensors, PyTorch layout; see docs/checkpoint-format.md)
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+    /// Also save to the --save file every N epochs, so an interrupted run keeps its progress
+    #[arg(long, value_name = "N", requires = "save", value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every: Option<u64>,
+    /// Start from a saved model's parameters instead of a fresh initialisation. Its layer sizes
+    /// are used (--hidden is not); this run's settings (--dropout, --lr, ...) apply
+    #[arg(long, value_name = "FILE")]
+    pub init_from: Option<PathBuf>,
+    /// Draw loss and accuracy per epoch (training and validation) into this PNG, updated after
+    /// every epoch
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+}
+
+/// Where the data for a saved model comes from: by default the data set it was trained on.
+#[derive(Args, Debug, Clone)]
+pub struct ModelDataArgs {
+    /// A known data set (default: the one the model was trained on)
+    #[arg(long, value_parser = ["mnist", "fashion-mnist"])]
+    pub dataset: Option<String>,
+    /// A folder holding the four IDX files (as for `train --data`)
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Never download: fail with the list of places looked at instead
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct EvalArgs {
+    /// The saved model (from `train --save`)
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub data: ModelDataArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Draw the confusion matrix as a heat map into this PNG
+    #[arg(long, value_name = "FILE")]
+    pub confusion_png: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PredictArgs {
+    /// The saved model (from `train --save`)
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Images to classify: PNG, JPEG or BMP, any size, colour or grey, dark ink on light or
+    /// light on dark; each is converted as MNIST's digits were (cropped, fitted, centred)
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+    /// Classify test-set sample N (repeat or separate with commas) and show its true label
+    #[arg(long, value_name = "N", value_delimiter = ',')]
+    pub index: Vec<usize>,
+    /// How many of the most probable classes to print
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub top: u64,
+    /// Print JSON (one array, one object per image) instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Draw each image with its prediction and a bar chart of class probabilities into this
+    /// PNG; with no IMAGE or --index, the first 15 test images
+    #[arg(long, value_name = "FILE")]
+    pub grid: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: ModelDataArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The PNG to write
+    #[arg(long, value_name = "FILE", default_value = "samples.png")]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -10,6 +10,9 @@ fn main() -> ExitCode {
     let outcome: anyhow::Result<()> = match &cli.command {
         Command::Train(args) => commands::train::run(args).map(|_| ()).map_err(Into::into),
         Command::Fetch(args) => commands::fetch::run(args).map_err(Into::into),
+        Command::Eval(args) => commands::eval::run(args).map(|_| ()).map_err(Into::into),
+        Command::Predict(args) => commands::predict::run(args).map_err(Into::into),
+        Command::Show(args) => commands::show::run(args).map_err(Into::into),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,11 @@
 //! The subcommands' work. Each returns the library's typed errors; `main` prints them.
 
+pub mod eval;
 pub mod fetch;
+pub mod predict;
+pub mod show;
 pub mod train;
+pub mod train_outputs;
 
 use crate::cli::DataArgs;
 use crate::data::Dataset;

@@ -1,10 +1,10 @@
 //! `gpu-mlp train`.
 
+use super::train_outputs::TrainOutputs;
 use crate::backend::Backend;
 use crate::cli::{OptimizerArg, TrainArgs};
 use crate::cpu::CpuBackend;
 use crate::error::Result;
-use crate::model::ModelSpec;
 use crate::optimizer::Optimizer;
 use crate::report::{ConsoleReporter, MetricsFile};
 use crate::train::{self, TrainConfig, TrainReport};
@@ -28,13 +28,9 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
         .as_deref()
         .map(MetricsFile::create)
         .transpose()?;
+    let outputs = TrainOutputs::prepare(args)?;
     let data = super::load_dataset(&args.data)?;
-    let spec = ModelSpec::new(
-        data.features(),
-        args.hidden.0.clone(),
-        data.classes(),
-        args.dropout,
-    )?;
+    let (spec, initial_parameters) = outputs.model(args, &data)?;
     let optimizer = optimizer_from(args);
     let config = TrainConfig {
         epochs: args.epochs as usize,
@@ -45,7 +41,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     };
     config.validate()?;
     let mut engine = CpuBackend::new(&spec, optimizer, config.batch_size)?;
-    engine.set_parameters(&spec.init_parameters(args.seed))?;
+    engine.set_parameters(&initial_parameters)?;
     let (train_rows, val_rows) = config.split_rows(data.train.count);
     println!(
         "{} on {} ({} train{}, {} test) - {} - batch {} - {}",
@@ -63,5 +59,9 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
         engine.describe(),
     );
     let mut reporter = ConsoleReporter::new(metrics);
-    train::run(&config, &data, &mut engine, &mut reporter)
+    let engine_name = engine.describe();
+    let mut observer = outputs.observer(&mut reporter, args, &data, &spec, &engine_name);
+    let report = train::run(&config, &data, &mut engine, &mut observer)?;
+    observer.finish(&report)?;
+    Ok(report)
 }
