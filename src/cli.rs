@@ -53,7 +53,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train a model and evaluate it on the test set
-    #[command(after_help = TRAIN_EXAMPLES)]
+    #[command(after_help = TRAIN_EXAMPLES, allow_negative_numbers = true)]
     Train(TrainArgs),
     /// Download a known data set's four files (SHA-256 checked)
     #[command(
