@@ -34,9 +34,6 @@ Examples:
   # The tutorial's figure: 15 test images with predictions and probability bars
   gpu-mlp predict --model model.safetensors --grid predictions.png";
 
-/// Data sets known by name (`--dataset`).
-pub const KNOWN_DATASETS: &[&str] = &["mnist", "fashion-mnist"];
-
 #[derive(Parser, Debug)]
 #[command(
     name = "gpu-mlp",

@@ -363,7 +363,8 @@ fn probability_bars(
 }
 
 /// `eval --confusion-png`: a heat map of the confusion matrix (rows: true class, columns:
-/// predicted class), shaded by the fraction of each true class, with the counts written in.
+/// predicted class), shaded by the square root of the fraction of each true class (so rare
+/// confusions show), with the counts written in.
 pub fn confusion_heatmap(
     path: &Path,
     matrix: &[Vec<usize>],
@@ -385,14 +386,12 @@ pub fn confusion_heatmap(
         )?;
         root.draw_text(
             "true class",
-            &centred(16, &BLACK),
-            (label_w as i32 / 2, grid_y as i32 - 14),
+            &font(16).pos(Pos::new(HPos::Right, VPos::Center)),
+            (grid_x as i32 - 8, grid_y as i32 - 14),
         )?;
-        let name = |c: usize| {
-            let full = class_names
-                .get(c)
-                .map_or_else(|| c.to_string(), |s| s.clone());
-            format!("{c} {full}")
+        let name = |c: usize| match class_names.get(c) {
+            Some(n) if *n != c.to_string() => format!("{c} {n}"),
+            _ => c.to_string(),
         };
         for (t, row) in matrix.iter().enumerate() {
             let total = row.iter().sum::<usize>().max(1) as f64;
@@ -404,9 +403,10 @@ pub fn confusion_heatmap(
             )?;
             for (p, &count) in row.iter().enumerate() {
                 let x = (grid_x + p as u32 * cell) as i32;
-                let fraction = count as f64 / total;
-                // White to matplotlib's blue.
-                let mix = |full: u8| (255.0 - fraction * (255.0 - full as f64)).round() as u8;
+                // White to matplotlib's dark blue; the square root makes the few mistakes
+                // visible next to the large diagonal.
+                let shade = (count as f64 / total).sqrt();
+                let mix = |full: u8| (255.0 - shade * (255.0 - full as f64)).round() as u8;
                 let fill = RGBColor(mix(8), mix(48), mix(107));
                 root.draw(&Rectangle::new(
                     [(x, y), (x + cell as i32, y + cell as i32)],
@@ -417,7 +417,7 @@ pub fn confusion_heatmap(
                     LIGHT_GREY.stroke_width(1),
                 ))?;
                 if count > 0 && cell >= 24 {
-                    let ink = if fraction > 0.5 { WHITE } else { BLACK };
+                    let ink = if shade > 0.6 { WHITE } else { BLACK };
                     root.draw_text(
                         &count.to_string(),
                         &centred(text_size, &ink),
@@ -440,7 +440,7 @@ pub fn confusion_heatmap(
         let correct: usize = (0..matrix.len()).map(|i| matrix[i][i]).sum();
         root.draw_text(
             &format!(
-                "{correct} of {total} right ({:.2}%); shade = fraction of the true class",
+                "{correct} of {total} right ({:.2}%); shade: square root of the fraction of the true class",
                 100.0 * correct as f64 / total.max(1) as f64
             ),
             &centred(14, &GREY),

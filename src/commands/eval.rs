@@ -3,9 +3,9 @@
 
 use crate::backend::{Backend, Evaluation, Split};
 use crate::checkpoint::{self, Checkpoint};
-use crate::cli::{DataArgs, EngineArgs, EvalArgs, ModelDataArgs, KNOWN_DATASETS};
+use crate::cli::{DataArgs, EngineArgs, EvalArgs, ModelDataArgs};
 use crate::cpu::CpuBackend;
-use crate::data::{Dataset, Samples};
+use crate::data::{Dataset, KnownDataset, Samples};
 use crate::error::{ConfigError, Result};
 use crate::optimizer::Optimizer;
 use crate::{output, plots, report};
@@ -45,11 +45,15 @@ pub fn confusion_matrix(predictions: &[u32], labels: &[u8], classes: usize) -> V
 /// The data arguments for a saved model: the flags where given, else the data set the model
 /// was trained on (by name, or the folder it was read from).
 pub fn data_for_model(args: &ModelDataArgs, ckpt: &Checkpoint) -> Result<DataArgs> {
-    let known = |name: &str| KNOWN_DATASETS.contains(&name);
+    let known = |name: &str| KnownDataset::from_name(name).is_ok();
     let dataset = args
         .dataset
         .clone()
-        .or_else(|| known(&ckpt.dataset).then(|| ckpt.dataset.clone()))
+        .or_else(|| {
+            KnownDataset::from_name(&ckpt.dataset)
+                .ok()
+                .map(|d| d.name().to_string())
+        })
         .unwrap_or_else(|| "mnist".to_string());
     let data = match (&args.data, &args.dataset) {
         (Some(dir), _) => Some(dir.clone()),

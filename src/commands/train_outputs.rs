@@ -206,7 +206,7 @@ impl Observer for OutputObserver<'_> {
             || self
                 .outputs
                 .every
-                .is_some_and(|n| self.outputs.save.is_some() && epoch % n == 0)
+                .is_some_and(|n| self.outputs.save.is_some() && epoch.is_multiple_of(n))
     }
 
     fn epoch_parameters(&mut self, record: &EpochRecord, parameters: &[f32]) -> Result<()> {
@@ -214,7 +214,7 @@ impl Observer for OutputObserver<'_> {
             self.inner.epoch_parameters(record, parameters)?;
         }
         if let (Some(path), Some(n)) = (&self.outputs.save, self.outputs.every) {
-            if record.epoch % n == 0 {
+            if record.epoch.is_multiple_of(n) {
                 checkpoint::save(path, &self.checkpoint(parameters, None))?;
                 println!(
                     "checkpoint: epoch {} saved to {}",
