@@ -109,6 +109,22 @@ fn draw_image(area: &Area, pixels: &[f32], rows: usize, cols: usize) -> DrawResu
     Ok(())
 }
 
+/// Writes `text` centred in `area` (raised by `lift` pixels), shrinking the font from `size`
+/// until it fits the width, so long class names ("Ankle boot 72% (Ankle boot)") stay whole.
+fn draw_caption(area: &Area, text: &str, size: u32, color: &RGBColor, lift: i32) -> DrawResult {
+    let (w, h) = area.dim_in_pixel();
+    let mut size = size;
+    while size > 8 && area.estimate_text_size(text, &centred(size, color))?.0 + 6 > w {
+        size -= 1;
+    }
+    area.draw_text(
+        text,
+        &centred(size, color),
+        (w as i32 / 2, h as i32 / 2 - lift),
+    )?;
+    Ok(())
+}
+
 /// `train --plot`: loss and accuracy per epoch, training and (when held out) validation,
 /// side by side like the tutorials' `history` plots.
 pub fn training_curves(path: &Path, history: &[EpochRecord], title: &str) -> Result<()> {
@@ -233,12 +249,7 @@ pub fn image_grid(
         for (tile, cell) in tiles.iter().zip(&cells) {
             let (image_area, caption_area) = cell.split_vertically(cell_h - 34);
             draw_image(&image_area.margin(8, 0, 8, 8), &tile.pixels, rows, cols)?;
-            let (w, h) = caption_area.dim_in_pixel();
-            caption_area.draw_text(
-                &tile.caption,
-                &centred(15, &BLACK),
-                (w as i32 / 2, h as i32 / 2 - 4),
-            )?;
+            draw_caption(&caption_area, &tile.caption, 15, &BLACK, 4)?;
         }
         Ok(())
     })
@@ -299,12 +310,7 @@ pub fn prediction_grid(
             };
             let (image_area, caption_area) = image_cell.split_vertically(cell_h - 36);
             draw_image(&image_area.margin(10, 0, 8, 8), &tile.pixels, rows, cols)?;
-            let (w, h) = caption_area.dim_in_pixel();
-            caption_area.draw_text(
-                &caption,
-                &centred(14, &color),
-                (w as i32 / 2, h as i32 / 2 - 6),
-            )?;
+            draw_caption(&caption_area, &caption, 14, &color, 6)?;
             probability_bars(&bars_cell, &tile.probabilities, predicted, tile.truth)?;
         }
         Ok(())
