@@ -111,7 +111,15 @@ impl TrainOutputs {
             ("engine", engine.to_string()),
             ("train_samples", data.train.count.to_string()),
             ("test_samples", data.test.count.to_string()),
-            ("data_dir", data.dir.display().to_string()),
+            // Absolute, so eval and predict find it from any folder.
+            (
+                "data_dir",
+                data.dir
+                    .canonicalize()
+                    .unwrap_or_else(|_| data.dir.clone())
+                    .display()
+                    .to_string(),
+            ),
         ] {
             metadata.insert(key.to_string(), value);
         }
