@@ -1,8 +1,6 @@
 //! `gpu-mlp train`.
 
-use crate::backend::Backend;
 use crate::cli::{OptimizerArg, TrainArgs};
-use crate::cpu::CpuBackend;
 use crate::error::Result;
 use crate::model::ModelSpec;
 use crate::optimizer::Optimizer;
@@ -44,7 +42,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
         optimizer,
     };
     config.validate()?;
-    let mut engine = CpuBackend::new(&spec, optimizer, config.batch_size)?;
+    let mut engine = super::open_engine(&args.engine, &spec, optimizer, config.batch_size)?.engine;
     engine.set_parameters(&spec.init_parameters(args.seed))?;
     let (train_rows, val_rows) = config.split_rows(data.train.count);
     println!(
@@ -63,5 +61,5 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
         engine.describe(),
     );
     let mut reporter = ConsoleReporter::new(metrics);
-    train::run(&config, &data, &mut engine, &mut reporter)
+    train::run(&config, &data, engine.as_mut(), &mut reporter)
 }
