@@ -1,6 +1,7 @@
 //! Subcommands and flags. Parsing and validation of single values lives here; the work lives in
 //! `commands`.
 
+use crate::engine::BackendChoice;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -98,6 +99,9 @@ pub struct EngineArgs {
     /// Default: $WGPU_ADAPTER_NAME
     #[arg(long, value_name = "NAME|INDEX")]
     pub adapter: Option<String>,
+    /// GPU engine: training steps recorded per command buffer (and per progress update)
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub steps_per_submit: u64,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +112,19 @@ pub enum BackendArg {
     Dx12,
     Gl,
     Cpu,
+}
+
+impl From<BackendArg> for BackendChoice {
+    fn from(arg: BackendArg) -> Self {
+        match arg {
+            BackendArg::Auto => BackendChoice::Auto,
+            BackendArg::Vulkan => BackendChoice::Vulkan,
+            BackendArg::Metal => BackendChoice::Metal,
+            BackendArg::Dx12 => BackendChoice::Dx12,
+            BackendArg::Gl => BackendChoice::Gl,
+            BackendArg::Cpu => BackendChoice::Cpu,
+        }
+    }
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

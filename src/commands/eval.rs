@@ -3,13 +3,11 @@
 
 use crate::backend::{Backend, Evaluation, Split};
 use crate::checkpoint::{self, Checkpoint};
-use crate::cli::{BackendArg, DataArgs, EngineArgs, EvalArgs, ModelDataArgs};
-use crate::cpu::CpuBackend;
+use crate::cli::{DataArgs, EngineArgs, EvalArgs, ModelDataArgs};
 use crate::data::{Dataset, KnownDataset, Samples};
 use crate::error::{ConfigError, Result};
 use crate::optimizer::Optimizer;
 use crate::{output, plots, report};
-use clap::ValueEnum;
 use std::path::PathBuf;
 
 /// The figures `eval` prints.
@@ -79,18 +77,13 @@ pub fn data_for_model(args: &ModelDataArgs, ckpt: &Checkpoint) -> Result<DataArg
     })
 }
 
-/// The engine that evaluates. The CPU engine for now; `--backend` is accepted so scripts need
-/// not change when engine selection is wired here too.
-fn engine_for(engine: &EngineArgs, ckpt: &Checkpoint) -> Result<CpuBackend> {
-    if let Some(choice) = engine.backend.filter(|b| *b != BackendArg::Cpu) {
-        let name = choice
-            .to_possible_value()
-            .map_or_else(|| format!("{choice:?}"), |v| v.get_name().to_string());
-        println!("note: eval runs on the CPU engine for now; --backend {name} is not used");
-    }
-    let mut engine = CpuBackend::new(&ckpt.spec, Optimizer::adam(1e-3), 1)?;
-    engine.set_parameters(&ckpt.parameters)?;
-    Ok(engine)
+/// The engine that evaluates: the one `--backend` / `--adapter` pick (as for `train`), holding
+/// the checkpoint's parameters.
+fn engine_for(engine: &EngineArgs, ckpt: &Checkpoint) -> Result<Box<dyn Backend>> {
+    // Evaluation takes no optimizer step; the optimizer and training batch size are unused.
+    let mut opened = super::open_engine(engine, &ckpt.spec, Optimizer::adam(1e-3), 1)?.engine;
+    opened.set_parameters(&ckpt.parameters)?;
+    Ok(opened)
 }
 
 /// Evaluates `ckpt` on `test` with `engine` (which holds the checkpoint's parameters).
@@ -186,7 +179,7 @@ pub fn run(args: &EvalArgs) -> Result<EvalReport> {
             ckpt.dataset, data.name
         );
     }
-    let report = evaluate(&mut engine, &ckpt, &data.test)?;
+    let report = evaluate(engine.as_mut(), &ckpt, &data.test)?;
     print!("{}", format_report(&report));
     if let Some(path) = &args.confusion_png {
         let title = format!(

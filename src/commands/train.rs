@@ -1,9 +1,7 @@
 //! `gpu-mlp train`.
 
 use super::train_outputs::TrainOutputs;
-use crate::backend::Backend;
 use crate::cli::{OptimizerArg, TrainArgs};
-use crate::cpu::CpuBackend;
 use crate::error::Result;
 use crate::optimizer::Optimizer;
 use crate::report::{ConsoleReporter, MetricsFile};
@@ -40,7 +38,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
         optimizer,
     };
     config.validate()?;
-    let mut engine = CpuBackend::new(&spec, optimizer, config.batch_size)?;
+    let mut engine = super::open_engine(&args.engine, &spec, optimizer, config.batch_size)?.engine;
     engine.set_parameters(&initial_parameters)?;
     let (train_rows, val_rows) = config.split_rows(data.train.count);
     println!(
@@ -61,7 +59,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     let mut reporter = ConsoleReporter::new(metrics);
     let engine_name = engine.describe();
     let mut observer = outputs.observer(&mut reporter, args, &data, &spec, &engine_name);
-    let report = train::run(&config, &data, &mut engine, &mut observer)?;
+    let report = train::run(&config, &data, engine.as_mut(), &mut observer)?;
     observer.finish(&report)?;
     Ok(report)
 }
