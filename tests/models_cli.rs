@@ -146,9 +146,18 @@ fn train_save_then_eval_reports_the_same_test_accuracy() {
     assert_eq!(ckpt.dataset, "digits");
     assert_eq!(image::open(&curves).unwrap().width(), 1100);
 
-    // No data flags: eval finds the folder the model was trained on (its data_dir).
+    // No data flags: eval finds the folder the model was trained on (its data_dir). Same
+    // engine as training, so the same figures to the last digit.
     let heat = tmp.path().join("confusion.png");
-    let evaluated = ok(&["eval", "--model", s(&model), "--confusion-png", s(&heat)]);
+    let evaluated = ok(&[
+        "eval",
+        "--model",
+        s(&model),
+        "--backend",
+        "cpu",
+        "--confusion-png",
+        s(&heat),
+    ]);
     assert_eq!(test_accuracy_line(&evaluated), test_accuracy_line(&trained));
     assert!(evaluated.contains("confusion matrix"), "{evaluated}");
     assert!(evaluated.contains("accuracy"), "{evaluated}");
