@@ -160,7 +160,8 @@ fn curve_panel(
         (lo.min(v), hi.max(v))
     });
     let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
-    let pad = ((hi - lo) * 0.1).max(0.005);
+    // Room around the points, also when there is one epoch (or all values are equal).
+    let pad = ((hi - lo) * 0.1).max(hi.abs() * 0.05).max(0.005);
     let y_range = if from_zero {
         0.0..hi + pad
     } else {
