@@ -273,12 +273,17 @@
       classes = model.classes;
       buildBars(classes);
       showIdle();
-      const parts = [model.network, model.dataset, `${model.classes.length} classes`, model.engine];
+      const parts = [
+        model.network,
+        model.dataset && `trained on ${model.dataset}`,
+        `${model.classes.length} classes`,
+        model.engine && `${model.engine} engine`,
+      ];
       document.getElementById("model").textContent = parts.filter(Boolean).join(" · ");
       document.getElementById("seen-shape").textContent = `${model.rows}×${model.cols}`;
       const digits = classes.every((c) => /^\d$/.test(c));
       document.getElementById("hint").textContent = digits
-        ? "Draw a digit, as large as the square."
+        ? "Draw a digit, large."
         : `Draw one of: ${classes.join(", ")}.`;
       setState("ready");
     } catch (error) {

@@ -16,6 +16,7 @@ pub fn run(args: &DrawArgs) -> Result<(), DrawError> {
 
 /// Everything `run` does before serving: the bound server (its URL printed).
 pub fn start(args: &DrawArgs) -> Result<DrawServer, DrawError> {
+    let addr = draw::resolve(&args.host, args.port)?;
     let classifier = Classifier::load(&args.model)?;
     let checkpoint = classifier.checkpoint();
     let (rows, cols) = classifier.input_shape();
@@ -24,11 +25,16 @@ pub fn start(args: &DrawArgs) -> Result<DrawServer, DrawError> {
         rows,
         cols,
         dataset: checkpoint.dataset.clone(),
-        network: checkpoint.spec.describe(),
+        network: checkpoint
+            .spec
+            .widths()
+            .iter()
+            .map(|w| w.to_string())
+            .collect::<Vec<_>>()
+            .join("-"),
         engine: "cpu".to_string(),
     };
     let description = checkpoint.describe();
-    let addr = draw::resolve(&args.host, args.port)?;
     let mut classifier = classifier;
     let predictor = move |pixels: &[f32]| classifier.probabilities(pixels);
     let server = DrawServer::bind(addr, info, Box::new(predictor), Limits::default())?;

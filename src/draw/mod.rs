@@ -34,17 +34,18 @@ pub enum DrawError {
     /// The model could not be loaded (the message names the file and the problem).
     #[error(transparent)]
     Model(#[from] crate::Error),
-    #[error("--host '{host}' is not an address or a name this machine can resolve: {source}")]
-    Resolve { host: String, source: io::Error },
+    // The I/O errors are part of the message, not a `source`, so `{:#}` prints them once.
+    #[error("--host '{host}' is not an address or a name this machine can resolve: {error}")]
+    Resolve { host: String, error: io::Error },
     #[error(
-        "cannot listen on {addr}: {source}{}",
-        if source.kind() == io::ErrorKind::AddrInUse {
+        "cannot listen on {addr}: {error}{}",
+        if error.kind() == io::ErrorKind::AddrInUse {
             "; another program uses this port: choose another with --port (0 picks a free one)"
         } else {
             ""
         }
     )]
-    Bind { addr: SocketAddr, source: io::Error },
+    Bind { addr: SocketAddr, error: io::Error },
     #[error("the draw server stopped: {0}")]
     Accept(io::Error),
 }
@@ -56,9 +57,9 @@ pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, DrawError> {
         Ok(ip) => return Ok(SocketAddr::new(ip, port)),
         Err(_) => (host, port),
     };
-    let resolve_error = |source| DrawError::Resolve {
+    let resolve_error = |error| DrawError::Resolve {
         host: host.to_string(),
-        source,
+        error,
     };
     target
         .to_socket_addrs()
@@ -89,8 +90,7 @@ impl DrawServer {
         predictor: Box<dyn Predictor>,
         limits: Limits,
     ) -> Result<Self, DrawError> {
-        let listener =
-            TcpListener::bind(addr).map_err(|source| DrawError::Bind { addr, source })?;
+        let listener = TcpListener::bind(addr).map_err(|error| DrawError::Bind { addr, error })?;
         let any_host = !addr.ip().is_loopback();
         Ok(Self {
             listener,
