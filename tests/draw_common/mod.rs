@@ -1,6 +1,8 @@
 //! Shared by the `draw_*` tests: a fake model, a test server, and small HTTP helpers.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod webdriver;
+
 use gpu_mlp::draw::{DrawServer, Limits, ModelInfo, Predictor, ServerHandle};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -48,7 +50,7 @@ pub fn shape_info() -> ModelInfo {
         cols: 28,
         dataset: "shapes".into(),
         network: "fake".into(),
-        engine: "test closure".into(),
+        engine: "test".into(),
     }
 }
 
