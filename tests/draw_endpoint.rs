@@ -7,7 +7,7 @@ use draw_common::{get, png, post, raw, shape_info, start, start_shapes};
 use gpu_mlp::draw::Limits;
 use gpu_mlp::preprocess;
 use serde_json::Value;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -296,6 +296,12 @@ fn rejects_malformed_http_and_keeps_serving() {
         ("too many headers", many_headers, "431"),
         ("head too long", long_head, "431"),
         (
+            "an expectation other than 100-continue",
+            "POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: magic\r\nContent-Length: 1\r\n\r\nx"
+                .into(),
+            "417",
+        ),
+        (
             "another site's name (DNS rebinding)",
             "GET /api/model HTTP/1.1\r\nHost: evil.example:8000\r\n\r\n".into(),
             "421",
@@ -320,6 +326,27 @@ fn rejects_malformed_http_and_keeps_serving() {
         );
         assert_alive(&server);
     }
+
+    // curl's `Expect: 100-continue`: the body follows the interim response.
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("a timeout");
+    let drawing = png(60, 60, &[(25, 5, 8, 50)]);
+    let head = format!(
+        "POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\n\
+         Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        drawing.len()
+    );
+    stream.write_all(head.as_bytes()).expect("send the head");
+    let mut interim = [0u8; 25];
+    stream.read_exact(&mut interim).expect("read 100 Continue");
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    stream.write_all(&drawing).expect("send the body");
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 200 "), "{reply}");
+    assert!(reply.contains("\"label\":\"tall\""), "{reply}");
 
     // A connection that sends nothing is closed after the timeout without taking the server down.
     let idle = TcpStream::connect(addr).expect("connect");

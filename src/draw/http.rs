@@ -106,15 +106,15 @@ pub fn read_request(stream: &mut TcpStream, limits: &Limits) -> Result<Request, 
         .map_err(ReadError::Gone)?;
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
-    let (head_len, mut request, content_length) = loop {
+    let (head_len, mut request, content_length, expects_continue) = loop {
         let n = read_some(stream, &mut chunk, buf.is_empty())?;
         buf.extend_from_slice(&chunk[..n]);
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut parsed = httparse::Request::new(&mut headers);
         match parsed.parse(&buf) {
             Ok(httparse::Status::Complete(head_len)) => {
-                let (request, content_length) = interpret_head(&parsed)?;
-                break (head_len, request, content_length);
+                let (request, content_length, expects_continue) = interpret_head(&parsed)?;
+                break (head_len, request, content_length, expects_continue);
             }
             Ok(httparse::Status::Partial) if buf.len() >= limits.max_head_bytes => {
                 return Err(reject(
@@ -158,6 +158,13 @@ pub fn read_request(stream: &mut TcpStream, limits: &Limits) -> Result<Request, 
     let mut body = buf.split_off(head_len.min(buf.len()));
     body.truncate(content_length);
     body.reserve_exact(content_length - body.len());
+    if expects_continue && body.len() < content_length {
+        // The client (curl, for bodies over 1 KiB) waits for this before sending the body.
+        stream
+            .set_write_timeout(Some(limits.io_timeout))
+            .and_then(|()| stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n"))
+            .map_err(ReadError::Gone)?;
+    }
     while body.len() < content_length {
         let want = (content_length - body.len()).min(chunk.len());
         let n = read_some(stream, &mut chunk[..want], false)?;
@@ -197,8 +204,9 @@ fn reject(status: u16, message: &str) -> ReadError {
     ReadError::Reject(Response::error(status, message))
 }
 
-/// Method, path, the headers the app needs, and the declared body length.
-fn interpret_head(parsed: &httparse::Request) -> Result<(Request, usize), ReadError> {
+/// Method, path, the headers the app needs, the declared body length, and whether the client
+/// waits for `100 Continue` before sending the body.
+fn interpret_head(parsed: &httparse::Request) -> Result<(Request, usize, bool), ReadError> {
     let method = parsed.method.unwrap_or_default().to_ascii_uppercase();
     let target = parsed.path.unwrap_or_default();
     let path = target
@@ -209,6 +217,7 @@ fn interpret_head(parsed: &httparse::Request) -> Result<(Request, usize), ReadEr
     let mut host = None;
     let mut content_type = None;
     let mut content_length: Option<usize> = None;
+    let mut expects_continue = false;
     for header in parsed.headers.iter() {
         let value = std::str::from_utf8(header.value)
             .map_err(|_| reject(400, &format!("header {} is not valid UTF-8", header.name)))?
@@ -218,6 +227,14 @@ fn interpret_head(parsed: &httparse::Request) -> Result<(Request, usize), ReadEr
         } else if header.name.eq_ignore_ascii_case("content-type") {
             let media = value.split(';').next().unwrap_or_default().trim();
             content_type = Some(media.to_ascii_lowercase());
+        } else if header.name.eq_ignore_ascii_case("expect") {
+            if !value.eq_ignore_ascii_case("100-continue") {
+                return Err(reject(
+                    417,
+                    &format!("cannot meet the expectation '{value}'"),
+                ));
+            }
+            expects_continue = true;
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             return Err(reject(
                 411,
@@ -249,7 +266,7 @@ fn interpret_head(parsed: &httparse::Request) -> Result<(Request, usize), ReadEr
         content_type,
         body: Vec::new(),
     };
-    Ok((request, content_length.unwrap_or(0)))
+    Ok((request, content_length.unwrap_or(0), expects_continue))
 }
 
 /// Writes `response`, then closes the connection (discarding a bounded amount of unread input
@@ -312,6 +329,7 @@ pub fn reason(status: u16) -> &'static str {
         411 => "Length Required",
         413 => "Content Too Large",
         415 => "Unsupported Media Type",
+        417 => "Expectation Failed",
         421 => "Misdirected Request",
         422 => "Unprocessable Content",
         431 => "Request Header Fields Too Large",
