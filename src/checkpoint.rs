@@ -211,7 +211,38 @@ pub fn to_bytes(ckpt: &Checkpoint) -> Result<Vec<u8>, String> {
                 .map_err(|e| e.to_string())
         })
         .collect::<Result<Vec<_>, String>>()?;
-    safetensors::serialize(views, Some(header(ckpt))).map_err(|e| e.to_string())
+    let bytes = safetensors::serialize(views, Some(header(ckpt))).map_err(|e| e.to_string())?;
+    canonical(&bytes)
+}
+
+/// The same file with its JSON header's keys sorted. `safetensors::serialize` takes the header
+/// map as a `HashMap`, whose order changes from run to run; sorted, the same model always gives
+/// the same bytes (so files can be compared and hashed). Offsets are relative to the data, which
+/// does not move, so only the header length changes.
+fn canonical(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().map_err(|_| "short file")?) as usize;
+    let header: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..8 + n]).map_err(|e| e.to_string())?;
+    let sorted: BTreeMap<&String, serde_json::Value> = header
+        .iter()
+        .map(|(k, v)| {
+            let v = match v.as_object() {
+                // `__metadata__`: a string map; re-collect it sorted.
+                Some(map) => serde_json::to_value(map.iter().collect::<BTreeMap<_, _>>())
+                    .map_err(|e| e.to_string())?,
+                None => v.clone(),
+            };
+            Ok((k, v))
+        })
+        .collect::<Result<_, String>>()?;
+    let mut text = serde_json::to_vec(&sorted).map_err(|e| e.to_string())?;
+    // The format pads the header with spaces to a multiple of 8 bytes.
+    text.resize(text.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + text.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
 }
 
 /// The header's string map: the free-form metadata, then the format's own keys over it.
@@ -534,6 +565,19 @@ mod tests {
             env!("CARGO_PKG_VERSION").into(),
         );
         assert_eq!(back, expected);
+    }
+
+    #[test]
+    fn the_same_model_always_gives_the_same_bytes() {
+        let first = to_bytes(&small()).unwrap();
+        for _ in 0..5 {
+            assert_eq!(to_bytes(&small()).unwrap(), first);
+        }
+        let text = String::from_utf8_lossy(&first[8..200]).into_owned();
+        assert!(
+            text.starts_with("{\"__metadata__\":{\"activation\""),
+            "{text}"
+        );
     }
 
     #[test]

@@ -43,9 +43,6 @@ Examples:
   # Reachable from other machines (phones, tablets) on your network: say so explicitly
   gpu-mlp draw --model model.safetensors --host 0.0.0.0";
 
-/// Data sets known by name (`--dataset`).
-pub const KNOWN_DATASETS: &[&str] = &["mnist", "fashion-mnist"];
-
 #[derive(Parser, Debug)]
 #[command(
     name = "gpu-mlp",
@@ -88,10 +85,11 @@ pub enum Command {
 /// Where the data comes from.
 #[derive(Args, Debug, Clone)]
 pub struct DataArgs {
-    /// A known data set, looked for in $GPU_MLP_DATA, ./data/<name>, the user cache and system
-    /// folders, and downloaded into the cache when found nowhere
-    #[arg(long, default_value = "mnist", value_parser = ["mnist", "fashion-mnist"])]
-    pub dataset: String,
+    /// A known data set (default: mnist), looked for in $GPU_MLP_DATA, ./data/<name>, the user
+    /// cache and system folders, and downloaded into the cache when found nowhere. With --data,
+    /// names what the folder holds (for its class names)
+    #[arg(long, value_parser = ["mnist", "fashion-mnist"])]
+    pub dataset: Option<String>,
     /// A folder holding train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
     /// t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz]
     #[arg(long, value_name = "DIR")]

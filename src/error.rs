@@ -22,6 +22,14 @@ impl ConfigError {
     }
 }
 
+/// `config_error!("...{x}...")`: a [`ConfigError`] from a format string.
+#[macro_export]
+macro_rules! config_error {
+    ($($arg:tt)*) => {
+        $crate::error::ConfigError::new(format!($($arg)*))
+    };
+}
+
 /// Failures of the GPU engine: no adapter, a limit the adapter cannot meet, a device error.
 #[derive(Debug, thiserror::Error)]
 pub enum GpuError {

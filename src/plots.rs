@@ -109,6 +109,22 @@ fn draw_image(area: &Area, pixels: &[f32], rows: usize, cols: usize) -> DrawResu
     Ok(())
 }
 
+/// Writes `text` centred in `area` (raised by `lift` pixels), shrinking the font from `size`
+/// until it fits the width, so long class names ("Ankle boot 72% (Ankle boot)") stay whole.
+fn draw_caption(area: &Area, text: &str, size: u32, color: &RGBColor, lift: i32) -> DrawResult {
+    let (w, h) = area.dim_in_pixel();
+    let mut size = size;
+    while size > 8 && area.estimate_text_size(text, &centred(size, color))?.0 + 6 > w {
+        size -= 1;
+    }
+    area.draw_text(
+        text,
+        &centred(size, color),
+        (w as i32 / 2, h as i32 / 2 - lift),
+    )?;
+    Ok(())
+}
+
 /// `train --plot`: loss and accuracy per epoch, training and (when held out) validation,
 /// side by side like the tutorials' `history` plots.
 pub fn training_curves(path: &Path, history: &[EpochRecord], title: &str) -> Result<()> {
@@ -233,12 +249,7 @@ pub fn image_grid(
         for (tile, cell) in tiles.iter().zip(&cells) {
             let (image_area, caption_area) = cell.split_vertically(cell_h - 34);
             draw_image(&image_area.margin(8, 0, 8, 8), &tile.pixels, rows, cols)?;
-            let (w, h) = caption_area.dim_in_pixel();
-            caption_area.draw_text(
-                &tile.caption,
-                &centred(15, &BLACK),
-                (w as i32 / 2, h as i32 / 2 - 4),
-            )?;
+            draw_caption(&caption_area, &tile.caption, 15, &BLACK, 4)?;
         }
         Ok(())
     })
@@ -299,12 +310,7 @@ pub fn prediction_grid(
             };
             let (image_area, caption_area) = image_cell.split_vertically(cell_h - 36);
             draw_image(&image_area.margin(10, 0, 8, 8), &tile.pixels, rows, cols)?;
-            let (w, h) = caption_area.dim_in_pixel();
-            caption_area.draw_text(
-                &caption,
-                &centred(14, &color),
-                (w as i32 / 2, h as i32 / 2 - 6),
-            )?;
+            draw_caption(&caption_area, &caption, 14, &color, 6)?;
             probability_bars(&bars_cell, &tile.probabilities, predicted, tile.truth)?;
         }
         Ok(())
@@ -363,7 +369,8 @@ fn probability_bars(
 }
 
 /// `eval --confusion-png`: a heat map of the confusion matrix (rows: true class, columns:
-/// predicted class), shaded by the fraction of each true class, with the counts written in.
+/// predicted class), shaded by the square root of the fraction of each true class (so rare
+/// confusions show), with the counts written in.
 pub fn confusion_heatmap(
     path: &Path,
     matrix: &[Vec<usize>],
@@ -385,14 +392,12 @@ pub fn confusion_heatmap(
         )?;
         root.draw_text(
             "true class",
-            &centred(16, &BLACK),
-            (label_w as i32 / 2, grid_y as i32 - 14),
+            &font(16).pos(Pos::new(HPos::Right, VPos::Center)),
+            (grid_x as i32 - 8, grid_y as i32 - 14),
         )?;
-        let name = |c: usize| {
-            let full = class_names
-                .get(c)
-                .map_or_else(|| c.to_string(), |s| s.clone());
-            format!("{c} {full}")
+        let name = |c: usize| match class_names.get(c) {
+            Some(n) if *n != c.to_string() => format!("{c} {n}"),
+            _ => c.to_string(),
         };
         for (t, row) in matrix.iter().enumerate() {
             let total = row.iter().sum::<usize>().max(1) as f64;
@@ -404,9 +409,10 @@ pub fn confusion_heatmap(
             )?;
             for (p, &count) in row.iter().enumerate() {
                 let x = (grid_x + p as u32 * cell) as i32;
-                let fraction = count as f64 / total;
-                // White to matplotlib's blue.
-                let mix = |full: u8| (255.0 - fraction * (255.0 - full as f64)).round() as u8;
+                // White to matplotlib's dark blue; the square root makes the few mistakes
+                // visible next to the large diagonal.
+                let shade = (count as f64 / total).sqrt();
+                let mix = |full: u8| (255.0 - shade * (255.0 - full as f64)).round() as u8;
                 let fill = RGBColor(mix(8), mix(48), mix(107));
                 root.draw(&Rectangle::new(
                     [(x, y), (x + cell as i32, y + cell as i32)],
@@ -417,7 +423,7 @@ pub fn confusion_heatmap(
                     LIGHT_GREY.stroke_width(1),
                 ))?;
                 if count > 0 && cell >= 24 {
-                    let ink = if fraction > 0.5 { WHITE } else { BLACK };
+                    let ink = if shade > 0.6 { WHITE } else { BLACK };
                     root.draw_text(
                         &count.to_string(),
                         &centred(text_size, &ink),
@@ -440,7 +446,7 @@ pub fn confusion_heatmap(
         let correct: usize = (0..matrix.len()).map(|i| matrix[i][i]).sum();
         root.draw_text(
             &format!(
-                "{correct} of {total} right ({:.2}%); shade = fraction of the true class",
+                "{correct} of {total} right ({:.2}%); shade: square root of the fraction of the true class",
                 100.0 * correct as f64 / total.max(1) as f64
             ),
             &centred(14, &GREY),

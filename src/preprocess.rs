@@ -14,6 +14,10 @@ use std::path::Path;
 /// Largest accepted width or height, so a hostile file cannot make us allocate gigabytes.
 pub const MAX_SIDE: u32 = 8192;
 
+/// Larger pictures are first scaled down to this many pixels on their longer side: plenty to
+/// find a digit that ends up 20 pixels tall, and it bounds the work for a phone photo.
+const WORKING_SIDE: u32 = 1024;
+
 /// Ink below this fraction of the darkest stroke is noise (JPEG ringing, paper texture).
 const NOISE_FLOOR: f32 = 0.08;
 
@@ -22,6 +26,8 @@ const NOISE_FLOOR: f32 = 0.08;
 pub enum ImageError {
     #[error("{name}: not a readable PNG, JPEG or BMP image ({detail})")]
     Decode { name: String, detail: String },
+    #[error("{name}: the image is too large (at most {MAX_SIDE} pixels on a side); scale it down")]
+    TooLarge { name: String },
 }
 
 /// Decodes a PNG, JPEG or BMP image from memory (the format is taken from the bytes).
@@ -56,7 +62,13 @@ fn decode_named(bytes: &[u8], name: &str) -> Result<DynamicImage> {
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
     reader.limits(limits);
-    reader.decode().map_err(|e| fail(e.to_string()))
+    reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => ImageError::TooLarge {
+            name: name.to_string(),
+        }
+        .into(),
+        other => fail(other.to_string()),
+    })
 }
 
 /// Pixels of a data set (0..=255) as model inputs (`x/255`, the checkpoint's normalisation).
@@ -81,6 +93,13 @@ pub fn prepare(img: &DynamicImage, rows: usize, cols: usize) -> Vec<f32> {
     if rows == 0 || cols == 0 || img.width() == 0 || img.height() == 0 {
         return out;
     }
+    let shrunk;
+    let img = if img.width().max(img.height()) > WORKING_SIDE {
+        shrunk = img.resize(WORKING_SIDE, WORKING_SIDE, FilterType::Triangle);
+        &shrunk
+    } else {
+        img
+    };
     let ink = ink_map(img);
     let Some((x0, y0, x1, y1)) = bounding_box(&ink) else {
         return out;
@@ -268,6 +287,29 @@ mod tests {
         let p = prepare(&img, 14, 14);
         let inked = p.iter().filter(|&&v| v > 0.5).count();
         assert_eq!(inked, 100, "a square fills a 10x10 box in a 14x14 field");
+    }
+
+    #[test]
+    fn huge_pictures_are_refused_and_large_ones_shrunk() {
+        let wide = DynamicImage::ImageLuma8(GrayImage::from_pixel(MAX_SIDE + 1, 1, Luma([0])));
+        let mut png = Vec::new();
+        wide.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let err = decode(&png).unwrap_err().to_string();
+        assert!(
+            err.contains("too large (at most 8192 pixels on a side)"),
+            "{err}"
+        );
+        // A 3000-pixel photo of a block gives the same input as a 300-pixel one.
+        let big = canvas_with_block(3000, 2000, (100, 200, 400, 1600));
+        let small = canvas_with_block(300, 200, (10, 20, 40, 160));
+        let (a, b) = (prepare(&big, 28, 28), prepare(&small, 28, 28));
+        let diff = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(diff < 0.1, "max difference {diff}");
     }
 
     #[test]

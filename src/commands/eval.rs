@@ -3,13 +3,13 @@
 
 use crate::backend::{Backend, Evaluation, Split};
 use crate::checkpoint::{self, Checkpoint};
-use crate::cli::{DataArgs, EngineArgs, EvalArgs, ModelDataArgs, KNOWN_DATASETS};
+use crate::cli::{DataArgs, EngineArgs, EvalArgs, ModelDataArgs};
 use crate::cpu::CpuBackend;
-use crate::data::{Dataset, Samples};
+use crate::data::{Dataset, KnownDataset, Samples};
 use crate::error::{ConfigError, Result};
 use crate::optimizer::Optimizer;
 use crate::{output, plots, report};
-use std::path::Path;
+use std::path::PathBuf;
 
 /// The figures `eval` prints.
 #[derive(Clone, Debug)]
@@ -42,22 +42,23 @@ pub fn confusion_matrix(predictions: &[u32], labels: &[u8], classes: usize) -> V
     m
 }
 
-/// The data arguments for a saved model: the flags where given, else the data set the model
-/// was trained on (by name, or the folder it was read from).
+/// The data arguments for a saved model: the flags where given, else the data it was trained
+/// on: the folder it was read from (recorded as `data_dir`) while that still exists, else the
+/// known data set of that name.
 pub fn data_for_model(args: &ModelDataArgs, ckpt: &Checkpoint) -> Result<DataArgs> {
-    let known = |name: &str| KNOWN_DATASETS.contains(&name);
-    let dataset = args
-        .dataset
-        .clone()
-        .or_else(|| known(&ckpt.dataset).then(|| ckpt.dataset.clone()))
-        .unwrap_or_else(|| "mnist".to_string());
+    let trained_on = KnownDataset::from_name(&ckpt.dataset).ok();
+    let recorded_dir = ckpt
+        .metadata
+        .get("data_dir")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_dir());
     let data = match (&args.data, &args.dataset) {
         (Some(dir), _) => Some(dir.clone()),
         (None, Some(_)) => None,
-        (None, None) if known(&ckpt.dataset) => None,
-        (None, None) => match ckpt.metadata.get("data_dir") {
-            Some(dir) if Path::new(dir).is_dir() => Some(dir.into()),
-            _ => {
+        (None, None) => match (recorded_dir, trained_on) {
+            (Some(dir), _) => Some(dir),
+            (None, Some(_)) => None,
+            (None, None) => {
                 return Err(ConfigError::new(format!(
                     "the model was trained on '{}', which is not a known data set and whose \
                      folder is not found; pass --data DIR or --dataset NAME",
@@ -68,7 +69,10 @@ pub fn data_for_model(args: &ModelDataArgs, ckpt: &Checkpoint) -> Result<DataArg
         },
     };
     Ok(DataArgs {
-        dataset,
+        dataset: args
+            .dataset
+            .clone()
+            .or_else(|| trained_on.map(|d| d.name().to_string())),
         data,
         offline: args.offline,
     })
@@ -130,15 +134,21 @@ pub fn format_report(r: &EvalReport) -> String {
         .unwrap_or(1)
         .max(n.to_string().len())
         + 1;
-    let label_w = n.to_string().len() + 1 + name_w;
+    // Row labels: the class number, and its name where that says more (Fashion-MNIST).
+    let labels: Vec<String> = (0..n)
+        .map(|t| match r.class_names.get(t) {
+            Some(name) if *name != t.to_string() => format!("{t} {name}"),
+            _ => t.to_string(),
+        })
+        .collect();
+    let label_w = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
     s.push_str("\nconfusion matrix (rows: true class, columns: predicted class)\n");
     s.push_str(&format!("{:label_w$}", ""));
     for p in 0..n {
         s.push_str(&format!("{p:>cell$}"));
     }
     s.push('\n');
-    for (t, row) in r.confusion.iter().enumerate() {
-        let label = format!("{t} {}", r.class_names.get(t).map_or("", |n| n.as_str()));
+    for (label, row) in labels.iter().zip(&r.confusion) {
         s.push_str(&format!("{label:<label_w$}"));
         for v in row {
             s.push_str(&format!("{v:>cell$}"));
@@ -211,6 +221,12 @@ mod tests {
             text.contains("    1  one         2        1    50.00%"),
             "{text}"
         );
-        assert!(text.contains("2 two  0 1 1"), "{text}");
+        assert!(text.contains("\n2 two  0 1 1\n"), "{text}");
+        // Names equal to the class number (MNIST) are not repeated.
+        let digits = EvalReport {
+            class_names: vec!["0".into(), "1".into(), "2".into()],
+            ..r
+        };
+        assert!(format_report(&digits).contains("\n2 0 1 1\n"));
     }
 }

@@ -1,9 +1,38 @@
-//! `gpu-mlp fetch`.
+//! `gpu-mlp fetch`: download a known data set's four files into a folder.
 
 use crate::cli::FetchArgs;
+use crate::config_error;
+use crate::data::fetch::{self, FetchOutcome};
+use crate::data::{self, KnownDataset};
 use crate::error::Result;
+use std::io::IsTerminal;
 
 pub fn run(args: &FetchArgs) -> Result<()> {
-    let _ = args;
-    unimplemented!("wired to the data layer when it lands")
+    let dataset = KnownDataset::from_name(&args.dataset)?;
+    let dir = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => data::cache_dir(dataset).ok_or_else(|| {
+            config_error!("no per-user cache folder on this system; pass --dir DIR")
+        })?,
+    };
+    let mirrors = fetch::default_mirrors(dataset);
+    let report = fetch::fetch(dataset, &dir, &mirrors, std::io::stderr().is_terminal())?;
+    for file in &report.files {
+        match &file.outcome {
+            FetchOutcome::AlreadyPresent => {
+                println!("{}: already present, checksum ok", file.path.display())
+            }
+            FetchOutcome::Downloaded { url, bytes } => {
+                println!(
+                    "{}: {bytes} bytes from {url}, checksum ok",
+                    file.path.display()
+                )
+            }
+        }
+    }
+    println!(
+        "{dataset} is ready in {} (train with: gpu-mlp train --dataset {dataset})",
+        report.dir.display()
+    );
+    Ok(())
 }

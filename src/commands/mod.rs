@@ -9,11 +9,17 @@ pub mod train;
 pub mod train_outputs;
 
 use crate::cli::DataArgs;
-use crate::data::Dataset;
+use crate::data::{self, DataSource, Dataset, LoadOptions};
 use crate::error::Result;
+use std::io::IsTerminal;
 
-/// Loads the data set the flags name (see `data::load`).
+/// Loads the data set the flags name (see `data::load`), fetching a known one when it is found
+/// nowhere unless `--offline`.
 pub fn load_dataset(args: &DataArgs) -> Result<Dataset> {
-    let _ = args;
-    unimplemented!("wired to the data layer when it lands")
+    let source = DataSource::from_flags(args.dataset.as_deref(), args.data.as_deref())?;
+    let options = LoadOptions {
+        offline: args.offline,
+        show_progress: std::io::stderr().is_terminal(),
+    };
+    Ok(data::load(&source, &options)?)
 }

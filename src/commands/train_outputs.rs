@@ -111,7 +111,15 @@ impl TrainOutputs {
             ("engine", engine.to_string()),
             ("train_samples", data.train.count.to_string()),
             ("test_samples", data.test.count.to_string()),
-            ("data_dir", data.dir.display().to_string()),
+            // Absolute, so eval and predict find it from any folder.
+            (
+                "data_dir",
+                data.dir
+                    .canonicalize()
+                    .unwrap_or_else(|_| data.dir.clone())
+                    .display()
+                    .to_string(),
+            ),
         ] {
             metadata.insert(key.to_string(), value);
         }
@@ -206,7 +214,7 @@ impl Observer for OutputObserver<'_> {
             || self
                 .outputs
                 .every
-                .is_some_and(|n| self.outputs.save.is_some() && epoch % n == 0)
+                .is_some_and(|n| self.outputs.save.is_some() && epoch.is_multiple_of(n))
     }
 
     fn epoch_parameters(&mut self, record: &EpochRecord, parameters: &[f32]) -> Result<()> {
@@ -214,7 +222,7 @@ impl Observer for OutputObserver<'_> {
             self.inner.epoch_parameters(record, parameters)?;
         }
         if let (Some(path), Some(n)) = (&self.outputs.save, self.outputs.every) {
-            if record.epoch % n == 0 {
+            if record.epoch.is_multiple_of(n) {
                 checkpoint::save(path, &self.checkpoint(parameters, None))?;
                 println!(
                     "checkpoint: epoch {} saved to {}",

@@ -1,0 +1,183 @@
+//! Training step of 784-128-128-128-10 at batch 32, 256 and 1024 on vulkan and on the CPU engine
+//! (samples/s), the matmul alone at the MLP shapes (GFLOP/s), and each kernel of a batch-32 step
+//! timed alone against the whole step (orchestration overhead). Wall clock, after the device is
+//! idle (every timed region ends with a wait). Run: `cargo bench --bench gpu_step`.
+//! `GPU_BENCH_BACKEND=vulkan|gl|...` picks the wgpu backend (default vulkan).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use gpu_mlp::backend::{Backend, EpochPlan, Split, StepPlan};
+use gpu_mlp::cpu::CpuBackend;
+use gpu_mlp::data::Samples;
+use gpu_mlp::gpu::kernels::KernelLab;
+use gpu_mlp::gpu::{DeviceNeeds, GpuBackend, GpuContext, GpuOptions, Tile, Transpose};
+use gpu_mlp::model::ModelSpec;
+use gpu_mlp::optimizer::Optimizer;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const BATCHES: [usize; 3] = [32, 256, 1024];
+
+fn spec() -> ModelSpec {
+    ModelSpec::new(784, vec![128, 128, 128], 10, 0.2).expect("valid spec")
+}
+
+fn data(n: usize) -> Samples {
+    let mut x = 12345u32;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    };
+    Samples {
+        images: (0..n * 784).map(|_| next() as u8).collect(),
+        labels: (0..n).map(|_| (next() % 10) as u8).collect(),
+        count: n,
+        features: 784,
+    }
+}
+
+/// `steps` full batches over the first `batch` samples.
+fn plan(batch: usize, steps: u64, opt: Optimizer) -> EpochPlan {
+    EpochPlan {
+        order: (0..batch as u32).collect(),
+        steps: (1..=steps)
+            .map(|t| StepPlan {
+                start: 0,
+                len: batch as u32,
+                t: t as u32,
+                step_size: opt.step_size(t),
+                dropout_seed: t as u32,
+            })
+            .collect(),
+    }
+}
+
+fn context() -> Option<Arc<GpuContext>> {
+    let backends = std::env::var("GPU_BENCH_BACKEND")
+        .map(|s| wgpu::Backends::from_comma_list(&s))
+        .unwrap_or(wgpu::Backends::VULKAN);
+    match GpuContext::open(Some(backends), None, &DeviceNeeds::default()) {
+        Ok(ctx) => Some(Arc::new(ctx)),
+        Err(e) => {
+            eprintln!("no GPU benchmarks: {e}");
+            None
+        }
+    }
+}
+
+fn train_step(c: &mut Criterion) {
+    let spec = spec();
+    let opt = Optimizer::adam(1e-3);
+    let samples = data(1024);
+    let ctx = context();
+    let mut group = c.benchmark_group("train_step 784-128-128-128-10");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(4));
+    for batch in BATCHES {
+        group.throughput(Throughput::Elements(batch as u64));
+        let mut engines: Vec<(String, Box<dyn Backend>)> = Vec::new();
+        if let Some(ctx) = &ctx {
+            let gpu = GpuBackend::new(ctx.clone(), None, &spec, opt, batch, GpuOptions::default())
+                .expect("GPU engine");
+            engines.push((ctx.info.backend.to_string(), Box::new(gpu)));
+        }
+        engines.push((
+            "cpu".into(),
+            Box::new(CpuBackend::new(&spec, opt, batch).expect("cpu")),
+        ));
+        for (name, mut engine) in engines {
+            engine.load_split(Split::Train, &samples).expect("load");
+            engine
+                .set_parameters(&spec.init_parameters(1))
+                .expect("init");
+            eprintln!("{name}: {}", engine.describe());
+            group.bench_with_input(BenchmarkId::new(name, batch), &batch, |b, &batch| {
+                b.iter_custom(|iters| {
+                    let plan = plan(batch, iters, opt);
+                    let started = Instant::now();
+                    engine.train_epoch(&plan, &mut |_, _| {}).expect("train");
+                    started.elapsed()
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+fn matmul(c: &mut Criterion) {
+    let Some(ctx) = context() else { return };
+    let lab = KernelLab::new(ctx.clone()).expect("pipelines");
+    let mut group = c.benchmark_group("matmul");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(3));
+    let tiles = [Tile::REGISTER, Tile::REGISTER_64, Tile::SHARED_64];
+    for (m, k, n) in [(32, 784, 128), (256, 784, 128), (1024, 784, 128)] {
+        for tile in tiles {
+            let name = format!(
+                "{}{}x{}",
+                if tile.shared { "shared" } else { "reg" },
+                tile.rows(),
+                tile.cols()
+            );
+            group.throughput(Throughput::Elements((2 * m * k * n) as u64));
+            group.bench_function(BenchmarkId::new(name, format!("{m}x{k}x{n}")), |b| {
+                b.iter_custom(|iters| {
+                    let s = lab
+                        .time_matmul(Transpose::None, tile, m, k, n, iters as usize)
+                        .expect("matmul");
+                    Duration::from_secs_f64(s * iters as f64)
+                })
+            });
+        }
+    }
+    group.finish();
+    // One-line summaries in GFLOP/s (criterion reports elements/s = FLOP/s too).
+    for (m, k, n) in [(32, 784, 128), (256, 784, 128), (1024, 784, 128)] {
+        for t in Transpose::ALL {
+            let tile = Tile::choose(ctx.is_software(), m, k, n);
+            if let Ok(s) = lab.time_matmul(t, tile, m, k, n, 50) {
+                eprintln!(
+                    "matmul {t:?} {m}x{k}x{n} {tile:?}: {:.2} GFLOP/s",
+                    2.0 * (m * k * n) as f64 / s / 1e9
+                );
+            }
+        }
+    }
+}
+
+fn kernels_alone(_c: &mut Criterion) {
+    // Start-up: adapter, device, pipelines, upload, first step (the Mesa shader cache decides
+    // most of it on lavapipe: run once with a fresh MESA_SHADER_CACHE_DIR for the cold figure).
+    let samples = data(1024);
+    let started = Instant::now();
+    let Some(ctx) = context() else { return };
+    let spec = spec();
+    let opt = Optimizer::adam(1e-3);
+    let mut gpu =
+        GpuBackend::new(ctx, None, &spec, opt, 32, GpuOptions::default()).expect("GPU engine");
+    gpu.load_split(Split::Train, &samples).expect("load");
+    gpu.set_parameters(&spec.init_parameters(1)).expect("init");
+    gpu.train_epoch(&plan(32, 1, opt), &mut |_, _| {})
+        .expect("first step");
+    eprintln!(
+        "start-up to the end of the first training step: {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let profile = gpu.profile_step(200).expect("profile");
+    for (name, s) in &profile.kernels {
+        eprintln!("kernel {name:<28} {:>9.1} µs", s * 1e6);
+    }
+    eprintln!(
+        "batch {}: step {:.1} µs, kernels alone {:.1} µs, overhead {:+.1}%",
+        profile.batch,
+        profile.step * 1e6,
+        profile.kernel_sum() * 1e6,
+        profile.overhead() * 100.0
+    );
+}
+
+criterion_group!(benches, kernels_alone, matmul, train_step);
+criterion_main!(benches);

@@ -1,0 +1,55 @@
+// Batch gather: the step's rows of the resident u8 data set, normalised to f32, and their labels.
+//
+// Bindings (group 0):
+//   0 uniform Params  features per sample, number of samples resident
+//   1 uniform Step    start, len, direct (dynamic offset)
+//   2 storage read    images: the data set's u8 pixels packed little-endian, 4 per u32
+//   3 storage read    labels: the data set's u8 labels packed the same way
+//   4 storage read    order: the epoch's permutation; row r of the batch is sample
+//                     order[start + r] (or start + r when `direct`, for evaluation)
+//   5 storage rw      x: [len, features] f32, pixel · INV_255 (a multiply, bit-equal to the CPU)
+//   6 storage rw      y: [len] u32 labels
+// Workgroup: 256 invocations in x, one output element each, grid-stride over len·features.
+
+struct Params { features: u32, count: u32, _pad0: u32, _pad1: u32 }
+
+struct Step {
+    start: u32, len: u32, slot: u32, seed: u32,
+    step_size: f32, grad_scale: f32, direct: u32, out_base: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<uniform> step: Step;
+@group(0) @binding(2) var<storage, read> images: array<u32>;
+@group(0) @binding(3) var<storage, read> labels: array<u32>;
+@group(0) @binding(4) var<storage, read> order: array<u32>;
+@group(0) @binding(5) var<storage, read_write> x: array<f32>;
+@group(0) @binding(6) var<storage, read_write> y: array<u32>;
+
+// 1/255 rounded to f32, the bits of `cpu::ops::INV_255`.
+const INV_255_BITS: u32 = 0x3b808081u;
+
+// Byte `index` of a packed array, given the word that holds it.
+fn byte_of(word: u32, index: u32) -> u32 {
+    return (word >> ((index & 3u) * 8u)) & 0xffu;
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let total = step.len * p.features;
+    let stride = nwg.x * 256u;
+    let inv = bitcast<f32>(INV_255_BITS);
+    for (var e = gid.x; e < total; e += stride) {
+        let r = e / p.features;
+        let f = e - r * p.features;
+        var sample = step.start + r;
+        if step.direct == 0u {
+            sample = order[step.start + r];
+        }
+        let byte = sample * p.features + f;
+        x[e] = f32(byte_of(images[byte >> 2u], byte)) * inv;
+        if f == 0u {
+            y[r] = byte_of(labels[sample >> 2u], sample);
+        }
+    }
+}

@@ -1,0 +1,250 @@
+// Tiled matrix product with a fused epilogue: C[m,n] = epilogue(op(A)·op(B)).
+//
+// Bindings (group 0):
+//   0 uniform Params  shapes, leading dimensions, offsets (in f32 elements), epilogue
+//   1 uniform Step    this step's record (dynamic offset): `len` replaces m (rows_is = 1) or k
+//                     (rows_is = 2), `seed` drives the dropout epilogue
+//   2 storage read    a: A, [m,k] row-major with stride lda (TRANS 0, 1) or [k,m] (TRANS 2)
+//   3 storage read    b: B, [k,n] with stride ldb (TRANS 0, 2) or [n,k] (TRANS 1); also holds
+//                     the bias at bias_off (forward: b is the flat parameter buffer)
+//   4 storage rw      c: C, [m,n] row-major with stride ldc
+//   5 storage read    aux: the layer's activation for the ReLU/dropout backward mask
+// Override constants (each distinct set is one pipeline):
+//   TRANS 0 = A·B (forward), 1 = A·Bᵀ (dX = dZ·Wᵀ), 2 = Aᵀ·B (dW = Xᵀ·dZ)
+//   WG_X, WG_Y workgroup size (WG_X·WG_Y ≤ 256); TM×TN outputs per invocation (matmul_reg:
+//   TM ∈ {4, 8, 12, 16}, TN ≤ 16, TM·TN ≤ 128; matmul_shared: TM, TN ≤ 16, TM·TN ≤ 128)
+// Entry points:
+//   matmul_reg    register tiling only; a workgroup covers (WG_Y·TM) rows × (WG_X·TN) columns
+//   matmul_shared the same tile staged through workgroup memory, BK = 16 deep slabs
+//                 (needs WG_Y·TM ≤ 128 and WG_X·TN ≤ 128)
+// Invocation (lx, ly) owns rows (wg.y·WG_Y + ly)·TM + i and columns wg.x·WG_X·TN + lx + j·WG_X,
+// so neighbouring invocations touch neighbouring columns. Reads are clamped into the valid range
+// (no branch in the inner loop) and only valid outputs are written.
+// Rows i in [a_rows, m) of op(A) read as 1.0: with m = fan_in + 1 the Aᵀ·B product also writes the
+// column sums of B (the bias gradient) into row fan_in of C, which is where the flat layout keeps
+// the bias after W.
+// Epilogues (uniform branch): 0 none, 1 +bias, 2 +bias then ReLU, 3 +bias, ReLU, inverted dropout
+// (hash of src/dropout.rs), 4 backward mask c = aux > 0 ? v·scale : 0.
+
+struct Params {
+    m: u32, k: u32, n: u32, rows_is: u32,
+    a_rows: u32, lda: u32, ldb: u32, ldc: u32,
+    a_off: u32, b_off: u32, c_off: u32, aux_off: u32,
+    bias_off: u32, epilogue: u32, layer: u32, threshold: u32,
+    scale: f32, _pad0: u32, _pad1: u32, _pad2: u32,
+}
+
+struct Step {
+    start: u32, len: u32, slot: u32, seed: u32,
+    step_size: f32, grad_scale: f32, direct: u32, out_base: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<uniform> step: Step;
+@group(0) @binding(2) var<storage, read> a: array<f32>;
+@group(0) @binding(3) var<storage, read> b: array<f32>;
+@group(0) @binding(4) var<storage, read_write> c: array<f32>;
+@group(0) @binding(5) var<storage, read> aux: array<f32>;
+
+override TRANS: u32 = 0u;
+override WG_X: u32 = 8u;
+override WG_Y: u32 = 8u;
+override TM: u32 = 8u;
+override TN: u32 = 8u;
+
+const BK: u32 = 16u;
+const MAX_TILE: u32 = 128u;
+
+var<workgroup> sa: array<f32, 2048>; // [BK][WG_Y·TM]
+var<workgroup> sb: array<f32, 2048>; // [BK][WG_X·TN]
+
+fn mix32(x0: u32) -> u32 {
+    var x = x0;
+    x ^= x >> 16u;
+    x *= 0x7feb352du;
+    x ^= x >> 15u;
+    x *= 0x846ca68bu;
+    x ^= x >> 16u;
+    return x;
+}
+
+fn dropout_hash(seed: u32, layer: u32, index: u32) -> u32 {
+    return mix32(seed ^ mix32((layer + 0x9e3779b9u) ^ mix32(index)));
+}
+
+struct Dims { m: u32, a_rows: u32, k: u32 }
+
+fn dims() -> Dims {
+    let m = select(p.m, step.len, p.rows_is == 1u);
+    let a_rows = select(p.a_rows, step.len, p.rows_is == 1u);
+    let k = select(p.k, step.len, p.rows_is == 2u);
+    return Dims(m, a_rows, k);
+}
+
+// op(A)[i, q] for a row i already clamped below a_rows.
+fn load_a(i: u32, q: u32) -> f32 {
+    if TRANS == 2u {
+        return a[p.a_off + q * p.lda + i];
+    }
+    return a[p.a_off + i * p.lda + q];
+}
+
+// op(B)[q, j] for a column j already clamped below n.
+fn load_b(q: u32, j: u32) -> f32 {
+    if TRANS == 1u {
+        return b[p.b_off + j * p.ldb + q];
+    }
+    return b[p.b_off + q * p.ldb + j];
+}
+
+fn epilogue(i: u32, j: u32, v: f32) -> f32 {
+    switch p.epilogue {
+        case 1u: {
+            return v + b[p.bias_off + j];
+        }
+        case 2u: {
+            return max(v + b[p.bias_off + j], 0.0);
+        }
+        case 3u: {
+            let s = max(v + b[p.bias_off + j], 0.0);
+            if dropout_hash(step.seed, p.layer, i * p.n + j) >= p.threshold {
+                return s * p.scale;
+            }
+            return 0.0;
+        }
+        case 4u: {
+            if aux[p.aux_off + i * p.ldc + j] > 0.0 {
+                return v * p.scale;
+            }
+            return 0.0;
+        }
+        default: {
+            return v;
+        }
+    }
+}
+
+fn store(row0: u32, col0: u32, m: u32, acc: ptr<function, array<f32, 128>>) {
+    for (var ii = 0u; ii < TM; ii++) {
+        let i = row0 + ii;
+        for (var jj = 0u; jj < TN; jj++) {
+            let j = col0 + jj * WG_X;
+            if i < m && j < p.n {
+                c[p.c_off + i * p.ldc + j] = epilogue(i, j, (*acc)[ii * TN + jj]);
+            }
+        }
+    }
+}
+
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn matmul_reg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let d = dims();
+    if wg.y * WG_Y * TM >= d.m {
+        return;
+    }
+    let row0 = (wg.y * WG_Y + lid.y) * TM;
+    let col0 = wg.x * WG_X * TN + lid.x;
+    // Rows are held four to a vec4 (TM/4 of them), so every loop below has at most TN or TM/4
+    // iterations and unrolls into plain registers.
+    var ra: array<vec4<u32>, 4>;
+    var ones: array<vec4<bool>, 4>;
+    for (var r = 0u; r < TM / 4u; r++) {
+        let i = vec4<u32>(row0 + 4u * r) + vec4<u32>(0u, 1u, 2u, 3u);
+        ra[r] = min(i, vec4<u32>(d.a_rows - 1u));
+        ones[r] = i >= vec4<u32>(d.a_rows);
+    }
+    var cb: array<u32, 16>;
+    for (var jj = 0u; jj < TN; jj++) {
+        cb[jj] = min(col0 + jj * WG_X, p.n - 1u);
+    }
+    var acc: array<vec4<f32>, 32>; // [TM/4][TN]
+    var av: array<vec4<f32>, 4>;
+    for (var q = 0u; q < d.k; q++) {
+        for (var r = 0u; r < TM / 4u; r++) {
+            let i = ra[r];
+            let v = vec4<f32>(load_a(i.x, q), load_a(i.y, q), load_a(i.z, q), load_a(i.w, q));
+            av[r] = select(v, vec4<f32>(1.0), ones[r]);
+        }
+        for (var jj = 0u; jj < TN; jj++) {
+            let bv = vec4<f32>(load_b(q, cb[jj]));
+            for (var r = 0u; r < TM / 4u; r++) {
+                acc[r * TN + jj] = fma(av[r], bv, acc[r * TN + jj]);
+            }
+        }
+    }
+    for (var r = 0u; r < TM / 4u; r++) {
+        for (var jj = 0u; jj < TN; jj++) {
+            let j = col0 + jj * WG_X;
+            let v = acc[r * TN + jj];
+            for (var e = 0u; e < 4u; e++) {
+                let i = row0 + 4u * r + e;
+                if i < d.m && j < p.n {
+                    c[p.c_off + i * p.ldc + j] = epilogue(i, j, v[e]);
+                }
+            }
+        }
+    }
+}
+
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn matmul_shared(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let d = dims();
+    let bm = WG_Y * TM;
+    let bn = WG_X * TN;
+    if wg.y * bm >= d.m {
+        return;
+    }
+    let threads = WG_X * WG_Y;
+    let tid = lid.y * WG_X + lid.x;
+    let tile_row = wg.y * bm;
+    let tile_col = wg.x * bn;
+    var acc: array<f32, 128>;
+    var av: array<f32, 16>;
+    for (var k0 = 0u; k0 < d.k; k0 += BK) {
+        for (var e = tid; e < bm * BK; e += threads) {
+            var kk: u32;
+            var ii: u32;
+            if TRANS == 2u {
+                // A is stored [k, m]: consecutive invocations read consecutive rows i.
+                kk = e / bm;
+                ii = e % bm;
+            } else {
+                kk = e % BK;
+                ii = e / BK;
+            }
+            let i = tile_row + ii;
+            let q = min(k0 + kk, d.k - 1u);
+            var v = select(load_a(min(i, d.a_rows - 1u), q), 1.0, i >= d.a_rows);
+            v = select(0.0, v, k0 + kk < d.k);
+            sa[kk * bm + ii] = v;
+        }
+        for (var e = tid; e < bn * BK; e += threads) {
+            var kk: u32;
+            var jj: u32;
+            if TRANS == 1u {
+                kk = e % BK;
+                jj = e / BK;
+            } else {
+                kk = e / bn;
+                jj = e % bn;
+            }
+            let q = min(k0 + kk, d.k - 1u);
+            let v = load_b(q, min(tile_col + jj, p.n - 1u));
+            sb[kk * bn + jj] = select(0.0, v, k0 + kk < d.k);
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < BK; kk++) {
+            for (var ii = 0u; ii < TM; ii++) {
+                av[ii] = sa[kk * bm + lid.y * TM + ii];
+            }
+            for (var jj = 0u; jj < TN; jj++) {
+                let bv = sb[kk * bn + lid.x + jj * WG_X];
+                for (var ii = 0u; ii < TM; ii++) {
+                    acc[ii * TN + jj] += av[ii] * bv;
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    store(tile_row + lid.y * TM, tile_col + lid.x, d.m, &acc);
+}

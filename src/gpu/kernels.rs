@@ -1,0 +1,298 @@
+//! Single-kernel runs on host data: each call uploads its inputs, dispatches one kernel once and
+//! reads the outputs back. For tests against the CPU reference and for timing kernels alone;
+//! the training engine (`GpuBackend`) never goes through here.
+
+use super::buffers::{self, STORAGE};
+use super::context::GpuContext;
+use super::pipelines::{
+    GatherParams, Layout, MatmulParams, OptimizerParams, Pipelines, SoftmaxParams, StepRecord,
+    Tile, Transpose,
+};
+use crate::error::GpuError;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One device and its compiled pipelines, for kernel-by-kernel work.
+pub struct KernelLab {
+    pub ctx: Arc<GpuContext>,
+    pub pipes: Arc<Pipelines>,
+}
+
+/// What the softmax + cross-entropy kernel produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SoftmaxOutput {
+    pub dlogits: Vec<f32>,
+    pub loss_sum: f32,
+    pub correct: u32,
+    pub predictions: Vec<u32>,
+}
+
+/// Optimizer state after one update.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptimizerOutput {
+    pub params: Vec<f32>,
+    pub m: Vec<f32>,
+    pub v: Vec<f32>,
+}
+
+impl KernelLab {
+    pub fn new(ctx: Arc<GpuContext>) -> Result<Self, GpuError> {
+        let pipes = Arc::new(Pipelines::new(&ctx.device)?);
+        Ok(Self { ctx, pipes })
+    }
+
+    pub fn with_pipelines(ctx: Arc<GpuContext>, pipes: Arc<Pipelines>) -> Self {
+        Self { ctx, pipes }
+    }
+
+    fn uniform<T: bytemuck::Pod>(&self, value: &T) -> wgpu::Buffer {
+        buffers::with_data(
+            &self.ctx,
+            "params",
+            std::slice::from_ref(value),
+            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        )
+    }
+
+    fn bind_group(
+        &self,
+        layout: &Layout,
+        params: &wgpu::Buffer,
+        step: &wgpu::Buffer,
+        storage: &[&wgpu::Buffer],
+    ) -> wgpu::BindGroup {
+        let mut entries = vec![
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: params.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: step,
+                    offset: 0,
+                    size: std::num::NonZeroU64::new(super::pipelines::STEP_RECORD_BYTES),
+                }),
+            },
+        ];
+        for (i, b) in storage.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry {
+                binding: 2 + i as u32,
+                resource: b.as_entire_binding(),
+            });
+        }
+        self.ctx
+            .device
+            .create_bind_group(&wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &layout.bind_group,
+                entries: &entries,
+            })
+    }
+
+    fn run(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        group: &wgpu::BindGroup,
+        workgroups: (u32, u32),
+        repeats: usize,
+    ) -> Result<(), GpuError> {
+        let mut encoder = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, group, &[0]);
+            for _ in 0..repeats {
+                pass.dispatch_workgroups(workgroups.0, workgroups.1, 1);
+            }
+        }
+        self.ctx.queue.submit([encoder.finish()]);
+        self.ctx.wait()
+    }
+
+    /// `C = epilogue(op(A)·op(B))` with `params` as given; `c` is C's initial contents (poison
+    /// it to see unwritten elements), `aux` the mask source of the ReLU-mask epilogue.
+    #[allow(clippy::too_many_arguments)]
+    pub fn matmul(
+        &self,
+        t: Transpose,
+        tile: Tile,
+        params: &MatmulParams,
+        step: &StepRecord,
+        a: &[f32],
+        b: &[f32],
+        c: &[f32],
+        aux: &[f32],
+    ) -> Result<Vec<f32>, GpuError> {
+        let pipeline = self.pipes.matmul(&self.ctx.device, t, tile)?;
+        let bufs = [
+            buffers::with_data(&self.ctx, "a", a, STORAGE),
+            buffers::with_data(&self.ctx, "b", b, STORAGE),
+            buffers::with_data(&self.ctx, "c", c, STORAGE),
+            buffers::with_data(&self.ctx, "aux", aux, STORAGE),
+        ];
+        let (pb, sb) = (self.uniform(params), self.uniform(step));
+        let group = self.bind_group(
+            &self.pipes.matmul_layout,
+            &pb,
+            &sb,
+            &[&bufs[0], &bufs[1], &bufs[2], &bufs[3]],
+        );
+        let m = if params.rows_is == 1 {
+            step.len
+        } else {
+            params.m
+        };
+        self.run(
+            &pipeline,
+            &group,
+            tile.workgroups(m as usize, params.n as usize),
+            1,
+        )?;
+        buffers::read(&self.ctx, &bufs[2], 0, c.len())
+    }
+
+    /// Seconds per dispatch of a packed `m × k × n` product (random-free inputs: timing only),
+    /// averaged over `repeats` dispatches in one submission after one warm-up dispatch.
+    pub fn time_matmul(
+        &self,
+        t: Transpose,
+        tile: Tile,
+        m: usize,
+        k: usize,
+        n: usize,
+        repeats: usize,
+    ) -> Result<f64, GpuError> {
+        let pipeline = self.pipes.matmul(&self.ctx.device, t, tile)?;
+        let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.25).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.5).collect();
+        let bufs = [
+            buffers::with_data(&self.ctx, "a", &a, STORAGE),
+            buffers::with_data(&self.ctx, "b", &b, STORAGE),
+            buffers::zeroed(&self.ctx, "c", (m * n * 4) as u64, STORAGE),
+        ];
+        let params = MatmulParams::packed(t, m, k, n);
+        let (pb, sb) = (self.uniform(&params), self.uniform(&StepRecord::default()));
+        let group = self.bind_group(
+            &self.pipes.matmul_layout,
+            &pb,
+            &sb,
+            &[&bufs[0], &bufs[1], &bufs[2], &bufs[0]],
+        );
+        let wg = tile.workgroups(m, n);
+        self.run(&pipeline, &group, wg, 1)?;
+        let started = Instant::now();
+        self.run(&pipeline, &group, wg, repeats.max(1))?;
+        Ok(started.elapsed().as_secs_f64() / repeats.max(1) as f64)
+    }
+
+    /// The batch of `step` from u8 `images`/`labels` (`features` per sample) and `order`:
+    /// returns the normalised rows (`x_init` poisons them first) and the labels.
+    pub fn gather(
+        &self,
+        images: &[u8],
+        labels: &[u8],
+        features: usize,
+        order: &[u32],
+        step: &StepRecord,
+        x_init: &[f32],
+    ) -> Result<(Vec<f32>, Vec<u32>), GpuError> {
+        let rows = step.len as usize;
+        let bufs = [
+            buffers::with_data(&self.ctx, "images", &buffers::pack_u8(images), STORAGE),
+            buffers::with_data(&self.ctx, "labels", &buffers::pack_u8(labels), STORAGE),
+            buffers::with_data(&self.ctx, "order", order, STORAGE),
+            buffers::with_data(&self.ctx, "x", x_init, STORAGE),
+            buffers::with_data(&self.ctx, "y", &vec![u32::MAX; rows], STORAGE),
+        ];
+        let params = GatherParams {
+            features: features as u32,
+            count: labels.len() as u32,
+            ..Default::default()
+        };
+        let (pb, sb) = (self.uniform(&params), self.uniform(step));
+        let refs: Vec<&wgpu::Buffer> = bufs.iter().collect();
+        let group = self.bind_group(&self.pipes.gather_layout, &pb, &sb, &refs);
+        let workgroups = ((rows * features) as u32).div_ceil(256).clamp(1, 4096);
+        self.run(&self.pipes.gather, &group, (workgroups, 1), 1)?;
+        Ok((
+            buffers::read(&self.ctx, &bufs[3], 0, x_init.len())?,
+            buffers::read(&self.ctx, &bufs[4], 0, rows)?,
+        ))
+    }
+
+    /// Softmax + cross-entropy of `step.len` rows of `logits` (training mode writes dlogits over
+    /// `dlogits_init`; evaluation mode writes predictions at `step.out_base`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn softmax_ce(
+        &self,
+        logits: &[f32],
+        labels: &[u32],
+        classes: usize,
+        evaluation: bool,
+        step: &StepRecord,
+        dlogits_init: &[f32],
+        predictions: usize,
+    ) -> Result<SoftmaxOutput, GpuError> {
+        let slots = step.slot as usize + 1;
+        let bufs = [
+            buffers::with_data(&self.ctx, "logits", logits, STORAGE),
+            buffers::with_data(&self.ctx, "labels", labels, STORAGE),
+            buffers::with_data(&self.ctx, "dlogits", dlogits_init, STORAGE),
+            buffers::with_data(&self.ctx, "slots", &vec![f32::NAN; 2 * slots], STORAGE),
+            buffers::with_data(
+                &self.ctx,
+                "predictions",
+                &vec![u32::MAX; predictions],
+                STORAGE,
+            ),
+        ];
+        let params = SoftmaxParams {
+            classes: classes as u32,
+            mode: evaluation as u32,
+            ..Default::default()
+        };
+        let (pb, sb) = (self.uniform(&params), self.uniform(step));
+        let refs: Vec<&wgpu::Buffer> = bufs.iter().collect();
+        let group = self.bind_group(&self.pipes.softmax_layout, &pb, &sb, &refs);
+        self.run(&self.pipes.softmax, &group, (1, 1), 1)?;
+        let slot: Vec<u32> = buffers::read(&self.ctx, &bufs[3], step.slot as u64 * 8, 2)?;
+        Ok(SoftmaxOutput {
+            dlogits: buffers::read(&self.ctx, &bufs[2], 0, dlogits_init.len())?,
+            loss_sum: f32::from_bits(slot[0]),
+            correct: slot[1],
+            predictions: buffers::read(&self.ctx, &bufs[4], 0, predictions)?,
+        })
+    }
+
+    /// One optimizer update of `w` with gradients `g` and moments `m`, `v`.
+    pub fn optimizer(
+        &self,
+        params: &OptimizerParams,
+        step: &StepRecord,
+        w: &[f32],
+        g: &[f32],
+        m: &[f32],
+        v: &[f32],
+    ) -> Result<OptimizerOutput, GpuError> {
+        let bufs = [
+            buffers::with_data(&self.ctx, "w", w, STORAGE),
+            buffers::with_data(&self.ctx, "g", g, STORAGE),
+            buffers::with_data(&self.ctx, "m", m, STORAGE),
+            buffers::with_data(&self.ctx, "v", v, STORAGE),
+        ];
+        let (pb, sb) = (self.uniform(params), self.uniform(step));
+        let refs: Vec<&wgpu::Buffer> = bufs.iter().collect();
+        let group = self.bind_group(&self.pipes.optimizer_layout, &pb, &sb, &refs);
+        let workgroups = (w.len() as u32).div_ceil(256).clamp(1, 1024);
+        self.run(&self.pipes.optimizer, &group, (workgroups, 1), 1)?;
+        Ok(OptimizerOutput {
+            params: buffers::read(&self.ctx, &bufs[0], 0, w.len())?,
+            m: buffers::read(&self.ctx, &bufs[2], 0, m.len())?,
+            v: buffers::read(&self.ctx, &bufs[3], 0, v.len())?,
+        })
+    }
+}

@@ -1,0 +1,137 @@
+//! Shared by the GPU test binaries: one device and one pipeline set per binary (lavapipe JITs
+//! each pipeline for seconds), seeded random data, error norms, and a tiny IDX reader for MNIST.
+#![allow(dead_code)]
+
+use gpu_mlp::gpu::kernels::KernelLab;
+use gpu_mlp::gpu::{DeviceNeeds, GpuContext};
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+/// The shared kernel lab, or `None` (with the reason printed) when no adapter exists. With
+/// `CI=true` a missing adapter fails the test instead.
+pub fn lab() -> Option<&'static KernelLab> {
+    static LAB: OnceLock<Result<KernelLab, String>> = OnceLock::new();
+    let lab = LAB.get_or_init(|| {
+        let ctx = GpuContext::open(Some(backends()), None, &DeviceNeeds::default())
+            .map_err(|e| e.to_string())?;
+        // With an adapter, anything failing from here on is a bug, not a reason to skip.
+        Ok(KernelLab::new(Arc::new(ctx)).unwrap_or_else(|e| panic!("{e}")))
+    });
+    match lab {
+        Ok(lab) => Some(lab),
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true and no usable GPU adapter: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping GPU test: {e}");
+            None
+        }
+    }
+}
+
+/// The backends the GPU tests run on: `WGPU_BACKEND`, else Vulkan.
+pub fn backends() -> wgpu::Backends {
+    wgpu::Backends::from_env().unwrap_or(wgpu::Backends::VULKAN)
+}
+
+/// A small seeded generator (xorshift) so inputs are fresh per shape but reproducible.
+pub struct Rng(u64);
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+    pub fn next_u32(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 32) as u32
+    }
+    /// Uniform in [-1, 1).
+    pub fn f32(&mut self) -> f32 {
+        (self.next_u32() >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+    }
+    pub fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.f32()).collect()
+    }
+}
+
+/// ‖got − want‖ / ‖want‖; panics with the worst element when above `bound`.
+pub fn check_rel(what: &str, got: &[f32], want: &[f32], bound: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths differ");
+    let (mut diff, mut norm) = (0.0f64, 0.0f64);
+    let (mut worst, mut worst_err) = (0usize, -1.0f64);
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let d = if g.is_nan() {
+            f64::INFINITY
+        } else {
+            (g as f64 - w as f64).abs()
+        };
+        diff += d * d;
+        norm += (w as f64) * (w as f64);
+        if d > worst_err || d.is_nan() {
+            worst_err = d;
+            worst = i;
+        }
+    }
+    let rel = diff.sqrt() / norm.sqrt().max(1e-30);
+    assert!(
+        rel <= bound,
+        "{what}: relative error {rel:.3e} > {bound:e}; worst element {worst}: gpu {} vs cpu {}",
+        got[worst],
+        want[worst]
+    );
+}
+
+/// Where the shared MNIST files live (`GPU_MLP_MNIST` overrides).
+pub fn mnist_dir() -> PathBuf {
+    std::env::var_os("GPU_MLP_MNIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist"))
+}
+
+/// Reads a gzipped IDX file: (dims, bytes). Minimal: big-endian header, u8 data only.
+pub fn read_idx_gz(path: &std::path::Path) -> std::io::Result<(Vec<usize>, Vec<u8>)> {
+    let file = std::fs::File::open(path)?;
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(file).read_to_end(&mut raw)?;
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
+    if raw.len() < 4 || raw[0] != 0 || raw[1] != 0 || raw[2] != 8 {
+        return Err(bad("not a u8 IDX file"));
+    }
+    let nd = raw[3] as usize;
+    let header = 4 + 4 * nd;
+    if raw.len() < header {
+        return Err(bad("truncated header"));
+    }
+    let dims: Vec<usize> = (0..nd)
+        .map(|i| {
+            u32::from_be_bytes([
+                raw[4 + 4 * i],
+                raw[5 + 4 * i],
+                raw[6 + 4 * i],
+                raw[7 + 4 * i],
+            ]) as usize
+        })
+        .collect();
+    let len: usize = dims.iter().product();
+    if raw.len() != header + len {
+        return Err(bad("length does not match the header"));
+    }
+    Ok((dims, raw[header..].to_vec()))
+}
+
+/// The first `n` samples of an MNIST split (`train` or `t10k`), or `None` if the files are absent.
+pub fn mnist(split: &str, n: usize) -> Option<gpu_mlp::data::Samples> {
+    let dir = mnist_dir();
+    let images = read_idx_gz(&dir.join(format!("{split}-images-idx3-ubyte.gz"))).ok()?;
+    let labels = read_idx_gz(&dir.join(format!("{split}-labels-idx1-ubyte.gz"))).ok()?;
+    let features = images.0[1] * images.0[2];
+    let count = n.min(images.0[0]).min(labels.0[0]);
+    Some(gpu_mlp::data::Samples {
+        images: images.1[..count * features].to_vec(),
+        labels: labels.1[..count].to_vec(),
+        count,
+        features,
+    })
+}

@@ -1,0 +1,307 @@
+//! The GPU engine as a whole: lockstep with the CPU engine, determinism, chunked submission,
+//! end-to-end training on real MNIST, and engine selection. One device and pipeline set shared.
+
+mod gpu_support;
+
+use gpu_mlp::backend::{Backend, Split, StepMetrics};
+use gpu_mlp::cpu::CpuBackend;
+use gpu_mlp::data::{Dataset, Samples};
+use gpu_mlp::engine::{self, BackendChoice, EngineOptions};
+use gpu_mlp::gpu::{GpuBackend, GpuOptions};
+use gpu_mlp::model::ModelSpec;
+use gpu_mlp::optimizer::Optimizer;
+use gpu_mlp::train::{self, EpochPlanner, Silent, TrainConfig};
+use gpu_support::{check_rel, lab, mnist, Rng};
+
+fn gpu_engine(
+    spec: &ModelSpec,
+    opt: Optimizer,
+    batch: usize,
+    opts: GpuOptions,
+) -> Option<GpuBackend> {
+    let lab = lab()?;
+    Some(
+        GpuBackend::new(
+            lab.ctx.clone(),
+            Some(lab.pipes.clone()),
+            spec,
+            opt,
+            batch,
+            opts,
+        )
+        .unwrap(),
+    )
+}
+
+/// Real MNIST rows when the shared files exist, else seeded random pixels and labels.
+fn training_rows(n: usize) -> Samples {
+    if let Some(s) = mnist("train", n) {
+        return s;
+    }
+    eprintln!(
+        "MNIST not found at {}; using random data",
+        gpu_support::mnist_dir().display()
+    );
+    let mut rng = Rng::new(9);
+    Samples {
+        images: (0..n * 784).map(|_| rng.next_u32() as u8).collect(),
+        labels: (0..n).map(|_| (rng.next_u32() % 10) as u8).collect(),
+        count: n,
+        features: 784,
+    }
+}
+
+#[test]
+fn lockstep_with_the_cpu_engine_for_50_adam_steps_with_dropout() {
+    let spec = ModelSpec::new(784, vec![128, 128], 10, 0.2).unwrap();
+    let opt = Optimizer::adam(1e-3);
+    let Some(mut gpu) = gpu_engine(
+        &spec,
+        opt,
+        32,
+        GpuOptions {
+            steps_per_submit: 16,
+            ..Default::default()
+        },
+    ) else {
+        return;
+    };
+    // 50 steps, the last one short (19 rows).
+    let rows = 49 * 32 + 19;
+    let data = training_rows(rows);
+    let mut cpu = CpuBackend::new(&spec, opt, 32).unwrap();
+    let init = spec.init_parameters(7);
+    let plan = EpochPlanner::new(7, rows, 32, opt).next_epoch();
+    assert_eq!(plan.steps.len(), 50);
+    let run = |engine: &mut dyn Backend| -> (Vec<StepMetrics>, Vec<f32>) {
+        engine.load_split(Split::Train, &data).unwrap();
+        engine.set_parameters(&init).unwrap();
+        let mut calls = 0;
+        let metrics = engine
+            .train_epoch(&plan, &mut |done, new| {
+                calls += 1;
+                assert!(done <= 50 && !new.is_empty());
+            })
+            .unwrap();
+        assert!(calls >= 1);
+        (metrics, engine.parameters().unwrap())
+    };
+    let (gm, gp) = run(&mut gpu);
+    let (cm, cp) = run(&mut cpu);
+    for (i, (g, c)) in gm.iter().zip(&cm).enumerate() {
+        let rel = ((g.loss_sum - c.loss_sum) / c.loss_sum).abs();
+        assert!(
+            rel <= 1e-4,
+            "step {}: loss {} (gpu) vs {} (cpu), rel {rel:.2e}",
+            i + 1,
+            g.loss_sum,
+            c.loss_sum
+        );
+        assert!(
+            (g.correct as i64 - c.correct as i64).abs() <= 1,
+            "step {}: correct {} vs {}",
+            i + 1,
+            g.correct,
+            c.correct
+        );
+    }
+    check_rel("final parameters after 50 steps", &gp, &cp, 1e-4);
+}
+
+#[test]
+fn same_seed_gives_identical_bits_whatever_the_chunking() {
+    let spec = ModelSpec::new(784, vec![64, 32], 10, 0.3).unwrap();
+    let opt = Optimizer::adam(2e-3);
+    let Some(mut a) = gpu_engine(&spec, opt, 50, GpuOptions::default()) else {
+        return;
+    };
+    let mut b = gpu_engine(
+        &spec,
+        opt,
+        50,
+        GpuOptions {
+            steps_per_submit: 3,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let data = training_rows(1000);
+    let init = spec.init_parameters(3);
+    let mut planner = EpochPlanner::new(3, 1000, 50, opt);
+    let plans = [planner.next_epoch(), planner.next_epoch()];
+    let run = |engine: &mut GpuBackend| {
+        engine.load_split(Split::Train, &data).unwrap();
+        engine.set_parameters(&init).unwrap();
+        let mut metrics = Vec::new();
+        for plan in &plans {
+            metrics.extend(engine.train_epoch(plan, &mut |_, _| {}).unwrap());
+        }
+        let eval = engine.evaluate(Split::Train, 100..900).unwrap();
+        (metrics, engine.parameters().unwrap(), eval)
+    };
+    let first = run(&mut a);
+    let again = run(&mut a);
+    let chunked = run(&mut b);
+    for other in [&again, &chunked] {
+        let bits = |m: &[StepMetrics]| {
+            m.iter()
+                .map(|s| (s.loss_sum.to_bits(), s.correct))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(&first.0), bits(&other.0), "per-step metrics differ");
+        assert!(
+            first
+                .1
+                .iter()
+                .zip(&other.1)
+                .all(|(x, y)| x.to_bits() == y.to_bits()),
+            "parameters differ"
+        );
+        assert_eq!(first.2, other.2, "evaluations differ");
+    }
+}
+
+#[test]
+fn trains_mnist_end_to_end_and_evaluates_like_the_cpu() {
+    let (Some(train_rows), Some(test_rows)) = (mnist("train", 10_000), mnist("t10k", 2_000)) else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!(
+                "CI=true and MNIST not found at {}",
+                gpu_support::mnist_dir().display()
+            );
+        }
+        eprintln!(
+            "skipping: MNIST not found at {}",
+            gpu_support::mnist_dir().display()
+        );
+        return;
+    };
+    let spec = ModelSpec::new(784, vec![128], 10, 0.2).unwrap();
+    let opt = Optimizer::adam(1e-3);
+    let Some(mut gpu) = gpu_engine(&spec, opt, 64, GpuOptions::default()) else {
+        return;
+    };
+    let data = Dataset {
+        name: "mnist".into(),
+        class_names: (0..10).map(|d| d.to_string()).collect(),
+        rows: 28,
+        cols: 28,
+        train: train_rows,
+        test: test_rows,
+        dir: gpu_support::mnist_dir(),
+    };
+    let config = TrainConfig {
+        epochs: 1,
+        batch_size: 64,
+        validation_split: 0.1,
+        seed: 42,
+        optimizer: opt,
+    };
+    gpu.set_parameters(&spec.init_parameters(42)).unwrap();
+    let report = train::run(&config, &data, &mut gpu, &mut Silent).unwrap();
+    let record = &report.history[0];
+    eprintln!(
+        "gpu e2e: train loss {:.4} acc {:.4}, val {:?}, test acc {:.4} ({:.0} samples/s)",
+        record.loss,
+        record.accuracy,
+        record.validation,
+        report.test.accuracy(),
+        record.samples_per_second
+    );
+    assert!(
+        report.test.accuracy() >= 0.85,
+        "test accuracy {}",
+        report.test.accuracy()
+    );
+    assert_eq!(report.test.predictions.len(), 2000);
+    // The CPU engine with the GPU's parameters evaluates the same.
+    let mut cpu = CpuBackend::new(&spec, opt, 64).unwrap();
+    cpu.load_split(Split::Test, &data.test).unwrap();
+    cpu.set_parameters(&report.parameters).unwrap();
+    let c = cpu.evaluate(Split::Test, 0..2000).unwrap();
+    let g = &report.test;
+    assert!(
+        (c.loss_sum - g.loss_sum).abs() <= 1e-4 * c.loss_sum,
+        "eval loss {} vs {}",
+        g.loss_sum,
+        c.loss_sum
+    );
+    let differ = c
+        .predictions
+        .iter()
+        .zip(&g.predictions)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(differ <= 2, "{differ} predictions differ");
+}
+
+#[test]
+fn batch_too_large_for_the_device_is_a_limit_error() {
+    let Some(lab) = lab() else { return };
+    let spec = ModelSpec::new(784, vec![128], 10, 0.0).unwrap();
+    let huge = (lab.ctx.device.limits().max_storage_buffer_binding_size / (784 * 4) + 1) as usize;
+    let err = GpuBackend::new(
+        lab.ctx.clone(),
+        Some(lab.pipes.clone()),
+        &spec,
+        Optimizer::adam(1e-3),
+        huge,
+        GpuOptions::default(),
+    )
+    .err()
+    .expect("must fail");
+    let text = err.to_string();
+    assert!(
+        matches!(
+            err,
+            gpu_mlp::Error::Gpu(gpu_mlp::error::GpuError::Limit { .. })
+        ),
+        "{text}"
+    );
+    assert!(text.contains("--batch-size"), "{text}");
+}
+
+#[test]
+fn engine_selection_follows_the_adapters() {
+    if lab().is_none() {
+        return;
+    }
+    let spec = ModelSpec::new(784, vec![32], 10, 0.0).unwrap();
+    let opt = Optimizer::adam(1e-3);
+    let opts = EngineOptions::default();
+    let cpu = engine::open_engine(BackendChoice::Cpu, None, &spec, opt, 32, &opts).unwrap();
+    assert!(cpu.engine.describe().starts_with("cpu"));
+    let adapters = gpu_mlp::gpu::list_adapters(wgpu::Backends::all());
+    assert!(!adapters.is_empty());
+    if std::env::var_os("WGPU_ADAPTER_NAME").is_none() && std::env::var_os("WGPU_BACKEND").is_none()
+    {
+        let auto = engine::open_engine(BackendChoice::Auto, None, &spec, opt, 32, &opts).unwrap();
+        if adapters.iter().any(|a| a.is_hardware()) {
+            assert!(auto.note.is_none() && !auto.engine.describe().starts_with("cpu"));
+        } else {
+            assert_eq!(auto.note.as_deref(), Some(engine::SOFTWARE_ONLY_NOTE));
+            assert!(auto.engine.describe().starts_with("cpu"));
+        }
+    }
+    let vk = engine::open_engine(BackendChoice::Vulkan, None, &spec, opt, 32, &opts).unwrap();
+    assert!(
+        vk.engine.describe().starts_with("vulkan"),
+        "{}",
+        vk.engine.describe()
+    );
+    assert!(vk.note.is_none());
+    let missing = engine::open_engine(
+        BackendChoice::Vulkan,
+        Some("no such adapter"),
+        &spec,
+        opt,
+        32,
+        &opts,
+    );
+    assert!(matches!(
+        missing,
+        Err(gpu_mlp::Error::Gpu(
+            gpu_mlp::error::GpuError::NoAdapter { .. }
+        ))
+    ));
+}
