@@ -180,7 +180,8 @@ pub struct TrainArgs {
 /// Where the data for a saved model comes from: by default the data set it was trained on.
 #[derive(Args, Debug, Clone)]
 pub struct ModelDataArgs {
-    /// A known data set (default: the one the model was trained on)
+    /// A known data set. Default: the data the model was trained on (its folder while that
+    /// exists, else the known data set of its name)
     #[arg(long, value_parser = ["mnist", "fashion-mnist"])]
     pub dataset: Option<String>,
     /// A folder holding the four IDX files (as for `train --data`)

@@ -3,12 +3,13 @@
 
 use crate::backend::{Backend, Evaluation, Split};
 use crate::checkpoint::{self, Checkpoint};
-use crate::cli::{DataArgs, EngineArgs, EvalArgs, ModelDataArgs};
+use crate::cli::{BackendArg, DataArgs, EngineArgs, EvalArgs, ModelDataArgs};
 use crate::cpu::CpuBackend;
 use crate::data::{Dataset, KnownDataset, Samples};
 use crate::error::{ConfigError, Result};
 use crate::optimizer::Optimizer;
 use crate::{output, plots, report};
+use clap::ValueEnum;
 use std::path::PathBuf;
 
 /// The figures `eval` prints.
@@ -79,8 +80,14 @@ pub fn data_for_model(args: &ModelDataArgs, ckpt: &Checkpoint) -> Result<DataArg
 }
 
 /// The engine that evaluates. The CPU engine for now; `--backend` is accepted so scripts need
-/// not change when the GPU engine can evaluate too.
-fn engine_for(_engine: &EngineArgs, ckpt: &Checkpoint) -> Result<CpuBackend> {
+/// not change when engine selection is wired here too.
+fn engine_for(engine: &EngineArgs, ckpt: &Checkpoint) -> Result<CpuBackend> {
+    if let Some(choice) = engine.backend.filter(|b| *b != BackendArg::Cpu) {
+        let name = choice
+            .to_possible_value()
+            .map_or_else(|| format!("{choice:?}"), |v| v.get_name().to_string());
+        println!("note: eval runs on the CPU engine for now; --backend {name} is not used");
+    }
     let mut engine = CpuBackend::new(&ckpt.spec, Optimizer::adam(1e-3), 1)?;
     engine.set_parameters(&ckpt.parameters)?;
     Ok(engine)
