@@ -3,6 +3,7 @@
 use crate::classifier::Classifier;
 use crate::cli::{BackendArg, DrawArgs};
 use crate::draw::{self, DrawError, DrawServer, Limits, ModelInfo};
+use clap::ValueEnum;
 use std::process::{Command, Stdio};
 
 /// Loads the model, binds the address, prints the URL, optionally opens a browser, then serves.
@@ -66,7 +67,8 @@ fn engine_note(args: &DrawArgs) -> Option<String> {
         Some(gpu) => Some(format!(
             "note: --backend {} is accepted, but the page classifies on the CPU engine: one \
              drawing costs less there than a GPU round trip",
-            format!("{gpu:?}").to_lowercase()
+            gpu.to_possible_value()
+                .map_or_else(|| format!("{gpu:?}"), |v| v.get_name().to_string())
         )),
         None if args.engine.adapter.is_some() => Some(
             "note: --adapter is accepted, but the page classifies on the CPU engine".to_string(),
