@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod cpu;
 pub mod data;
+pub mod draw;
 pub mod dropout;
 pub mod engine;
 pub mod error;

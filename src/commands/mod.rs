@@ -1,5 +1,6 @@
 //! The subcommands' work. Each returns the library's typed errors; `main` prints them.
 
+pub mod draw;
 pub mod eval;
 pub mod fetch;
 pub mod predict;
