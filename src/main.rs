@@ -6,6 +6,7 @@ use gpu_mlp::commands;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     let outcome: anyhow::Result<()> = match &cli.command {
         Command::Train(args) => commands::train::run(args).map(|_| ()).map_err(Into::into),
@@ -36,4 +37,15 @@ fn one_line(err: &anyhow::Error) -> String {
         }
     }
     line
+}
+
+/// Rust ignores SIGPIPE, so `gpu-mlp eval | head` would panic in `println!` once `head` exits.
+/// A command-line tool should end quietly instead, as other Unix tools do.
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; setting a signal's
+    // disposition to the default is async-signal-safe and has no other effect.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
