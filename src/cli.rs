@@ -1,6 +1,7 @@
 //! Subcommands and flags. Parsing and validation of single values lives here; the work lives in
 //! `commands`.
 
+use crate::engine::BackendChoice;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -13,7 +14,35 @@ Examples (the three tutorial networks):
   # A deeper net, with a validation split and a metrics file
   gpu-mlp train --hidden 128,128,128 --dropout 0 --validation-split 0.1 --metrics-out m.jsonl
   # Any folder holding the four IDX files, on the CPU engine
-  gpu-mlp train --data ./my-digits --backend cpu";
+  gpu-mlp train --data ./my-digits --backend cpu
+  # Save the model (and every 2 epochs), draw the loss and accuracy curves
+  gpu-mlp train --save model.safetensors --checkpoint-every 2 --plot curves.png
+  # Go on training a saved model for 3 more epochs
+  gpu-mlp train --init-from model.safetensors --epochs 3 --save model2.safetensors";
+
+const EVAL_EXAMPLES: &str = "\
+Examples:
+  gpu-mlp eval --model model.safetensors
+  gpu-mlp eval --model fashion.safetensors --confusion-png confusion.png
+  gpu-mlp eval --model model.safetensors --data ./my-digits";
+
+const PREDICT_EXAMPLES: &str = "\
+Examples:
+  # A digit drawn black on white (any size): prints the top 3 classes
+  gpu-mlp predict --model model.safetensors digit.png
+  # Test-set samples 0 and 17, with their true labels, as JSON
+  gpu-mlp predict --model model.safetensors --index 0,17 --json
+  # The tutorial's figure: 15 test images with predictions and probability bars
+  gpu-mlp predict --model model.safetensors --grid predictions.png";
+
+const DRAW_EXAMPLES: &str = "\
+Examples:
+  # Serve the page on http://127.0.0.1:8000/ and open it in the default browser
+  gpu-mlp draw --model model.safetensors --open
+  # Any free port (printed), e.g. when 8000 is taken
+  gpu-mlp draw --model fashion.safetensors --port 0
+  # Reachable from other machines (phones, tablets) on your network: say so explicitly
+  gpu-mlp draw --model model.safetensors --host 0.0.0.0";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -49,6 +78,20 @@ pub enum Command {
     /// and compare it with another GPU's (or driver's)
     #[command(after_help = BENCH_EXAMPLES)]
     Bench(BenchArgs),
+    /// Evaluate a saved model on a data set's test split: loss, accuracy, per class, confusion
+    #[command(after_help = EVAL_EXAMPLES)]
+    Eval(EvalArgs),
+    /// Classify image files (PNG, JPEG, BMP) or test-set samples with a saved model
+    #[command(after_help = PREDICT_EXAMPLES)]
+    Predict(PredictArgs),
+    /// Draw a 5x5 grid of training images with their class names into a PNG
+    #[command(
+        after_help = "Examples:\n  gpu-mlp show\n  gpu-mlp show --dataset fashion-mnist --out fashion.png"
+    )]
+    Show(ShowArgs),
+    /// Serve a local web page: draw a digit (or garment) and watch the model name it
+    #[command(after_help = DRAW_EXAMPLES)]
+    Draw(DrawArgs),
 }
 
 const DEVICES_EXAMPLES: &str = "\
@@ -66,9 +109,9 @@ Examples:
 The lockstep check trains on the first rows of the data set when it is found locally (verify
 never downloads) and on random pixels otherwise; the output says which. Exit status: 0 when every
 check is within its bound, 1 otherwise.
-Self-test of the checker: GPU_MLP_VERIFY_PERTURB=KERNEL (a kernel name prefix such as matmul,
-forward, gather, softmax, adam, or lockstep) nudges one GPU output element of those checks before
-comparison, so they must fail.";
+Self-test of the checker: GPU_MLP_VERIFY_PERTURB=PREFIX (a kernel name prefix: matmul, gather,
+softmax, adam, sgd; or lockstep) nudges one GPU output element of those checks before the
+comparison, so they must fail and verify must exit with status 1.";
 
 const BENCH_EXAMPLES: &str = "\
 Examples:
@@ -112,6 +155,9 @@ pub struct EngineArgs {
     /// Default: $WGPU_ADAPTER_NAME
     #[arg(long, value_name = "NAME|INDEX")]
     pub adapter: Option<String>,
+    /// GPU engine: training steps recorded per command buffer (and per progress update)
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub steps_per_submit: u64,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +168,19 @@ pub enum BackendArg {
     Dx12,
     Gl,
     Cpu,
+}
+
+impl From<BackendArg> for BackendChoice {
+    fn from(arg: BackendArg) -> Self {
+        match arg {
+            BackendArg::Auto => BackendChoice::Auto,
+            BackendArg::Vulkan => BackendChoice::Vulkan,
+            BackendArg::Metal => BackendChoice::Metal,
+            BackendArg::Dx12 => BackendChoice::Dx12,
+            BackendArg::Gl => BackendChoice::Gl,
+            BackendArg::Cpu => BackendChoice::Cpu,
+        }
+    }
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +222,20 @@ pub struct TrainArgs {
     /// Write one JSON line per epoch and a last one with the test result
     #[arg(long, value_name = "FILE")]
     pub metrics_out: Option<PathBuf>,
+    /// Save the trained model here (safetensors, PyTorch layout; see docs/checkpoint-format.md)
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+    /// Also save to the --save file every N epochs, so an interrupted run keeps its progress
+    #[arg(long, value_name = "N", requires = "save", value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every: Option<u64>,
+    /// Start from a saved model's parameters instead of a fresh initialisation. Its layer sizes
+    /// are used (--hidden is not); this run's settings (--dropout, --lr, ...) apply
+    #[arg(long, value_name = "FILE")]
+    pub init_from: Option<PathBuf>,
+    /// Draw loss and accuracy per epoch (training and validation) into this PNG, updated after
+    /// every epoch
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
     /// Before training on a GPU, check its kernels and a few lockstep steps against the CPU
     /// reference (as `gpu-mlp verify` does, reduced); refuse to train when any is out of bounds
     #[arg(long)]
@@ -232,6 +305,89 @@ pub struct BenchArgs {
     /// Read a saved record instead of measuring (print it, or compare it with --compare)
     #[arg(long, value_name = "FILE", conflicts_with_all = ["quick", "repeats", "backend", "adapter"])]
     pub from: Option<PathBuf>,
+}
+
+/// Where the data for a saved model comes from: by default the data set it was trained on.
+#[derive(Args, Debug, Clone)]
+pub struct ModelDataArgs {
+    /// A known data set. Default: the data the model was trained on (its folder while that
+    /// exists, else the known data set of its name)
+    #[arg(long, value_parser = ["mnist", "fashion-mnist"])]
+    pub dataset: Option<String>,
+    /// A folder holding the four IDX files (as for `train --data`)
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Never download: fail with the list of places looked at instead
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct EvalArgs {
+    /// The saved model (from `train --save`)
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub data: ModelDataArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Draw the confusion matrix as a heat map into this PNG
+    #[arg(long, value_name = "FILE")]
+    pub confusion_png: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PredictArgs {
+    /// The saved model (from `train --save`)
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Images to classify: PNG, JPEG or BMP, any size, colour or grey, dark ink on light or
+    /// light on dark; each is converted as MNIST's digits were (cropped, fitted, centred)
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+    /// Classify test-set sample N (repeat or separate with commas) and show its true label
+    #[arg(long, value_name = "N", value_delimiter = ',')]
+    pub index: Vec<usize>,
+    /// How many of the most probable classes to print
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub top: u64,
+    /// Print JSON (one array, one object per image) instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Draw each image with its prediction and a bar chart of class probabilities into this
+    /// PNG; with no IMAGE or --index, the first 15 test images
+    #[arg(long, value_name = "FILE")]
+    pub grid: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: ModelDataArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DrawArgs {
+    /// The saved model (from `train --save`); its class names label the page
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Port to listen on; 0 picks a free one (the URL is printed)
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Address to listen on. The default answers this machine only; 0.0.0.0 (or ::) opens the
+    /// page to every machine that can reach this one
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDRESS")]
+    pub host: String,
+    /// Open the page in the default browser (xdg-open, open or start)
+    #[arg(long)]
+    pub open: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The PNG to write
+    #[arg(long, value_name = "FILE", default_value = "samples.png")]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
+pub use crate::checkpoint::CheckpointError;
 pub use crate::data::DataError;
+pub use crate::preprocess::ImageError;
 
 /// A flag or setting that cannot work (bad value, incompatible combination).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -51,6 +53,13 @@ pub enum Error {
     /// An adapter failed `verify` / `train --verify`.
     #[error(transparent)]
     Verify(#[from] crate::verify::VerifyFailed),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// A picture could not be drawn (the plotting library failed; not an I/O error).
+    #[error("cannot draw {}: {message}", path.display())]
+    Plot { path: PathBuf, message: String },
     #[error(
         "training diverged at epoch {epoch}, step {step}: the loss became {value}; \
          try a lower learning rate (--lr)"

@@ -4,16 +4,22 @@
 
 pub mod backend;
 pub mod bench;
+pub mod checkpoint;
+pub mod classifier;
 pub mod cli;
 pub mod commands;
 pub mod cpu;
 pub mod data;
+pub mod draw;
 pub mod dropout;
 pub mod engine;
 pub mod error;
 pub mod gpu;
 pub mod model;
 pub mod optimizer;
+pub mod output;
+pub mod plots;
+pub mod preprocess;
 pub mod records;
 pub mod report;
 pub mod train;

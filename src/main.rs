@@ -6,6 +6,7 @@ use gpu_mlp::commands;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     let outcome: anyhow::Result<()> = match &cli.command {
         Command::Train(args) => commands::train::run(args).map(|_| ()).map_err(Into::into),
@@ -13,12 +14,41 @@ fn main() -> ExitCode {
         Command::Devices(args) => commands::devices::run(args).map_err(Into::into),
         Command::Verify(args) => commands::verify::run(args).map(|_| ()).map_err(Into::into),
         Command::Bench(args) => commands::bench::run(args).map(|_| ()).map_err(Into::into),
+        Command::Eval(args) => commands::eval::run(args).map(|_| ()).map_err(Into::into),
+        Command::Predict(args) => commands::predict::run(args).map_err(Into::into),
+        Command::Show(args) => commands::show::run(args).map_err(Into::into),
+        Command::Draw(args) => commands::draw::run(args).map_err(Into::into),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", one_line(&err));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes on one line, skipping a cause whose text the message already holds
+/// (several errors name their cause in their own message).
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
+/// Rust ignores SIGPIPE, so `gpu-mlp eval | head` would panic in `println!` once `head` exits.
+/// A command-line tool should end quietly instead, as other Unix tools do.
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; setting a signal's
+    // disposition to the default is async-signal-safe and has no other effect.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

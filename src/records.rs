@@ -1,13 +1,12 @@
 //! What `verify` and `bench` records say about where a result came from (the gpu-mlp build, the
 //! host, the adapter), so a bug report or a benchmark figure can be traced to its code, driver
-//! and device; `devices` prints the same adapter fields. And the JSON files they are written to.
+//! and device; `devices` prints the same adapter fields. And reading and writing them as JSON.
 
 use crate::error::{Error, Result};
 use crate::gpu::{AdapterSummary, GpuContext};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The build: crate version and the git commit `build.rs` saw ("unknown" outside a checkout).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,64 +190,15 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
-/// A JSON file being written: opened (as `FILE.tmp` beside it) before the work starts, so an
-/// unwritable path fails at once, and renamed over `FILE` only when complete.
-pub struct JsonFile {
-    path: PathBuf,
-    tmp: PathBuf,
-    file: Option<File>,
-}
-
-impl JsonFile {
-    pub fn create(path: &Path) -> Result<Self> {
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        if name.is_empty() {
-            return Err(Error::Write {
-                path: path.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
-            });
-        }
-        name.push(".tmp");
-        let tmp = path.with_file_name(name);
-        let file = File::create(&tmp).map_err(|source| Error::Write {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            tmp,
-            file: Some(file),
-        })
-    }
-
-    /// Writes `value` (pretty-printed) and moves the file into place.
-    pub fn finish<T: Serialize>(mut self, value: &T) -> Result<PathBuf> {
-        let path = self.path.clone();
-        let fail = |source: std::io::Error| Error::Write {
-            path: path.clone(),
-            source,
-        };
-        let file = self
-            .file
-            .take()
-            .ok_or_else(|| fail(std::io::Error::other("the record was already written")))?;
-        let mut out = BufWriter::new(file);
-        serde_json::to_writer_pretty(&mut out, value).map_err(|e| fail(e.into()))?;
-        out.write_all(b"\n").map_err(fail)?;
-        let file = out.into_inner().map_err(|e| fail(e.into_error()))?;
-        file.sync_all().map_err(fail)?;
-        drop(file);
-        std::fs::rename(&self.tmp, &path).map_err(fail)?;
-        Ok(path)
-    }
-}
-
-impl Drop for JsonFile {
-    fn drop(&mut self) {
-        // After `finish` the temporary file is gone; without it (an error on the way) it is
-        // removed so nothing half-written is left behind.
-        let _ = std::fs::remove_file(&self.tmp);
-    }
+/// Writes `value` as pretty JSON to `path` atomically (see `output::write_atomically`); check
+/// the path with `output::check_writable` before long work.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::Write {
+        path: path.to_path_buf(),
+        source: e.into(),
+    })?;
+    bytes.push(b'\n');
+    crate::output::write_atomically(path, &bytes)
 }
 
 /// Reads a JSON record; a file that is not one is a read error saying why.

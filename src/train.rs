@@ -84,6 +84,15 @@ pub trait Observer {
     fn tested(&mut self, _test: &Evaluation) -> Result<()> {
         Ok(())
     }
+    /// Whether `epoch_parameters` wants this epoch's parameters (a readback on a GPU, so only
+    /// when asked; periodic checkpoints use it).
+    fn wants_parameters(&self, _epoch: usize) -> bool {
+        false
+    }
+    /// The parameters after the epoch `record` describes, when `wants_parameters` said so.
+    fn epoch_parameters(&mut self, _record: &EpochRecord, _parameters: &[f32]) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// An observer that ignores everything (tests, benchmarks).
@@ -205,6 +214,10 @@ pub fn run(
             samples_per_second: train_rows as f64 / seconds.max(1e-9),
         };
         observer.epoch_finished(&record, config.epochs)?;
+        if observer.wants_parameters(epoch) {
+            let parameters = backend.parameters()?;
+            observer.epoch_parameters(&record, &parameters)?;
+        }
         history.push(record);
     }
     let test = backend.evaluate(Split::Test, 0..data.test.count)?;

@@ -28,6 +28,8 @@ pub struct BenchOptions {
     pub quick: bool,
     /// Timed runs per figure after the warm-up.
     pub repeats: usize,
+    /// The GPU engine's training steps per command buffer (`--steps-per-submit`).
+    pub steps_per_submit: usize,
 }
 
 impl BenchOptions {
@@ -35,6 +37,7 @@ impl BenchOptions {
         Self {
             quick,
             repeats: repeats.unwrap_or(if quick { 3 } else { 5 }).max(1),
+            steps_per_submit: GpuOptions::default().steps_per_submit,
         }
     }
 
@@ -345,7 +348,10 @@ pub fn run_gpu(
             &spec,
             opt,
             batch,
-            GpuOptions::default(),
+            GpuOptions {
+                steps_per_submit: opts.steps_per_submit.max(1),
+                ..GpuOptions::default()
+            },
         )?;
         let count = (4 * batch).max(4096);
         let data = if count == 4096 {
@@ -472,6 +478,7 @@ pub fn run_gpu(
         adapter: Some(AdapterRecord::from_context(&ctx)),
         quick: opts.quick,
         repeats: opts.repeats,
+        steps_per_submit: Some(opts.steps_per_submit),
         kernel_timing: figs.kernel_timing.clone(),
         data: DATA_NOTE.to_string(),
         unix_time: unix_time(),
@@ -534,6 +541,7 @@ pub fn run_cpu(opts: &BenchOptions, log: &mut dyn FnMut(&str)) -> Result<BenchRe
         adapter: None,
         quick: opts.quick,
         repeats: opts.repeats,
+        steps_per_submit: None,
         kernel_timing: figs.kernel_timing.clone(),
         data: DATA_NOTE.to_string(),
         unix_time: unix_time(),

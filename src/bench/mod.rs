@@ -94,6 +94,9 @@ pub struct BenchRecord {
     pub quick: bool,
     /// Timed runs per figure (some large products get fewer; each figure says how many).
     pub repeats: usize,
+    /// The GPU engine's training steps per command buffer (none for the CPU engine).
+    #[serde(default)]
+    pub steps_per_submit: Option<usize>,
     /// How per-kernel step times were taken: `timestamp queries` or `wall clock`.
     pub kernel_timing: String,
     /// What the training figures train on.
@@ -355,6 +358,7 @@ mod tests {
             adapter: None,
             quick: true,
             repeats: 1,
+            steps_per_submit: None,
             kernel_timing: "none".into(),
             data: "synthetic".into(),
             unix_time: 0,

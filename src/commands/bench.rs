@@ -6,7 +6,8 @@ use crate::cli::BenchArgs;
 use crate::engine::BackendChoice;
 use crate::error::{Error, Result};
 use crate::gpu::{DeviceNeeds, GpuContext};
-use crate::records::{read_json, JsonFile};
+use crate::output;
+use crate::records::{read_json, write_json};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,7 +35,7 @@ pub fn read_record(path: &Path) -> Result<BenchRecord> {
 /// the run is the CPU engine's (`--backend cpu`, or `auto` without a hardware adapter, as
 /// `train` would choose).
 fn open(args: &BenchArgs) -> Result<Option<(Arc<GpuContext>, f64)>> {
-    let (choice, adapter) = engine_choice(&args.engine);
+    let (choice, adapter) = engine_choice(&args.engine)?;
     // The defaults hold every buffer of the run (the largest: a 2048² matrix, 16 MiB).
     let needs = DeviceNeeds {
         optional_features: wgpu::Features::TIMESTAMP_QUERY
@@ -54,7 +55,9 @@ fn open(args: &BenchArgs) -> Result<Option<(Arc<GpuContext>, f64)>> {
 
 pub fn run(args: &BenchArgs) -> Result<BenchRecord> {
     let old = args.compare.as_deref().map(read_record).transpose()?;
-    let json = args.json.as_deref().map(JsonFile::create).transpose()?;
+    if let Some(path) = &args.json {
+        output::check_writable(path)?;
+    }
     let record = match &args.from {
         Some(path) => {
             let record = read_record(path)?;
@@ -64,7 +67,8 @@ pub fn run(args: &BenchArgs) -> Result<BenchRecord> {
             record
         }
         None => {
-            let opts = measure::BenchOptions::new(args.quick, args.repeats.map(|r| r as usize));
+            let mut opts = measure::BenchOptions::new(args.quick, args.repeats.map(|r| r as usize));
+            opts.steps_per_submit = args.engine.steps_per_submit as usize;
             let mut log = |line: &str| println!("{line}");
             let record = match open(args)? {
                 Some((ctx, open_s)) => {
@@ -98,8 +102,8 @@ pub fn run(args: &BenchArgs) -> Result<BenchRecord> {
             record
         }
     };
-    if let Some(json) = json {
-        let path = json.finish(&record)?;
+    if let Some(path) = &args.json {
+        write_json(path, &record)?;
         println!("record written to {}", path.display());
     }
     if let (Some(old), Some(path)) = (&old, &args.compare) {

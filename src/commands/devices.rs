@@ -7,21 +7,21 @@ use crate::error::{Error, Result};
 use crate::gpu::{self, context::backends_or_env};
 use crate::records::{bytes, AdapterRecord};
 
-/// The engine `--backend` names (none: auto, which honours `WGPU_BACKEND`).
-pub fn backend_choice(arg: Option<BackendArg>) -> BackendChoice {
-    match arg {
-        None | Some(BackendArg::Auto) => BackendChoice::Auto,
-        Some(BackendArg::Vulkan) => BackendChoice::Vulkan,
-        Some(BackendArg::Metal) => BackendChoice::Metal,
-        Some(BackendArg::Dx12) => BackendChoice::Dx12,
-        Some(BackendArg::Gl) => BackendChoice::Gl,
-        Some(BackendArg::Cpu) => BackendChoice::Cpu,
-    }
+/// The engine the flags choose, as `train` chooses it: `--backend`, else `$WGPU_BACKEND` (an
+/// explicit choice, like the flag), else `auto`.
+pub fn backend_choice(arg: Option<BackendArg>) -> Result<BackendChoice> {
+    Ok(match arg {
+        Some(arg) => arg.into(),
+        None => match std::env::var("WGPU_BACKEND") {
+            Ok(name) if !name.trim().is_empty() => name.parse::<BackendChoice>()?,
+            _ => BackendChoice::Auto,
+        },
+    })
 }
 
-/// `--backend` and `--adapter` of the shared engine flags.
-pub fn engine_choice(args: &EngineArgs) -> (BackendChoice, Option<&str>) {
-    (backend_choice(args.backend), args.adapter.as_deref())
+/// `--backend` (see [`backend_choice`]) and `--adapter` of the shared engine flags.
+pub fn engine_choice(args: &EngineArgs) -> Result<(BackendChoice, Option<&str>)> {
+    Ok((backend_choice(args.backend)?, args.adapter.as_deref()))
 }
 
 /// The lines `devices` prints for one adapter.
@@ -61,15 +61,16 @@ pub fn adapter_lines(a: &AdapterRecord) -> Vec<String> {
 }
 
 pub fn run(args: &DevicesArgs) -> Result<()> {
-    let backends = match backend_choice(args.backend) {
-        BackendChoice::Cpu => {
+    // Without --backend, wgpu's own WGPU_BACKEND (a comma list too) filters the list.
+    let backends = match args.backend.map(BackendChoice::from) {
+        Some(BackendChoice::Cpu) => {
             return Err(crate::config_error!(
                 "--backend cpu is the CPU engine, not an adapter; `gpu-mlp devices` lists GPU \
                  adapters (omit --backend for all of them)"
             )
             .into())
         }
-        choice => backends_or_env(choice.wgpu_backends()),
+        choice => backends_or_env(choice.and_then(BackendChoice::wgpu_backends)),
     };
     let adapters: Vec<AdapterRecord> = gpu::list_adapters(backends)
         .iter()

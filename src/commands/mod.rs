@@ -2,13 +2,22 @@
 
 pub mod bench;
 pub mod devices;
+pub mod draw;
+pub mod eval;
 pub mod fetch;
+pub mod predict;
+pub mod show;
 pub mod train;
+pub mod train_outputs;
 pub mod verify;
 
-use crate::cli::DataArgs;
+use crate::cli::{DataArgs, EngineArgs};
 use crate::data::{self, DataSource, Dataset, LoadOptions};
+use crate::engine::{self, BackendChoice, EngineOptions, OpenedEngine};
 use crate::error::Result;
+use crate::gpu::GpuOptions;
+use crate::model::ModelSpec;
+use crate::optimizer::Optimizer;
 use std::io::IsTerminal;
 
 /// Loads the data set the flags name (see `data::load`), fetching a known one when it is found
@@ -20,4 +29,39 @@ pub fn load_dataset(args: &DataArgs) -> Result<Dataset> {
         show_progress: std::io::stderr().is_terminal(),
     };
     Ok(data::load(&source, &options)?)
+}
+
+/// The engine the flags choose: `--backend`, else `$WGPU_BACKEND` (an explicit choice, like the
+/// flag), else `auto`. Prints the engine's note (e.g. why `auto` chose the CPU) on stderr.
+pub fn open_engine(
+    args: &EngineArgs,
+    spec: &ModelSpec,
+    optimizer: Optimizer,
+    max_batch: usize,
+) -> Result<OpenedEngine> {
+    let choice = match args.backend {
+        Some(arg) => BackendChoice::from(arg),
+        None => match std::env::var("WGPU_BACKEND") {
+            Ok(name) if !name.trim().is_empty() => name.parse::<BackendChoice>()?,
+            _ => BackendChoice::Auto,
+        },
+    };
+    let options = EngineOptions {
+        gpu: GpuOptions {
+            steps_per_submit: args.steps_per_submit as usize,
+            ..GpuOptions::default()
+        },
+    };
+    let opened = engine::open_engine(
+        choice,
+        args.adapter.as_deref(),
+        spec,
+        optimizer,
+        max_batch,
+        &options,
+    )?;
+    if let Some(note) = &opened.note {
+        eprintln!("{note}");
+    }
+    Ok(opened)
 }

@@ -1,10 +1,8 @@
 //! `gpu-mlp train`.
 
-use crate::backend::Backend;
+use super::train_outputs::TrainOutputs;
 use crate::cli::{OptimizerArg, TrainArgs};
-use crate::cpu::CpuBackend;
 use crate::error::Result;
-use crate::model::ModelSpec;
 use crate::optimizer::Optimizer;
 use crate::report::{ConsoleReporter, MetricsFile};
 use crate::train::{self, TrainConfig, TrainReport};
@@ -28,13 +26,9 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
         .as_deref()
         .map(MetricsFile::create)
         .transpose()?;
+    let outputs = TrainOutputs::prepare(args)?;
     let data = super::load_dataset(&args.data)?;
-    let spec = ModelSpec::new(
-        data.features(),
-        args.hidden.0.clone(),
-        data.classes(),
-        args.dropout,
-    )?;
+    let (spec, initial_parameters) = outputs.model(args, &data)?;
     let optimizer = optimizer_from(args);
     let config = TrainConfig {
         epochs: args.epochs as usize,
@@ -44,8 +38,8 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
         optimizer,
     };
     config.validate()?;
-    let mut engine = CpuBackend::new(&spec, optimizer, config.batch_size)?;
-    engine.set_parameters(&spec.init_parameters(args.seed))?;
+    let mut engine = super::open_engine(&args.engine, &spec, optimizer, config.batch_size)?.engine;
+    engine.set_parameters(&initial_parameters)?;
     let (train_rows, val_rows) = config.split_rows(data.train.count);
     println!(
         "{} on {} ({} train{}, {} test) - {} - batch {} - {}",
@@ -63,5 +57,9 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
         engine.describe(),
     );
     let mut reporter = ConsoleReporter::new(metrics);
-    train::run(&config, &data, &mut engine, &mut reporter)
+    let engine_name = engine.describe();
+    let mut observer = outputs.observer(&mut reporter, args, &data, &spec, &engine_name);
+    let report = train::run(&config, &data, engine.as_mut(), &mut observer)?;
+    observer.finish(&report)?;
+    Ok(report)
 }

@@ -8,7 +8,8 @@ use crate::engine::BackendChoice;
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
 use crate::optimizer::Optimizer;
-use crate::records::JsonFile;
+use crate::output;
+use crate::records::write_json;
 use crate::verify::{self, LockstepRows, VerifyOptions, VerifyReport};
 
 /// The data set's shape and rows, looked for locally only (verify never downloads): `None`
@@ -26,7 +27,7 @@ fn find_data(args: &VerifyArgs) -> Result<std::result::Result<Dataset, KnownData
 }
 
 pub fn run(args: &VerifyArgs) -> Result<VerifyReport> {
-    let (choice, adapter) = engine_choice(&args.engine);
+    let (choice, adapter) = engine_choice(&args.engine)?;
     if choice == BackendChoice::Cpu {
         return Err(crate::config_error!(
             "verify checks a GPU adapter against the CPU engine; with --backend cpu there is \
@@ -35,7 +36,9 @@ pub fn run(args: &VerifyArgs) -> Result<VerifyReport> {
         .into());
     }
     // Open the report first: an unwritable path should fail before the checks run.
-    let json = args.json.as_deref().map(JsonFile::create).transpose()?;
+    if let Some(path) = &args.json {
+        output::check_writable(path)?;
+    }
     let batch = args.batch_size as usize;
     let steps = args.steps as usize;
     let needed = LockstepRows::needed(steps, batch);
@@ -88,8 +91,8 @@ pub fn run(args: &VerifyArgs) -> Result<VerifyReport> {
     let report = verify::run(ctx, &opts, &rows, &mut |line| println!("{line}"))?;
     println!();
     println!("{}", verify::summary_line(&report));
-    if let Some(json) = json {
-        let path = json.finish(&report)?;
+    if let Some(path) = &args.json {
+        write_json(path, &report)?;
         println!("report written to {}", path.display());
     }
     match report.failure() {

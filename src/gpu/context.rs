@@ -222,8 +222,8 @@ impl DeviceNeeds {
     }
 
     /// The limits to request: the downlevel defaults raised to these needs, each checked
-    /// against what the adapter offers (sizes are capped at the adapter's maximum when the need
-    /// is only a default allowance, i.e. not larger than 256 MiB).
+    /// against what the adapter offers. Buffer and binding sizes are the adapter's maximum
+    /// (a need up to 256 MiB is only a default allowance, not a requirement).
     fn limits(&self, name: &str, offered: &wgpu::Limits) -> Result<wgpu::Limits, GpuError> {
         let fail = |what: String| GpuError::Limit {
             adapter: name.to_string(),
@@ -231,9 +231,9 @@ impl DeviceNeeds {
         };
         let mut l = wgpu::Limits::downlevel_defaults();
         let size = |need: u64, max: u64, what: &str| -> Result<u64, GpuError> {
-            if need <= max {
-                Ok(need)
-            } else if need <= 256 << 20 {
+            // Take the adapter's whole allowance: the resident data sets are loaded after the
+            // device exists, and a larger limit costs nothing.
+            if need <= max || need <= 256 << 20 {
                 Ok(max)
             } else {
                 Err(fail(format!(

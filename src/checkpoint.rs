@@ -1,0 +1,595 @@
+//! Checkpoints: a trained model in a `.safetensors` file that other tools can read.
+//!
+//! Tensors use PyTorch's layout and names, so `torch.nn.Linear` layers in a `ModuleList` called
+//! `layers` (or a few lines of numpy) load them directly: `layers.{i}.weight` is `[out, in]` and
+//! `layers.{i}.bias` is `[out]`, f32, `i` counting dense layers from 0. Our own layout is
+//! `W[in, out]` (Keras), so weights are transposed on the way in and out. The header's string
+//! map records what a reader needs besides the numbers (architecture, class names, input shape,
+//! pixel normalisation) and what a person wants to know later (data set, training settings,
+//! final metrics, gpu-mlp version). `docs/checkpoint-format.md` describes the format.
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::model::ModelSpec;
+use crate::output;
+use safetensors::{tensor::TensorView, Dtype, SafeTensors};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Value of the `format` key: marks files written by gpu-mlp.
+pub const FORMAT: &str = "gpu-mlp";
+/// Value of the `format_version` key; files with a higher version are refused.
+pub const FORMAT_VERSION: u32 = 1;
+/// How pixels (`u8`, 0 = background) become model inputs; the only one gpu-mlp uses.
+pub const PIXEL_NORMALISATION: &str = "x/255";
+
+/// Header keys that `Checkpoint`'s own fields (or fixed facts of the format) are written to;
+/// every other key lands in `Checkpoint::metadata`.
+pub mod keys {
+    pub const FORMAT: &str = "format";
+    pub const FORMAT_VERSION: &str = "format_version";
+    pub const GPU_MLP_VERSION: &str = "gpu_mlp_version";
+    pub const ARCHITECTURE: &str = "architecture";
+    pub const INPUTS: &str = "inputs";
+    pub const HIDDEN: &str = "hidden";
+    pub const CLASSES: &str = "classes";
+    pub const ACTIVATION: &str = "activation";
+    pub const OUTPUT: &str = "output";
+    pub const DROPOUT: &str = "dropout";
+    pub const DATASET: &str = "dataset";
+    pub const CLASS_NAMES: &str = "class_names";
+    pub const INPUT_ROWS: &str = "input_rows";
+    pub const INPUT_COLS: &str = "input_cols";
+    pub const PIXEL_NORMALISATION: &str = "pixel_normalisation";
+    pub const PIXEL_LAYOUT: &str = "pixel_layout";
+
+    /// Keys owned by the format; `Checkpoint::metadata` never holds them.
+    pub const RESERVED: &[&str] = &[
+        FORMAT,
+        FORMAT_VERSION,
+        ARCHITECTURE,
+        INPUTS,
+        HIDDEN,
+        CLASSES,
+        ACTIVATION,
+        OUTPUT,
+        DROPOUT,
+        DATASET,
+        CLASS_NAMES,
+        INPUT_ROWS,
+        INPUT_COLS,
+        PIXEL_NORMALISATION,
+        PIXEL_LAYOUT,
+    ];
+}
+
+/// A trained model and what is needed to use it on new images.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    pub spec: ModelSpec,
+    /// All weights and biases in the flat layout of `ModelSpec::layers` (`W[in, out]`).
+    pub parameters: Vec<f32>,
+    /// One name per class, index = label.
+    pub class_names: Vec<String>,
+    /// The data set it was trained on (`mnist`, `fashion-mnist`, or a folder's name).
+    pub dataset: String,
+    /// Input image height and width; `rows * cols == spec.inputs`.
+    pub rows: usize,
+    pub cols: usize,
+    /// Everything else in the header: training settings, final metrics, gpu-mlp version.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// What can be wrong with a checkpoint file.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// Not a readable safetensors file at all (truncated, random bytes, bad header).
+    #[error("{}: not a valid safetensors checkpoint: {problem}", path.display())]
+    Corrupt { path: PathBuf, problem: String },
+    /// A safetensors file whose tensors or header do not make an MLP gpu-mlp can use.
+    #[error("{}: unusable checkpoint: {problem}", path.display())]
+    Invalid { path: PathBuf, problem: String },
+    /// A good checkpoint that does not fit the data it is used with.
+    #[error("{}: {problem}", path.display())]
+    Mismatch { path: PathBuf, problem: String },
+}
+
+impl Checkpoint {
+    /// A checkpoint of `parameters` for `spec`, trained on `data` (names, shape); no metadata.
+    pub fn for_dataset(spec: ModelSpec, parameters: Vec<f32>, data: &Dataset) -> Self {
+        Self {
+            spec,
+            parameters,
+            class_names: data.class_names.clone(),
+            dataset: data.name.clone(),
+            rows: data.rows,
+            cols: data.cols,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// Checks that the fields agree with each other; the problem in words otherwise.
+    pub fn validate(&self) -> Result<(), String> {
+        let expected = self.spec.parameter_count();
+        if self.parameters.len() != expected {
+            return Err(format!(
+                "{} parameters for a {} network, which has {expected}",
+                self.parameters.len(),
+                self.spec.describe()
+            ));
+        }
+        if self.class_names.len() != self.spec.classes {
+            return Err(format!(
+                "{} class names for {} classes",
+                self.class_names.len(),
+                self.spec.classes
+            ));
+        }
+        if self.rows * self.cols != self.spec.inputs {
+            return Err(format!(
+                "input shape {}x{} does not give the model's {} inputs",
+                self.rows, self.cols, self.spec.inputs
+            ));
+        }
+        if let Some(pos) = self.parameters.iter().position(|v| !v.is_finite()) {
+            return Err(format!(
+                "parameter {pos} is {}; the model diverged",
+                self.parameters[pos]
+            ));
+        }
+        Ok(())
+    }
+
+    /// One line: `784-128-10, dropout 0.2 (mnist, 28x28, 10 classes)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({}, {}x{}, {} classes)",
+            self.spec.describe(),
+            self.dataset,
+            self.rows,
+            self.cols,
+            self.spec.classes
+        )
+    }
+
+    /// Fails with a clear `Mismatch` unless the model takes `data`'s images and labels.
+    /// `path` names the checkpoint in the message.
+    pub fn check_fits(&self, path: &Path, data: &Dataset) -> Result<()> {
+        if (self.rows, self.cols) != (data.rows, data.cols) || self.spec.classes != data.classes() {
+            return Err(CheckpointError::Mismatch {
+                path: path.to_path_buf(),
+                problem: format!(
+                    "the model takes {}x{} images and {} classes ({}), but the data '{}' has \
+                     {}x{} images and {} classes; use a checkpoint trained on this kind of data",
+                    self.rows,
+                    self.cols,
+                    self.spec.classes,
+                    self.dataset,
+                    data.name,
+                    data.rows,
+                    data.cols,
+                    data.classes()
+                ),
+            }
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// The file's bytes: tensors in PyTorch layout plus the header map.
+pub fn to_bytes(ckpt: &Checkpoint) -> Result<Vec<u8>, String> {
+    ckpt.validate()?;
+    let layers = ckpt.spec.layers();
+    // Transposed weights and biases as little-endian f32 bytes, kept alive for the views.
+    let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::with_capacity(2 * layers.len());
+    for (i, layer) in layers.iter().enumerate() {
+        let w = layer.weights(&ckpt.parameters);
+        let mut bytes = Vec::with_capacity(4 * w.len());
+        for o in 0..layer.fan_out {
+            for k in 0..layer.fan_in {
+                bytes.extend_from_slice(&w[k * layer.fan_out + o].to_le_bytes());
+            }
+        }
+        buffers.push((
+            format!("layers.{i}.weight"),
+            vec![layer.fan_out, layer.fan_in],
+            bytes,
+        ));
+        let b: Vec<u8> = layer
+            .bias(&ckpt.parameters)
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        buffers.push((format!("layers.{i}.bias"), vec![layer.fan_out], b));
+    }
+    let views = buffers
+        .iter()
+        .map(|(name, shape, bytes)| {
+            TensorView::new(Dtype::F32, shape.clone(), bytes)
+                .map(|view| (name.clone(), view))
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let bytes = safetensors::serialize(views, Some(header(ckpt))).map_err(|e| e.to_string())?;
+    canonical(&bytes)
+}
+
+/// The same file with its JSON header's keys sorted. `safetensors::serialize` takes the header
+/// map as a `HashMap`, whose order changes from run to run; sorted, the same model always gives
+/// the same bytes (so files can be compared and hashed). Offsets are relative to the data, which
+/// does not move, so only the header length changes.
+fn canonical(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().map_err(|_| "short file")?) as usize;
+    let header: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..8 + n]).map_err(|e| e.to_string())?;
+    let sorted: BTreeMap<&String, serde_json::Value> = header
+        .iter()
+        .map(|(k, v)| {
+            let v = match v.as_object() {
+                // `__metadata__`: a string map; re-collect it sorted.
+                Some(map) => serde_json::to_value(map.iter().collect::<BTreeMap<_, _>>())
+                    .map_err(|e| e.to_string())?,
+                None => v.clone(),
+            };
+            Ok((k, v))
+        })
+        .collect::<Result<_, String>>()?;
+    let mut text = serde_json::to_vec(&sorted).map_err(|e| e.to_string())?;
+    // The format pads the header with spaces to a multiple of 8 bytes.
+    text.resize(text.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + text.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
+}
+
+/// The header's string map: the free-form metadata, then the format's own keys over it.
+fn header(ckpt: &Checkpoint) -> HashMap<String, String> {
+    let mut map: HashMap<String, String> = ckpt
+        .metadata
+        .iter()
+        .filter(|(k, _)| !keys::RESERVED.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let spec = &ckpt.spec;
+    let hidden: Vec<String> = spec.hidden.iter().map(|h| h.to_string()).collect();
+    let widths: Vec<String> = spec.widths().iter().map(|w| w.to_string()).collect();
+    let class_names =
+        serde_json::to_string(&ckpt.class_names).expect("a list of strings serialises to JSON");
+    for (key, value) in [
+        (keys::FORMAT, FORMAT.to_string()),
+        (keys::FORMAT_VERSION, FORMAT_VERSION.to_string()),
+        (keys::GPU_MLP_VERSION, env!("CARGO_PKG_VERSION").to_string()),
+        (keys::ARCHITECTURE, format!("mlp {}", widths.join("-"))),
+        (keys::INPUTS, spec.inputs.to_string()),
+        (keys::HIDDEN, hidden.join(",")),
+        (keys::CLASSES, spec.classes.to_string()),
+        (keys::ACTIVATION, "relu".to_string()),
+        (
+            keys::OUTPUT,
+            "logits (softmax gives probabilities)".to_string(),
+        ),
+        (keys::DROPOUT, spec.dropout.to_string()),
+        (keys::DATASET, ckpt.dataset.clone()),
+        (keys::CLASS_NAMES, class_names),
+        (keys::INPUT_ROWS, ckpt.rows.to_string()),
+        (keys::INPUT_COLS, ckpt.cols.to_string()),
+        (keys::PIXEL_NORMALISATION, PIXEL_NORMALISATION.to_string()),
+        (
+            keys::PIXEL_LAYOUT,
+            "row-major, 0 = background, 255 = ink (white digit on black, as in MNIST)".to_string(),
+        ),
+    ] {
+        map.insert(key.to_string(), value);
+    }
+    map
+}
+
+/// Writes `ckpt` to `path` through a temporary file and a rename: a crash or a failed write
+/// never leaves a torn file and never destroys an existing one.
+pub fn save(path: &Path, ckpt: &Checkpoint) -> Result<()> {
+    let bytes = to_bytes(ckpt).map_err(|problem| CheckpointError::Invalid {
+        path: path.to_path_buf(),
+        problem,
+    })?;
+    output::write_atomically(path, &bytes)
+}
+
+/// Reads a checkpoint, checking everything a file can get wrong.
+pub fn load(path: &Path) -> Result<Checkpoint> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    from_bytes(&bytes, path)
+}
+
+/// Parses a checkpoint from memory; `path` names it in errors. Files without gpu-mlp's header
+/// (e.g. a PyTorch `state_dict` saved with safetensors) load too: the architecture comes from
+/// the tensor shapes, class names default to `0..n`, and a square input is assumed.
+pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
+    let corrupt = |problem: String| CheckpointError::Corrupt {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let invalid = |problem: String| -> Error {
+        CheckpointError::Invalid {
+            path: path.to_path_buf(),
+            problem,
+        }
+        .into()
+    };
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| corrupt(e.to_string()))?;
+    let tensors = SafeTensors::deserialize(bytes).map_err(|e| corrupt(e.to_string()))?;
+    let mut header: BTreeMap<String, String> = meta
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+
+    if let Some(v) = header.get(keys::FORMAT_VERSION) {
+        match v.parse::<u32>() {
+            Ok(n) if n <= FORMAT_VERSION => {}
+            _ => {
+                return Err(invalid(format!(
+                    "format version '{v}' is newer than this gpu-mlp reads ({FORMAT_VERSION}); \
+                     update gpu-mlp"
+                )));
+            }
+        }
+    }
+    for (key, wanted) in [
+        (keys::PIXEL_NORMALISATION, PIXEL_NORMALISATION),
+        (keys::ACTIVATION, "relu"),
+    ] {
+        if let Some(v) = header.get(key) {
+            if v != wanted {
+                return Err(invalid(format!(
+                    "{key} is '{v}'; gpu-mlp only runs '{wanted}'"
+                )));
+            }
+        }
+    }
+
+    // The architecture is what the tensors say; the header, where present, must agree.
+    let mut widths: Vec<usize> = Vec::new();
+    let mut parameters: Vec<f32> = Vec::new();
+    let mut layer_tensors: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
+    for i in 0.. {
+        let weight_name = format!("layers.{i}.weight");
+        let bias_name = format!("layers.{i}.bias");
+        let weight = match tensors.tensor(&weight_name) {
+            Ok(t) => t,
+            Err(_) if i > 0 => break,
+            Err(_) => {
+                return Err(invalid(
+                    "it holds no tensor 'layers.0.weight'; gpu-mlp reads MLPs saved as \
+                     layers.{i}.weight [out, in] and layers.{i}.bias [out]"
+                        .to_string(),
+                ));
+            }
+        };
+        let bias = tensors
+            .tensor(&bias_name)
+            .map_err(|_| invalid(format!("'{weight_name}' has no '{bias_name}'")))?;
+        for (name, t) in [(&weight_name, &weight), (&bias_name, &bias)] {
+            if t.dtype() != Dtype::F32 {
+                return Err(invalid(format!(
+                    "'{name}' is {:?}; gpu-mlp reads F32 tensors",
+                    t.dtype()
+                )));
+            }
+        }
+        let (out, fan_in) = match *weight.shape() {
+            [out, fan_in] if out > 0 && fan_in > 0 => (out, fan_in),
+            ref s => {
+                return Err(invalid(format!(
+                    "'{weight_name}' has shape {s:?}; expected [out, in]"
+                )));
+            }
+        };
+        if bias.shape() != [out] {
+            return Err(invalid(format!(
+                "'{bias_name}' has shape {:?}; expected [{out}] to match '{weight_name}' {:?}",
+                bias.shape(),
+                weight.shape()
+            )));
+        }
+        match widths.last() {
+            None => widths.push(fan_in),
+            Some(&prev) if prev != fan_in => {
+                return Err(invalid(format!(
+                    "'{weight_name}' takes {fan_in} inputs but layer {} gives {prev}",
+                    i - 1
+                )));
+            }
+            Some(_) => {}
+        }
+        widths.push(out);
+        layer_tensors.push((f32s(weight.data()), f32s(bias.data())));
+    }
+    let layer_count = layer_tensors.len();
+    if tensors.len() != 2 * layer_count {
+        let mut extra: Vec<&str> = tensors
+            .names()
+            .into_iter()
+            .filter(|n| {
+                !(0..layer_count).any(|i| {
+                    *n == format!("layers.{i}.weight").as_str()
+                        || *n == format!("layers.{i}.bias").as_str()
+                })
+            })
+            .collect();
+        extra.sort_unstable();
+        return Err(invalid(format!(
+            "unexpected tensors {extra:?} besides layers.0..{layer_count}"
+        )));
+    }
+
+    let inputs = widths[0];
+    let classes = widths[widths.len() - 1];
+    let hidden = widths[1..widths.len() - 1].to_vec();
+    let hidden_text = hidden
+        .iter()
+        .map(|h| h.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    for (key, from_tensors) in [
+        (keys::INPUTS, inputs.to_string()),
+        (keys::CLASSES, classes.to_string()),
+        (keys::HIDDEN, hidden_text),
+    ] {
+        if let Some(v) = header.get(key) {
+            if v.replace(' ', "") != from_tensors {
+                return Err(invalid(format!(
+                    "the header says {key}={v} but the tensors say {from_tensors}"
+                )));
+            }
+        }
+    }
+    let dropout = match header.get(keys::DROPOUT) {
+        Some(v) => v
+            .parse::<f32>()
+            .map_err(|_| invalid(format!("dropout '{v}' is not a number")))?,
+        None => 0.0,
+    };
+    let spec = ModelSpec::new(inputs, hidden, classes, dropout).map_err(|e| invalid(e.message))?;
+
+    let class_names = match header.get(keys::CLASS_NAMES) {
+        Some(v) => {
+            let names: Vec<String> = serde_json::from_str(v)
+                .map_err(|e| invalid(format!("class_names is not a JSON list of strings ({e})")))?;
+            if names.len() != classes {
+                return Err(invalid(format!(
+                    "{} class names for {classes} classes",
+                    names.len()
+                )));
+            }
+            names
+        }
+        None => (0..classes).map(|c| c.to_string()).collect(),
+    };
+    let parse_dim = |key: &str| -> Result<Option<usize>> {
+        header
+            .get(key)
+            .map(|v| {
+                v.parse::<usize>()
+                    .map_err(|_| invalid(format!("{key} '{v}' is not a size")))
+            })
+            .transpose()
+    };
+    let (rows, cols) = match (parse_dim(keys::INPUT_ROWS)?, parse_dim(keys::INPUT_COLS)?) {
+        (Some(r), Some(c)) => (r, c),
+        _ => {
+            let side = (inputs as f64).sqrt().round() as usize;
+            if side * side == inputs {
+                (side, side)
+            } else {
+                (1, inputs)
+            }
+        }
+    };
+    if rows * cols != inputs {
+        return Err(invalid(format!(
+            "input shape {rows}x{cols} does not give the {inputs} inputs of layers.0.weight"
+        )));
+    }
+
+    parameters.reserve(spec.parameter_count());
+    for (layer, (weight, bias)) in spec.layers().iter().zip(&layer_tensors) {
+        // [out, in] in the file, [in, out] in memory.
+        for k in 0..layer.fan_in {
+            for o in 0..layer.fan_out {
+                parameters.push(weight[o * layer.fan_in + k]);
+            }
+        }
+        parameters.extend_from_slice(bias);
+    }
+    let dataset = header
+        .get(keys::DATASET)
+        .cloned()
+        .unwrap_or_else(|| "unknown".to_string());
+    header.retain(|k, _| !keys::RESERVED.contains(&k.as_str()));
+    let ckpt = Checkpoint {
+        spec,
+        parameters,
+        class_names,
+        dataset,
+        rows,
+        cols,
+        metadata: header,
+    };
+    ckpt.validate().map_err(invalid)?;
+    Ok(ckpt)
+}
+
+/// Little-endian f32 values of a tensor's bytes (which need not be aligned).
+fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> Checkpoint {
+        let spec = ModelSpec::new(6, vec![4, 3], 2, 0.25).unwrap();
+        let parameters = (0..spec.parameter_count())
+            .map(|i| i as f32 * 0.5 - 7.0)
+            .collect();
+        Checkpoint {
+            spec,
+            parameters,
+            class_names: vec!["cat".into(), "dog \"quoted\"".into()],
+            dataset: "pets".into(),
+            rows: 2,
+            cols: 3,
+            metadata: BTreeMap::from([("epochs".to_string(), "3".to_string())]),
+        }
+    }
+
+    #[test]
+    fn bytes_round_trip_exactly() {
+        let ckpt = small();
+        let bytes = to_bytes(&ckpt).unwrap();
+        let back = from_bytes(&bytes, Path::new("x")).unwrap();
+        let mut expected = ckpt.clone();
+        expected.metadata.insert(
+            keys::GPU_MLP_VERSION.into(),
+            env!("CARGO_PKG_VERSION").into(),
+        );
+        assert_eq!(back, expected);
+    }
+
+    #[test]
+    fn the_same_model_always_gives_the_same_bytes() {
+        let first = to_bytes(&small()).unwrap();
+        for _ in 0..5 {
+            assert_eq!(to_bytes(&small()).unwrap(), first);
+        }
+        let text = String::from_utf8_lossy(&first[8..200]).into_owned();
+        assert!(
+            text.starts_with("{\"__metadata__\":{\"activation\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn inconsistent_checkpoints_are_not_written() {
+        let mut ckpt = small();
+        ckpt.parameters.pop();
+        assert!(to_bytes(&ckpt).unwrap_err().contains("parameters"));
+        let mut ckpt = small();
+        ckpt.class_names.push("cow".into());
+        assert!(to_bytes(&ckpt).unwrap_err().contains("class names"));
+        let mut ckpt = small();
+        ckpt.parameters[3] = f32::NAN;
+        assert!(to_bytes(&ckpt).unwrap_err().contains("NaN"));
+    }
+}

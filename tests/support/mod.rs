@@ -1,0 +1,173 @@
+//! Shared fixtures of the model tests: a slice of real MNIST, a model trained on it in a few
+//! seconds (once per test binary), and hand-drawn digit pictures.
+
+#![allow(dead_code)] // each test binary uses its own part of this
+
+use gpu_mlp::backend::Backend;
+use gpu_mlp::checkpoint::Checkpoint;
+use gpu_mlp::cpu::CpuBackend;
+use gpu_mlp::data::{self, Dataset, KnownDataset, Samples};
+use gpu_mlp::model::ModelSpec;
+use gpu_mlp::optimizer::Optimizer;
+use gpu_mlp::train::{self, Silent, TrainConfig, TrainReport};
+use image::{Rgb, RgbImage};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Where CI and the developers keep MNIST (relative to the crate root), as `tests/data.rs`.
+pub const MNIST_DIR: &str = "../shared/data/mnist";
+
+/// Training samples used by the fixture model: enough for ~95% test accuracy in seconds.
+pub const TRAIN_SAMPLES: usize = 12_000;
+/// Test samples the fixture keeps.
+pub const TEST_SAMPLES: usize = 2_000;
+
+fn take(s: &Samples, n: usize) -> Samples {
+    let n = n.min(s.count);
+    Samples {
+        images: s.images[..n * s.features].to_vec(),
+        labels: s.labels[..n].to_vec(),
+        count: n,
+        features: s.features,
+    }
+}
+
+/// The first `TRAIN_SAMPLES` training and `TEST_SAMPLES` test samples of real MNIST.
+pub fn mnist() -> &'static Dataset {
+    static DATA: OnceLock<Dataset> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let dir = Path::new(MNIST_DIR);
+        assert!(
+            dir.is_dir(),
+            "MNIST is expected at {} (relative to the crate root)",
+            dir.display()
+        );
+        let full = data::load_dir(dir, Some(KnownDataset::Mnist)).expect("MNIST loads");
+        Dataset {
+            train: take(&full.train, TRAIN_SAMPLES),
+            test: take(&full.test, TEST_SAMPLES),
+            ..full
+        }
+    })
+}
+
+/// The fixture's training settings.
+pub fn config() -> TrainConfig {
+    TrainConfig {
+        epochs: 3,
+        batch_size: 32,
+        validation_split: 0.0,
+        seed: 7,
+        optimizer: Optimizer::adam(1e-3),
+    }
+}
+
+/// A 784-64-10 model trained on `mnist()` with the CPU engine, and its report.
+pub fn trained() -> &'static (Checkpoint, TrainReport) {
+    static MODEL: OnceLock<(Checkpoint, TrainReport)> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let data = mnist();
+        let spec = ModelSpec::new(data.features(), vec![64], data.classes(), 0.0).unwrap();
+        let cfg = config();
+        let mut engine = CpuBackend::new(&spec, cfg.optimizer, cfg.batch_size).unwrap();
+        engine
+            .set_parameters(&spec.init_parameters(cfg.seed))
+            .unwrap();
+        let report = train::run(&cfg, data, &mut engine, &mut Silent).unwrap();
+        assert!(
+            report.test.accuracy() > 0.9,
+            "the fixture model should learn MNIST, got {}",
+            report.test.accuracy()
+        );
+        let mut ckpt = Checkpoint::for_dataset(spec, report.parameters.clone(), data);
+        ckpt.metadata = BTreeMap::from([
+            ("epochs".to_string(), cfg.epochs.to_string()),
+            (
+                "test_accuracy".to_string(),
+                format!("{:.6}", report.test.accuracy()),
+            ),
+        ]);
+        (ckpt, report)
+    })
+}
+
+/// Stamps a filled disc of radius `r` at every point along the polyline `points`.
+pub fn stroke(img: &mut RgbImage, points: &[(f32, f32)], r: f32, ink: Rgb<u8>) {
+    for pair in points.windows(2) {
+        let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
+        let steps = ((x1 - x0).hypot(y1 - y0).ceil() as usize).max(1);
+        for s in 0..=steps {
+            let t = s as f32 / steps as f32;
+            let (cx, cy) = (x0 + t * (x1 - x0), y0 + t * (y1 - y0));
+            let (lo_x, hi_x) = ((cx - r).floor().max(0.0) as u32, (cx + r).ceil() as u32);
+            let (lo_y, hi_y) = ((cy - r).floor().max(0.0) as u32, (cy + r).ceil() as u32);
+            for y in lo_y..=hi_y.min(img.height() - 1) {
+                for x in lo_x..=hi_x.min(img.width() - 1) {
+                    if (x as f32 - cx).hypot(y as f32 - cy) <= r {
+                        img.put_pixel(x, y, ink);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Hand-drawn digits as a person would draw them on a 280 × 280 white canvas with a thick dark
+/// pen, not centred and not MNIST-sized: `(digit, picture)`.
+pub fn hand_drawn_digits() -> Vec<(usize, RgbImage)> {
+    let canvas = || RgbImage::from_pixel(280, 280, Rgb([255, 255, 255]));
+    let navy = Rgb([20, 30, 90]);
+    let black = Rgb([0, 0, 0]);
+    let mut seven = canvas();
+    stroke(
+        &mut seven,
+        &[(60.0, 50.0), (200.0, 50.0), (150.0, 140.0), (110.0, 240.0)],
+        11.0,
+        black,
+    );
+    let mut one = canvas();
+    stroke(&mut one, &[(150.0, 40.0), (150.0, 250.0)], 12.0, navy);
+    let mut zero = canvas();
+    let ring: Vec<(f32, f32)> = (0..=48)
+        .map(|i| {
+            let a = i as f32 / 48.0 * std::f32::consts::TAU;
+            (120.0 + 55.0 * a.cos(), 150.0 + 85.0 * a.sin())
+        })
+        .collect();
+    stroke(&mut zero, &ring, 11.0, black);
+    let mut four = canvas();
+    stroke(
+        &mut four,
+        &[(110.0, 40.0), (70.0, 160.0), (190.0, 160.0)],
+        11.0,
+        black,
+    );
+    stroke(&mut four, &[(165.0, 70.0), (165.0, 250.0)], 11.0, black);
+    vec![(7, seven), (1, one), (0, zero), (4, four)]
+}
+
+/// PNG bytes of a picture.
+pub fn png_bytes(img: &RgbImage) -> Vec<u8> {
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .expect("PNG encodes");
+    out
+}
+
+/// A folder for pictures a person should look at: `$GPU_MLP_TEST_PICTURES` if set (kept),
+/// else a temporary one (removed).
+pub fn picture_dir() -> (Option<tempfile::TempDir>, PathBuf) {
+    match std::env::var_os("GPU_MLP_TEST_PICTURES") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            (None, dir)
+        }
+        None => {
+            let tmp = tempfile::tempdir().unwrap();
+            let path = tmp.path().to_path_buf();
+            (Some(tmp), path)
+        }
+    }
+}
