@@ -221,6 +221,7 @@ pub fn figure_line(f: &Figure) -> String {
     if !f.note.is_empty() {
         line.push_str(&format!("  {}", f.note));
     }
+    line.truncate(line.trim_end().len());
     line
 }
 
