@@ -320,11 +320,24 @@ fn layout(device: &wgpu::Device, label: &str, storage: &'static [bool]) -> Layou
     }
 }
 
-fn module(device: &wgpu::Device, label: &str, source: &str) -> wgpu::ShaderModule {
-    device.create_shader_module(wgpu::ShaderModuleDescriptor {
+fn module(device: &wgpu::Device, label: &str, source: &str, checked: bool) -> wgpu::ShaderModule {
+    let desc = wgpu::ShaderModuleDescriptor {
         label: Some(label),
         source: wgpu::ShaderSource::Wgsl(source.into()),
-    })
+    };
+    if checked {
+        return device.create_shader_module(desc);
+    }
+    // SAFETY: `ShaderRuntimeChecks::unchecked()` drops naga's bounds checks (on local arrays, and
+    // on buffers where the driver has no robust access of its own) and its loop bounding. That is
+    // sound for our shaders because (1) every loop runs to a bound read from a uniform with a
+    // positive step far below u32::MAX (no infinite loop); (2) local and workgroup arrays are
+    // indexed below their sizes for every tile `Tile::check` accepts, and `Pipelines::matmul`
+    // compiles no other tile; (3) every storage index is clamped into, or guarded by, the shapes
+    // in the kernel's uniforms, and those shapes fit the bound buffers: `GpuBackend` derives
+    // them from the buffers it allocated and the steps it validated (`train_epoch`, `evaluate`),
+    // and `KernelLab` checks caller-given shapes against the buffer lengths before dispatching.
+    unsafe { device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked()) }
 }
 
 /// Creates a pipeline inside a validation error scope, so a bad shader is a typed error.
@@ -381,29 +394,44 @@ pub struct Pipelines {
     matmul_module: wgpu::ShaderModule,
     matmul: Mutex<HashMap<(Transpose, Tile), wgpu::ComputePipeline>>,
     limits: wgpu::Limits,
+    checked: bool,
 }
 
 impl Pipelines {
+    /// The engine's pipelines: shader modules without naga's runtime checks (see `module`).
     pub fn new(device: &wgpu::Device) -> Result<Self, GpuError> {
+        Self::with_runtime_checks(device, false)
+    }
+
+    /// Pipelines from modules with (`checked`) or without wgpu's injected runtime checks
+    /// (bounds checks, loop bounding). Checked modules are for developing a new shader and for
+    /// measuring what the checks cost.
+    pub fn with_runtime_checks(device: &wgpu::Device, checked: bool) -> Result<Self, GpuError> {
         let matmul_layout = layout(device, "matmul", MATMUL_STORAGE);
         let gather_layout = layout(device, "gather", GATHER_STORAGE);
         let softmax_layout = layout(device, "softmax_ce", SOFTMAX_STORAGE);
         let optimizer_layout = layout(device, "optimizer", OPTIMIZER_STORAGE);
-        let gather_module = module(device, "gather.wgsl", GATHER_WGSL);
-        let softmax_module = module(device, "softmax_ce.wgsl", SOFTMAX_CE_WGSL);
-        let optimizer_module = module(device, "optimizer.wgsl", OPTIMIZER_WGSL);
+        let gather_module = module(device, "gather.wgsl", GATHER_WGSL, checked);
+        let softmax_module = module(device, "softmax_ce.wgsl", SOFTMAX_CE_WGSL, checked);
+        let optimizer_module = module(device, "optimizer.wgsl", OPTIMIZER_WGSL, checked);
         Ok(Self {
             gather: pipeline(device, &gather_layout, &gather_module, "gather", &[])?,
             softmax: pipeline(device, &softmax_layout, &softmax_module, "softmax_ce", &[])?,
             optimizer: pipeline(device, &optimizer_layout, &optimizer_module, "update", &[])?,
-            matmul_module: module(device, "matmul.wgsl", MATMUL_WGSL),
+            matmul_module: module(device, "matmul.wgsl", MATMUL_WGSL, checked),
             matmul_layout,
             gather_layout,
             softmax_layout,
             optimizer_layout,
             matmul: Mutex::new(HashMap::new()),
             limits: device.limits(),
+            checked,
         })
+    }
+
+    /// Whether the modules keep wgpu's runtime checks.
+    pub fn checked(&self) -> bool {
+        self.checked
     }
 
     /// The override constants of a matmul variant.
