@@ -461,6 +461,40 @@ fn adam_and_sgd_updates_match() {
     ops::sgd(&mut w3, &g, 0.05);
     check_rel("sgd params", &out.params, &w3, 1e-6);
     assert_eq!(out.m, m, "SGD leaves the moments alone");
+    // n short of the buffers (not a multiple of four): the elements past n stay as they were.
+    let short = n - 2;
+    let part = OptimizerParams {
+        n: short as u32,
+        ..p
+    };
+    let step = StepRecord {
+        step_size,
+        ..Default::default()
+    };
+    let out = lab.optimizer(&part, &step, &w, &g, &m, &v).unwrap();
+    let (mut w4, mut m4, mut v4) = (
+        w[..short].to_vec(),
+        m[..short].to_vec(),
+        v[..short].to_vec(),
+    );
+    ops::adam(
+        &mut w4,
+        &g[..short],
+        &mut m4,
+        &mut v4,
+        step_size,
+        b1,
+        b2,
+        eps,
+    );
+    check_rel("adam params, n short", &out.params[..short], &w4, 1e-6);
+    assert_eq!(
+        out.params[short..],
+        w[short..],
+        "parameters past n untouched"
+    );
+    assert_eq!(out.m[short..], m[short..], "moments past n untouched");
+    assert_eq!(out.v[short..], v[short..], "moments past n untouched");
 }
 
 #[test]

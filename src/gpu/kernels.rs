@@ -232,7 +232,7 @@ impl KernelLab {
         let (pb, sb) = (self.uniform(&params), self.uniform(step));
         let refs: Vec<&wgpu::Buffer> = bufs.iter().collect();
         let group = self.bind_group(&self.pipes.gather_layout, &pb, &sb, &refs);
-        let workgroups = ((rows * features) as u32).div_ceil(256).clamp(1, 4096);
+        let workgroups = super::pipelines::gather_workgroups(rows, features);
         self.run(&self.pipes.gather, &group, (workgroups, 1), 1)?;
         Ok((
             buffers::read(&self.ctx, &bufs[3], 0, x_init.len())?,
@@ -314,16 +314,22 @@ impl KernelLab {
         {
             return Err(out_of_bounds("optimizer"));
         }
+        // The shader reads whole vec4: pad each slice to a multiple of four.
+        let padded = |x: &[f32]| {
+            let mut x = x.to_vec();
+            x.resize(x.len().next_multiple_of(4).max(4), 0.0);
+            x
+        };
         let bufs = [
-            buffers::with_data(&self.ctx, "w", w, STORAGE),
-            buffers::with_data(&self.ctx, "g", g, STORAGE),
-            buffers::with_data(&self.ctx, "m", m, STORAGE),
-            buffers::with_data(&self.ctx, "v", v, STORAGE),
+            buffers::with_data(&self.ctx, "w", &padded(w), STORAGE),
+            buffers::with_data(&self.ctx, "g", &padded(g), STORAGE),
+            buffers::with_data(&self.ctx, "m", &padded(m), STORAGE),
+            buffers::with_data(&self.ctx, "v", &padded(v), STORAGE),
         ];
         let (pb, sb) = (self.uniform(params), self.uniform(step));
         let refs: Vec<&wgpu::Buffer> = bufs.iter().collect();
         let group = self.bind_group(&self.pipes.optimizer_layout, &pb, &sb, &refs);
-        let workgroups = (w.len() as u32).div_ceil(256).clamp(1, 1024);
+        let workgroups = super::pipelines::optimizer_workgroups(n);
         self.run(&self.pipes.optimizer, &group, (workgroups, 1), 1)?;
         Ok(OptimizerOutput {
             params: buffers::read(&self.ctx, &bufs[0], 0, w.len())?,

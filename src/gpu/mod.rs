@@ -451,9 +451,7 @@ impl GpuBackend {
             ..Default::default()
         };
         let params = self.uniform("gather", &p);
-        let groups = ((rows * self.spec.inputs) as u32)
-            .div_ceil(256)
-            .clamp(1, 8192);
+        let groups = pipelines::gather_workgroups(rows, self.spec.inputs);
         self.dispatch(
             "gather".into(),
             self.pipes.gather.clone(),
@@ -578,22 +576,18 @@ impl GpuBackend {
             },
         };
         let params = self.uniform("optimizer", &p);
-        train.push(
-            self.dispatch(
-                "optimizer".into(),
-                self.pipes.optimizer.clone(),
-                &self.pipes.optimizer_layout,
-                &params,
-                &[&self.params, &self.grads, &self.moment1, &self.moment2],
-                (
-                    (self.spec.parameter_count() as u32)
-                        .div_ceil(256)
-                        .clamp(1, 4096),
-                    1,
-                ),
-                steps,
+        train.push(self.dispatch(
+            "optimizer".into(),
+            self.pipes.optimizer.clone(),
+            &self.pipes.optimizer_layout,
+            &params,
+            &[&self.params, &self.grads, &self.moment1, &self.moment2],
+            (
+                pipelines::optimizer_workgroups(self.spec.parameter_count()),
+                1,
             ),
-        );
+            steps,
+        ));
         let e = self.eval_rows();
         let eval = |resident: Option<&Resident>| -> Result<Vec<Dispatch>, GpuError> {
             let Some(resident) = resident else {

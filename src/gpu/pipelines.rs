@@ -143,6 +143,22 @@ pub struct OptimizerParams {
     pub _pad: u32,
 }
 
+/// Workgroups of the optimizer dispatch over `n` parameters: 64 invocations each, every invocation
+/// looping over about four vec4 (fewer, longer-lived invocations: on lavapipe each workgroup has a
+/// fixed cost). The buffers it binds must hold ⌈n/4⌉ vec4.
+pub fn optimizer_workgroups(n: usize) -> u32 {
+    (n.div_ceil(4) as u32).div_ceil(64 * 4).clamp(1, 1024)
+}
+
+/// Workgroups of the gather dispatch for `rows` rows of `features`: 256 invocations each, one
+/// per u32 word of pixels (four outputs; the grid-stride loop covers the rest when features are
+/// not a multiple of four).
+pub fn gather_workgroups(rows: usize, features: usize) -> u32 {
+    ((rows * features).div_ceil(4) as u32)
+        .div_ceil(256)
+        .clamp(1, 8192)
+}
+
 /// The matrix product variants (`TRANS` override).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Transpose {
