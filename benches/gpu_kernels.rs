@@ -1,6 +1,7 @@
 //! Each kernel alone: the matmul variants at the MLP shapes for a set of tile shapes (GFLOP/s),
-//! to choose tiles per adapter. Wall clock over many dispatches in one submission, after a
-//! warm-up dispatch. Run: `cargo bench --bench gpu_kernels` (`GPU_BENCH_TILES=reg:8x8x4x8,...`
+//! to choose tiles per adapter (785x32x128 and 129x32x128 are the weight gradients of a batch-32
+//! step; `GPU_BENCH_VARIANTS=forward|backward|grad` picks one variant). Wall clock over many
+//! dispatches in one submission, after a warm-up dispatch. Run: `cargo bench --bench gpu_kernels` (`GPU_BENCH_TILES=reg:8x8x4x8,...`
 //! overrides the tiles: strategy:wg_x x wg_y x tm x tn; `GPU_BENCH_CHECKS=1` also times each
 //! product with wgpu's runtime checks kept, interleaved with the engine's unchecked modules).
 
@@ -45,10 +46,17 @@ fn main() {
     }
     let tiles: Vec<Tile> = match std::env::var("GPU_BENCH_TILES") {
         Ok(list) => list.split(',').filter_map(parse_tile).collect(),
-        Err(_) => vec![Tile::REGISTER, Tile::REGISTER_64, Tile::SHARED_64],
+        Err(_) => vec![
+            Tile::REGISTER,
+            Tile::REGISTER_64,
+            Tile::REGISTER_WIDE,
+            Tile::SHARED_64,
+        ],
     };
     let variants: Vec<Transpose> = match std::env::var("GPU_BENCH_VARIANTS").as_deref() {
         Ok("forward") => vec![Transpose::None],
+        Ok("grad") => vec![Transpose::A],
+        Ok("backward") => vec![Transpose::B],
         _ => Transpose::ALL.to_vec(),
     };
     for tile in tiles {
@@ -58,6 +66,8 @@ fn main() {
                 (256, 784, 128),
                 (1024, 784, 128),
                 (32, 128, 128),
+                (785, 32, 128),
+                (129, 32, 128),
             ] {
                 let reps = (200_000_000 / (m * k * n)).clamp(5, 400);
                 for (label, lab) in &labs {

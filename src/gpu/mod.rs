@@ -211,12 +211,12 @@ impl GpuBackend {
         let software = ctx.is_software();
         let max_groups = limits.max_compute_workgroups_per_dimension as usize;
         for l in spec.layers() {
-            for (m, n) in [
-                (rows, l.fan_out),
-                (rows, l.fan_in),
-                (l.fan_in + 1, l.fan_out),
+            for (m, k, n) in [
+                (rows, l.fan_in, l.fan_out),
+                (rows, l.fan_out, l.fan_in),
+                (l.fan_in + 1, max_batch, l.fan_out),
             ] {
-                let tile = opts.tile.unwrap_or(Tile::choose(software, m, l.fan_in, n));
+                let tile = opts.tile.unwrap_or(Tile::choose(software, m, k, n));
                 let (x, y) = tile.workgroups(m, n);
                 if x as usize > max_groups || y as usize > max_groups {
                     return Err(limit(format!(
