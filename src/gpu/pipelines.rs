@@ -274,6 +274,11 @@ impl Tile {
     /// The tile for an `m × k × n` product on a device: register tiling on software adapters
     /// (measured faster there at every MLP shape; the larger tile from m = 128 rows), and
     /// shared-memory tiles on hardware GPUs.
+    ///
+    /// Measured on lavapipe and not taken (2026-11, Mesa 25.0.7, unchecked modules): an 8x16
+    /// micro-tile for the batch-32 weight gradients (slower in the engine's step than alone);
+    /// a 4x2 micro-tile for n ≤ 16 (output layer 1.5x faster, 2-3% of a step, but two more
+    /// pipelines took the cold start from 3-5 s to 8-9 s).
     pub fn choose(software: bool, m: usize, _k: usize, _n: usize) -> Tile {
         match (software, m >= 128) {
             (true, false) => Tile::REGISTER,
