@@ -9,7 +9,9 @@
 //                     order[start + r] (or start + r when `direct`, for evaluation)
 //   5 storage rw      x: [len, features] f32, pixel · INV_255 (a multiply, bit-equal to the CPU)
 //   6 storage rw      y: [len] u32 labels
-// Workgroup: 256 invocations in x, one output element each, grid-stride over len·features.
+// Workgroup: 256 invocations in x, grid-stride. When features % 4 == 0 (rows start on a word)
+// each invocation turns one u32 word into four outputs (one load, one division per 4 pixels);
+// otherwise one output element each. See pipelines::gather_workgroups for the grid.
 
 struct Params { features: u32, count: u32, _pad0: u32, _pad1: u32 }
 
@@ -39,6 +41,27 @@ fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     let total = step.len * p.features;
     let stride = nwg.x * 256u;
     let inv = bitcast<f32>(INV_255_BITS);
+    if p.features % 4u == 0u {
+        let words = p.features / 4u;
+        for (var e = gid.x; e < step.len * words; e += stride) {
+            let r = e / words;
+            let fw = e - r * words;
+            var sample = step.start + r;
+            if step.direct == 0u {
+                sample = order[step.start + r];
+            }
+            let word = images[sample * words + fw];
+            let o = 4u * e;
+            x[o] = f32(word & 0xffu) * inv;
+            x[o + 1u] = f32((word >> 8u) & 0xffu) * inv;
+            x[o + 2u] = f32((word >> 16u) & 0xffu) * inv;
+            x[o + 3u] = f32(word >> 24u) * inv;
+            if fw == 0u {
+                y[r] = byte_of(labels[sample >> 2u], sample);
+            }
+        }
+        return;
+    }
     for (var e = gid.x; e < total; e += stride) {
         let r = e / p.features;
         let f = e - r * p.features;

@@ -23,6 +23,8 @@
 // Rows i in [a_rows, m) of op(A) read as 1.0: with m = fan_in + 1 the Aᵀ·B product also writes the
 // column sums of B (the bias gradient) into row fan_in of C, which is where the flat layout keeps
 // the bias after W.
+// matmul_reg keeps K one step at a time: unrolling it by 4 (no vec4 loads) ran about 2x slower
+// on lavapipe (more live registers per invocation).
 // Epilogues (uniform branch): 0 none, 1 +bias, 2 +bias then ReLU, 3 +bias, ReLU, inverted dropout
 // (hash of src/dropout.rs), 4 backward mask c = aux > 0 ? v·scale : 0.
 

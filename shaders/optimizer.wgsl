@@ -3,12 +3,16 @@
 // Bindings (group 0):
 //   0 uniform Params  n (parameters), kind (0 Adam, 1 SGD), β1, β2, 1−β1, 1−β2, ε (host-rounded f32)
 //   1 uniform Step    step_size: Adam's bias-corrected α_t (computed on the host), or SGD's lr
-//   2 storage rw      w: parameters [n]
-//   3 storage read    g: gradients [n]
-//   4 storage rw      m: first moments [n] (Adam)
-//   5 storage rw      v: second moments [n] (Adam)
-// Workgroup: 256 invocations in x, grid-stride over n.
+//   2 storage rw      w: parameters, 4 to a vec4: ⌈n/4⌉ vec4 (buffers padded to 16 bytes)
+//   3 storage read    g: gradients, same layout
+//   4 storage rw      m: first moments, same layout (Adam)
+//   5 storage rw      v: second moments, same layout (Adam)
+// Workgroup: 64 invocations in x, grid-stride over the ⌈n/4⌉ vec4 (the host dispatches few
+// workgroups, each invocation looping over several vec4: see pipelines::optimizer_workgroups).
+// Elements past n in the last vec4 are left as they are.
 // Adam: m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g·g; w -= α_t·m / (sqrt(v) + ε). SGD: w -= lr·g.
+// Each lane computes exactly the scalar expression, so results match the CPU reference bit for
+// bit wherever it does.
 
 struct Params {
     n: u32, kind: u32, beta1: f32, beta2: f32,
@@ -22,27 +26,37 @@ struct Step {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<uniform> step: Step;
-@group(0) @binding(2) var<storage, read_write> w: array<f32>;
-@group(0) @binding(3) var<storage, read> g: array<f32>;
-@group(0) @binding(4) var<storage, read_write> m: array<f32>;
-@group(0) @binding(5) var<storage, read_write> v: array<f32>;
+@group(0) @binding(2) var<storage, read_write> w: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> m: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> v: array<vec4<f32>>;
 
-@compute @workgroup_size(256, 1, 1)
+const WG: u32 = 64u;
+
+@compute @workgroup_size(WG, 1, 1)
 fn update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let stride = nwg.x * 256u;
+    let stride = nwg.x * WG;
     let lr = step.step_size;
+    let n4 = (p.n + 3u) / 4u;
+    let lanes = vec4<u32>(0u, 1u, 2u, 3u);
     if p.kind == 1u {
-        for (var i = gid.x; i < p.n; i += stride) {
-            w[i] -= lr * g[i];
+        for (var i = gid.x; i < n4; i += stride) {
+            let live = vec4<u32>(4u * i) + lanes < vec4<u32>(p.n);
+            let wi = w[i];
+            w[i] = select(wi, wi - lr * g[i], live);
         }
         return;
     }
-    for (var i = gid.x; i < p.n; i += stride) {
+    for (var i = gid.x; i < n4; i += stride) {
+        let live = vec4<u32>(4u * i) + lanes < vec4<u32>(p.n);
         let gi = g[i];
-        let mi = p.beta1 * m[i] + p.one_minus_beta1 * gi;
-        let vi = p.beta2 * v[i] + p.one_minus_beta2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        w[i] -= lr * mi / (sqrt(vi) + p.epsilon);
+        let m0 = m[i];
+        let v0 = v[i];
+        let w0 = w[i];
+        let mi = p.beta1 * m0 + p.one_minus_beta1 * gi;
+        let vi = p.beta2 * v0 + p.one_minus_beta2 * gi * gi;
+        m[i] = select(m0, mi, live);
+        v[i] = select(v0, vi, live);
+        w[i] = select(w0, w0 - lr * mi / (sqrt(vi) + p.epsilon), live);
     }
 }

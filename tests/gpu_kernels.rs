@@ -461,4 +461,89 @@ fn adam_and_sgd_updates_match() {
     ops::sgd(&mut w3, &g, 0.05);
     check_rel("sgd params", &out.params, &w3, 1e-6);
     assert_eq!(out.m, m, "SGD leaves the moments alone");
+    // n short of the buffers (not a multiple of four): the elements past n stay as they were.
+    let short = n - 2;
+    let part = OptimizerParams {
+        n: short as u32,
+        ..p
+    };
+    let step = StepRecord {
+        step_size,
+        ..Default::default()
+    };
+    let out = lab.optimizer(&part, &step, &w, &g, &m, &v).unwrap();
+    let (mut w4, mut m4, mut v4) = (
+        w[..short].to_vec(),
+        m[..short].to_vec(),
+        v[..short].to_vec(),
+    );
+    ops::adam(
+        &mut w4,
+        &g[..short],
+        &mut m4,
+        &mut v4,
+        step_size,
+        b1,
+        b2,
+        eps,
+    );
+    check_rel("adam params, n short", &out.params[..short], &w4, 1e-6);
+    assert_eq!(
+        out.params[short..],
+        w[short..],
+        "parameters past n untouched"
+    );
+    assert_eq!(out.m[short..], m[short..], "moments past n untouched");
+    assert_eq!(out.v[short..], v[short..], "moments past n untouched");
+}
+
+#[test]
+fn shapes_reaching_outside_the_buffers_are_refused_before_dispatch() {
+    // The pipelines run without wgpu's bounds checks, so the lab must refuse these itself.
+    let Some(lab) = lab() else { return };
+    let (m, k, n) = (4, 8, 4);
+    let a = vec![1.0; m * k];
+    let b = vec![1.0; k * n];
+    let c = vec![f32::NAN; m * n];
+    for t in Transpose::ALL {
+        let p = MatmulParams::packed(t, m, k, n);
+        assert!(lab
+            .matmul(t, Tile::REGISTER, &p, &full_step(1), &a, &b, &c, &a)
+            .is_ok());
+        let too_far = [
+            MatmulParams { k: 9, ..p },
+            MatmulParams { a_off: 1, ..p },
+            MatmulParams { b_off: 1, ..p },
+            MatmulParams { c_off: 1, ..p },
+            MatmulParams {
+                epilogue: Epilogue::Bias as u32,
+                bias_off: (k * n - 3) as u32,
+                ..p
+            },
+            MatmulParams {
+                epilogue: Epilogue::ReluMask as u32,
+                aux_off: (m * k) as u32,
+                ..p
+            },
+        ];
+        for bad in too_far {
+            let got = lab.matmul(t, Tile::REGISTER, &bad, &full_step(1), &a, &b, &c, &a);
+            assert!(got.is_err(), "{t:?} {bad:?} was dispatched");
+        }
+        // The step's batch length replacing m.
+        let rows = MatmulParams {
+            rows_is: RowsAre::M as u32,
+            ..p
+        };
+        let got = lab.matmul(t, Tile::REGISTER, &rows, &full_step(5), &a, &b, &c, &a);
+        assert!(got.is_err(), "{t:?}: 5 rows of 4 dispatched");
+    }
+    let p = OptimizerParams {
+        n: 11,
+        ..Default::default()
+    };
+    let ten = vec![0.0; 10];
+    assert!(lab
+        .optimizer(&p, &StepRecord::default(), &ten, &ten, &ten, &ten)
+        .is_err());
 }

@@ -1,12 +1,16 @@
 //! Single-kernel runs on host data: each call uploads its inputs, dispatches one kernel once and
 //! reads the outputs back. For tests against the CPU reference and for timing kernels alone;
 //! the training engine (`GpuBackend`) never goes through here.
+//!
+//! The pipelines run without wgpu's runtime bounds checks (see `pipelines::module`), so every
+//! call here first checks that the shapes and offsets it was given stay inside the buffers it
+//! uploads; a call that would index outside them is an error, not a dispatch.
 
 use super::buffers::{self, STORAGE};
 use super::context::GpuContext;
 use super::pipelines::{
-    GatherParams, Layout, MatmulParams, OptimizerParams, Pipelines, SoftmaxParams, StepRecord,
-    Tile, Transpose,
+    GatherParams, Layout, MatmulParams, OptimizerParams, Pipelines, RowsAre, SoftmaxParams,
+    StepRecord, Tile, Transpose,
 };
 use crate::error::GpuError;
 use std::sync::Arc;
@@ -113,7 +117,7 @@ impl KernelLab {
         self.ctx.wait()
     }
 
-    /// `C = epilogue(op(A)·op(B))` with `params` as given; `c` is C's initial contents (poison
+    /// `C = epilogue(op(A)·op(B))` with `params` as given (checked against the slice lengths); `c` is C's initial contents (poison
     /// it to see unwritten elements), `aux` the mask source of the ReLU-mask epilogue.
     #[allow(clippy::too_many_arguments)]
     pub fn matmul(
@@ -127,6 +131,7 @@ impl KernelLab {
         c: &[f32],
         aux: &[f32],
     ) -> Result<Vec<f32>, GpuError> {
+        check_matmul(t, params, step, [a.len(), b.len(), c.len(), aux.len()])?;
         let pipeline = self.pipes.matmul(&self.ctx.device, t, tile)?;
         let bufs = [
             buffers::with_data(&self.ctx, "a", a, STORAGE),
@@ -201,6 +206,17 @@ impl KernelLab {
         x_init: &[f32],
     ) -> Result<(Vec<f32>, Vec<u32>), GpuError> {
         let rows = step.len as usize;
+        let (start, count) = (step.start as usize, labels.len());
+        let samples_ok = if step.direct != 0 {
+            start + rows <= count
+        } else {
+            order
+                .get(start..start + rows)
+                .is_some_and(|o| o.iter().all(|&s| (s as usize) < count))
+        };
+        if !samples_ok || images.len() < count * features || x_init.len() < rows * features {
+            return Err(out_of_bounds("gather"));
+        }
         let bufs = [
             buffers::with_data(&self.ctx, "images", &buffers::pack_u8(images), STORAGE),
             buffers::with_data(&self.ctx, "labels", &buffers::pack_u8(labels), STORAGE),
@@ -216,7 +232,7 @@ impl KernelLab {
         let (pb, sb) = (self.uniform(&params), self.uniform(step));
         let refs: Vec<&wgpu::Buffer> = bufs.iter().collect();
         let group = self.bind_group(&self.pipes.gather_layout, &pb, &sb, &refs);
-        let workgroups = ((rows * features) as u32).div_ceil(256).clamp(1, 4096);
+        let workgroups = super::pipelines::gather_workgroups(rows, features);
         self.run(&self.pipes.gather, &group, (workgroups, 1), 1)?;
         Ok((
             buffers::read(&self.ctx, &bufs[3], 0, x_init.len())?,
@@ -238,6 +254,19 @@ impl KernelLab {
         predictions: usize,
     ) -> Result<SoftmaxOutput, GpuError> {
         let slots = step.slot as usize + 1;
+        let rows = step.len as usize;
+        let fits = classes >= 1
+            && logits.len() >= rows * classes
+            && labels.len() >= rows
+            && labels[..rows].iter().all(|&l| (l as usize) < classes)
+            && if evaluation {
+                step.out_base as usize + rows <= predictions
+            } else {
+                dlogits_init.len() >= rows * classes
+            };
+        if !fits || rows * classes > u32::MAX as usize {
+            return Err(out_of_bounds("softmax_ce"));
+        }
         let bufs = [
             buffers::with_data(&self.ctx, "logits", logits, STORAGE),
             buffers::with_data(&self.ctx, "labels", labels, STORAGE),
@@ -278,21 +307,88 @@ impl KernelLab {
         m: &[f32],
         v: &[f32],
     ) -> Result<OptimizerOutput, GpuError> {
+        let n = params.n as usize;
+        if [w.len(), g.len(), m.len(), v.len()]
+            .iter()
+            .any(|&len| len < n)
+        {
+            return Err(out_of_bounds("optimizer"));
+        }
+        // The shader reads whole vec4: pad each slice to a multiple of four.
+        let padded = |x: &[f32]| {
+            let mut x = x.to_vec();
+            x.resize(x.len().next_multiple_of(4).max(4), 0.0);
+            x
+        };
         let bufs = [
-            buffers::with_data(&self.ctx, "w", w, STORAGE),
-            buffers::with_data(&self.ctx, "g", g, STORAGE),
-            buffers::with_data(&self.ctx, "m", m, STORAGE),
-            buffers::with_data(&self.ctx, "v", v, STORAGE),
+            buffers::with_data(&self.ctx, "w", &padded(w), STORAGE),
+            buffers::with_data(&self.ctx, "g", &padded(g), STORAGE),
+            buffers::with_data(&self.ctx, "m", &padded(m), STORAGE),
+            buffers::with_data(&self.ctx, "v", &padded(v), STORAGE),
         ];
         let (pb, sb) = (self.uniform(params), self.uniform(step));
         let refs: Vec<&wgpu::Buffer> = bufs.iter().collect();
         let group = self.bind_group(&self.pipes.optimizer_layout, &pb, &sb, &refs);
-        let workgroups = (w.len() as u32).div_ceil(256).clamp(1, 1024);
+        let workgroups = super::pipelines::optimizer_workgroups(n);
         self.run(&self.pipes.optimizer, &group, (workgroups, 1), 1)?;
         Ok(OptimizerOutput {
             params: buffers::read(&self.ctx, &bufs[0], 0, w.len())?,
             m: buffers::read(&self.ctx, &bufs[2], 0, m.len())?,
             v: buffers::read(&self.ctx, &bufs[3], 0, v.len())?,
         })
+    }
+}
+
+fn out_of_bounds(kernel: &str) -> GpuError {
+    GpuError::Device(format!(
+        "{kernel}: the given shapes reach outside the given buffers"
+    ))
+}
+
+/// Checks that a matmul with `params` (and `step`'s batch length where it replaces a dimension)
+/// indexes inside buffers of `lens` = [a, b, c, aux] elements: the shaders clamp reads to the
+/// shapes and guard writes by them, so the shapes fitting the buffers is all they need.
+fn check_matmul(
+    t: Transpose,
+    p: &MatmulParams,
+    step: &StepRecord,
+    lens: [usize; 4],
+) -> Result<(), GpuError> {
+    let by_step =
+        |is: RowsAre, v: u32| u64::from(if p.rows_is == is as u32 { step.len } else { v });
+    let (m, a_rows, k) = (
+        by_step(RowsAre::M, p.m),
+        by_step(RowsAre::M, p.a_rows),
+        by_step(RowsAre::K, p.k),
+    );
+    let n = u64::from(p.n);
+    if m == 0 || n == 0 {
+        return Ok(()); // no workgroup does any work
+    }
+    let [a_len, b_len, c_len, aux_len] = lens.map(|l| l as u64);
+    let (lda, ldb, ldc) = (u64::from(p.lda), u64::from(p.ldb), u64::from(p.ldc));
+    let inside = |last: u64, len: u64| last < len && last < u64::from(u32::MAX);
+    let mut ok = inside(u64::from(p.c_off) + (m - 1) * ldc + n - 1, c_len);
+    if k > 0 {
+        ok &= a_rows > 0;
+        let a_rows = a_rows.max(1);
+        let (a_last, b_last) = match t {
+            Transpose::None => ((a_rows - 1) * lda + k - 1, (k - 1) * ldb + n - 1),
+            Transpose::B => ((a_rows - 1) * lda + k - 1, (n - 1) * ldb + k - 1),
+            Transpose::A => ((k - 1) * lda + a_rows - 1, (k - 1) * ldb + n - 1),
+        };
+        ok &= inside(u64::from(p.a_off) + a_last, a_len);
+        ok &= inside(u64::from(p.b_off) + b_last, b_len);
+    }
+    if (1..=3).contains(&p.epilogue) {
+        ok &= inside(u64::from(p.bias_off) + n - 1, b_len);
+    }
+    if p.epilogue == 4 {
+        ok &= inside(u64::from(p.aux_off) + (m - 1) * ldc + n - 1, aux_len);
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(out_of_bounds("matmul"))
     }
 }

@@ -212,12 +212,12 @@ impl GpuBackend {
         let software = ctx.is_software();
         let max_groups = limits.max_compute_workgroups_per_dimension as usize;
         for l in spec.layers() {
-            for (m, n) in [
-                (rows, l.fan_out),
-                (rows, l.fan_in),
-                (l.fan_in + 1, l.fan_out),
+            for (m, k, n) in [
+                (rows, l.fan_in, l.fan_out),
+                (rows, l.fan_out, l.fan_in),
+                (l.fan_in + 1, max_batch, l.fan_out),
             ] {
-                let tile = opts.tile.unwrap_or(Tile::choose(software, m, l.fan_in, n));
+                let tile = opts.tile.unwrap_or(Tile::choose(software, m, k, n));
                 let (x, y) = tile.workgroups(m, n);
                 if x as usize > max_groups || y as usize > max_groups {
                     return Err(limit(format!(
@@ -452,9 +452,7 @@ impl GpuBackend {
             ..Default::default()
         };
         let params = self.uniform("gather", &p);
-        let groups = ((rows * self.spec.inputs) as u32)
-            .div_ceil(256)
-            .clamp(1, 8192);
+        let groups = pipelines::gather_workgroups(rows, self.spec.inputs);
         self.dispatch(
             "gather".into(),
             self.pipes.gather.clone(),
@@ -579,22 +577,18 @@ impl GpuBackend {
             },
         };
         let params = self.uniform("optimizer", &p);
-        train.push(
-            self.dispatch(
-                "optimizer".into(),
-                self.pipes.optimizer.clone(),
-                &self.pipes.optimizer_layout,
-                &params,
-                &[&self.params, &self.grads, &self.moment1, &self.moment2],
-                (
-                    (self.spec.parameter_count() as u32)
-                        .div_ceil(256)
-                        .clamp(1, 4096),
-                    1,
-                ),
-                steps,
+        train.push(self.dispatch(
+            "optimizer".into(),
+            self.pipes.optimizer.clone(),
+            &self.pipes.optimizer_layout,
+            &params,
+            &[&self.params, &self.grads, &self.moment1, &self.moment2],
+            (
+                pipelines::optimizer_workgroups(self.spec.parameter_count()),
+                1,
             ),
-        );
+            steps,
+        ));
         let e = self.eval_rows();
         let eval = |resident: Option<&Resident>| -> Result<Vec<Dispatch>, GpuError> {
             let Some(resident) = resident else {

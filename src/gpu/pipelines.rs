@@ -143,6 +143,22 @@ pub struct OptimizerParams {
     pub _pad: u32,
 }
 
+/// Workgroups of the optimizer dispatch over `n` parameters: 64 invocations each, every invocation
+/// looping over about four vec4 (fewer, longer-lived invocations: on lavapipe each workgroup has a
+/// fixed cost). The buffers it binds must hold ⌈n/4⌉ vec4.
+pub fn optimizer_workgroups(n: usize) -> u32 {
+    (n.div_ceil(4) as u32).div_ceil(64 * 4).clamp(1, 1024)
+}
+
+/// Workgroups of the gather dispatch for `rows` rows of `features`: 256 invocations each, one
+/// per u32 word of pixels (four outputs; the grid-stride loop covers the rest when features are
+/// not a multiple of four).
+pub fn gather_workgroups(rows: usize, features: usize) -> u32 {
+    ((rows * features).div_ceil(4) as u32)
+        .div_ceil(256)
+        .clamp(1, 8192)
+}
+
 /// The matrix product variants (`TRANS` override).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Transpose {
@@ -258,6 +274,11 @@ impl Tile {
     /// The tile for an `m × k × n` product on a device: register tiling on software adapters
     /// (measured faster there at every MLP shape; the larger tile from m = 128 rows), and
     /// shared-memory tiles on hardware GPUs.
+    ///
+    /// Measured on lavapipe and not taken (2026-11, Mesa 25.0.7, unchecked modules): an 8x16
+    /// micro-tile for the batch-32 weight gradients (slower in the engine's step than alone);
+    /// a 4x2 micro-tile for n ≤ 16 (output layer 1.5x faster, 2-3% of a step, but two more
+    /// pipelines took the cold start from 3-5 s to 8-9 s).
     pub fn choose(software: bool, m: usize, _k: usize, _n: usize) -> Tile {
         match (software, m >= 128) {
             (true, false) => Tile::REGISTER,
@@ -320,11 +341,24 @@ fn layout(device: &wgpu::Device, label: &str, storage: &'static [bool]) -> Layou
     }
 }
 
-fn module(device: &wgpu::Device, label: &str, source: &str) -> wgpu::ShaderModule {
-    device.create_shader_module(wgpu::ShaderModuleDescriptor {
+fn module(device: &wgpu::Device, label: &str, source: &str, checked: bool) -> wgpu::ShaderModule {
+    let desc = wgpu::ShaderModuleDescriptor {
         label: Some(label),
         source: wgpu::ShaderSource::Wgsl(source.into()),
-    })
+    };
+    if checked {
+        return device.create_shader_module(desc);
+    }
+    // SAFETY: `ShaderRuntimeChecks::unchecked()` drops naga's bounds checks (on local arrays, and
+    // on buffers where the driver has no robust access of its own) and its loop bounding. That is
+    // sound for our shaders because (1) every loop runs to a bound read from a uniform with a
+    // positive step far below u32::MAX (no infinite loop); (2) local and workgroup arrays are
+    // indexed below their sizes for every tile `Tile::check` accepts, and `Pipelines::matmul`
+    // compiles no other tile; (3) every storage index is clamped into, or guarded by, the shapes
+    // in the kernel's uniforms, and those shapes fit the bound buffers: `GpuBackend` derives
+    // them from the buffers it allocated and the steps it validated (`train_epoch`, `evaluate`),
+    // and `KernelLab` checks caller-given shapes against the buffer lengths before dispatching.
+    unsafe { device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked()) }
 }
 
 /// Creates a pipeline inside a validation error scope, so a bad shader is a typed error.
@@ -381,29 +415,44 @@ pub struct Pipelines {
     matmul_module: wgpu::ShaderModule,
     matmul: Mutex<HashMap<(Transpose, Tile), wgpu::ComputePipeline>>,
     limits: wgpu::Limits,
+    checked: bool,
 }
 
 impl Pipelines {
+    /// The engine's pipelines: shader modules without naga's runtime checks (see `module`).
     pub fn new(device: &wgpu::Device) -> Result<Self, GpuError> {
+        Self::with_runtime_checks(device, false)
+    }
+
+    /// Pipelines from modules with (`checked`) or without wgpu's injected runtime checks
+    /// (bounds checks, loop bounding). Checked modules are for developing a new shader and for
+    /// measuring what the checks cost.
+    pub fn with_runtime_checks(device: &wgpu::Device, checked: bool) -> Result<Self, GpuError> {
         let matmul_layout = layout(device, "matmul", MATMUL_STORAGE);
         let gather_layout = layout(device, "gather", GATHER_STORAGE);
         let softmax_layout = layout(device, "softmax_ce", SOFTMAX_STORAGE);
         let optimizer_layout = layout(device, "optimizer", OPTIMIZER_STORAGE);
-        let gather_module = module(device, "gather.wgsl", GATHER_WGSL);
-        let softmax_module = module(device, "softmax_ce.wgsl", SOFTMAX_CE_WGSL);
-        let optimizer_module = module(device, "optimizer.wgsl", OPTIMIZER_WGSL);
+        let gather_module = module(device, "gather.wgsl", GATHER_WGSL, checked);
+        let softmax_module = module(device, "softmax_ce.wgsl", SOFTMAX_CE_WGSL, checked);
+        let optimizer_module = module(device, "optimizer.wgsl", OPTIMIZER_WGSL, checked);
         Ok(Self {
             gather: pipeline(device, &gather_layout, &gather_module, "gather", &[])?,
             softmax: pipeline(device, &softmax_layout, &softmax_module, "softmax_ce", &[])?,
             optimizer: pipeline(device, &optimizer_layout, &optimizer_module, "update", &[])?,
-            matmul_module: module(device, "matmul.wgsl", MATMUL_WGSL),
+            matmul_module: module(device, "matmul.wgsl", MATMUL_WGSL, checked),
             matmul_layout,
             gather_layout,
             softmax_layout,
             optimizer_layout,
             matmul: Mutex::new(HashMap::new()),
             limits: device.limits(),
+            checked,
         })
+    }
+
+    /// Whether the modules keep wgpu's runtime checks.
+    pub fn checked(&self) -> bool {
+        self.checked
     }
 
     /// The override constants of a matmul variant.

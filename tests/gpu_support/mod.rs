@@ -1,10 +1,10 @@
 //! Shared by the GPU test binaries: one device and one pipeline set per binary (lavapipe JITs
-//! each pipeline for seconds), seeded random data, error norms, and a tiny IDX reader for MNIST.
+//! each pipeline for seconds), seeded random data, error norms, and MNIST from the data layer.
 #![allow(dead_code)]
 
+use gpu_mlp::data::{Dataset, KnownDataset, Samples};
 use gpu_mlp::gpu::kernels::KernelLab;
 use gpu_mlp::gpu::{DeviceNeeds, GpuContext};
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
@@ -90,48 +90,28 @@ pub fn mnist_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist"))
 }
 
-/// Reads a gzipped IDX file: (dims, bytes). Minimal: big-endian header, u8 data only.
-pub fn read_idx_gz(path: &std::path::Path) -> std::io::Result<(Vec<usize>, Vec<u8>)> {
-    let file = std::fs::File::open(path)?;
-    let mut raw = Vec::new();
-    flate2::read::GzDecoder::new(file).read_to_end(&mut raw)?;
-    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
-    if raw.len() < 4 || raw[0] != 0 || raw[1] != 0 || raw[2] != 8 {
-        return Err(bad("not a u8 IDX file"));
-    }
-    let nd = raw[3] as usize;
-    let header = 4 + 4 * nd;
-    if raw.len() < header {
-        return Err(bad("truncated header"));
-    }
-    let dims: Vec<usize> = (0..nd)
-        .map(|i| {
-            u32::from_be_bytes([
-                raw[4 + 4 * i],
-                raw[5 + 4 * i],
-                raw[6 + 4 * i],
-                raw[7 + 4 * i],
-            ]) as usize
-        })
-        .collect();
-    let len: usize = dims.iter().product();
-    if raw.len() != header + len {
-        return Err(bad("length does not match the header"));
-    }
-    Ok((dims, raw[header..].to_vec()))
+/// MNIST through the crate's data layer (one IDX reader in the project), loaded once per test
+/// binary; `None` when the files are absent or unreadable.
+pub fn mnist_dataset() -> Option<&'static Dataset> {
+    static MNIST: OnceLock<Option<Dataset>> = OnceLock::new();
+    MNIST
+        .get_or_init(|| gpu_mlp::data::load_dir(&mnist_dir(), Some(KnownDataset::Mnist)).ok())
+        .as_ref()
 }
 
 /// The first `n` samples of an MNIST split (`train` or `t10k`), or `None` if the files are absent.
-pub fn mnist(split: &str, n: usize) -> Option<gpu_mlp::data::Samples> {
-    let dir = mnist_dir();
-    let images = read_idx_gz(&dir.join(format!("{split}-images-idx3-ubyte.gz"))).ok()?;
-    let labels = read_idx_gz(&dir.join(format!("{split}-labels-idx1-ubyte.gz"))).ok()?;
-    let features = images.0[1] * images.0[2];
-    let count = n.min(images.0[0]).min(labels.0[0]);
-    Some(gpu_mlp::data::Samples {
-        images: images.1[..count * features].to_vec(),
-        labels: labels.1[..count].to_vec(),
+pub fn mnist(split: &str, n: usize) -> Option<Samples> {
+    let data = mnist_dataset()?;
+    let all = if split == "t10k" {
+        &data.test
+    } else {
+        &data.train
+    };
+    let count = n.min(all.count);
+    Some(Samples {
+        images: all.images[..count * all.features].to_vec(),
+        labels: all.labels[..count].to_vec(),
         count,
-        features,
+        features: all.features,
     })
 }
