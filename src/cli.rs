@@ -270,7 +270,8 @@ pub struct VerifyArgs {
     /// Batch size of the model's shapes and of the lockstep steps
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub batch_size: u64,
-    /// Lockstep training steps on both engines (0 skips the lockstep check)
+    /// Lockstep training steps on both engines; the first 50 are held to the bounds, later ones
+    /// show how the engines drift apart (0 skips the lockstep check)
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(0..=100_000))]
     pub steps: u64,
     /// Seed of the random inputs, the initialisation, the shuffle and dropout

@@ -731,9 +731,20 @@ pub fn check_kernels(
             let eval_case = format!(" (model L{l} eval)");
             c.forward(batch, eval_rows, dims, eval, l as u32, mask, &eval_case);
             c.grad(batch, batch, dims, &case);
+            let scale = if dropout { mask.scale } else { 1.0 };
             if l > 0 {
-                let scale = if dropout { mask.scale } else { 1.0 };
                 c.backward(batch, batch, dims, scale, &case);
+            }
+            // An epoch's short last batch: fewer rows than the buffers and the grid were made
+            // for (the engine sizes both for full batches).
+            let short = batch - batch / 3;
+            if short < batch {
+                let case = format!(" (model L{l} short batch)");
+                c.forward(short, batch, dims, training, l as u32, mask, &case);
+                c.grad(short, batch, dims, &case);
+                if l > 0 {
+                    c.backward(short, batch, dims, scale, &case);
+                }
             }
         }
     }
