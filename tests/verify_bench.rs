@@ -283,9 +283,22 @@ fn bench_refuses_a_file_that_is_not_a_record() {
 /// between passes or are written before the work is done).
 #[test]
 fn step_timestamps_agree_with_the_wall_clock() {
+    // Both ways of placing the timestamps: between the dispatches of one pass, and (a device
+    // opened without TIMESTAMP_QUERY_INSIDE_PASSES, as on Apple GPUs) a pass per dispatch.
+    for features in [
+        wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES,
+        wgpu::Features::TIMESTAMP_QUERY,
+    ] {
+        if !timestamps_agree(features) {
+            return;
+        }
+    }
+}
+
+/// One device opened with `features` (where the adapter has them); false when skipped.
+fn timestamps_agree(features: wgpu::Features) -> bool {
     let needs = DeviceNeeds {
-        optional_features: wgpu::Features::TIMESTAMP_QUERY
-            | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES,
+        optional_features: features,
         ..DeviceNeeds::default()
     };
     let ctx = match GpuContext::open(Some(gpu_support::backends()), None, &needs) {
@@ -295,13 +308,19 @@ fn step_timestamps_agree_with_the_wall_clock() {
         }
         Err(e) => {
             eprintln!("skipping: {e}");
-            return;
+            return false;
         }
     };
     let Some(method) = timestamp_method(&ctx) else {
         eprintln!("skipping: {} has no timestamp queries", ctx.describe());
-        return;
+        return false;
     };
+    let expected = if features.contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES) {
+        method
+    } else {
+        TimestampMethod::PassPerDispatch
+    };
+    assert_eq!(method, expected);
     let spec = ModelSpec::new(784, vec![128], 10, 0.2).expect("spec");
     let batch = 256;
     let mut engine = GpuBackend::new(
@@ -381,4 +400,5 @@ fn step_timestamps_agree_with_the_wall_clock() {
         stamped * 1e6,
         wall * 1e6
     );
+    true
 }
