@@ -13,7 +13,7 @@ pub mod verify;
 
 use crate::cli::{DataArgs, EngineArgs};
 use crate::data::{self, DataSource, Dataset, LoadOptions};
-use crate::engine::{self, BackendChoice, EngineOptions, OpenedEngine};
+use crate::engine::{self, EngineOptions, OpenedEngine};
 use crate::error::Result;
 use crate::gpu::GpuOptions;
 use crate::model::ModelSpec;
@@ -39,13 +39,7 @@ pub fn open_engine(
     optimizer: Optimizer,
     max_batch: usize,
 ) -> Result<OpenedEngine> {
-    let choice = match args.backend {
-        Some(arg) => BackendChoice::from(arg),
-        None => match std::env::var("WGPU_BACKEND") {
-            Ok(name) if !name.trim().is_empty() => name.parse::<BackendChoice>()?,
-            _ => BackendChoice::Auto,
-        },
-    };
+    let choice = devices::backend_choice(args.backend)?;
     let options = EngineOptions {
         gpu: GpuOptions {
             steps_per_submit: args.steps_per_submit as usize,

@@ -38,6 +38,18 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
         optimizer,
     };
     config.validate()?;
+    if args.verify {
+        // Refuse an adapter that computes wrong numbers before spending minutes on it.
+        crate::verify::quick_check(
+            super::devices::backend_choice(args.engine.backend)?,
+            args.engine.adapter.as_deref(),
+            &spec,
+            optimizer,
+            config.batch_size,
+            args.seed,
+            Some(&data.train),
+        )?;
+    }
     let mut engine = super::open_engine(&args.engine, &spec, optimizer, config.batch_size)?.engine;
     engine.set_parameters(&initial_parameters)?;
     let (train_rows, val_rows) = config.split_rows(data.train.count);
