@@ -199,7 +199,7 @@ impl App {
                 ),
             ));
         }
-        let class = argmax(&probabilities);
+        let class = crate::cpu::ops::arg_max(&probabilities).0;
         let body = Prediction {
             class,
             label: &self.info.classes[class],
@@ -301,20 +301,6 @@ fn is_local_host(host: Option<&str>) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn argmax(values: &[f32]) -> usize {
-    values
-        .iter()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
-            if v > best.1 {
-                (i, v)
-            } else {
-                best
-            }
-        })
-        .0
-}
-
 fn round3(v: f32) -> f32 {
     (v * 1000.0).round() / 1000.0
 }
@@ -354,7 +340,7 @@ mod tests {
 
     #[test]
     fn argmax_takes_the_first_maximum() {
-        assert_eq!(argmax(&[0.1, 0.5, 0.5, 0.2]), 1);
-        assert_eq!(argmax(&[1.0]), 0);
+        assert_eq!(crate::cpu::ops::arg_max(&[0.1, 0.5, 0.5, 0.2]).0, 1);
+        assert_eq!(crate::cpu::ops::arg_max(&[1.0]).0, 0);
     }
 }
