@@ -418,24 +418,7 @@ pub fn run_gpu(
         if !timestamps {
             figs.kernel_timing = WALL.to_string();
         }
-        figs.add(
-            Figure::from_samples(
-                format!("{config}: throughput"),
-                "train",
-                "samples/s",
-                true,
-                &rates,
-            )
-            .with_note(note),
-        );
-        let us: Vec<f64> = step_times.iter().map(|s| s * 1e6).collect();
-        figs.add(Figure::from_samples(
-            format!("{config}: step"),
-            "train",
-            "us",
-            false,
-            &us,
-        ));
+        add_throughput_and_step(&mut figs, &config, &rates, &step_times, note);
         // Each run's share of the step time not covered by the kernels measured after it.
         let outside: Vec<f64> = step_times
             .iter()
@@ -513,24 +496,7 @@ pub fn run_cpu(opts: &BenchOptions, log: &mut dyn FnMut(&str)) -> Result<BenchRe
         engine.set_parameters(&spec.init_parameters(1))?;
         let (rates, step_times, note) =
             training_runs(&mut engine, count, batch, opt, opts, |_, _| Ok(()))?;
-        figs.add(
-            Figure::from_samples(
-                format!("{config}: throughput"),
-                "train",
-                "samples/s",
-                true,
-                &rates,
-            )
-            .with_note(note),
-        );
-        let us: Vec<f64> = step_times.iter().map(|s| s * 1e6).collect();
-        figs.add(Figure::from_samples(
-            format!("{config}: step"),
-            "train",
-            "us",
-            false,
-            &us,
-        ));
+        add_throughput_and_step(&mut figs, &config, &rates, &step_times, note);
     }
     Ok(BenchRecord {
         format: FORMAT.to_string(),
@@ -548,6 +514,35 @@ pub fn run_cpu(opts: &BenchOptions, log: &mut dyn FnMut(&str)) -> Result<BenchRe
         seconds: started.elapsed().as_secs_f64(),
         figures: figs.list,
     })
+}
+
+/// The two figures every training configuration reports, on either engine: samples/s and the
+/// step time in µs, from the same runs.
+fn add_throughput_and_step(
+    figs: &mut Figures,
+    config: &str,
+    rates: &[f64],
+    step_times: &[f64],
+    note: String,
+) {
+    figs.add(
+        Figure::from_samples(
+            format!("{config}: throughput"),
+            "train",
+            "samples/s",
+            true,
+            rates,
+        )
+        .with_note(note),
+    );
+    let us: Vec<f64> = step_times.iter().map(|s| s * 1e6).collect();
+    figs.add(Figure::from_samples(
+        format!("{config}: step"),
+        "train",
+        "us",
+        false,
+        &us,
+    ));
 }
 
 #[cfg(test)]

@@ -707,6 +707,20 @@ impl GpuBackend {
         }
     }
 
+    /// The step-table record of a profiling step: the first `batch` rows, Adam's first step.
+    fn profiling_record(&self, batch: usize) -> StepRecord {
+        StepRecord {
+            start: 0,
+            len: batch as u32,
+            slot: 0,
+            seed: 1,
+            step_size: self.optimizer.step_size(1),
+            grad_scale: 1.0 / batch as f32,
+            direct: 0,
+            out_base: 0,
+        }
+    }
+
     /// Times each dispatch of a full-batch training step alone and the step as a whole
     /// (`repeats` back to back, wall clock after a warm-up). Needs the training split loaded;
     /// it trains on its first `max_batch` samples, changing the parameters.
@@ -722,17 +736,7 @@ impl GpuBackend {
         self.ctx
             .queue
             .write_buffer(&self.order, 0, bytemuck::cast_slice(&order[..batch]));
-        let record = StepRecord {
-            start: 0,
-            len: batch as u32,
-            slot: 0,
-            seed: 1,
-            step_size: self.optimizer.step_size(1),
-            grad_scale: 1.0 / batch as f32,
-            direct: 0,
-            out_base: 0,
-        };
-        self.write_records(0, &vec![record; repeats])?;
+        self.write_records(0, &vec![self.profiling_record(batch); repeats])?;
         let programs = self
             .programs
             .as_ref()

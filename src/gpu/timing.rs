@@ -214,17 +214,7 @@ impl GpuBackend {
         self.ctx
             .queue
             .write_buffer(&self.order, 0, bytemuck::cast_slice(&order));
-        let record = StepRecord {
-            start: 0,
-            len: batch as u32,
-            slot: 0,
-            seed: 1,
-            step_size: self.optimizer.step_size(1),
-            grad_scale: 1.0 / batch as f32,
-            direct: 0,
-            out_base: 0,
-        };
-        self.write_records(0, &[record])?;
+        self.write_records(0, &[self.profiling_record(batch)])?;
         let programs = self
             .programs
             .as_ref()
