@@ -115,6 +115,20 @@ impl ModelSpec {
             .sum()
     }
 
+    /// Checks that a flat parameter buffer has this model's length (before an engine takes it).
+    pub fn check_parameters(&self, params: &[f32]) -> Result<(), ConfigError> {
+        let expected = self.parameter_count();
+        if params.len() == expected {
+            Ok(())
+        } else {
+            Err(ConfigError::new(format!(
+                "{} parameters given, the model {} has {expected}",
+                params.len(),
+                self.describe()
+            )))
+        }
+    }
+
     /// Widest activation, for sizing scratch buffers.
     pub fn max_width(&self) -> usize {
         self.widths().into_iter().max().unwrap_or(0)

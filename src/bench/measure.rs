@@ -353,14 +353,7 @@ pub fn run_gpu(
                 ..GpuOptions::default()
             },
         )?;
-        let count = (4 * batch).max(4096);
-        let data = if count == 4096 {
-            data.clone()
-        } else {
-            synthetic(count)
-        };
-        engine.load_split(Split::Train, &data)?;
-        engine.set_parameters(&spec.init_parameters(1))?;
+        let count = load_training_data(&mut engine, &spec, batch, &data)?;
         // After each throughput run, the per-kernel times of a few steps: the share outside
         // kernels is taken run by run from figures measured next to each other.
         let mut per_kernel: Vec<(String, Vec<f64>)> = Vec::new();
@@ -486,14 +479,7 @@ pub fn run_cpu(opts: &BenchOptions, log: &mut dyn FnMut(&str)) -> Result<BenchRe
         let config = format!("{}, batch {batch}", spec.describe());
         let mut engine = CpuBackend::new(&spec, opt, batch)?;
         engine_name = engine.describe();
-        let count = (4 * batch).max(4096);
-        let data = if count == 4096 {
-            data.clone()
-        } else {
-            synthetic(count)
-        };
-        engine.load_split(Split::Train, &data)?;
-        engine.set_parameters(&spec.init_parameters(1))?;
+        let count = load_training_data(&mut engine, &spec, batch, &data)?;
         let (rates, step_times, note) =
             training_runs(&mut engine, count, batch, opt, opts, |_, _| Ok(()))?;
         add_throughput_and_step(&mut figs, &config, &rates, &step_times, note);
@@ -514,6 +500,24 @@ pub fn run_cpu(opts: &BenchOptions, log: &mut dyn FnMut(&str)) -> Result<BenchRe
         seconds: started.elapsed().as_secs_f64(),
         figures: figs.list,
     })
+}
+
+/// Loads enough synthetic samples for four batches (at least the shared 4096) and fresh
+/// parameters into an engine, the same for both engines; returns the sample count.
+fn load_training_data(
+    engine: &mut dyn Backend,
+    spec: &ModelSpec,
+    batch: usize,
+    shared: &Samples,
+) -> Result<usize> {
+    let count = (4 * batch).max(shared.count);
+    if count == shared.count {
+        engine.load_split(Split::Train, shared)?;
+    } else {
+        engine.load_split(Split::Train, &synthetic(count))?;
+    }
+    engine.set_parameters(&spec.init_parameters(1))?;
+    Ok(count)
 }
 
 /// The two figures every training configuration reports, on either engine: samples/s and the

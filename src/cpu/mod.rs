@@ -258,15 +258,7 @@ impl Backend for CpuBackend {
     }
 
     fn set_parameters(&mut self, params: &[f32]) -> Result<()> {
-        if params.len() != self.params.len() {
-            return Err(ConfigError::new(format!(
-                "{} parameters given, the model {} has {}",
-                params.len(),
-                self.spec.describe(),
-                self.params.len()
-            ))
-            .into());
-        }
+        self.spec.check_parameters(params)?;
         self.params.copy_from_slice(params);
         self.moment1.fill(0.0);
         self.moment2.fill(0.0);

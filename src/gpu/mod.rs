@@ -838,15 +838,7 @@ impl Backend for GpuBackend {
     }
 
     fn set_parameters(&mut self, params: &[f32]) -> Result<()> {
-        if params.len() != self.spec.parameter_count() {
-            return Err(ConfigError::new(format!(
-                "{} parameters given, the model {} has {}",
-                params.len(),
-                self.spec.describe(),
-                self.spec.parameter_count()
-            ))
-            .into());
-        }
+        self.spec.check_parameters(params)?;
         self.ctx
             .queue
             .write_buffer(&self.params, 0, bytemuck::cast_slice(params));
