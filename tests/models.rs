@@ -338,6 +338,13 @@ fn init_from_checks_shapes_and_takes_the_checkpoint() {
     assert_eq!(spec.dropout, 0.1);
     assert_eq!(parameters, ckpt.parameters);
 
+    // Without --dropout, training goes on at the checkpoint's rate (0 here), not the quickstart's.
+    let args = train_args(&["--init-from", path_text]);
+    let outputs = TrainOutputs::prepare(&args).unwrap();
+    let (spec, _) = outputs.model(&args, &toy_data(28, 28, 10)).unwrap();
+    assert_eq!(spec.dropout, ckpt.spec.dropout);
+    assert_ne!(spec.dropout, gpu_mlp::cli::DEFAULT_NETWORK_DROPOUT);
+
     // A missing --init-from fails before any data is read.
     let args = train_args(&["--init-from", "/no/such/model.safetensors"]);
     let err = TrainOutputs::prepare(&args).err().unwrap().to_string();

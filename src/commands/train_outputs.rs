@@ -42,22 +42,26 @@ impl TrainOutputs {
     }
 
     /// The network to train and its starting parameters: fresh Glorot ones for `--hidden`, or
-    /// `--init-from`'s (its layer sizes, this run's dropout), checked against the data.
+    /// `--init-from`'s (its layer sizes; its dropout unless `--dropout`), checked against the data.
     pub fn model(&self, args: &TrainArgs, data: &Dataset) -> Result<(ModelSpec, Vec<f32>)> {
         match &self.init {
             None => {
                 let spec = ModelSpec::new(
                     data.features(),
-                    args.hidden.0.clone(),
+                    args.hidden_layers(),
                     data.classes(),
-                    args.dropout,
+                    args.dropout_rate(None),
                 )?;
                 let parameters = spec.init_parameters(args.seed);
                 Ok((spec, parameters))
             }
             Some((path, ckpt)) => {
                 ckpt.check_fits(path, data)?;
-                if args.hidden.0 != ckpt.spec.hidden {
+                if args
+                    .hidden
+                    .as_ref()
+                    .is_some_and(|h| h.0 != ckpt.spec.hidden)
+                {
                     let hidden: Vec<String> =
                         ckpt.spec.hidden.iter().map(|h| h.to_string()).collect();
                     println!(
@@ -74,7 +78,7 @@ impl TrainOutputs {
                     ckpt.spec.inputs,
                     ckpt.spec.hidden.clone(),
                     ckpt.spec.classes,
-                    args.dropout,
+                    args.dropout_rate(Some(ckpt.spec.dropout)),
                 )?;
                 if ckpt.parameters.len() != spec.parameter_count() {
                     return Err(CheckpointError::Invalid {
