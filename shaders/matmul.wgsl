@@ -25,6 +25,9 @@
 // the bias after W.
 // matmul_reg keeps K one step at a time: unrolling it by 4 (no vec4 loads) ran about 2x slower
 // on lavapipe (more live registers per invocation).
+// Both entry points accumulate each output as the same chain fma(a_q, b_q, acc) for q = 0..k-1
+// (the shared tile's zero padding past k adds exact zeros), so every tile gives the same bits and
+// the per-adapter tile choice (src/gpu/tuning.rs) changes speed only, never results.
 // Epilogues (uniform branch): 0 none, 1 +bias, 2 +bias then ReLU, 3 +bias, ReLU, inverted dropout
 // (hash of src/dropout.rs), 4 backward mask c = aux > 0 ? v·scale : 0.
 
@@ -242,7 +245,7 @@ fn matmul_shared(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
             for (var jj = 0u; jj < TN; jj++) {
                 let bv = sb[kk * bn + lid.x + jj * WG_X];
                 for (var ii = 0u; ii < TM; ii++) {
-                    acc[ii * TN + jj] += av[ii] * bv;
+                    acc[ii * TN + jj] = fma(av[ii], bv, acc[ii * TN + jj]);
                 }
             }
         }

@@ -308,9 +308,6 @@ pub struct VerifyArgs {
     /// Seed of the random inputs, the initialisation, the shuffle and dropout
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Check every matmul tile configuration, not only those the engine picks on this adapter
-    #[arg(long)]
-    pub all_tiles: bool,
     /// Write the whole result with the adapter's info to FILE (JSON), e.g. for a bug report
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,

@@ -125,18 +125,16 @@ pub fn open_engine(
     max_batch: usize,
     opts: &EngineOptions,
 ) -> Result<OpenedEngine> {
+    // The GPU engine and its note (tiles timed on first use of an adapter, cache problems).
     let gpu_engine =
-        |backends: Option<wgpu::Backends>, adapter: Option<&str>| -> Result<Box<dyn Backend>> {
+        |backends: Option<wgpu::Backends>, adapter: Option<&str>| -> Result<OpenedEngine> {
             let needs = GpuBackend::needs(spec, max_batch, &opts.gpu);
             let ctx = Arc::new(GpuContext::open(backends, adapter, &needs)?);
-            Ok(Box::new(GpuBackend::new(
-                ctx,
-                None,
-                spec,
-                optimizer,
-                max_batch,
-                opts.gpu.clone(),
-            )?))
+            let engine = GpuBackend::new(ctx, None, spec, optimizer, max_batch, opts.gpu.clone())?;
+            Ok(OpenedEngine {
+                note: engine.tile_choices().note(),
+                engine: Box::new(engine),
+            })
         };
     match choice {
         BackendChoice::Cpu => Ok(OpenedEngine {
@@ -146,18 +144,11 @@ pub fn open_engine(
         BackendChoice::Auto => {
             let named = adapter.is_some() || std::env::var_os("WGPU_ADAPTER_NAME").is_some();
             if named {
-                return Ok(OpenedEngine {
-                    engine: gpu_engine(None, adapter)?,
-                    note: None,
-                });
+                return gpu_engine(None, adapter);
             }
             let adapters = gpu::list_adapters(gpu::context::backends_or_env(None));
             if let Some(hw) = adapters.iter().find(|a| a.is_hardware()) {
-                let index = hw.index.to_string();
-                return Ok(OpenedEngine {
-                    engine: gpu_engine(None, Some(&index))?,
-                    note: None,
-                });
+                return gpu_engine(None, Some(&hw.index.to_string()));
             }
             let note = if adapters.iter().any(|a| a.software) {
                 SOFTWARE_ONLY_NOTE.to_string()
@@ -178,7 +169,7 @@ pub fn open_engine(
                     }
                     .into())
                 }
-                other => other.map(|engine| OpenedEngine { engine, note: None }),
+                other => other,
             }
         }
     }

@@ -85,33 +85,39 @@ fn cpu_product(t: Transpose, a: &[f32], b: &[f32], m: usize, k: usize, n: usize)
     c
 }
 
+/// Each variant and tile against the reference; and every tile gives the same bits as the first
+/// (the engine picks tiles by measured speed, which must not change what it computes).
 #[test]
 fn matmul_variants_match_the_reference_at_ragged_shapes() {
     let Some(lab) = lab() else { return };
     let mut rng = Rng::new(1);
     let mut cases = 0;
-    for tile in TILES {
-        for t in Transpose::ALL {
-            for m in [1, 3, 32, 33] {
-                for k in [1, 17, 128, 784] {
-                    for n in [1, 10, 65, 128] {
-                        let a = rng.vec(m * k);
-                        let b = rng.vec(k * n);
-                        let want = cpu_product(t, &a, &b, m, k, n);
-                        let p = MatmulParams::packed(t, m, k, n);
+    for t in Transpose::ALL {
+        for m in [1, 3, 32, 33] {
+            for k in [1, 17, 128, 784] {
+                for n in [1, 10, 65, 128] {
+                    let a = rng.vec(m * k);
+                    let b = rng.vec(k * n);
+                    let want = cpu_product(t, &a, &b, m, k, n);
+                    let p = MatmulParams::packed(t, m, k, n);
+                    let mut first: Option<Vec<f32>> = None;
+                    for tile in TILES {
+                        let poison = vec![f32::NAN; m * n];
                         let got = lab
-                            .matmul(
-                                t,
-                                tile,
-                                &p,
-                                &full_step(1),
-                                &a,
-                                &b,
-                                &vec![f32::NAN; m * n],
-                                &a,
-                            )
+                            .matmul(t, tile, &p, &full_step(1), &a, &b, &poison, &a)
                             .unwrap();
-                        check_rel(&format!("{t:?} {tile:?} {m}x{k}x{n}"), &got, &want, 1e-5);
+                        let name = format!("{t:?} {tile:?} {m}x{k}x{n}");
+                        check_rel(&name, &got, &want, 1e-5);
+                        match &first {
+                            None => first = Some(got),
+                            Some(bits) => assert!(
+                                got.iter()
+                                    .zip(bits)
+                                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+                                "{name}: differs in bits from {:?}",
+                                TILES[0]
+                            ),
+                        }
                         cases += 1;
                     }
                 }
@@ -546,4 +552,77 @@ fn shapes_reaching_outside_the_buffers_are_refused_before_dispatch() {
     assert!(lab
         .optimizer(&p, &StepRecord::default(), &ten, &ten, &ten, &ten)
         .is_err());
+}
+
+/// The per-adapter tile choice: measured once, kept in the cache file, read back by a later
+/// run (another file path stands for another process), and the file's choice is obeyed; an
+/// unreadable file is reported and replaced.
+#[test]
+fn tile_choices_are_measured_once_and_remembered_per_adapter() {
+    use gpu_mlp::gpu::tuning::{self, Product, TilePolicy};
+    let Some(lab) = lab() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let measured = |path: &std::path::Path| TilePolicy::Measured {
+        cache: Some(path.to_path_buf()),
+    };
+    let products = [
+        Product::new(Transpose::None, 33, 17, 65),
+        Product::new(Transpose::A, 130, 33, 10),
+    ];
+    let choose = |path: &std::path::Path| {
+        tuning::choose(&lab.ctx, &lab.pipes, &products, &measured(path)).unwrap()
+    };
+
+    let path = dir.path().join("tiles.json");
+    let first = choose(&path);
+    assert_eq!(first.measured, 2);
+    assert!(
+        first.cache_problems.is_empty(),
+        "{:?}",
+        first.cache_problems
+    );
+    let note = first.note().unwrap();
+    assert!(
+        note.contains("2 products") && note.contains("tiles.json"),
+        "{note}"
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    for p in products {
+        assert!(Tile::CANDIDATES.contains(&first.tile(p).unwrap()));
+        assert!(text.contains(&p.name()), "{text}");
+    }
+    assert!(text.contains(&lab.ctx.describe()), "{text}");
+
+    // Again in this process: from memory.
+    let again = choose(&path);
+    assert_eq!((again.measured, again.note()), (0, None));
+    // A later run (another path, same contents): from the file, and the file's choice rules.
+    let other = dir.path().join("other.json");
+    let forced = Tile::CANDIDATES
+        .into_iter()
+        .find(|t| Some(*t) != first.tile(products[0]))
+        .unwrap();
+    let edited = text.replacen(
+        &format!("\"tile\": \"{}\"", first.tile(products[0]).unwrap().name()),
+        &format!("\"tile\": \"{}\"", forced.name()),
+        1,
+    );
+    assert!(edited.contains(&products[0].name()));
+    std::fs::write(&other, &edited).unwrap();
+    let later = choose(&other);
+    assert_eq!(later.measured, 0);
+    // BTreeMap order puts "A*B 33x17x65" before "A^T*B ...", so the first "tile" edited is it.
+    assert_eq!(later.tile(products[0]), Some(forced));
+    assert_eq!(later.tile(products[1]), first.tile(products[1]));
+
+    // Not a cache file: reported, measured again, replaced by a valid file.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{ half a file").unwrap();
+    let fresh = choose(&bad);
+    assert_eq!(fresh.measured, 2);
+    let note = fresh.note().unwrap();
+    assert!(note.contains("not a tile cache"), "{note}");
+    let rewritten: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&bad).unwrap()).unwrap();
+    assert_eq!(rewritten["format"], "gpu-mlp matmul tiles 1");
 }

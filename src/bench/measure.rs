@@ -11,11 +11,10 @@ use crate::data::Samples;
 use crate::dropout;
 use crate::error::Result;
 use crate::gpu::timing::{timestamp_method, MatmulTimer};
-use crate::gpu::{GpuBackend, GpuContext, GpuOptions, Pipelines, Tile, Transpose};
+use crate::gpu::{tuning, GpuBackend, GpuContext, GpuOptions, Pipelines, Product, Tile, Transpose};
 use crate::model::ModelSpec;
 use crate::optimizer::Optimizer;
 use crate::records::{AdapterRecord, BuildInfo, HostInfo};
-use crate::verify::kernels::tile_name;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use std::sync::Arc;
@@ -257,6 +256,14 @@ pub fn run_gpu(
         GpuOptions::default(),
     )?;
     let engine_s = t.elapsed().as_secs_f64();
+    let tiles = first.tile_choices();
+    if tiles.measured > 0 {
+        figs.note(&format!(
+            "  the engine figure below includes timing the tiles of {} products ({:.2} s), done \
+             once per adapter; run again for the start-up of later runs",
+            tiles.measured, tiles.seconds
+        ));
+    }
     let data = synthetic(4096);
     let t = Instant::now();
     first.load_split(Split::Train, &data)?;
@@ -284,7 +291,7 @@ pub fn run_gpu(
     ));
 
     // Matmul: the three products of a 784-128 layer at each batch, then squares.
-    let software = ctx.is_software();
+    let tile_cache = tuning::default_cache_file();
     let limits = ctx.device.limits();
     let mut products: Vec<(&str, Transpose, (usize, usize, usize))> = Vec::new();
     for &b in opts.matmul_batches() {
@@ -296,9 +303,9 @@ pub fn run_gpu(
         products.push(("square A*B", Transpose::None, (n, n, n)));
     }
     for (label, t, (m, k, n)) in products {
-        let chosen = Tile::choose(software, m, k, n);
-        for tile in [Tile::REGISTER, Tile::REGISTER_64, Tile::SHARED_64] {
-            let name = format!("matmul {label} {m}x{k}x{n} {}", tile_name(tile));
+        let chosen = tuning::remembered(&ctx, Product::new(t, m, k, n), tile_cache.as_deref());
+        for tile in Tile::CANDIDATES {
+            let name = format!("matmul {label} {m}x{k}x{n} {}", tile.name());
             if let Err(why) = tile.check(&limits) {
                 figs.note(&format!("  {name}: skipped ({why})"));
                 continue;
@@ -312,7 +319,7 @@ pub fn run_gpu(
                 rates.push(timer.flops / timer.time(dispatches)? / 1e9);
             }
             let mut notes = Vec::new();
-            if tile == chosen {
+            if Some(tile) == chosen {
                 notes.push("chosen".to_string());
             }
             if runs < opts.repeats {

@@ -29,7 +29,8 @@ pub struct Figure {
     /// How many timed runs the median is of.
     pub runs: usize,
     pub higher_is_better: bool,
-    /// E.g. `chosen` for the tile the engine picks, or why there were fewer runs.
+    /// E.g. `chosen` for the tile the engine measured fastest for that product on this adapter,
+    /// or why there were fewer runs.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
 }
@@ -230,7 +231,7 @@ pub fn group_heading(group: &str, kernel_timing: &str) -> String {
     match group {
         "startup" => "startup (one run each; later runs reuse the driver's shader cache)".into(),
         "matmul" => "matmul (GFLOP/s; wall clock over many dispatches in one submission; \
-                     `chosen` = the tile the engine picks)"
+                     `chosen` = the tile the engine timed fastest for a product it runs)"
             .into(),
         "train" if kernel_timing.starts_with("none") => {
             "training: throughput and step time of full steps as `train` runs them".into()

@@ -69,14 +69,9 @@ pub fn run(args: &VerifyArgs) -> Result<VerifyReport> {
         ctx.describe()
     );
     println!(
-        "model {} - batch {batch} - seed {}{}",
+        "model {} - batch {batch} - seed {} - every matmul tile the engine may pick",
         spec.describe(),
         args.seed,
-        if args.all_tiles {
-            " - every tile configuration"
-        } else {
-            " - the tiles the engine picks on this adapter"
-        }
     );
     println!();
     let opts = VerifyOptions {
@@ -86,7 +81,6 @@ pub fn run(args: &VerifyArgs) -> Result<VerifyReport> {
         steps,
         seed: args.seed,
         ragged: true,
-        all_tiles: args.all_tiles,
     };
     let report = verify::run(ctx, &opts, &rows, &mut |line| println!("{line}"))?;
     println!();

@@ -9,9 +9,11 @@ pub mod context;
 pub mod kernels;
 pub mod pipelines;
 pub mod timing;
+pub mod tuning;
 
 pub use context::{list_adapters, AdapterSummary, DeviceNeeds, GpuContext, LimitsSummary};
 pub use pipelines::{Pipelines, Tile, Transpose};
+pub use tuning::{Product, TileChoices, TilePolicy};
 
 use crate::backend::{Backend, EpochPlan, Evaluation, Split, StepMetrics};
 use crate::data::Samples;
@@ -35,8 +37,9 @@ pub struct GpuOptions {
     pub steps_per_submit: usize,
     /// Rows per evaluation batch.
     pub eval_batch: usize,
-    /// Force one matmul tile for every product (default: chosen per adapter and shape).
-    pub tile: Option<Tile>,
+    /// How each matmul product's tile is chosen (default: measured once per adapter and
+    /// shape, remembered in the per-user cache; see `tuning`).
+    pub tiles: TilePolicy,
 }
 
 impl Default for GpuOptions {
@@ -44,7 +47,7 @@ impl Default for GpuOptions {
         Self {
             steps_per_submit: 64,
             eval_batch: 2048,
-            tile: None,
+            tiles: TilePolicy::default(),
         }
     }
 }
@@ -115,6 +118,7 @@ pub struct GpuBackend {
     mask: DropoutMask,
     max_batch: usize,
     opts: GpuOptions,
+    tiles: TileChoices,
     stride: u64,
     params: wgpu::Buffer,
     grads: wgpu::Buffer,
@@ -137,6 +141,30 @@ pub struct GpuBackend {
 
 fn gpu_err(e: GpuError) -> crate::Error {
     e.into()
+}
+
+/// Every matrix product an engine runs, at its largest m: forward at the training and the
+/// evaluation batch, the weight gradient (with the bias row) and the input gradient of every
+/// layer but the first.
+fn products(layers: &[DenseLayer], max_batch: usize, eval_batch: usize) -> Vec<Product> {
+    let mut out = Vec::new();
+    for rows in [max_batch, eval_batch] {
+        for l in layers {
+            out.push(Product::new(Transpose::None, rows, l.fan_in, l.fan_out));
+        }
+    }
+    for (i, l) in layers.iter().enumerate() {
+        out.push(Product::new(
+            Transpose::A,
+            l.fan_in + 1,
+            max_batch,
+            l.fan_out,
+        ));
+        if i > 0 {
+            out.push(Product::new(Transpose::B, max_batch, l.fan_out, l.fan_in));
+        }
+    }
+    out
 }
 
 impl GpuBackend {
@@ -209,28 +237,24 @@ impl GpuBackend {
             ))
             .into());
         }
-        let software = ctx.is_software();
-        let max_groups = limits.max_compute_workgroups_per_dimension as usize;
-        for l in spec.layers() {
-            for (m, k, n) in [
-                (rows, l.fan_in, l.fan_out),
-                (rows, l.fan_out, l.fan_in),
-                (l.fan_in + 1, max_batch, l.fan_out),
-            ] {
-                let tile = opts.tile.unwrap_or(Tile::choose(software, m, k, n));
-                let (x, y) = tile.workgroups(m, n);
-                if x as usize > max_groups || y as usize > max_groups {
-                    return Err(limit(format!(
-                        "a {m}×{n} product needs {x}×{y} workgroups, the device allows {max_groups} per dimension; use a smaller batch"
-                    ))
-                    .into());
-                }
-            }
-        }
         let pipes = match pipes {
             Some(p) => p,
             None => Arc::new(Pipelines::new(&ctx.device)?),
         };
+        let layers = spec.layers();
+        let products = products(&layers, max_batch, opts.eval_batch);
+        let tiles = tuning::choose(&ctx, &pipes, &products, &opts.tiles)?;
+        let max_groups = limits.max_compute_workgroups_per_dimension;
+        for (product, tile) in products.iter().filter_map(|p| Some((p, tiles.tile(*p)?))) {
+            let (x, y) = tile.workgroups(product.m, product.n);
+            if x > max_groups || y > max_groups {
+                return Err(limit(format!(
+                    "a {}×{} product needs {x}×{y} workgroups, the device allows {max_groups} per dimension; use a smaller batch",
+                    product.m, product.n
+                ))
+                .into());
+            }
+        }
         let stride = STEP_RECORD_BYTES.max(limits.min_uniform_buffer_offset_alignment as u64);
         let n = spec.parameter_count() as u64 * 4;
         let widths = spec.widths();
@@ -264,21 +288,22 @@ impl GpuBackend {
             test: None,
             tables: None,
             programs: None,
-            layers: spec.layers(),
+            layers,
             mask: DropoutMask::new(spec.dropout),
             spec: spec.clone(),
             optimizer,
             max_batch,
             opts,
+            tiles,
             stride,
             pipes,
             ctx,
         };
         // Compile every matmul variant now, so nothing compiles inside an epoch.
-        for (t, m, k, n) in engine.products() {
+        for product in products {
             engine
                 .pipes
-                .matmul(&engine.ctx.device, t, engine.tile(m, k, n))?;
+                .matmul(&engine.ctx.device, product.t, engine.tile(product)?)?;
         }
         engine.ctx.take_error()?;
         Ok(engine)
@@ -292,27 +317,18 @@ impl GpuBackend {
         &self.pipes
     }
 
-    fn tile(&self, m: usize, k: usize, n: usize) -> Tile {
-        self.opts
-            .tile
-            .unwrap_or_else(|| Tile::choose(self.ctx.is_software(), m, k, n))
+    /// The matmul tiles of this engine's products and how they were found.
+    pub fn tile_choices(&self) -> &TileChoices {
+        &self.tiles
     }
 
-    /// Every product (variant, m, k, n) the engine runs, at its largest m.
-    fn products(&self) -> Vec<(Transpose, usize, usize, usize)> {
-        let mut out = Vec::new();
-        for (rows, _) in [(self.max_batch, 0), (self.opts.eval_batch, 1)] {
-            for l in &self.layers {
-                out.push((Transpose::None, rows, l.fan_in, l.fan_out));
-            }
-        }
-        for (i, l) in self.layers.iter().enumerate() {
-            out.push((Transpose::A, l.fan_in + 1, self.max_batch, l.fan_out));
-            if i > 0 {
-                out.push((Transpose::B, self.max_batch, l.fan_out, l.fan_in));
-            }
-        }
-        out
+    fn tile(&self, product: Product) -> Result<Tile, GpuError> {
+        self.tiles.tile(product).ok_or_else(|| {
+            GpuError::Device(format!(
+                "internal: no tile chosen for the product {}",
+                product.name()
+            ))
+        })
     }
 
     fn eval_rows(&self) -> usize {
@@ -388,7 +404,7 @@ impl GpuBackend {
         steps: &wgpu::Buffer,
     ) -> Result<Dispatch, GpuError> {
         let n = p.n as usize;
-        let tile = self.tile(max_m, shape_k, n);
+        let tile = self.tile(Product::new(t, max_m, shape_k, n))?;
         let pipeline = self.pipes.matmul(&self.ctx.device, t, tile)?;
         let params = self.uniform(&name, &p);
         Ok(self.dispatch(

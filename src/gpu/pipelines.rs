@@ -172,6 +172,15 @@ pub enum Transpose {
 
 impl Transpose {
     pub const ALL: [Transpose; 3] = [Transpose::None, Transpose::B, Transpose::A];
+
+    /// `A*B`, `A*B^T` or `A^T*B`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transpose::None => "A*B",
+            Transpose::B => "A*B^T",
+            Transpose::A => "A^T*B",
+        }
+    }
     fn code(self) -> u32 {
         match self {
             Transpose::None => 0,
@@ -223,6 +232,20 @@ impl Tile {
         tn: 8,
     };
 
+    /// Every tile the engine may run, the per-adapter measurement's candidates
+    /// (`gpu::tuning`); verify and the tests check each of them.
+    pub const CANDIDATES: [Tile; 3] = [Tile::REGISTER, Tile::REGISTER_64, Tile::SHARED_64];
+
+    /// `reg 32x64`: the strategy and the rows × columns a workgroup covers.
+    pub fn name(&self) -> String {
+        format!(
+            "{} {}x{}",
+            if self.shared { "shared" } else { "reg" },
+            self.rows(),
+            self.cols()
+        )
+    }
+
     /// Rows of C a workgroup covers.
     pub fn rows(&self) -> u32 {
         self.wg_y * self.tm
@@ -271,9 +294,9 @@ impl Tile {
         )
     }
 
-    /// The tile for an `m × k × n` product on a device: register tiling on software adapters
-    /// (measured faster there at every MLP shape; the larger tile from m = 128 rows), and
-    /// shared-memory tiles on hardware GPUs.
+    /// A fixed rule for an `m × k × n` product (`TilePolicy::Rule`; the engine measures by
+    /// default): register tiling on software adapters (measured faster there at every MLP shape;
+    /// the larger tile from m = 128 rows), and shared-memory tiles on hardware GPUs.
     ///
     /// Measured on lavapipe and not taken (2026-11, Mesa 25.0.7, unchecked modules): an 8x16
     /// micro-tile for the batch-32 weight gradients (slower in the engine's step than alone);

@@ -26,9 +26,6 @@ pub const SOFTMAX_BOUND: f64 = 1e-5;
 /// Relative error bound of the Adam and SGD updates.
 pub const OPTIMIZER_BOUND: f64 = 1e-6;
 
-/// The tiles a matmul check can run with, the engine's choices first.
-const ALL_TILES: [Tile; 3] = [Tile::REGISTER, Tile::REGISTER_64, Tile::SHARED_64];
-
 /// The element with the largest absolute error.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Worst {
@@ -64,26 +61,6 @@ pub struct Grid {
     pub ragged: bool,
     /// The model's shapes at this batch size.
     pub model: Option<(ModelSpec, usize)>,
-    /// Every tile configuration, not only the one the engine picks for each shape.
-    pub all_tiles: bool,
-}
-
-/// `reg 32x64`: the strategy and the rows × columns a workgroup covers.
-pub fn tile_name(tile: Tile) -> String {
-    format!(
-        "{} {}x{}",
-        if tile.shared { "shared" } else { "reg" },
-        tile.rows(),
-        tile.cols()
-    )
-}
-
-fn variant_name(t: Transpose) -> &'static str {
-    match t {
-        Transpose::None => "A*B",
-        Transpose::B => "A*B^T",
-        Transpose::A => "A^T*B",
-    }
 }
 
 fn full_step(len: usize) -> StepRecord {
@@ -146,8 +123,6 @@ struct Checker<'a> {
     lab: &'a KernelLab,
     rng: Pcg64Mcg,
     perturb: Option<String>,
-    all_tiles: bool,
-    software: bool,
     checks: Vec<KernelCheck>,
     report: &'a mut dyn FnMut(&KernelCheck),
 }
@@ -165,21 +140,14 @@ impl Checker<'_> {
             .collect()
     }
 
-    /// The engine's tile for a product whose largest m is `max_m`, then (with `all_tiles`) the
-    /// others this device can compile.
-    fn tiles(&self, max_m: usize, k: usize, n: usize) -> Vec<Tile> {
-        let chosen = Tile::choose(self.software, max_m, k, n);
-        let mut tiles = vec![chosen];
-        if self.all_tiles {
-            let limits = self.lab.ctx.device.limits();
-            tiles.extend(
-                ALL_TILES
-                    .iter()
-                    .copied()
-                    .filter(|t| *t != chosen && t.check(&limits).is_ok()),
-            );
-        }
-        tiles
+    /// Every tile the engine may pick on this device (it measures which is fastest per
+    /// product, so any of them can run).
+    fn tiles(&self) -> Vec<Tile> {
+        let limits = self.lab.ctx.device.limits();
+        Tile::CANDIDATES
+            .into_iter()
+            .filter(|t| t.check(&limits).is_ok())
+            .collect()
     }
 
     fn perturbs(&self, kernel: &str) -> bool {
@@ -216,7 +184,7 @@ impl Checker<'_> {
         self.push(KernelCheck {
             kernel: kernel.to_string(),
             shape: shape.to_string(),
-            tile: tile.map(tile_name).unwrap_or_default(),
+            tile: tile.map(|t| t.name()).unwrap_or_default(),
             max_abs_error: max_abs,
             rel_error: rel,
             bound,
@@ -230,7 +198,7 @@ impl Checker<'_> {
         self.push(KernelCheck {
             kernel: kernel.to_string(),
             shape: shape.to_string(),
-            tile: tile.map(tile_name).unwrap_or_default(),
+            tile: tile.map(|t| t.name()).unwrap_or_default(),
             max_abs_error: f64::INFINITY,
             rel_error: f64::INFINITY,
             bound: 0.0,
@@ -242,9 +210,9 @@ impl Checker<'_> {
 
     /// A packed product, no epilogue.
     fn plain(&mut self, t: Transpose, (m, k, n): (usize, usize, usize), case: &str) {
-        let kernel = format!("matmul {}", variant_name(t));
+        let kernel = format!("matmul {}", t.name());
         let shape = format!("{m}x{k}x{n}{case}");
-        for tile in self.tiles(m, k, n) {
+        for tile in self.tiles() {
             let a = self.vec(m * k);
             let b = self.vec(k * n);
             let want = cpu_product(t, &a, &b, m, k, n);
@@ -279,7 +247,7 @@ impl Checker<'_> {
             Epilogue::None | Epilogue::ReluMask => "matmul A*B",
         };
         let shape = format!("{rows}x{fan_in}x{fan_out}{case}");
-        for tile in self.tiles(max_rows, fan_in, fan_out) {
+        for tile in self.tiles() {
             let x = self.vec(rows * fan_in);
             let offset = 5;
             let mut flat = self.vec(offset + fan_in * fan_out + fan_out);
@@ -330,7 +298,7 @@ impl Checker<'_> {
     ) {
         let kernel = "matmul A*B^T relu-mask";
         let shape = format!("{rows}x{fan_out}x{fan_in}{case}");
-        for tile in self.tiles(max_rows, fan_out, fan_in) {
+        for tile in self.tiles() {
             let dz = self.vec(rows * fan_out);
             let offset = 7;
             let flat = self.vec(offset + fan_in * fan_out);
@@ -375,7 +343,7 @@ impl Checker<'_> {
     ) {
         let kernel = "matmul A^T*B +ones-row";
         let shape = format!("{}x{rows}x{fan_out}{case}", fan_in + 1);
-        for tile in self.tiles(fan_in + 1, max_rows, fan_out) {
+        for tile in self.tiles() {
             let x = self.vec(rows * fan_in);
             let dz = self.vec(rows * fan_out);
             let offset = 3;
@@ -673,8 +641,6 @@ pub fn check_kernels(
         lab,
         rng: Pcg64Mcg::seed_from_u64(seed ^ 0x7e71_f1ed),
         perturb: perturb.map(str::to_lowercase),
-        all_tiles: grid.all_tiles,
-        software: lab.ctx.is_software(),
         checks: Vec::new(),
         report,
     };

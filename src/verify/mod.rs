@@ -60,7 +60,6 @@ pub struct VerifyOptions {
     pub seed: u64,
     /// The ragged-shape grid besides the model's shapes.
     pub ragged: bool,
-    pub all_tiles: bool,
 }
 
 /// The whole result, as `--json` writes it.
@@ -244,7 +243,6 @@ pub fn run(
     let grid = Grid {
         ragged: opts.ragged,
         model: Some((opts.spec.clone(), opts.batch)),
-        all_tiles: opts.all_tiles,
     };
     let checks = kernels::check_kernels(&lab, &grid, opts.seed, perturbed.as_deref(), &mut |c| {
         log(&table_row(c))
@@ -350,7 +348,6 @@ pub fn quick_check(
         steps,
         seed,
         ragged: false,
-        all_tiles: false,
     };
     let report = run(ctx, &opts, &rows, &mut |line| println!("{line}"))?;
     println!("{}", summary_line(&report));
