@@ -46,7 +46,7 @@ fn main() {
     }
     let tiles: Vec<Tile> = match std::env::var("GPU_BENCH_TILES") {
         Ok(list) => list.split(',').filter_map(parse_tile).collect(),
-        Err(_) => vec![Tile::REGISTER, Tile::REGISTER_64, Tile::SHARED_64],
+        Err(_) => Tile::CANDIDATES.to_vec(),
     };
     let variants: Vec<Transpose> = match std::env::var("GPU_BENCH_VARIANTS").as_deref() {
         Ok("forward") => vec![Transpose::None],

@@ -9,6 +9,7 @@ use gpu_mlp::backend::{Backend, EpochPlan, Split, StepPlan};
 use gpu_mlp::cpu::CpuBackend;
 use gpu_mlp::data::Samples;
 use gpu_mlp::gpu::kernels::KernelLab;
+use gpu_mlp::gpu::tuning::{self, Product, TilePolicy};
 use gpu_mlp::gpu::{DeviceNeeds, GpuBackend, GpuContext, GpuOptions, Tile, Transpose};
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::optimizer::Optimizer;
@@ -113,15 +114,9 @@ fn matmul(c: &mut Criterion) {
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(3));
-    let tiles = [Tile::REGISTER, Tile::REGISTER_64, Tile::SHARED_64];
     for (m, k, n) in [(32, 784, 128), (256, 784, 128), (1024, 784, 128)] {
-        for tile in tiles {
-            let name = format!(
-                "{}{}x{}",
-                if tile.shared { "shared" } else { "reg" },
-                tile.rows(),
-                tile.cols()
-            );
+        for tile in Tile::CANDIDATES {
+            let name = tile.name().replace(' ', "");
             group.throughput(Throughput::Elements((2 * m * k * n) as u64));
             group.bench_function(BenchmarkId::new(name, format!("{m}x{k}x{n}")), |b| {
                 b.iter_custom(|iters| {
@@ -134,16 +129,23 @@ fn matmul(c: &mut Criterion) {
         }
     }
     group.finish();
-    // One-line summaries in GFLOP/s (criterion reports elements/s = FLOP/s too).
-    for (m, k, n) in [(32, 784, 128), (256, 784, 128), (1024, 784, 128)] {
-        for t in Transpose::ALL {
-            let tile = Tile::choose(ctx.is_software(), m, k, n);
-            if let Ok(s) = lab.time_matmul(t, tile, m, k, n, 50) {
-                eprintln!(
-                    "matmul {t:?} {m}x{k}x{n} {tile:?}: {:.2} GFLOP/s",
-                    2.0 * (m * k * n) as f64 / s / 1e9
-                );
-            }
+    // One-line summaries in GFLOP/s (criterion reports elements/s = FLOP/s too), each with the
+    // tile the engine picks for that product (measured once per adapter, as `train` does).
+    let products: Vec<Product> = [(32, 784, 128), (256, 784, 128), (1024, 784, 128)]
+        .into_iter()
+        .flat_map(|(m, k, n)| Transpose::ALL.map(|t| Product::new(t, m, k, n)))
+        .collect();
+    let choices =
+        tuning::choose(&ctx, &lab.pipes, &products, &TilePolicy::default()).expect("tile choice");
+    for p in products {
+        let tile = choices.tile(p).expect("chosen");
+        if let Ok(s) = lab.time_matmul(p.t, tile, p.m, p.k, p.n, 50) {
+            eprintln!(
+                "matmul {} {}: {:.2} GFLOP/s",
+                p.name(),
+                tile.name(),
+                2.0 * (p.m * p.k * p.n) as f64 / s / 1e9
+            );
         }
     }
 }
