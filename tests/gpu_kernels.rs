@@ -13,7 +13,7 @@ use gpu_mlp::gpu::pipelines::{
     Epilogue, MatmulParams, OptimizerParams, Pipelines, RowsAre, StepRecord, SHADERS,
 };
 use gpu_mlp::gpu::{Tile, Transpose};
-use gpu_support::{check_rel, lab, Rng};
+use gpu_support::{check_rel, lab, same_bits, Rng};
 
 const TILES: [Tile; 3] = [Tile::REGISTER, Tile::REGISTER_64, Tile::SHARED_64];
 
@@ -111,9 +111,7 @@ fn matmul_variants_match_the_reference_at_ragged_shapes() {
                         match &first {
                             None => first = Some(got),
                             Some(bits) => assert!(
-                                got.iter()
-                                    .zip(bits)
-                                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+                                same_bits(&got, bits),
                                 "{name}: differs in bits from {:?}",
                                 TILES[0]
                             ),
@@ -380,12 +378,7 @@ fn gather_normalises_bit_exactly_through_the_permutation() {
             &mut want_x,
             &mut want_y,
         );
-        assert!(
-            x.iter()
-                .zip(&want_x)
-                .all(|(a, b)| a.to_bits() == b.to_bits()),
-            "pixels differ"
-        );
+        assert!(same_bits(&x, &want_x), "pixels differ");
         assert_eq!(y, want_y.iter().map(|&l| l as u32).collect::<Vec<_>>());
         // Direct mode (evaluation): rows start.. of the data set.
         let step = StepRecord { direct: 1, ..step };
@@ -408,12 +401,7 @@ fn gather_normalises_bit_exactly_through_the_permutation() {
             &mut want_x,
             &mut want_y,
         );
-        assert!(
-            x.iter()
-                .zip(&want_x)
-                .all(|(a, b)| a.to_bits() == b.to_bits()),
-            "direct pixels differ"
-        );
+        assert!(same_bits(&x, &want_x), "direct pixels differ");
     }
 }
 

@@ -11,7 +11,7 @@ use gpu_mlp::gpu::{GpuBackend, GpuOptions};
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::optimizer::Optimizer;
 use gpu_mlp::train::{self, EpochPlanner, Silent, TrainConfig};
-use gpu_support::{check_rel, lab, mnist, Rng};
+use gpu_support::{check_rel, lab, mnist, same_bits, Rng};
 
 fn gpu_engine(
     spec: &ModelSpec,
@@ -149,14 +149,7 @@ fn same_seed_gives_identical_bits_whatever_the_chunking() {
                 .collect::<Vec<_>>()
         };
         assert_eq!(bits(&first.0), bits(&other.0), "per-step metrics differ");
-        assert!(
-            first
-                .1
-                .iter()
-                .zip(&other.1)
-                .all(|(x, y)| x.to_bits() == y.to_bits()),
-            "parameters differ"
-        );
+        assert!(same_bits(&first.1, &other.1), "parameters differ");
         assert_eq!(first.2, other.2, "evaluations differ");
     }
 }

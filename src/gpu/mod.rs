@@ -246,8 +246,8 @@ impl GpuBackend {
         let tiles = tuning::choose(&ctx, &pipes, &products, &opts.tiles)?;
         let max_groups = limits.max_compute_workgroups_per_dimension;
         for (product, tile) in products.iter().filter_map(|p| Some((p, tiles.tile(*p)?))) {
-            let (x, y) = tile.workgroups(product.m, product.n);
-            if x > max_groups || y > max_groups {
+            if !product.fits(tile, &limits) {
+                let (x, y) = tile.workgroups(product.m, product.n);
                 return Err(limit(format!(
                     "a {}×{} product needs {x}×{y} workgroups, the device allows {max_groups} per dimension; use a smaller batch",
                     product.m, product.n

@@ -56,6 +56,11 @@ impl Rng {
     }
 }
 
+/// True when both slices hold the same floats bit for bit (NaN patterns and zero signs included).
+pub fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
 /// ‖got − want‖ / ‖want‖; panics with the worst element when above `bound`.
 pub fn check_rel(what: &str, got: &[f32], want: &[f32], bound: f64) {
     assert_eq!(got.len(), want.len(), "{what}: lengths differ");
