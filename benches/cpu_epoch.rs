@@ -5,9 +5,9 @@
 //! whatever the values, and the bench needs no data files.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use gpu_mlp::backend::{Backend, Split};
-use gpu_mlp::cpu::CpuBackend;
+use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::Samples;
+use gpu_mlp::engine::{Engine, Split};
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::optimizer::Optimizer;
 use gpu_mlp::train::EpochPlanner;
@@ -40,7 +40,7 @@ fn epoch(c: &mut Criterion) {
     ] {
         let spec = ModelSpec::new(784, hidden, 10, dropout).unwrap();
         let optimizer = Optimizer::adam(1e-3);
-        let mut engine = CpuBackend::new(&spec, optimizer, BATCH).unwrap();
+        let mut engine = CpuEngine::new(&spec, optimizer, BATCH).unwrap();
         engine.set_parameters(&spec.init_parameters(1)).unwrap();
         engine.load_split(Split::Train, &data).unwrap();
         let mut planner = EpochPlanner::new(1, SAMPLES, BATCH, optimizer);

@@ -5,12 +5,12 @@
 //! `GPU_BENCH_BACKEND=vulkan|gl|...` picks the wgpu backend (default vulkan).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use gpu_mlp::backend::{Backend, EpochPlan, Split, StepPlan};
-use gpu_mlp::cpu::CpuBackend;
+use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::Samples;
+use gpu_mlp::engine::{Engine, EpochPlan, Split, StepPlan};
 use gpu_mlp::gpu::kernels::KernelLab;
 use gpu_mlp::gpu::tuning::{self, Product, TilePolicy};
-use gpu_mlp::gpu::{DeviceNeeds, GpuBackend, GpuContext, GpuOptions, Tile, Transpose};
+use gpu_mlp::gpu::{DeviceNeeds, GpuContext, GpuEngine, GpuOptions, Tile, Transpose};
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::optimizer::Optimizer;
 use std::sync::Arc;
@@ -78,15 +78,15 @@ fn train_step(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(4));
     for batch in BATCHES {
         group.throughput(Throughput::Elements(batch as u64));
-        let mut engines: Vec<(String, Box<dyn Backend>)> = Vec::new();
+        let mut engines: Vec<(String, Box<dyn Engine>)> = Vec::new();
         if let Some(ctx) = &ctx {
-            let gpu = GpuBackend::new(ctx.clone(), None, &spec, opt, batch, GpuOptions::default())
+            let gpu = GpuEngine::new(ctx.clone(), None, &spec, opt, batch, GpuOptions::default())
                 .expect("GPU engine");
             engines.push((ctx.info.backend.to_string(), Box::new(gpu)));
         }
         engines.push((
             "cpu".into(),
-            Box::new(CpuBackend::new(&spec, opt, batch).expect("cpu")),
+            Box::new(CpuEngine::new(&spec, opt, batch).expect("cpu")),
         ));
         for (name, mut engine) in engines {
             engine.load_split(Split::Train, &samples).expect("load");
@@ -159,7 +159,7 @@ fn kernels_alone(_c: &mut Criterion) {
     let spec = spec();
     let opt = Optimizer::adam(1e-3);
     let mut gpu =
-        GpuBackend::new(ctx, None, &spec, opt, 32, GpuOptions::default()).expect("GPU engine");
+        GpuEngine::new(ctx, None, &spec, opt, 32, GpuOptions::default()).expect("GPU engine");
     gpu.load_split(Split::Train, &samples).expect("load");
     gpu.set_parameters(&spec.init_parameters(1)).expect("init");
     gpu.train_epoch(&plan(32, 1, opt), &mut |_, _| {})

@@ -2,9 +2,9 @@
 //! It runs on the CPU engine: one image is a few hundred thousand multiply-adds, far less than
 //! a GPU round trip costs.
 
-use crate::backend::Backend;
 use crate::checkpoint::Checkpoint;
-use crate::cpu::CpuBackend;
+use crate::cpu::CpuEngine;
+use crate::engine::Engine;
 use crate::error::Result;
 use crate::optimizer::Optimizer;
 use crate::preprocess;
@@ -13,14 +13,14 @@ use image::DynamicImage;
 /// A checkpoint ready to predict. `Send`, so a server can keep one behind a mutex.
 pub struct Classifier {
     checkpoint: Checkpoint,
-    engine: CpuBackend,
+    engine: CpuEngine,
 }
 
 impl Classifier {
     /// Builds the engine for the checkpoint's network and loads its parameters.
     pub fn from_checkpoint(checkpoint: Checkpoint) -> Result<Self> {
         // Inference never takes an optimizer step; the optimizer and batch size are unused.
-        let mut engine = CpuBackend::new(&checkpoint.spec, Optimizer::adam(1e-3), 1)?;
+        let mut engine = CpuEngine::new(&checkpoint.spec, Optimizer::adam(1e-3), 1)?;
         engine.set_parameters(&checkpoint.parameters)?;
         Ok(Self { checkpoint, engine })
     }

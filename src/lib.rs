@@ -2,7 +2,6 @@
 //! CPU reference engine as the oracle and the fallback. See README.md and DESIGN notes in the
 //! module docs.
 
-pub mod backend;
 pub mod bench;
 pub mod checkpoint;
 pub mod classifier;

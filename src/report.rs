@@ -1,7 +1,7 @@
 //! What a training run shows and writes: a progress bar per epoch, one Keras-shaped line per
 //! epoch, the test result, and the `--metrics-out` JSON lines.
 
-use crate::backend::Evaluation;
+use crate::engine::Evaluation;
 use crate::error::{Error, Result};
 use crate::train::{EpochRecord, Observer};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};

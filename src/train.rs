@@ -1,9 +1,9 @@
 //! The one training loop, the same for every engine: epochs, seeded shuffles, batches (the last
 //! one may be short), Keras-style validation split, sample-weighted metrics, divergence check.
 
-use crate::backend::{Backend, EpochPlan, Evaluation, Split, StepMetrics, StepPlan};
 use crate::data::Dataset;
 use crate::dropout;
+use crate::engine::{Engine, EpochPlan, Evaluation, Split, StepMetrics, StepPlan};
 use crate::error::{ConfigError, Error, Result};
 use crate::optimizer::Optimizer;
 use rand::{Rng, SeedableRng};
@@ -152,7 +152,7 @@ impl EpochPlanner {
 pub fn run(
     config: &TrainConfig,
     data: &Dataset,
-    backend: &mut dyn Backend,
+    backend: &mut dyn Engine,
     observer: &mut dyn Observer,
 ) -> Result<TrainReport> {
     config.validate()?;

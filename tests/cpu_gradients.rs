@@ -2,9 +2,9 @@
 //! forward pass, for every parameter tensor, with 0, 1 and 3 hidden layers; and with dropout on
 //! (the mask is a pure function of seed, layer and index, so the f64 forward can replay it).
 
-use gpu_mlp::backend::Backend;
-use gpu_mlp::cpu::CpuBackend;
+use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::dropout::DropoutMask;
+use gpu_mlp::engine::Engine;
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::optimizer::Optimizer;
 use rand::{Rng, SeedableRng};
@@ -65,7 +65,7 @@ fn check(hidden: Vec<usize>, dropout: f32, seed: u64) {
     let x: Vec<f32> = (0..ROWS * 7).map(|_| rng.random_range(0.0..1.0)).collect();
     let labels: Vec<u8> = (0..ROWS).map(|_| rng.random_range(0..4)).collect();
 
-    let mut engine = CpuBackend::new(&spec, Optimizer::adam(1e-3), ROWS).unwrap();
+    let mut engine = CpuEngine::new(&spec, Optimizer::adam(1e-3), ROWS).unwrap();
     engine.set_parameters(&params).unwrap();
     let metrics = engine.forward_backward(&x, &labels, DROPOUT_SEED);
     let analytic = engine.gradients().to_vec();

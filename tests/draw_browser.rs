@@ -12,9 +12,9 @@
 mod draw_common;
 
 use draw_common::webdriver::{Browser, Session};
-use gpu_mlp::backend::Backend;
 use gpu_mlp::checkpoint::{self, Checkpoint};
-use gpu_mlp::cpu::CpuBackend;
+use gpu_mlp::cpu::CpuEngine;
+use gpu_mlp::engine::Engine;
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::optimizer::Optimizer;
 use gpu_mlp::train::{self, Silent, TrainConfig};
@@ -196,7 +196,7 @@ fn train_mnist_model(path: &Path) {
         seed: 7,
         optimizer,
     };
-    let mut engine = CpuBackend::new(&spec, optimizer, config.batch_size).expect("an engine");
+    let mut engine = CpuEngine::new(&spec, optimizer, config.batch_size).expect("an engine");
     engine
         .set_parameters(&spec.init_parameters(config.seed))
         .expect("initial parameters");

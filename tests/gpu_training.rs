@@ -3,11 +3,11 @@
 
 mod gpu_support;
 
-use gpu_mlp::backend::{Backend, Split, StepMetrics};
-use gpu_mlp::cpu::CpuBackend;
+use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::{Dataset, Samples};
 use gpu_mlp::engine::{self, BackendChoice, EngineOptions};
-use gpu_mlp::gpu::{GpuBackend, GpuOptions};
+use gpu_mlp::engine::{Engine, Split, StepMetrics};
+use gpu_mlp::gpu::{GpuEngine, GpuOptions};
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::optimizer::Optimizer;
 use gpu_mlp::train::{self, EpochPlanner, Silent, TrainConfig};
@@ -18,10 +18,10 @@ fn gpu_engine(
     opt: Optimizer,
     batch: usize,
     opts: GpuOptions,
-) -> Option<GpuBackend> {
+) -> Option<GpuEngine> {
     let lab = lab()?;
     Some(
-        GpuBackend::new(
+        GpuEngine::new(
             lab.ctx.clone(),
             Some(lab.pipes.clone()),
             spec,
@@ -69,11 +69,11 @@ fn lockstep_with_the_cpu_engine_for_50_adam_steps_with_dropout() {
     // 50 steps, the last one short (19 rows).
     let rows = 49 * 32 + 19;
     let data = training_rows(rows);
-    let mut cpu = CpuBackend::new(&spec, opt, 32).unwrap();
+    let mut cpu = CpuEngine::new(&spec, opt, 32).unwrap();
     let init = spec.init_parameters(7);
     let plan = EpochPlanner::new(7, rows, 32, opt).next_epoch();
     assert_eq!(plan.steps.len(), 50);
-    let run = |engine: &mut dyn Backend| -> (Vec<StepMetrics>, Vec<f32>) {
+    let run = |engine: &mut dyn Engine| -> (Vec<StepMetrics>, Vec<f32>) {
         engine.load_split(Split::Train, &data).unwrap();
         engine.set_parameters(&init).unwrap();
         let mut calls = 0;
@@ -129,7 +129,7 @@ fn same_seed_gives_identical_bits_whatever_the_chunking() {
     let init = spec.init_parameters(3);
     let mut planner = EpochPlanner::new(3, 1000, 50, opt);
     let plans = [planner.next_epoch(), planner.next_epoch()];
-    let run = |engine: &mut GpuBackend| {
+    let run = |engine: &mut GpuEngine| {
         engine.load_split(Split::Train, &data).unwrap();
         engine.set_parameters(&init).unwrap();
         let mut metrics = Vec::new();
@@ -208,7 +208,7 @@ fn trains_mnist_end_to_end_and_evaluates_like_the_cpu() {
     );
     assert_eq!(report.test.predictions.len(), 2000);
     // The CPU engine with the GPU's parameters evaluates the same.
-    let mut cpu = CpuBackend::new(&spec, opt, 64).unwrap();
+    let mut cpu = CpuEngine::new(&spec, opt, 64).unwrap();
     cpu.load_split(Split::Test, &data.test).unwrap();
     cpu.set_parameters(&report.parameters).unwrap();
     let c = cpu.evaluate(Split::Test, 0..2000).unwrap();
@@ -233,7 +233,7 @@ fn batch_too_large_for_the_device_is_a_limit_error() {
     let Some(lab) = lab() else { return };
     let spec = ModelSpec::new(784, vec![128], 10, 0.0).unwrap();
     let huge = (lab.ctx.device.limits().max_storage_buffer_binding_size / (784 * 4) + 1) as usize;
-    let err = GpuBackend::new(
+    let err = GpuEngine::new(
         lab.ctx.clone(),
         Some(lab.pipes.clone()),
         &spec,

@@ -3,13 +3,13 @@
 
 mod support;
 
-use gpu_mlp::backend::Backend;
 use gpu_mlp::checkpoint::{self, Checkpoint, CheckpointError};
 use gpu_mlp::classifier::{top_k, Classifier};
 use gpu_mlp::cli::{Cli, Command as CliCommand, TrainArgs};
 use gpu_mlp::commands::{eval, show, train_outputs::TrainOutputs};
-use gpu_mlp::cpu::CpuBackend;
+use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::{Dataset, Samples};
+use gpu_mlp::engine::Engine;
 use gpu_mlp::error::Error;
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::optimizer::Optimizer;
@@ -253,7 +253,7 @@ fn evaluation_of_the_saved_model_matches_the_end_of_training() {
     let path = dir.path().join("m.safetensors");
     checkpoint::save(&path, ckpt).unwrap();
     let loaded = checkpoint::load(&path).unwrap();
-    let mut engine = CpuBackend::new(&loaded.spec, Optimizer::adam(1e-3), 1).unwrap();
+    let mut engine = CpuEngine::new(&loaded.spec, Optimizer::adam(1e-3), 1).unwrap();
     engine.set_parameters(&loaded.parameters).unwrap();
     let r = eval::evaluate(&mut engine, &loaded, &mnist().test).unwrap();
     assert_eq!(r.evaluation.correct, report.test.correct);

@@ -1,9 +1,9 @@
 //! End to end on real MNIST with the CPU engine: accuracy, determinism, metrics file, and the
 //! command line's epoch lines and data errors.
 
-use gpu_mlp::backend::Backend;
-use gpu_mlp::cpu::CpuBackend;
+use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::{self, Dataset, KnownDataset, Samples};
+use gpu_mlp::engine::Engine;
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::optimizer::Optimizer;
 use gpu_mlp::train::{self, Silent, TrainConfig, TrainReport};
@@ -29,7 +29,7 @@ fn head(s: &Samples, n: usize) -> Samples {
 
 fn train(data: &Dataset, hidden: Vec<usize>, dropout: f32, config: &TrainConfig) -> TrainReport {
     let spec = ModelSpec::new(data.features(), hidden, data.classes(), dropout).unwrap();
-    let mut engine = CpuBackend::new(&spec, config.optimizer, config.batch_size).unwrap();
+    let mut engine = CpuEngine::new(&spec, config.optimizer, config.batch_size).unwrap();
     engine
         .set_parameters(&spec.init_parameters(config.seed))
         .unwrap();
@@ -90,10 +90,10 @@ fn the_last_short_batch_is_trained_on() {
         ..full.clone()
     };
     let spec = ModelSpec::new(784, vec![8], 10, 0.0).unwrap();
-    let mut engine = CpuBackend::new(&spec, Optimizer::adam(1e-3), 300).unwrap();
+    let mut engine = CpuEngine::new(&spec, Optimizer::adam(1e-3), 300).unwrap();
     engine.set_parameters(&spec.init_parameters(1)).unwrap();
     engine
-        .load_split(gpu_mlp::backend::Split::Train, &small.train)
+        .load_split(gpu_mlp::engine::Split::Train, &small.train)
         .unwrap();
     let mut planner = train::EpochPlanner::new(1, 1000, 300, Optimizer::adam(1e-3));
     let plan = planner.next_epoch();

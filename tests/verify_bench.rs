@@ -5,11 +5,11 @@
 
 mod gpu_support;
 
-use gpu_mlp::backend::{Backend, Split};
 use gpu_mlp::data::Samples;
 use gpu_mlp::engine::BackendChoice;
+use gpu_mlp::engine::{Engine, Split};
 use gpu_mlp::gpu::timing::{timestamp_method, TimestampMethod};
-use gpu_mlp::gpu::{DeviceNeeds, GpuBackend, GpuContext, GpuOptions};
+use gpu_mlp::gpu::{DeviceNeeds, GpuContext, GpuEngine, GpuOptions};
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::optimizer::Optimizer;
 use gpu_support::Rng;
@@ -323,7 +323,7 @@ fn timestamps_agree(features: wgpu::Features) -> bool {
     assert_eq!(method, expected);
     let spec = ModelSpec::new(784, vec![128], 10, 0.2).expect("spec");
     let batch = 256;
-    let mut engine = GpuBackend::new(
+    let mut engine = GpuEngine::new(
         Arc::clone(&ctx),
         None,
         &spec,

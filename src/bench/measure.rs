@@ -5,13 +5,13 @@
 //! its figure says so.
 
 use super::{BenchRecord, Figure, FORMAT};
-use crate::backend::{Backend, EpochPlan, Split, StepPlan};
-use crate::cpu::CpuBackend;
+use crate::cpu::CpuEngine;
 use crate::data::Samples;
 use crate::dropout;
+use crate::engine::{Engine, EpochPlan, Split, StepPlan};
 use crate::error::Result;
 use crate::gpu::timing::{timestamp_method, MatmulTimer};
-use crate::gpu::{tuning, GpuBackend, GpuContext, GpuOptions, Pipelines, Product, Tile, Transpose};
+use crate::gpu::{tuning, GpuContext, GpuEngine, GpuOptions, Pipelines, Product, Tile, Transpose};
 use crate::model::ModelSpec;
 use crate::optimizer::Optimizer;
 use crate::records::{AdapterRecord, BuildInfo, HostInfo};
@@ -181,7 +181,7 @@ impl Figures<'_> {
 /// Throughput of full training steps: a warm-up, then runs of a plan long enough for
 /// `run_seconds`, with `after_run(engine, seconds per step)` after each (the per-kernel profile
 /// that pairs with it). Returns (samples/s of each run, seconds per step of each run, a note).
-fn training_runs<E: Backend>(
+fn training_runs<E: Engine>(
     engine: &mut E,
     count: usize,
     batch: usize,
@@ -247,7 +247,7 @@ pub fn run_gpu(
     let pipes_s = t.elapsed().as_secs_f64();
     let (first_spec, first_batch) = (networks()[0].clone(), 32);
     let t = Instant::now();
-    let mut first = GpuBackend::new(
+    let mut first = GpuEngine::new(
         Arc::clone(&ctx),
         Some(Arc::clone(&pipes)),
         &first_spec,
@@ -349,7 +349,7 @@ pub fn run_gpu(
     // Training configurations.
     for (spec, batch) in opts.trainings() {
         let config = format!("{}, batch {batch}", spec.describe());
-        let mut engine = GpuBackend::new(
+        let mut engine = GpuEngine::new(
             Arc::clone(&ctx),
             Some(Arc::clone(&pipes)),
             &spec,
@@ -484,7 +484,7 @@ pub fn run_cpu(opts: &BenchOptions, log: &mut dyn FnMut(&str)) -> Result<BenchRe
     let data = synthetic(4096);
     for (spec, batch) in opts.trainings() {
         let config = format!("{}, batch {batch}", spec.describe());
-        let mut engine = CpuBackend::new(&spec, opt, batch)?;
+        let mut engine = CpuEngine::new(&spec, opt, batch)?;
         engine_name = engine.describe();
         let count = load_training_data(&mut engine, &spec, batch, &data)?;
         let (rates, step_times, note) =
@@ -512,7 +512,7 @@ pub fn run_cpu(opts: &BenchOptions, log: &mut dyn FnMut(&str)) -> Result<BenchRe
 /// Loads enough synthetic samples for four batches (at least the shared 4096) and fresh
 /// parameters into an engine, the same for both engines; returns the sample count.
 fn load_training_data(
-    engine: &mut dyn Backend,
+    engine: &mut dyn Engine,
     spec: &ModelSpec,
     batch: usize,
     shared: &Samples,

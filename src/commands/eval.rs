@@ -1,10 +1,10 @@
 //! `gpu-mlp eval`: a saved model on a data set's test split: loss, accuracy, accuracy per
 //! class, and the confusion matrix (text, and a heat map with `--confusion-png`).
 
-use crate::backend::{Backend, Evaluation, Split};
 use crate::checkpoint::{self, Checkpoint};
 use crate::cli::{DataArgs, EngineArgs, EvalArgs, ModelDataArgs};
 use crate::data::{Dataset, KnownDataset, Samples};
+use crate::engine::{Engine, Evaluation, Split};
 use crate::error::{ConfigError, Result};
 use crate::optimizer::Optimizer;
 use crate::{output, plots, report};
@@ -79,7 +79,7 @@ pub fn data_for_model(args: &ModelDataArgs, ckpt: &Checkpoint) -> Result<DataArg
 
 /// The engine that evaluates: the one `--backend` / `--adapter` pick (as for `train`), holding
 /// the checkpoint's parameters.
-fn engine_for(engine: &EngineArgs, ckpt: &Checkpoint) -> Result<Box<dyn Backend>> {
+fn engine_for(engine: &EngineArgs, ckpt: &Checkpoint) -> Result<Box<dyn Engine>> {
     // Evaluation takes no optimizer step; the optimizer and training batch size are unused.
     let mut opened = super::open_engine(engine, &ckpt.spec, Optimizer::adam(1e-3), 1)?.engine;
     opened.set_parameters(&ckpt.parameters)?;
@@ -87,7 +87,7 @@ fn engine_for(engine: &EngineArgs, ckpt: &Checkpoint) -> Result<Box<dyn Backend>
 }
 
 /// Evaluates `ckpt` on `test` with `engine` (which holds the checkpoint's parameters).
-pub fn evaluate(engine: &mut dyn Backend, ckpt: &Checkpoint, test: &Samples) -> Result<EvalReport> {
+pub fn evaluate(engine: &mut dyn Engine, ckpt: &Checkpoint, test: &Samples) -> Result<EvalReport> {
     engine.load_split(Split::Test, test)?;
     let evaluation = engine.evaluate(Split::Test, 0..test.count)?;
     let confusion = confusion_matrix(&evaluation.predictions, &test.labels, ckpt.spec.classes);

@@ -2,10 +2,10 @@
 //! `--init-from` starting parameters, and the `--plot` picture. Kept apart from `train.rs` so
 //! the engine selection there and this stay independent.
 
-use crate::backend::Evaluation;
 use crate::checkpoint::{self, Checkpoint};
 use crate::cli::TrainArgs;
 use crate::data::Dataset;
+use crate::engine::Evaluation;
 use crate::error::{CheckpointError, Result};
 use crate::model::ModelSpec;
 use crate::output;

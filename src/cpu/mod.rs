@@ -3,9 +3,9 @@
 
 pub mod ops;
 
-use crate::backend::{Backend, EpochPlan, Evaluation, Split, StepMetrics};
 use crate::data::Samples;
 use crate::dropout::DropoutMask;
+use crate::engine::{Engine, EpochPlan, Evaluation, Split, StepMetrics};
 use crate::error::{ConfigError, Result};
 use crate::model::{DenseLayer, ModelSpec};
 use crate::optimizer::Optimizer;
@@ -37,7 +37,7 @@ impl Workspace {
     }
 }
 
-pub struct CpuBackend {
+pub struct CpuEngine {
     spec: ModelSpec,
     layers: Vec<DenseLayer>,
     optimizer: Optimizer,
@@ -52,7 +52,7 @@ pub struct CpuBackend {
     eval: Option<Workspace>,
 }
 
-impl CpuBackend {
+impl CpuEngine {
     /// An engine for `spec` that trains with batches of at most `max_batch` rows.
     pub fn new(spec: &ModelSpec, optimizer: Optimizer, max_batch: usize) -> Result<Self> {
         if max_batch == 0 {
@@ -231,7 +231,7 @@ fn forward_inference(layers: &[DenseLayer], params: &[f32], ws: &mut Workspace, 
     }
 }
 
-impl Backend for CpuBackend {
+impl Engine for CpuEngine {
     fn describe(&self) -> String {
         let threads = std::env::var("MATMUL_NUM_THREADS")
             .ok()

@@ -4,8 +4,8 @@
 //! matrix products go through `matrixmultiply`, whose strides give the transposed operands
 //! without copies, so each product stays one readable call.
 
-use crate::backend::StepMetrics;
 use crate::dropout::DropoutMask;
+use crate::engine::StepMetrics;
 
 /// Pixels are normalised by multiplying with this constant (not dividing by 255), so the GPU's
 /// correctly rounded multiply gives the same bits.

@@ -1,6 +1,6 @@
 //! Single-kernel runs on host data: each call uploads its inputs, dispatches one kernel once and
 //! reads the outputs back. For tests against the CPU reference and for timing kernels alone;
-//! the training engine (`GpuBackend`) never goes through here.
+//! the training engine (`GpuEngine`) never goes through here.
 //!
 //! The pipelines run without wgpu's runtime bounds checks (see `pipelines::module`), so every
 //! call here first checks that the shapes and offsets it was given stay inside the buffers it

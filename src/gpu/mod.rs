@@ -15,9 +15,9 @@ pub use context::{list_adapters, AdapterSummary, DeviceNeeds, GpuContext, Limits
 pub use pipelines::{Pipelines, Tile, Transpose};
 pub use tuning::{Product, TileChoices, TilePolicy};
 
-use crate::backend::{Backend, EpochPlan, Evaluation, Split, StepMetrics};
 use crate::data::Samples;
 use crate::dropout::DropoutMask;
+use crate::engine::{Engine, EpochPlan, Evaluation, Split, StepMetrics};
 use crate::error::{ConfigError, GpuError, Result};
 use crate::model::{DenseLayer, ModelSpec};
 use crate::optimizer::Optimizer;
@@ -109,7 +109,7 @@ impl StepProfile {
     }
 }
 
-pub struct GpuBackend {
+pub struct GpuEngine {
     ctx: Arc<GpuContext>,
     pipes: Arc<Pipelines>,
     spec: ModelSpec,
@@ -167,7 +167,7 @@ fn products(layers: &[DenseLayer], max_batch: usize, eval_batch: usize) -> Vec<P
     out
 }
 
-impl GpuBackend {
+impl GpuEngine {
     /// What an engine for `spec` with batches up to `max_batch` needs from a device (the data
     /// set is checked when loaded).
     pub fn needs(spec: &ModelSpec, max_batch: usize, opts: &GpuOptions) -> DeviceNeeds {
@@ -809,7 +809,7 @@ fn resident(ctx: &GpuContext, samples: &Samples) -> Result<Resident, GpuError> {
     })
 }
 
-impl Backend for GpuBackend {
+impl Engine for GpuEngine {
     fn describe(&self) -> String {
         self.ctx.describe()
     }

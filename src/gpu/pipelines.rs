@@ -378,7 +378,7 @@ fn module(device: &wgpu::Device, label: &str, source: &str, checked: bool) -> wg
     // positive step far below u32::MAX (no infinite loop); (2) local and workgroup arrays are
     // indexed below their sizes for every tile `Tile::check` accepts, and `Pipelines::matmul`
     // compiles no other tile; (3) every storage index is clamped into, or guarded by, the shapes
-    // in the kernel's uniforms, and those shapes fit the bound buffers: `GpuBackend` derives
+    // in the kernel's uniforms, and those shapes fit the bound buffers: `GpuEngine` derives
     // them from the buffers it allocated and the steps it validated (`train_epoch`, `evaluate`),
     // and `KernelLab` checks caller-given shapes against the buffer lengths before dispatching.
     unsafe { device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked()) }

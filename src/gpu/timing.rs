@@ -12,7 +12,7 @@
 use super::buffers::{self, STORAGE};
 use super::context::GpuContext;
 use super::pipelines::{MatmulParams, Pipelines, StepRecord, Tile, Transpose, STEP_RECORD_BYTES};
-use super::{gpu_err, GpuBackend};
+use super::{gpu_err, GpuEngine};
 use crate::error::{ConfigError, GpuError, Result};
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,7 +24,7 @@ pub fn has_timestamps(ctx: &GpuContext) -> bool {
         .contains(wgpu::Features::TIMESTAMP_QUERY)
 }
 
-/// How `GpuBackend::profile_step_timestamps` times a step on this device, if it can.
+/// How `GpuEngine::profile_step_timestamps` times a step on this device, if it can.
 pub fn timestamp_method(ctx: &GpuContext) -> Option<TimestampMethod> {
     let features = ctx.device.features();
     if !features.contains(wgpu::Features::TIMESTAMP_QUERY) {
@@ -190,7 +190,7 @@ impl TimestampProfile {
     }
 }
 
-impl GpuBackend {
+impl GpuEngine {
     /// Times each dispatch of a full-batch training step with timestamp queries over `steps`
     /// steps (capped so the queries fit one query set) in one submission, after a warm-up step.
     /// Needs the training split loaded and a device opened with timestamp queries; trains on its

@@ -5,11 +5,11 @@
 //! pass over the rows, are compared. The first [`CHECKED_STEPS`] steps are held to the bounds;
 //! later ones are shown, not judged (see there).
 
-use crate::backend::{Backend, EpochPlan, Split};
-use crate::cpu::CpuBackend;
+use crate::cpu::CpuEngine;
 use crate::data::Samples;
+use crate::engine::{Engine, EpochPlan, Split};
 use crate::error::Result;
-use crate::gpu::{GpuBackend, GpuContext, GpuOptions, Pipelines};
+use crate::gpu::{GpuContext, GpuEngine, GpuOptions, Pipelines};
 use crate::model::ModelSpec;
 use crate::optimizer::Optimizer;
 use crate::train::EpochPlanner;
@@ -244,8 +244,8 @@ pub fn run(
         steps_per_submit: 16,
         ..Default::default()
     };
-    let mut gpu = GpuBackend::new(ctx, Some(pipes), spec, opts.optimizer, batch, gpu_opts)?;
-    let mut cpu = CpuBackend::new(spec, opts.optimizer, batch)?;
+    let mut gpu = GpuEngine::new(ctx, Some(pipes), spec, opts.optimizer, batch, gpu_opts)?;
+    let mut cpu = CpuEngine::new(spec, opts.optimizer, batch)?;
     let data = &rows.samples;
     gpu.load_split(Split::Train, data)?;
     cpu.load_split(Split::Train, data)?;

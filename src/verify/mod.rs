@@ -19,7 +19,7 @@ pub use lockstep::{LockstepOptions, LockstepReport, LockstepRows};
 use crate::engine::BackendChoice;
 use crate::error::{ConfigError, GpuError, Result};
 use crate::gpu::kernels::KernelLab;
-use crate::gpu::{self, DeviceNeeds, GpuBackend, GpuContext, GpuOptions};
+use crate::gpu::{self, DeviceNeeds, GpuContext, GpuEngine, GpuOptions};
 use crate::model::ModelSpec;
 use crate::optimizer::Optimizer;
 use crate::records::{AdapterRecord, BuildInfo, HostInfo};
@@ -179,7 +179,7 @@ pub fn perturbation() -> Option<String> {
 
 /// What a verification run needs from the device.
 pub fn device_needs(spec: &ModelSpec, batch: usize) -> DeviceNeeds {
-    GpuBackend::needs(spec, batch, &GpuOptions::default()).max(DeviceNeeds::default())
+    GpuEngine::needs(spec, batch, &GpuOptions::default()).max(DeviceNeeds::default())
 }
 
 /// Opens the adapter a verification checks. `for_training`: `auto` means what `train` would

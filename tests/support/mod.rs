@@ -3,10 +3,10 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this
 
-use gpu_mlp::backend::Backend;
 use gpu_mlp::checkpoint::Checkpoint;
-use gpu_mlp::cpu::CpuBackend;
+use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::{self, Dataset, KnownDataset, Samples};
+use gpu_mlp::engine::Engine;
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::optimizer::Optimizer;
 use gpu_mlp::train::{self, Silent, TrainConfig, TrainReport};
@@ -70,7 +70,7 @@ pub fn trained() -> &'static (Checkpoint, TrainReport) {
         let data = mnist();
         let spec = ModelSpec::new(data.features(), vec![64], data.classes(), 0.0).unwrap();
         let cfg = config();
-        let mut engine = CpuBackend::new(&spec, cfg.optimizer, cfg.batch_size).unwrap();
+        let mut engine = CpuEngine::new(&spec, cfg.optimizer, cfg.batch_size).unwrap();
         engine
             .set_parameters(&spec.init_parameters(cfg.seed))
             .unwrap();

@@ -1,8 +1,12 @@
-//! The boundary between the training loop and an engine (CPU reference or GPU).
+//! The boundary between the training loop and an engine (CPU reference or GPU), and the choice
+//! of engine (`select`: `--backend`, `--adapter`).
 //!
 //! The loop plans a whole epoch up front (sample order and per-step values) and hands it to the
 //! engine in one call, so a GPU engine can record every step without a host round trip; the
 //! engine reports per-step metrics through `progress` as they become available.
+
+mod select;
+pub use select::{open_engine, BackendChoice, EngineOptions, OpenedEngine, SOFTWARE_ONLY_NOTE};
 
 use crate::data::Samples;
 use crate::error::Result;
@@ -70,7 +74,7 @@ impl Evaluation {
 
 /// A training engine. Both engines compute the same operations with the same conventions, so
 /// the CPU engine is the GPU engine's oracle.
-pub trait Backend {
+pub trait Engine {
     /// One line naming the engine and device, e.g. `cpu (2 threads)` or `vulkan: llvmpipe`.
     fn describe(&self) -> String;
 

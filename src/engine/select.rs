@@ -1,11 +1,11 @@
 //! Engine selection: `--backend auto|vulkan|metal|dx12|gl|cpu` and `--adapter NAME|INDEX` to a
-//! boxed `Backend`. `auto` takes a hardware adapter when there is one and otherwise the CPU
+//! boxed `Engine`. `auto` takes a hardware adapter when there is one and otherwise the CPU
 //! engine, which beats a software rasteriser such as lavapipe.
 
-use crate::backend::Backend;
-use crate::cpu::CpuBackend;
+use crate::cpu::CpuEngine;
+use crate::engine::Engine;
 use crate::error::{ConfigError, GpuError, Result};
-use crate::gpu::{self, GpuBackend, GpuContext, GpuOptions};
+use crate::gpu::{self, GpuContext, GpuEngine, GpuOptions};
 use crate::model::ModelSpec;
 use crate::optimizer::Optimizer;
 use std::fmt;
@@ -97,7 +97,7 @@ pub struct EngineOptions {
 
 /// An engine ready to train, and a line to show the user about how it was chosen.
 pub struct OpenedEngine {
-    pub engine: Box<dyn Backend>,
+    pub engine: Box<dyn Engine>,
     pub note: Option<String>,
 }
 
@@ -128,9 +128,9 @@ pub fn open_engine(
     // The GPU engine and its note (tiles timed on first use of an adapter, cache problems).
     let gpu_engine =
         |backends: Option<wgpu::Backends>, adapter: Option<&str>| -> Result<OpenedEngine> {
-            let needs = GpuBackend::needs(spec, max_batch, &opts.gpu);
+            let needs = GpuEngine::needs(spec, max_batch, &opts.gpu);
             let ctx = Arc::new(GpuContext::open(backends, adapter, &needs)?);
-            let engine = GpuBackend::new(ctx, None, spec, optimizer, max_batch, opts.gpu.clone())?;
+            let engine = GpuEngine::new(ctx, None, spec, optimizer, max_batch, opts.gpu.clone())?;
             Ok(OpenedEngine {
                 note: engine.tile_choices().note(),
                 engine: Box::new(engine),
@@ -138,7 +138,7 @@ pub fn open_engine(
         };
     match choice {
         BackendChoice::Cpu => Ok(OpenedEngine {
-            engine: Box::new(CpuBackend::new(spec, optimizer, max_batch)?),
+            engine: Box::new(CpuEngine::new(spec, optimizer, max_batch)?),
             note: None,
         }),
         BackendChoice::Auto => {
@@ -156,7 +156,7 @@ pub fn open_engine(
                 "no GPU adapter found; training on the CPU engine".to_string()
             };
             Ok(OpenedEngine {
-                engine: Box::new(CpuBackend::new(spec, optimizer, max_batch)?),
+                engine: Box::new(CpuEngine::new(spec, optimizer, max_batch)?),
                 note: Some(note),
             })
         }
