@@ -9,6 +9,8 @@
 use crate::error::{Error, Result};
 use crate::output;
 use crate::train::EpochRecord;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -218,6 +220,124 @@ fn curve_panel(
             SeriesLabelPosition::LowerRight
         })
         .label_font(font(13))
+        .background_style(WHITE.mix(0.9))
+        .border_style(LIGHT_GREY)
+        .draw()?;
+    Ok(())
+}
+
+/// Named lines of `(x, y)` points.
+pub type Series = [(String, Vec<(f64, f64)>)];
+
+/// `bench --sweep`: two panels against batch size, one line per series: a rate on a log scale
+/// on the left (e.g. samples/s), a share of the peak from zero on the right.
+pub fn scaling_curves(
+    path: &Path,
+    title: &str,
+    left: (&str, &Series),
+    right: (&str, &Series),
+) -> Result<()> {
+    render(path, (1200, 500), |root| {
+        let root = root.titled(title, font(18))?;
+        let (a, b) = root.split_horizontally(600);
+        scaling_panel(&a, left.0, left.1, true)?;
+        scaling_panel(&b, right.0, right.1, false)
+    })
+}
+
+/// matplotlib's next colours after blue, orange and red's neighbours, for up to six lines.
+const LINE_COLOURS: [RGBColor; 6] = [
+    TAB_BLUE,
+    TAB_ORANGE,
+    RGBColor(44, 160, 44),
+    TAB_RED,
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// The smallest and largest positive finite values, or `fallback` when there are none.
+fn positive_span(values: impl Iterator<Item = f64>, fallback: (f64, f64)) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if lo.is_finite() {
+        (lo, hi)
+    } else {
+        fallback
+    }
+}
+
+/// One panel of `scaling_curves`: a log-scale y axis for rates, a linear one from zero for
+/// shares. The x axis is log2 of the batch size, so powers of two are evenly spaced and
+/// labelled with their value.
+fn scaling_panel(area: &Area, name: &str, series: &Series, log_y: bool) -> DrawResult {
+    let points = || series.iter().flat_map(|(_, p)| p.iter().copied());
+    let (x_lo, x_hi) = positive_span(points().map(|p| p.0), (32.0, 4096.0));
+    let (y_lo, y_hi) = positive_span(points().map(|p| p.1), (1.0, 100.0));
+    let (x_lo, x_hi) = (x_lo.log2().floor(), x_hi.log2().ceil());
+    let x_range = x_lo - 0.3..x_hi + 0.3;
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(name, font(16))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70);
+    let ticks = (x_hi - x_lo) as usize + 3;
+    if log_y {
+        let y_range = (y_lo / 1.5..y_hi * 1.5).log_scale();
+        let mut chart = builder.build_cartesian_2d(x_range, y_range)?;
+        scaling_lines(&mut chart, name, series, ticks)
+    } else {
+        let mut chart = builder.build_cartesian_2d(x_range, 0.0..y_hi * 1.15)?;
+        scaling_lines(&mut chart, name, series, ticks)
+    }
+}
+
+/// The mesh, the lines and the legend of a `scaling_panel`.
+fn scaling_lines<'a, Y: Ranged<ValueType = f64> + ValueFormatter<f64>>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
+    name: &str,
+    series: &Series,
+    ticks: usize,
+) -> DrawResult {
+    chart
+        .configure_mesh()
+        .x_desc("batch size")
+        .y_desc(name)
+        .x_labels(ticks)
+        .x_label_formatter(&|x| {
+            if (x - x.round()).abs() < 1e-6 {
+                format!("{}", x.round().exp2())
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|y| crate::bench::num(*y))
+        .label_style(font(12))
+        .axis_desc_style(font(13))
+        .light_line_style(WHITE)
+        .draw()?;
+    for ((label, line), color) in series.iter().zip(LINE_COLOURS.iter().cycle()) {
+        let line: Vec<(f64, f64)> = line
+            .iter()
+            .filter(|p| p.0 > 0.0 && p.1.is_finite() && p.1 > 0.0)
+            .map(|p| (p.0.log2(), p.1))
+            .collect();
+        let color = *color;
+        chart
+            .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))?
+            .label(label.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        chart.draw_series(line.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font(font(12))
         .background_style(WHITE.mix(0.9))
         .border_style(LIGHT_GREY)
         .draw()?;

@@ -402,3 +402,90 @@ fn timestamps_agree(features: wgpu::Features) -> bool {
     );
     true
 }
+
+/// `bench --sweep --quick` on `engine`: a record with the peak and, for every point of the
+/// quick grid, its throughput and achieved rate (or a line saying why it was skipped), a plot
+/// that is a real picture, and a record that compares to itself as 1.
+fn sweep_writes_record_and_plot(engine: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (json, png) = (dir.path().join("sweep.json"), dir.path().join("sweep.png"));
+    let (json_arg, png_arg) = (json.to_str().expect("utf-8"), png.to_str().expect("utf-8"));
+    let args = [
+        "bench",
+        "--backend",
+        engine,
+        "--sweep",
+        "--quick",
+        "--repeats",
+        "1",
+        "--json",
+        json_arg,
+        "--plot",
+        png_arg,
+    ];
+    let out = gpu_mlp(&args, &[]);
+    let shown = text(&out);
+    assert!(out.status.success(), "bench --sweep failed:\n{shown}");
+    let record = read_json(&json);
+    let figures = record["figures"].as_array().expect("figures");
+    assert!(figures.iter().all(|f| f["group"] == "sweep"), "{shown}");
+    let peak = figures
+        .iter()
+        .find(|f| f["name"].as_str().is_some_and(|n| n.starts_with("sweep peak")))
+        .and_then(|f| f["median"].as_f64())
+        .expect("a peak figure");
+    assert!(peak.is_finite() && peak > 0.0, "peak {peak}");
+    let sweep = gpu_mlp::bench::sweep::SweepOptions::new(true);
+    let mut measured = 0;
+    for &width in &sweep.widths {
+        for &batch in &sweep.batches {
+            let point = format!("sweep 784-{width}-{width}-10, batch {batch}");
+            let find = |what: &str| {
+                let name = format!("{point}: {what}");
+                figures.iter().find(|f| f["name"] == name.as_str())
+            };
+            match (find("throughput"), find("achieved")) {
+                (Some(rate), Some(achieved)) => {
+                    measured += 1;
+                    assert!(rate["median"].as_f64().is_some_and(|v| v > 0.0), "{rate}");
+                    let gflops = achieved["median"].as_f64().expect("achieved");
+                    assert!(gflops > 0.0 && gflops < 10.0 * peak, "{achieved}");
+                    let note = achieved["note"].as_str().unwrap_or("");
+                    assert!(note.ends_with("% of the peak"), "{achieved}");
+                }
+                _ => assert!(
+                    shown.contains(&format!("{point}: skipped")),
+                    "{point} neither measured nor skipped:\n{shown}"
+                ),
+            }
+        }
+    }
+    assert!(measured >= 2, "at most one point measured:\n{shown}");
+    let plot = image::open(&png).expect("the plot is a PNG").to_rgb8();
+    assert_eq!(plot.dimensions(), (1200, 500));
+    // Both panels carry the first line's colour (matplotlib blue).
+    for half in [0..600, 600..1200] {
+        let blue = half
+            .flat_map(|x| (0..500).map(move |y| (x, y)))
+            .filter(|&(x, y)| plot.get_pixel(x, y).0 == [31, 119, 180])
+            .count();
+        assert!(blue > 50, "a panel without its first line ({blue} pixels)");
+    }
+    let out = gpu_mlp(&["bench", "--from", json_arg, "--compare", json_arg], &[]);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("geometric mean speed-up 1.00x"), "{shown}");
+}
+
+#[test]
+fn sweep_on_the_cpu_engine_writes_record_and_plot() {
+    sweep_writes_record_and_plot("cpu");
+}
+
+#[test]
+fn sweep_on_the_adapter_writes_record_and_plot() {
+    if !adapter_present() {
+        return;
+    }
+    sweep_writes_record_and_plot(&backend());
+}

@@ -68,7 +68,7 @@ impl BenchOptions {
     }
 
     /// Iterations per run, from the time of one (warm) iteration.
-    fn iterations(&self, one: f64, max: usize) -> usize {
+    pub(super) fn iterations(&self, one: f64, max: usize) -> usize {
         ((self.run_seconds() / one.max(1e-9)).round() as usize).clamp(1, max)
     }
 
@@ -121,7 +121,7 @@ pub fn networks() -> Vec<ModelSpec> {
 pub const DATA_NOTE: &str = "synthetic u8 pixels and labels (784 features, 10 classes)";
 
 /// Seeded random 28×28 images and labels.
-fn synthetic(count: usize) -> Samples {
+pub(super) fn synthetic(count: usize) -> Samples {
     let mut rng = Pcg64Mcg::seed_from_u64(0xbe9c_4d47);
     Samples {
         images: (0..count * 784).map(|_| rng.random::<u8>()).collect(),
@@ -157,14 +157,22 @@ fn plan(count: usize, batch: usize, steps: usize, opt: Optimizer) -> EpochPlan {
 }
 
 /// Collects figures and prints each (with its group's heading) as it is taken.
-struct Figures<'a> {
+pub(super) struct Figures<'a> {
     list: Vec<Figure>,
     kernel_timing: String,
     log: &'a mut dyn FnMut(&str),
 }
 
-impl Figures<'_> {
-    fn add(&mut self, f: Figure) {
+impl<'a> Figures<'a> {
+    pub(super) fn new(kernel_timing: &str, log: &'a mut dyn FnMut(&str)) -> Self {
+        Self {
+            list: Vec::new(),
+            kernel_timing: kernel_timing.to_string(),
+            log,
+        }
+    }
+
+    pub(super) fn add(&mut self, f: Figure) {
         if self.list.last().is_none_or(|l| l.group != f.group) {
             (self.log)("");
             (self.log)(&super::group_heading(&f.group, &self.kernel_timing));
@@ -173,7 +181,7 @@ impl Figures<'_> {
         self.list.push(f);
     }
 
-    fn note(&mut self, line: &str) {
+    pub(super) fn note(&mut self, line: &str) {
         (self.log)(line);
     }
 }
@@ -181,7 +189,7 @@ impl Figures<'_> {
 /// Throughput of full training steps: a warm-up, then runs of a plan long enough for
 /// `run_seconds`, with `after_run(engine, seconds per step)` after each (the per-kernel profile
 /// that pairs with it). Returns (samples/s of each run, seconds per step of each run, a note).
-fn training_runs<E: Engine>(
+pub(super) fn training_runs<E: Engine>(
     engine: &mut E,
     count: usize,
     batch: usize,
@@ -233,11 +241,7 @@ pub fn run_gpu(
     let method = timestamp_method(&ctx);
     let mut timestamps = method.is_some();
     const WALL: &str = "wall clock (each dispatch alone, repeated back to back)";
-    let mut figs = Figures {
-        list: Vec::new(),
-        kernel_timing: method.map_or(WALL, |m| m.describe()).to_string(),
-        log,
-    };
+    let mut figs = Figures::new(method.map_or(WALL, |m| m.describe()), log);
     let opt = Optimizer::adam(1e-3);
 
     // Start-up: device, the fixed pipelines, the first engine (its matmul pipelines), the
@@ -452,33 +456,19 @@ pub fn run_gpu(
         }
     }
 
-    Ok(BenchRecord {
-        format: FORMAT.to_string(),
-        build: BuildInfo::current(),
-        host: HostInfo::current(),
-        backend: ctx.info.backend.to_string(),
-        engine: ctx.describe(),
-        adapter: Some(AdapterRecord::from_context(&ctx)),
-        quick: opts.quick,
-        repeats: opts.repeats,
-        steps_per_submit: Some(opts.steps_per_submit),
-        kernel_timing: figs.kernel_timing.clone(),
-        data: DATA_NOTE.to_string(),
-        unix_time: unix_time(),
-        seconds: started.elapsed().as_secs_f64() + open_seconds,
-        figures: figs.list,
-    })
+    let mut record = record(figs, opts, started, open_seconds);
+    record.backend = ctx.info.backend.to_string();
+    record.engine = ctx.describe();
+    record.adapter = Some(AdapterRecord::from_context(&ctx));
+    record.steps_per_submit = Some(opts.steps_per_submit);
+    Ok(record)
 }
 
 /// The CPU engine's training figures (throughput and step time per configuration), named as
 /// the GPU's so the records compare.
 pub fn run_cpu(opts: &BenchOptions, log: &mut dyn FnMut(&str)) -> Result<BenchRecord> {
     let started = Instant::now();
-    let mut figs = Figures {
-        list: Vec::new(),
-        kernel_timing: "none (CPU engine)".to_string(),
-        log,
-    };
+    let mut figs = Figures::new("none (CPU engine)", log);
     let opt = Optimizer::adam(1e-3);
     let mut engine_name = String::new();
     let data = synthetic(4096);
@@ -491,27 +481,41 @@ pub fn run_cpu(opts: &BenchOptions, log: &mut dyn FnMut(&str)) -> Result<BenchRe
             training_runs(&mut engine, count, batch, opt, opts, |_, _| Ok(()))?;
         add_throughput_and_step(&mut figs, &config, &rates, &step_times, note);
     }
-    Ok(BenchRecord {
+    let mut record = record(figs, opts, started, 0.0);
+    record.backend = "cpu".to_string();
+    record.engine = engine_name;
+    Ok(record)
+}
+
+/// The record of a run from its figures, started at `started` after `open_seconds` of opening
+/// the device; the caller names the engine (backend, engine, adapter, steps per submit).
+pub(super) fn record(
+    figs: Figures,
+    opts: &BenchOptions,
+    started: Instant,
+    open_seconds: f64,
+) -> BenchRecord {
+    BenchRecord {
         format: FORMAT.to_string(),
         build: BuildInfo::current(),
         host: HostInfo::current(),
-        backend: "cpu".to_string(),
-        engine: engine_name,
+        backend: String::new(),
+        engine: String::new(),
         adapter: None,
         quick: opts.quick,
         repeats: opts.repeats,
         steps_per_submit: None,
-        kernel_timing: figs.kernel_timing.clone(),
+        kernel_timing: figs.kernel_timing,
         data: DATA_NOTE.to_string(),
         unix_time: unix_time(),
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: started.elapsed().as_secs_f64() + open_seconds,
         figures: figs.list,
-    })
+    }
 }
 
 /// Loads enough synthetic samples for four batches (at least the shared 4096) and fresh
 /// parameters into an engine, the same for both engines; returns the sample count.
-fn load_training_data(
+pub(super) fn load_training_data(
     engine: &mut dyn Engine,
     spec: &ModelSpec,
     batch: usize,

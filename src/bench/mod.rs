@@ -7,6 +7,7 @@
 //! engine can be compared line by line.
 
 pub mod measure;
+pub mod sweep;
 
 use crate::records::{AdapterRecord, BuildInfo, HostInfo};
 use serde::{Deserialize, Serialize};
@@ -241,6 +242,10 @@ pub fn group_heading(group: &str, kernel_timing: &str) -> String {
              times inside the step ({kernel_timing}); `outside kernels` = share of the step's \
              wall time not spent in its kernels"
         ),
+        "sweep" => "sweep: full training steps of 784-W-W-10 over batch sizes and widths; \
+                    `achieved` = the step's matrix-product GFLOP/s, as a share of the best \
+                    square product measured on the same device in the same run"
+            .into(),
         other => other.to_string(),
     }
 }

@@ -1,6 +1,7 @@
 //! `gpu-mlp bench`: measure (or read a saved record), print, save, compare.
 
 use super::devices::engine_choice;
+use crate::bench::sweep::{self, SweepOptions};
 use crate::bench::{self, measure, BenchRecord};
 use crate::cli::BenchArgs;
 use crate::engine::BackendChoice;
@@ -53,9 +54,21 @@ fn open(args: &BenchArgs) -> Result<Option<(Arc<GpuContext>, f64)>> {
     Ok(ctx.map(|c| (c, started.elapsed().as_secs_f64())))
 }
 
+/// ` --sweep --quick`: the flags that change what is measured, for the first line.
+fn flags(args: &BenchArgs) -> String {
+    let mut out = String::new();
+    if args.sweep {
+        out.push_str(" --sweep");
+    }
+    if args.quick {
+        out.push_str(" --quick");
+    }
+    out
+}
+
 pub fn run(args: &BenchArgs) -> Result<BenchRecord> {
     let old = args.compare.as_deref().map(read_record).transpose()?;
-    if let Some(path) = &args.json {
+    for path in args.json.iter().chain(args.sweep.then_some(&args.plot)) {
         output::check_writable(path)?;
     }
     let record = match &args.from {
@@ -75,22 +88,36 @@ pub fn run(args: &BenchArgs) -> Result<BenchRecord> {
                     println!(
                         "gpu-mlp {} bench{} on {}",
                         crate::records::BuildInfo::current().describe(),
-                        if opts.quick { " --quick" } else { "" },
+                        flags(args),
                         ctx.describe()
                     );
                     println!(
                         "each figure: median of {} runs after a warm-up [min - max]",
                         opts.repeats
                     );
-                    measure::run_gpu(ctx, open_s, &opts, &mut log)?
+                    if args.sweep {
+                        sweep::run_gpu(
+                            ctx,
+                            open_s,
+                            &SweepOptions::new(opts.quick),
+                            &opts,
+                            &mut log,
+                        )?
+                    } else {
+                        measure::run_gpu(ctx, open_s, &opts, &mut log)?
+                    }
                 }
                 None => {
                     println!(
                         "gpu-mlp {} bench{} on the CPU engine (training figures only)",
                         crate::records::BuildInfo::current().describe(),
-                        if opts.quick { " --quick" } else { "" },
+                        flags(args),
                     );
-                    measure::run_cpu(&opts, &mut log)?
+                    if args.sweep {
+                        sweep::run_cpu(&SweepOptions::new(opts.quick), &opts, &mut log)?
+                    } else {
+                        measure::run_cpu(&opts, &mut log)?
+                    }
                 }
             };
             println!();
@@ -105,6 +132,10 @@ pub fn run(args: &BenchArgs) -> Result<BenchRecord> {
     if let Some(path) = &args.json {
         write_json(path, &record)?;
         println!("record written to {}", path.display());
+    }
+    if args.sweep {
+        sweep::plot(&args.plot, &record)?;
+        println!("plot written to {}", args.plot.display());
     }
     if let (Some(old), Some(path)) = (&old, &args.compare) {
         println!();
