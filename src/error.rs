@@ -41,6 +41,25 @@ pub enum GpuError {
     Device(String),
 }
 
+/// The adapter computed something out of bounds: the error an adapter check
+/// (`verify`, `train --verify`) ends with (exit status 1).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "{adapter} failed verification: {failed} of {total} checks out of bounds ({first}); \
+     train on the CPU engine with --backend cpu, and please report it with the output of \
+     `gpu-mlp verify --json report.json`"
+)]
+pub struct VerifyFailed {
+    /// The adapter's name.
+    pub adapter: String,
+    /// Checks out of bounds.
+    pub failed: usize,
+    /// Checks run.
+    pub total: usize,
+    /// The first failing check, one line.
+    pub first: String,
+}
+
 /// Everything the library can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -52,7 +71,7 @@ pub enum Error {
     Gpu(#[from] GpuError),
     /// An adapter failed `verify` / `train --verify`.
     #[error(transparent)]
-    Verify(#[from] crate::verify::VerifyFailed),
+    Verify(#[from] VerifyFailed),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
     #[error(transparent)]
