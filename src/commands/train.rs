@@ -70,7 +70,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     );
     let mut reporter = ConsoleReporter::new(metrics);
     let engine_name = engine.describe();
-    let mut observer = outputs.observer(&mut reporter, args, &data, &spec, &engine_name);
+    let mut observer = outputs.observer(&mut reporter, args, &data, &spec, optimizer, &engine_name);
     let report = train::run(&config, &data, engine.as_mut(), &mut observer)?;
     observer.finish(&report)?;
     Ok(report)
