@@ -114,6 +114,13 @@ pub enum DataError {
     #[error("{}: holds no samples", path.display())]
     Empty { path: PathBuf },
 
+    /// Samples or a data set built in memory whose parts do not fit together.
+    #[error("{problem}")]
+    Invalid {
+        /// What does not fit, naming the data set or split.
+        problem: String,
+    },
+
     /// A `--data DIR` folder lacks some of the four files.
     #[error(
         "{}: missing {}; a data folder needs train-images-idx3-ubyte, train-labels-idx1-ubyte, \

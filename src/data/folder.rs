@@ -52,9 +52,9 @@ pub fn find_files(dir: &Path) -> Result<DataFiles, DataError> {
     }
 }
 
-/// Loads the data set in `dir` (see [`DataSource::Dir`] for `hint`). Class names come from the
-/// known data set when there is one (labels must then be below its class count), else they are
-/// "0".."N-1" with N = largest label + 1, at least 2.
+/// Loads the data set in `dir` (see [`DataSource::Dir`](super::DataSource::Dir) for `hint`).
+/// Class names come from the known data set when there is one (labels must then be below its
+/// class count), else they are "0".."N-1" with N = largest label + 1, at least 2.
 pub fn load_dir(dir: &Path, hint: Option<KnownDataset>) -> Result<Dataset, DataError> {
     let files = find_files(dir)?;
     let folder_name = folder_name(dir);
@@ -116,14 +116,10 @@ pub fn load_dir(dir: &Path, hint: Option<KnownDataset>) -> Result<Dataset, DataE
             (folder_name, (0..classes).map(|c| c.to_string()).collect())
         }
     };
+    // Everything `Dataset::new` checks was checked above, naming the file.
     Ok(Dataset {
-        name,
-        class_names,
-        rows,
-        cols,
-        train,
-        test,
         dir: dir.to_path_buf(),
+        ..Dataset::new(name, class_names, (rows, cols), train, test)?
     })
 }
 

@@ -9,11 +9,14 @@ use std::str::FromStr;
 /// A data set this crate knows by name: its class names, where it is looked for, how to fetch it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KnownDataset {
+    /// MNIST handwritten digits, classes "0" to "9".
     Mnist,
+    /// Zalando's Fashion-MNIST: ten kinds of clothing.
     FashionMnist,
 }
 
 impl KnownDataset {
+    /// Every known data set.
     pub const ALL: [KnownDataset; 2] = [KnownDataset::Mnist, KnownDataset::FashionMnist];
 
     /// The name used on the command line and as the folder name.

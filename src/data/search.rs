@@ -16,7 +16,9 @@ pub enum DataSource {
     /// `--data DIR`. `hint` names the data set the folder holds (for its class names); without
     /// one, a folder named like a known data set counts as that one.
     Dir {
+        /// The folder holding the four files.
         dir: PathBuf,
+        /// The known data set the folder holds, if any.
         hint: Option<KnownDataset>,
     },
 }
