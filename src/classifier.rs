@@ -30,6 +30,7 @@ impl Classifier {
         Self::from_checkpoint(crate::checkpoint::load(path)?)
     }
 
+    /// The checkpoint the classifier was built from.
     pub fn checkpoint(&self) -> &Checkpoint {
         &self.checkpoint
     }
@@ -76,6 +77,12 @@ impl Classifier {
         let (rows, cols) = self.input_shape();
         let pixels = preprocess::prepare(img, rows, cols);
         self.probabilities(&pixels)
+    }
+
+    /// Reads a picture file (PNG, JPEG or BMP, any size, dark ink on light or light on dark)
+    /// and classifies it as [`Classifier::classify_image`] does.
+    pub fn classify_file(&mut self, path: &std::path::Path) -> Result<Vec<f32>> {
+        Ok(self.classify_image(&preprocess::open(path)?))
     }
 }
 

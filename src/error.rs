@@ -11,10 +11,12 @@ pub use crate::preprocess::ImageError;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct ConfigError {
+    /// The whole message, naming the flag or setting.
     pub message: String,
 }
 
 impl ConfigError {
+    /// An error with this message.
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
@@ -33,52 +35,103 @@ macro_rules! config_error {
 /// Failures of the GPU engine: no adapter, a limit the adapter cannot meet, a device error.
 #[derive(Debug, thiserror::Error)]
 pub enum GpuError {
+    /// No adapter (or none matching the request); `detail` says what was asked for.
     #[error("no GPU adapter found{detail}")]
-    NoAdapter { detail: String },
+    NoAdapter {
+        /// What was asked for, e.g. ` for --backend vulkan`, or empty.
+        detail: String,
+    },
+    /// The adapter's limits or features cannot hold this model or batch.
     #[error("adapter '{adapter}' cannot run this: {what}")]
-    Limit { adapter: String, what: String },
+    Limit {
+        /// The adapter's name.
+        adapter: String,
+        /// The limit and what would need it.
+        what: String,
+    },
+    /// The device or driver failed (lost device, out of memory, validation error).
     #[error("GPU device error: {0}")]
     Device(String),
+}
+
+/// The adapter computed something out of bounds: the error an adapter check
+/// (`verify`, `train --verify`) ends with (exit status 1).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "{adapter} failed verification: {failed} of {total} checks out of bounds ({first}); \
+     train on the CPU engine with --backend cpu, and please report it with the output of \
+     `gpu-mlp verify --json report.json`"
+)]
+pub struct VerifyFailed {
+    /// The adapter's name.
+    pub adapter: String,
+    /// Checks out of bounds.
+    pub failed: usize,
+    /// Checks run.
+    pub total: usize,
+    /// The first failing check, one line.
+    pub first: String,
 }
 
 /// Everything the library can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Reading, finding or fetching a data set failed.
     #[error(transparent)]
     Data(#[from] DataError),
+    /// A setting that cannot work.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The GPU engine failed.
     #[error(transparent)]
     Gpu(#[from] GpuError),
     /// An adapter failed `verify` / `train --verify`.
     #[error(transparent)]
-    Verify(#[from] crate::verify::VerifyFailed),
+    Verify(#[from] VerifyFailed),
+    /// A checkpoint file could not be used.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// A picture could not be read or decoded.
     #[error(transparent)]
     Image(#[from] ImageError),
     /// A picture could not be drawn (the plotting library failed; not an I/O error).
     #[error("cannot draw {}: {message}", path.display())]
-    Plot { path: PathBuf, message: String },
+    Plot {
+        /// The picture's file.
+        path: PathBuf,
+        /// What the plotting library said.
+        message: String,
+    },
+    /// The training loss became NaN or infinite.
     #[error(
         "training diverged at epoch {epoch}, step {step}: the loss became {value}; \
          try a lower learning rate (--lr)"
     )]
     Diverged {
+        /// 1-based epoch.
         epoch: usize,
+        /// 1-based step within the epoch.
         step: usize,
+        /// The step's loss sum.
         value: f32,
     },
+    /// A file could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
+    /// A file could not be read.
     #[error("cannot read {}: {source}", path.display())]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
 }
 
+/// The library's result: [`Error`] unless another error type is named.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,27 +1,114 @@
-//! gpu-mlp: train and run MLP image classifiers on the GPU through WGSL compute shaders, with a
-//! CPU reference engine as the oracle and the fallback. See README.md and DESIGN notes in the
-//! module docs.
+//! Train and run multilayer-perceptron image classifiers (MNIST, Fashion-MNIST, any IDX data set)
+//! on the GPU through hand-written WGSL compute shaders, with a CPU reference engine as the
+//! oracle and the fallback. The `gpu-mlp` command line is built on this API.
+//!
+//! The crate root is the whole API a program needs:
+//!
+//! - a data set: [`Dataset`], loaded with [`load_dataset`] from a [`DataSource`] (a
+//!   [`KnownDataset`] looked for and fetched by name, or a folder), or built in memory;
+//! - a model: [`ModelSpec`] (layer sizes, dropout) and its Glorot initialisation;
+//! - an engine: [`open_engine`] with a [`BackendChoice`] (`Auto` takes a hardware GPU when there
+//!   is one, else the CPU engine);
+//! - training: [`train`] with its settings, [`TrainConfig`], and an [`Observer`] that hears of
+//!   progress; it returns a [`TrainReport`] with the history, the test result and the parameters;
+//! - use: a [`Checkpoint`] ([`save_checkpoint`], [`load_checkpoint`]) and a [`Classifier`] that
+//!   predicts from pixels or from any picture.
+//!
+//! # Example
+//!
+//! Train a small network on the CPU engine on four made-up 2×2 images, then classify one:
+//!
+//! ```
+//! use gpu_mlp::{
+//!     open_engine, train, BackendChoice, Checkpoint, Classifier, Dataset, EngineOptions,
+//!     ModelSpec, Samples, Silent, TrainConfig,
+//! };
+//!
+//! # fn main() -> gpu_mlp::Result<()> {
+//! // Class 0 is ink on the left column, class 1 ink on the right.
+//! let samples = Samples::new(vec![255, 0, 255, 0, 0, 255, 0, 255, 200, 0, 255, 0, 0, 200, 0, 255],
+//!                            vec![0, 1, 0, 1], 4)?;
+//! let data = Dataset::new("columns", vec!["left".into(), "right".into()], (2, 2),
+//!                         samples.clone(), samples)?;
+//!
+//! let spec = ModelSpec::new(data.features(), vec![8], data.classes(), 0.0)?;
+//! let config = TrainConfig { epochs: 30, batch_size: 2, ..TrainConfig::default() };
+//! let mut engine = open_engine(BackendChoice::Cpu, None, &spec, config.optimizer,
+//!                              config.batch_size, &EngineOptions::default())?.engine;
+//! engine.set_parameters(&spec.init_parameters(config.seed))?;
+//! let report = train(&config, &data, engine.as_mut(), &mut Silent)?;
+//! assert_eq!(report.history.len(), 30);
+//!
+//! let mut classifier =
+//!     Classifier::from_checkpoint(Checkpoint::for_dataset(spec, report.parameters, &data))?;
+//! let p = classifier.probabilities(&[0.0, 1.0, 0.0, 1.0]);
+//! assert!(p[1] > p[0], "ink on the right is class 1: {p:?}");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! `examples/train_mnist.rs` trains the TensorFlow quickstart network on MNIST and saves it;
+//! `examples/classify.rs` loads a checkpoint and names a picture.
+//!
+//! # Modules
+//!
+//! Besides the root, [`error`] holds the typed errors. The other modules are the command line's
+//! and the engines' insides. Those the integration tests and benchmarks reach into (the engines,
+//! the data readers, the commands) stay `pub` but hidden from the documentation: they are not a
+//! stable API. The rest is private.
 
-pub mod bench;
+// The API's items and the errors must carry docs; hidden modules are not the API.
+#![warn(missing_docs)]
+
+#[doc(hidden)]
 pub mod checkpoint;
+#[doc(hidden)]
 pub mod classifier;
+// Its doc comments are clap's `--help` text, plain text rather than Markdown (`<name>`).
+#[doc(hidden)]
+#[allow(rustdoc::invalid_html_tags)]
 pub mod cli;
+#[doc(hidden)]
 pub mod commands;
+#[doc(hidden)]
 pub mod cpu;
+#[doc(hidden)]
 pub mod data;
+#[doc(hidden)]
 pub mod draw;
+#[doc(hidden)]
 pub mod dropout;
+#[doc(hidden)]
 pub mod engine;
 pub mod error;
+#[doc(hidden)]
 pub mod gpu;
+#[doc(hidden)]
 pub mod model;
+#[doc(hidden)]
 pub mod optimizer;
-pub mod output;
+#[doc(hidden)]
 pub mod plots;
+#[doc(hidden)]
 pub mod preprocess;
-pub mod records;
-pub mod report;
+#[doc(hidden)]
 pub mod train;
+#[doc(hidden)]
 pub mod verify;
 
+mod bench;
+mod output;
+mod records;
+mod report;
+
+pub use checkpoint::{load as load_checkpoint, save as save_checkpoint, Checkpoint};
+pub use classifier::{top_k, Classifier};
+pub use data::{load as load_dataset, DataSource, Dataset, KnownDataset, LoadOptions, Samples};
+pub use engine::{
+    open_engine, BackendChoice, Engine, EngineOptions, EpochPlan, Evaluation, OpenedEngine, Split,
+    StepMetrics, StepPlan,
+};
 pub use error::{Error, Result};
+pub use model::{DenseLayer, ModelSpec};
+pub use optimizer::Optimizer;
+pub use train::{run as train, EpochRecord, Observer, Silent, TrainConfig, TrainReport};

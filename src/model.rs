@@ -24,7 +24,9 @@ pub struct ModelSpec {
 /// Where one dense layer's weights and bias sit in the flat parameter buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DenseLayer {
+    /// Width of the layer's input.
     pub fan_in: usize,
+    /// Width of the layer's output.
     pub fan_out: usize,
     /// Offset of `W[fan_in, fan_out]` (row-major).
     pub weight_offset: usize,
@@ -33,12 +35,15 @@ pub struct DenseLayer {
 }
 
 impl DenseLayer {
+    /// Number of weights, `fan_in × fan_out`.
     pub fn weight_len(&self) -> usize {
         self.fan_in * self.fan_out
     }
+    /// This layer's weights `W[fan_in, fan_out]` within the flat `params`.
     pub fn weights<'a>(&self, params: &'a [f32]) -> &'a [f32] {
         &params[self.weight_offset..self.weight_offset + self.weight_len()]
     }
+    /// This layer's bias within the flat `params`.
     pub fn bias<'a>(&self, params: &'a [f32]) -> &'a [f32] {
         &params[self.bias_offset..self.bias_offset + self.fan_out]
     }
@@ -108,6 +113,7 @@ impl ModelSpec {
             .collect()
     }
 
+    /// Length of the flat parameter buffer: every weight and bias.
     pub fn parameter_count(&self) -> usize {
         self.layers()
             .iter()
@@ -132,11 +138,6 @@ impl ModelSpec {
     /// Widest activation, for sizing scratch buffers.
     pub fn max_width(&self) -> usize {
         self.widths().into_iter().max().unwrap_or(0)
-    }
-
-    /// Multiply-adds of one forward pass for one sample.
-    pub fn forward_macs_per_sample(&self) -> usize {
-        self.layers().iter().map(|l| l.weight_len()).sum()
     }
 
     /// A short human description: `784-128-10, dropout 0.2`.

@@ -7,13 +7,20 @@
 /// Which update rule to apply after each mini-batch.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Optimizer {
+    /// Adam, with Keras's step rule (see the module docs).
     Adam {
+        /// Learning rate.
         lr: f32,
+        /// Decay of the first moment.
         beta1: f32,
+        /// Decay of the second moment.
         beta2: f32,
+        /// Added to the root of the second moment.
         epsilon: f32,
     },
+    /// Plain stochastic gradient descent, `w -= lr·g`.
     Sgd {
+        /// Learning rate.
         lr: f32,
     },
 }
@@ -44,6 +51,7 @@ impl Optimizer {
         }
     }
 
+    /// A short human description: `Adam(lr=0.001, eps=0.0000001)`.
     pub fn describe(&self) -> String {
         match *self {
             Optimizer::Adam { lr, epsilon, .. } => format!("Adam(lr={lr}, eps={epsilon})"),

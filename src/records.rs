@@ -146,10 +146,6 @@ impl AdapterRecord {
             self.name, self.backend, self.device_type, self.driver, self.driver_info
         )
     }
-
-    pub fn has_feature(&self, name: &str) -> bool {
-        self.features.iter().any(|f| f == name)
-    }
 }
 
 /// `0x10de (NVIDIA)`: the PCI vendor id (Vulkan's superset) with its name where known.

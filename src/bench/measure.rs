@@ -15,6 +15,7 @@ use crate::gpu::{tuning, GpuContext, GpuEngine, GpuOptions, Pipelines, Product, 
 use crate::model::ModelSpec;
 use crate::optimizer::Optimizer;
 use crate::records::{AdapterRecord, BuildInfo, HostInfo};
+use crate::train::shuffled_rows;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use std::sync::Arc;
@@ -134,10 +135,7 @@ pub(super) fn synthetic(count: usize) -> Samples {
 /// `steps` full batches through a shuffled order of `count` rows, wrapping around.
 fn plan(count: usize, batch: usize, steps: usize, opt: Optimizer) -> EpochPlan {
     let mut rng = Pcg64Mcg::seed_from_u64(0x0051_a7e9);
-    let mut order: Vec<u32> = (0..count as u32).collect();
-    for i in (1..order.len()).rev() {
-        order.swap(i, rng.random_range(0..=i));
-    }
+    let order = shuffled_rows(count, &mut rng);
     let starts = count - batch + 1;
     EpochPlan {
         order,

@@ -19,6 +19,17 @@ pub fn optimizer_from(args: &TrainArgs) -> Optimizer {
     }
 }
 
+/// The training settings the flags give.
+pub fn config_from(args: &TrainArgs) -> TrainConfig {
+    TrainConfig {
+        epochs: args.epochs as usize,
+        batch_size: args.batch_size as usize,
+        validation_split: args.validation_split,
+        seed: args.seed,
+        optimizer: optimizer_from(args),
+    }
+}
+
 pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     // Open the output first: an unwritable path should fail before minutes of training.
     let metrics = args
@@ -29,14 +40,8 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     let outputs = TrainOutputs::prepare(args)?;
     let data = super::load_dataset(&args.data)?;
     let (spec, initial_parameters) = outputs.model(args, &data)?;
-    let optimizer = optimizer_from(args);
-    let config = TrainConfig {
-        epochs: args.epochs as usize,
-        batch_size: args.batch_size as usize,
-        validation_split: args.validation_split,
-        seed: args.seed,
-        optimizer,
-    };
+    let config = config_from(args);
+    let optimizer = config.optimizer;
     config.validate()?;
     if args.verify {
         // Refuse an adapter that computes wrong numbers before spending minutes on it.
@@ -70,7 +75,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     );
     let mut reporter = ConsoleReporter::new(metrics);
     let engine_name = engine.describe();
-    let mut observer = outputs.observer(&mut reporter, args, &data, &spec, &engine_name);
+    let mut observer = outputs.observer(&mut reporter, args, &data, &spec, optimizer, &engine_name);
     let report = train::run(&config, &data, engine.as_mut(), &mut observer)?;
     observer.finish(&report)?;
     Ok(report)

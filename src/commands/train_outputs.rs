@@ -8,6 +8,7 @@ use crate::data::Dataset;
 use crate::engine::Evaluation;
 use crate::error::{CheckpointError, Result};
 use crate::model::ModelSpec;
+use crate::optimizer::Optimizer;
 use crate::output;
 use crate::plots;
 use crate::train::{EpochRecord, Observer, TrainReport};
@@ -93,17 +94,18 @@ impl TrainOutputs {
     }
 
     /// An observer that passes everything to `inner` and also saves checkpoints and plots.
-    /// `engine` describes the engine for the checkpoint's metadata.
+    /// `optimizer` (the one `args` gave) and `engine` (its description) go into the
+    /// checkpoint's metadata.
     pub fn observer<'a>(
         &'a self,
         inner: &'a mut dyn Observer,
         args: &TrainArgs,
         data: &Dataset,
         spec: &ModelSpec,
+        optimizer: Optimizer,
         engine: &str,
     ) -> OutputObserver<'a> {
         let mut metadata = BTreeMap::new();
-        let optimizer = super::train::optimizer_from(args);
         for (key, value) in [
             ("epochs", args.epochs.to_string()),
             ("batch_size", args.batch_size.to_string()),

@@ -17,6 +17,7 @@ use std::ops::Range;
 pub enum Split {
     /// The training images (validation rows, if any, are a range at its end).
     Train,
+    /// The test images.
     Test,
 }
 
@@ -40,6 +41,7 @@ pub struct StepPlan {
 pub struct EpochPlan {
     /// Indices into the training split, in this epoch's shuffled order.
     pub order: Vec<u32>,
+    /// One entry per optimizer step, in order.
     pub steps: Vec<StepPlan>,
 }
 
@@ -55,18 +57,22 @@ pub struct StepMetrics {
 /// The result of a forward pass over a range of a split (no dropout).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Evaluation {
+    /// Samples evaluated.
     pub count: usize,
     /// Sum of per-sample cross-entropy, accumulated in f64.
     pub loss_sum: f64,
+    /// Samples whose arg-max class equals the label.
     pub correct: usize,
     /// Arg-max class of every sample, in order.
     pub predictions: Vec<u32>,
 }
 
 impl Evaluation {
+    /// Mean cross-entropy per sample.
     pub fn loss(&self) -> f64 {
         self.loss_sum / self.count.max(1) as f64
     }
+    /// Fraction of samples classified correctly.
     pub fn accuracy(&self) -> f64 {
         self.correct as f64 / self.count.max(1) as f64
     }

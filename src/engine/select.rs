@@ -18,14 +18,20 @@ pub enum BackendChoice {
     /// A hardware GPU adapter if there is one, else the CPU engine.
     #[default]
     Auto,
+    /// A GPU through Vulkan.
     Vulkan,
+    /// A GPU through Metal.
     Metal,
+    /// A GPU through Direct3D 12.
     Dx12,
+    /// A GPU through OpenGL (ES).
     Gl,
+    /// The CPU engine.
     Cpu,
 }
 
 impl BackendChoice {
+    /// Every choice, in the order `--backend` lists them.
     pub const VARIANTS: &'static [BackendChoice] = &[
         BackendChoice::Auto,
         BackendChoice::Vulkan,
@@ -35,6 +41,7 @@ impl BackendChoice {
         BackendChoice::Cpu,
     ];
 
+    /// The name `--backend` takes.
     pub fn name(self) -> &'static str {
         match self {
             BackendChoice::Auto => "auto",
@@ -92,12 +99,15 @@ impl FromStr for BackendChoice {
 /// Settings for whichever engine is opened.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EngineOptions {
+    /// The GPU engine's settings (ignored by the CPU engine).
     pub gpu: GpuOptions,
 }
 
 /// An engine ready to train, and a line to show the user about how it was chosen.
 pub struct OpenedEngine {
+    /// The engine, holding no parameters yet (see [`Engine::set_parameters`]).
     pub engine: Box<dyn Engine>,
+    /// How the engine was chosen, when that is worth telling the user (e.g. why `auto` chose the CPU).
     pub note: Option<String>,
 }
 

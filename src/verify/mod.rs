@@ -17,7 +17,7 @@ pub use kernels::{Grid, KernelCheck};
 pub use lockstep::{LockstepOptions, LockstepReport, LockstepRows};
 
 use crate::engine::BackendChoice;
-use crate::error::{ConfigError, GpuError, Result};
+use crate::error::{ConfigError, GpuError, Result, VerifyFailed};
 use crate::gpu::kernels::KernelLab;
 use crate::gpu::{self, DeviceNeeds, GpuContext, GpuEngine, GpuOptions};
 use crate::model::ModelSpec;
@@ -32,22 +32,6 @@ pub const PERTURB_ENV: &str = "GPU_MLP_VERIFY_PERTURB";
 
 /// The `format` field of the JSON report.
 pub const FORMAT: &str = "gpu-mlp-verify/1";
-
-/// The adapter computed something out of bounds: the error `verify` and `train --verify` end
-/// with (exit status 1).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error(
-    "{adapter} failed verification: {failed} of {total} checks out of bounds ({first}); \
-     train on the CPU engine with --backend cpu, and please report it with the output of \
-     `gpu-mlp verify --json report.json`"
-)]
-pub struct VerifyFailed {
-    pub adapter: String,
-    pub failed: usize,
-    pub total: usize,
-    /// The first failing check, one line.
-    pub first: String,
-}
 
 /// What to check.
 #[derive(Clone, Debug, PartialEq)]
