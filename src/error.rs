@@ -69,6 +69,9 @@ pub enum Error {
         step: usize,
         value: f32,
     },
+    /// SIGINT or SIGTERM stopped training after an epoch (`train --summary-json`).
+    #[error(transparent)]
+    Interrupted(#[from] crate::interrupt::Interrupted),
     #[error("cannot write {}: {source}", path.display())]
     Write {
         path: PathBuf,
