@@ -538,3 +538,43 @@ fn failed_auto_fetch_lists_the_places_and_the_reason() {
         "{msg}"
     );
 }
+
+#[test]
+fn fetches_started_together_download_each_file_once() {
+    // Trials of a sweep starting at once on a fresh machine: one downloads, the others wait on
+    // the folder's lock and then find the files. (Each fetch opens its own lock file, so threads
+    // contend as processes do.)
+    let files = small_set();
+    let server = Server::start(routes("m", &files));
+    let spec = spec_for(&files, vec![server.mirror("m")]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("cache").join("testset");
+    let fetchers: Vec<_> = (0..4)
+        .map(|_| {
+            let (spec, dest) = (spec.clone(), dest.clone());
+            std::thread::spawn(move || fetch::fetch_spec(&spec, &dest, false).unwrap())
+        })
+        .collect();
+    let reports: Vec<_> = fetchers.into_iter().map(|f| f.join().unwrap()).collect();
+    assert_eq!(
+        server.requests().len(),
+        files.len(),
+        "{:?}",
+        server.requests()
+    );
+    for (i, (name, bytes)) in files.iter().enumerate() {
+        let downloads = reports
+            .iter()
+            .filter(|r| matches!(r.files[i].outcome, FetchOutcome::Downloaded { .. }))
+            .count();
+        assert_eq!(downloads, 1, "{name} downloaded {downloads} times");
+        assert_eq!(&std::fs::read(dest.join(name)).unwrap(), bytes);
+    }
+    let mut names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    names.sort();
+    assert_eq!(dir_names(&dest), names, "the folder holds the files only");
+    assert_eq!(
+        dir_names(&tmp.path().join("cache")),
+        [".testset.fetch-lock", "testset"]
+    );
+}
