@@ -18,7 +18,21 @@ Examples (the three tutorial networks):
   # Save the model (and every 2 epochs), draw the loss and accuracy curves
   gpu-mlp train --save model.safetensors --checkpoint-every 2 --plot curves.png
   # Go on training a saved model for 3 more epochs
-  gpu-mlp train --init-from model.safetensors --epochs 3 --save model2.safetensors";
+  gpu-mlp train --init-from model.safetensors --epochs 3 --save model2.safetensors
+  # One trial of a sweep: settings from a file, a quick subset, a summary a program reads
+  gpu-mlp train --config trial.toml --train-samples 6000 --summary-json summary.json
+
+A --config file (TOML, or JSON) holds the flags' names as keys, e.g. `lr = 0.01` and
+`hidden = [64, 32]`; flags on the command line win over it. See docs/sweeps.md.
+
+Exit status:
+  0    the run completed
+  1    the run failed (data not found, a file not writable, a device error, ...)
+  2    bad settings: on the command line or in the --config file
+  3    training diverged (the loss became NaN or infinite)
+  130  interrupted by SIGINT, 143 by SIGTERM (with --summary-json: stops after the epoch)
+A crash is a panic (101) or death by a signal. With --summary-json, a diverged or interrupted
+run writes its summary too, its `outcome` saying which.";
 
 const EVAL_EXAMPLES: &str = "\
 Examples:
@@ -247,6 +261,19 @@ pub struct TrainArgs {
     /// reference (as `gpu-mlp verify` does, reduced); refuse to train when any is out of bounds
     #[arg(long)]
     pub verify: bool,
+    /// Read settings from a TOML or JSON file whose keys are these flags' names (`lr = 0.01`,
+    /// `hidden = [64, 32]`, `batch_size = 64`); a flag on the command line wins over the file
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// When the run ends (completed, diverged or interrupted), write one JSON object: settings,
+    /// final and best metrics, the test result, time, engine, commit and outcome. `-`: the last
+    /// line of stdout
+    #[arg(long, value_name = "FILE|-")]
+    pub summary_json: Option<PathBuf>,
+    /// Train on N samples of the training part: a class-stratified subset drawn with --seed,
+    /// taken before --validation-split (quick screening runs of a sweep)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub train_samples: Option<u64>,
 }
 
 /// The TensorFlow quickstart's network: Dense(128, relu) → Dropout(0.2) → Dense(classes).

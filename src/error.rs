@@ -115,6 +115,9 @@ pub enum Error {
         /// The step's loss sum.
         value: f32,
     },
+    /// SIGINT or SIGTERM stopped training after an epoch (`train --summary-json`).
+    #[error(transparent)]
+    Interrupted(#[from] crate::interrupt::Interrupted),
     /// A file could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {

@@ -96,10 +96,20 @@ pub mod train;
 #[doc(hidden)]
 pub mod verify;
 
-mod bench;
+#[doc(hidden)]
+pub mod bench;
+#[doc(hidden)]
+pub mod outcome;
+#[doc(hidden)]
+pub mod run_config;
+
+mod filelock;
+mod interrupt;
 mod output;
 mod records;
 mod report;
+mod subset;
+mod summary;
 
 pub use checkpoint::{load as load_checkpoint, save as save_checkpoint, Checkpoint};
 pub use classifier::{top_k, Classifier};

@@ -1,13 +1,21 @@
 //! The `gpu-mlp` command: parse, call the library, print errors as one line.
 
-use clap::Parser;
-use gpu_mlp::cli::{Cli, Command};
+use gpu_mlp::cli::Command;
 use gpu_mlp::commands;
+use gpu_mlp::outcome;
+use gpu_mlp::run_config::{self, CliError};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     restore_default_sigpipe();
-    let cli = Cli::parse();
+    let cli = match run_config::parse_cli(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(CliError::Clap(e)) => e.exit(),
+        Err(CliError::Config(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(outcome::EXIT_BAD_SETTINGS);
+        }
+    };
     let outcome: anyhow::Result<()> = match &cli.command {
         Command::Train(args) => commands::train::run(args).map(|_| ()).map_err(Into::into),
         Command::Fetch(args) => commands::fetch::run(args).map_err(Into::into),
@@ -23,7 +31,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {}", one_line(&err));
-            ExitCode::FAILURE
+            // Exit statuses a sweep engine tells apart (documented in `train --help`).
+            let status = err
+                .downcast_ref::<gpu_mlp::Error>()
+                .map_or(outcome::EXIT_FAILED, outcome::exit_status);
+            ExitCode::from(status)
         }
     }
 }

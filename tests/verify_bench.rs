@@ -431,7 +431,11 @@ fn sweep_writes_record_and_plot(engine: &str) {
     assert!(figures.iter().all(|f| f["group"] == "sweep"), "{shown}");
     let peak = figures
         .iter()
-        .find(|f| f["name"].as_str().is_some_and(|n| n.starts_with("sweep peak")))
+        .find(|f| {
+            f["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("sweep peak"))
+        })
         .and_then(|f| f["median"].as_f64())
         .expect("a peak figure");
     assert!(peak.is_finite() && peak > 0.0, "peak {peak}");

@@ -5,6 +5,7 @@ use crate::cli::{OptimizerArg, TrainArgs};
 use crate::error::Result;
 use crate::optimizer::Optimizer;
 use crate::report::{ConsoleReporter, MetricsFile};
+use crate::summary::{self, Recorder, RunFacts};
 use crate::train::{self, TrainConfig, TrainReport};
 
 pub fn optimizer_from(args: &TrainArgs) -> Optimizer {
@@ -31,14 +32,23 @@ pub fn config_from(args: &TrainArgs) -> TrainConfig {
 }
 
 pub fn run(args: &TrainArgs) -> Result<TrainReport> {
+    let started = std::time::Instant::now();
     // Open the output first: an unwritable path should fail before minutes of training.
     let metrics = args
         .metrics_out
         .as_deref()
         .map(MetricsFile::create)
         .transpose()?;
+    if let Some(path) = &args.summary_json {
+        summary::check_writable(path)?;
+        crate::interrupt::install();
+    }
     let outputs = TrainOutputs::prepare(args)?;
-    let data = super::load_dataset(&args.data)?;
+    let mut data = super::load_dataset(&args.data)?;
+    let subset_of = args.train_samples.map(|_| data.train.count);
+    if let Some(n) = args.train_samples {
+        data.train = crate::subset::stratified(&data.train, n as usize, args.seed)?;
+    }
     let (spec, initial_parameters) = outputs.model(args, &data)?;
     let config = config_from(args);
     let optimizer = config.optimizer;
@@ -59,7 +69,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     engine.set_parameters(&initial_parameters)?;
     let (train_rows, val_rows) = config.split_rows(data.train.count);
     println!(
-        "{} on {} ({} train{}, {} test) - {} - batch {} - {}",
+        "{} on {} ({} train{}, {} test{}) - {} - batch {} - {}",
         spec.describe(),
         data.name,
         train_rows,
@@ -69,14 +79,32 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
             format!(", {} validation", val_rows.len())
         },
         data.test.count,
+        subset_of.map_or(String::new(), |all| format!(
+            "; --train-samples: a stratified subset of {} of {all}, seed {}",
+            data.train.count, args.seed
+        )),
         optimizer.describe(),
         config.batch_size,
         engine.describe(),
     );
     let mut reporter = ConsoleReporter::new(metrics);
     let engine_name = engine.describe();
+    let facts = RunFacts::new(
+        args,
+        &spec,
+        &data,
+        (train_rows, val_rows.len()),
+        subset_of,
+        engine_name.clone(),
+    );
     let mut observer = outputs.observer(&mut reporter, args, &data, &spec, optimizer, &engine_name);
-    let report = train::run(&config, &data, engine.as_mut(), &mut observer)?;
-    observer.finish(&report)?;
-    Ok(report)
+    let mut recorder = Recorder::new(&mut observer, args.summary_json.is_some());
+    let result = train::run(&config, &data, engine.as_mut(), &mut recorder);
+    let (history, test) = recorder.into_results();
+    let result = result.and_then(|report| observer.finish(&report).map(|()| report));
+    if let Some(path) = &args.summary_json {
+        let seconds = started.elapsed().as_secs_f64();
+        summary::write_for(path, &facts, &history, test.as_ref(), &result, seconds)?;
+    }
+    result
 }

@@ -17,6 +17,19 @@ use std::time::Duration;
 /// Environment variable: comma-separated mirror base URLs replacing the built-in ones.
 pub const MIRRORS_ENV: &str = "GPU_MLP_MIRRORS";
 
+/// The lock file processes fetching into `dir` take turns on: beside the folder
+/// (`.mnist.fetch-lock` next to `mnist/`), so the folder holds the data set's files only.
+pub fn fetch_lock_path(dir: &Path) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map_or_else(|| "data".into(), |n| n.to_string_lossy());
+    let lock = format!(".{name}.fetch-lock");
+    match dir.parent() {
+        Some(parent) if dir.file_name().is_some() => parent.join(lock),
+        _ => dir.join(lock),
+    }
+}
+
 /// Give up on a host that does not accept a connection within this time.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Give up on a transfer that stalls (no bytes at all) for this long.
@@ -242,6 +255,18 @@ pub fn fetch_spec(
 ) -> Result<FetchReport, DataError> {
     fs::create_dir_all(dir).map_err(|source| DataError::Write {
         path: dir.to_path_buf(),
+        source,
+    })?;
+    // One process downloads at a time; one that waited finds the files there.
+    let lock_path = fetch_lock_path(dir);
+    let _lock = crate::filelock::FileLock::acquire(&lock_path, || {
+        eprintln!(
+            "gpu-mlp: waiting for another gpu-mlp process fetching into {}",
+            dir.display()
+        )
+    })
+    .map_err(|source| DataError::Write {
+        path: lock_path.clone(),
         source,
     })?;
     let mut report = FetchReport {

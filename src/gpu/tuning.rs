@@ -352,28 +352,28 @@ impl CacheFile {
             .collect()
     }
 
-    /// Adds `timed` under `key`, re-reading the file first so entries another run wrote in the
-    /// meantime are kept; written atomically.
+    /// Adds `timed` under `key`: under the file's lock (so concurrent runs take turns),
+    /// re-reads the file so entries another run wrote are kept, and writes it atomically.
     fn update(
         path: &Path,
         key: &str,
         adapter: &str,
         timed: Vec<(String, Measurement)>,
     ) -> Result<(), String> {
+        let lock = crate::filelock::lock_path_for(path);
+        let _lock = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
+            _ => Ok(()),
+        }
+        .and_then(|()| crate::filelock::FileLock::acquire(&lock, || {}))
+        .map_err(|e| format!("could not lock {} ({e})", lock.display()))?;
         let mut file = Self::read(path).unwrap_or_else(|_| Self::empty());
         let entry = file.adapters.entry(key.to_string()).or_default();
         entry.adapter = adapter.to_string();
         entry.products.extend(timed);
         let text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?;
-        let saved = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => {
-                std::fs::create_dir_all(dir).map_err(|e| e.to_string())
-            }
-            _ => Ok(()),
-        }
-        .and_then(|()| {
-            crate::output::write_atomically(path, text.as_bytes()).map_err(|e| e.to_string())
-        });
+        let saved =
+            crate::output::write_atomically(path, text.as_bytes()).map_err(|e| e.to_string());
         saved.map_err(|e| {
             format!(
                 "could not keep the tile choices in {} ({e})",
@@ -429,6 +429,35 @@ mod tests {
         std::fs::write(&path, "{ not json").unwrap();
         let problem = CacheFile::read(&path).unwrap_err();
         assert!(problem.contains("not a tile cache"), "{problem}");
+    }
+
+    #[test]
+    fn concurrent_writers_keep_every_choice() {
+        // Each writer holds its own open file, so the lock works between them as it does
+        // between processes (flock(2) on Unix, LockFileEx on Windows).
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tiles.json");
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    for i in 0..20 {
+                        let m = Measurement::new(Tile::REGISTER, BTreeMap::new());
+                        let timed = vec![(format!("A*B {w}x{i}x1"), m)];
+                        CacheFile::update(&path, "k", "adapter", timed).unwrap();
+                    }
+                })
+            })
+            .collect();
+        while writers.iter().any(|w| !w.is_finished()) {
+            if path.exists() {
+                CacheFile::read(&path).expect("always a whole cache file");
+            }
+        }
+        for w in writers {
+            w.join().unwrap();
+        }
+        assert_eq!(CacheFile::read(&path).unwrap().tiles_for("k").len(), 80);
     }
 
     #[test]
