@@ -29,7 +29,7 @@
 // (the shared tile's zero padding past k adds exact zeros), so every tile gives the same bits and
 // the per-adapter tile choice (src/gpu/tuning.rs) changes speed only, never results.
 // Epilogues (uniform branch): 0 none, 1 +bias, 2 +bias then ReLU, 3 +bias, ReLU, inverted dropout
-// (hash of src/dropout.rs), 4 backward mask c = aux > 0 ? v·scale : 0.
+// (`dropout_hash` of the prelude, src/dropout.rs's hash), 4 backward mask c = aux > 0 ? v·scale : 0.
 
 struct Params {
     m: u32, k: u32, n: u32, rows_is: u32,
@@ -37,11 +37,6 @@ struct Params {
     a_off: u32, b_off: u32, c_off: u32, aux_off: u32,
     bias_off: u32, epilogue: u32, layer: u32, threshold: u32,
     scale: f32, _pad0: u32, _pad1: u32, _pad2: u32,
-}
-
-struct Step {
-    start: u32, len: u32, slot: u32, seed: u32,
-    step_size: f32, grad_scale: f32, direct: u32, out_base: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -58,24 +53,9 @@ override TM: u32 = 8u;
 override TN: u32 = 8u;
 
 const BK: u32 = 16u;
-const MAX_TILE: u32 = 128u;
 
 var<workgroup> sa: array<f32, 2048>; // [BK][WG_Y·TM]
 var<workgroup> sb: array<f32, 2048>; // [BK][WG_X·TN]
-
-fn mix32(x0: u32) -> u32 {
-    var x = x0;
-    x ^= x >> 16u;
-    x *= 0x7feb352du;
-    x ^= x >> 15u;
-    x *= 0x846ca68bu;
-    x ^= x >> 16u;
-    return x;
-}
-
-fn dropout_hash(seed: u32, layer: u32, index: u32) -> u32 {
-    return mix32(seed ^ mix32((layer + 0x9e3779b9u) ^ mix32(index)));
-}
 
 struct Dims { m: u32, a_rows: u32, k: u32 }
 

@@ -1,5 +1,6 @@
 //! The inverted-dropout mask, from a counter-based hash so that the CPU reference and the GPU
-//! shader (`shaders/dropout.wgsl`) produce the same mask bit for bit without sharing any RNG state.
+//! shaders (`dropout_hash` in `shaders/prelude.wgsl`) produce the same mask bit for bit without
+//! sharing any RNG state.
 //!
 //! Element `index` (row-major within the batch's activation) of hidden layer `layer` at a step
 //! with per-step seed `seed` is kept when `hash(seed, layer, index) >= threshold`, and scaled by
