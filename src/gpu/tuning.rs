@@ -177,12 +177,13 @@ pub fn choose(
 
 /// The tiles worth timing on `ctx`. On a software adapter (lavapipe) workgroup memory is plain
 /// memory and the workgroup-memory tile measured 1.5-4x slower at every MLP shape (2026-11, Mesa
-/// 25.0.7), while each candidate costs a 1-4 s LLVM compile the first time: it is not timed there.
+/// 25.0.7), as do many small workgroups, while each candidate costs a 1-4 s LLVM compile the first
+/// time: only the variants that suit software adapters are timed there.
 fn candidates(ctx: &GpuContext) -> impl Iterator<Item = Tile> {
     let software = ctx.is_software();
     Tile::ALL
         .into_iter()
-        .filter(move |t| !(software && t.uses_workgroup_memory()))
+        .filter(move |t| !software || t.suits_software_adapters())
 }
 
 /// The choice remembered for `product` on `ctx` (in memory or the file), without measuring.

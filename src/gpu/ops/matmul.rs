@@ -336,6 +336,8 @@ struct TileShape {
     tm: u32,
     /// Output columns per invocation.
     tn: u32,
+    /// Floats between the rows of the workgroup-memory slabs (`PAD`).
+    pad: u32,
 }
 
 /// The matmul's tile strategies, numbered as in a kernel lab (new ones take the next number).
@@ -351,15 +353,24 @@ pub enum MatmulVariant {
     /// 3. A 64x64 workgroup tile staged through workgroup memory, 8x8 micro-tile per
     ///    invocation: the usual shape on hardware GPUs.
     Shared64 = 3,
+    /// 4. Register tiling in narrow workgroups, 16x2 invocations of 4 rows × 1 column (8 × 16
+    ///    outputs): a batch-32 product runs as many workgroups (32 for 32×784×128 where variant 1
+    ///    runs 2), to occupy a GPU with many compute units.
+    Narrow8 = 4,
+    /// 5. Variant 3 with its workgroup-memory slabs padded by one float per row, so that the
+    ///    k-major stores of A (and of B in `A·Bᵀ`) do not all fall in one memory bank.
+    Shared64Padded = 5,
 }
 
 impl MatmulVariant {
     /// Every variant, the per-adapter measurement's candidates (`gpu::tuning`); `verify` and
     /// the tests check each of them.
-    pub const ALL: [MatmulVariant; 3] = [
+    pub const ALL: [MatmulVariant; 5] = [
         MatmulVariant::Register32,
         MatmulVariant::Register64,
         MatmulVariant::Shared64,
+        MatmulVariant::Narrow8,
+        MatmulVariant::Shared64Padded,
     ];
 
     /// The variant's number.
@@ -373,18 +384,34 @@ impl MatmulVariant {
     }
 
     fn shape(self) -> TileShape {
-        let (shared, tm) = match self {
-            MatmulVariant::Register32 => (false, 4),
-            MatmulVariant::Register64 => (false, 8),
-            MatmulVariant::Shared64 => (true, 8),
-        };
-        TileShape {
+        let square = |shared, tm, pad| TileShape {
             shared,
             wg_x: 8,
             wg_y: 8,
             tm,
             tn: 8,
+            pad,
+        };
+        match self {
+            MatmulVariant::Register32 => square(false, 4, 0),
+            MatmulVariant::Register64 => square(false, 8, 0),
+            MatmulVariant::Shared64 => square(true, 8, 0),
+            MatmulVariant::Shared64Padded => square(true, 8, 1),
+            MatmulVariant::Narrow8 => TileShape {
+                shared: false,
+                wg_x: 16,
+                wg_y: 2,
+                tm: 4,
+                tn: 1,
+                pad: 0,
+            },
         }
+    }
+
+    /// Whether the variant may pay on a software adapter (lavapipe), where workgroup memory is
+    /// plain memory and every workgroup has a fixed cost: the tuner times only these there.
+    pub fn suits_software_adapters(self) -> bool {
+        matches!(self, MatmulVariant::Register32 | MatmulVariant::Register64)
     }
 
     /// Whether the variant stages operands through workgroup memory.
@@ -395,11 +422,13 @@ impl MatmulVariant {
     /// `reg 32x64`: the strategy and the rows × columns a workgroup covers (the name in the
     /// tile cache, benchmark records and check tables).
     pub fn name(self) -> String {
+        let s = self.shape();
         format!(
-            "{} {}x{}",
-            if self.shape().shared { "shared" } else { "reg" },
+            "{} {}x{}{}",
+            if s.shared { "shared" } else { "reg" },
             self.rows(),
-            self.cols()
+            self.cols(),
+            if s.pad > 0 { " padded" } else { "" }
         )
     }
 
@@ -437,6 +466,11 @@ impl MatmulVariant {
         if s.shared {
             if self.rows() > 128 || self.cols() > 128 {
                 return Err(format!("{name}: a shared tile covers at most 128x128"));
+            }
+            if 16 * (self.rows().max(self.cols()) + s.pad) > 2048 {
+                return Err(format!(
+                    "{name}: a padded slab exceeds the shader's 2048 floats"
+                ));
             }
             if 2 * 2048 * 4 > limits.max_compute_workgroup_storage_size {
                 return Err(format!(
@@ -482,14 +516,18 @@ impl MatmulVariant {
     }
 
     /// The override constants of this variant computing product `t`.
-    pub fn constants(self, t: Transpose) -> [(&'static str, f64); 5] {
+    pub fn constants(self, t: Transpose) -> Vec<(&'static str, f64)> {
         let s = self.shape();
-        [
+        let mut constants = vec![
             ("TRANS", t.code() as f64),
             ("WG_X", s.wg_x as f64),
             ("WG_Y", s.wg_y as f64),
             ("TM", s.tm as f64),
             ("TN", s.tn as f64),
-        ]
+        ];
+        if s.shared {
+            constants.push(("PAD", s.pad as f64));
+        }
+        constants
     }
 }
