@@ -13,7 +13,7 @@ use super::context::GpuContext;
 use super::ops::gather::{self, GatherBindings, GatherParams};
 use super::ops::matmul::{MatmulBindings, MatmulCall, MatmulVariant};
 use super::ops::optimizer::{self, OptimizerBindings, OptimizerParams};
-use super::ops::softmax_ce::{self, SoftmaxBindings, SoftmaxParams};
+use super::ops::softmax_cross_entropy::{self, SoftmaxBindings, SoftmaxParams};
 use super::ops::{self, StepRecord};
 use super::pipelines::Pipelines;
 use crate::error::GpuError;
@@ -166,7 +166,7 @@ impl KernelLab {
 
     /// Softmax + cross-entropy of `step.len` rows of `logits` (training mode writes dlogits over
     /// `dlogits_init`; evaluation mode writes `predictions` values from `step.out_base`).
-    pub fn softmax_ce(
+    pub fn softmax_cross_entropy(
         &self,
         params: &SoftmaxParams,
         step: &StepRecord,
@@ -199,7 +199,11 @@ impl KernelLab {
         };
         let steps = self.step_table(step);
         let group = bindings.bind(&self.ctx, &self.pipes.softmax_layout, params, &steps);
-        self.run(&self.pipes.softmax, &group, softmax_ce::WORKGROUPS)?;
+        self.run(
+            &self.pipes.softmax,
+            &group,
+            softmax_cross_entropy::WORKGROUPS,
+        )?;
         let slot: Vec<u32> = buffers::read(&self.ctx, &slot_buf, step.slot as u64 * 8, 2)?;
         Ok(SoftmaxOutput {
             dlogits: buffers::read(&self.ctx, &dlogits, 0, dlogits_init.len())?,

@@ -3,7 +3,7 @@
 
 use super::ops::matmul::{MatmulBindings, MatmulVariant, Transpose};
 use super::ops::{self, gather::GatherBindings, optimizer::OptimizerBindings};
-use super::ops::{softmax_ce::SoftmaxBindings, Layout};
+use super::ops::{softmax_cross_entropy::SoftmaxBindings, Layout};
 use crate::error::GpuError;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -94,13 +94,18 @@ impl Pipelines {
     /// (bounds checks, loop bounding). Checked modules are for developing a new shader and for
     /// measuring what the checks cost.
     pub fn with_runtime_checks(device: &wgpu::Device, checked: bool) -> Result<Self, GpuError> {
-        use ops::{gather, optimizer, softmax_ce};
+        use ops::{gather, optimizer, softmax_cross_entropy};
         let matmul_layout = Layout::new(device, "matmul", MatmulBindings::STORAGE);
         let gather_layout = Layout::new(device, "gather", GatherBindings::STORAGE);
         let softmax_layout = Layout::new(device, "softmax_ce", SoftmaxBindings::STORAGE);
         let optimizer_layout = Layout::new(device, "optimizer", OptimizerBindings::STORAGE);
         let gather_module = module(device, "gather.wgsl", gather::WGSL, checked);
-        let softmax_module = module(device, "softmax_ce.wgsl", softmax_ce::WGSL, checked);
+        let softmax_module = module(
+            device,
+            "softmax_ce.wgsl",
+            softmax_cross_entropy::WGSL,
+            checked,
+        );
         let optimizer_module = module(device, "optimizer.wgsl", optimizer::WGSL, checked);
         Ok(Self {
             gather: pipeline(
@@ -114,7 +119,7 @@ impl Pipelines {
                 device,
                 &softmax_layout,
                 &softmax_module,
-                softmax_ce::ENTRY_POINT,
+                softmax_cross_entropy::ENTRY_POINT,
                 &[],
             )?,
             optimizer: pipeline(

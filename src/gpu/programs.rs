@@ -7,7 +7,7 @@ use super::engine::Core;
 use super::ops::gather::{self, GatherBindings, GatherParams};
 use super::ops::matmul::{Epilogue, MatmulBindings, MatmulCall, Product, Transpose};
 use super::ops::optimizer::{self, OptimizerBindings, OptimizerParams};
-use super::ops::softmax_ce::{self, SoftmaxBindings, SoftmaxParams};
+use super::ops::softmax_cross_entropy::{self, SoftmaxBindings, SoftmaxParams};
 use super::ops::{StepRecord, STEP_RECORD_BYTES};
 use super::resources::Resident;
 use crate::error::GpuError;
@@ -288,7 +288,7 @@ impl Builder<'_> {
                 &params,
                 &self.tables.steps,
             ),
-            workgroups: softmax_ce::WORKGROUPS,
+            workgroups: softmax_cross_entropy::WORKGROUPS,
         }
     }
 

@@ -14,7 +14,7 @@ use crate::error::GpuError;
 use crate::gpu::kernels::KernelLab;
 use crate::gpu::ops::matmul::{Epilogue, MatmulCall, MatmulVariant, Transpose};
 use crate::gpu::ops::optimizer::OptimizerParams;
-use crate::gpu::ops::softmax_ce::SoftmaxParams;
+use crate::gpu::ops::softmax_cross_entropy::SoftmaxParams;
 use crate::gpu::ops::StepRecord;
 use crate::gpu::GpuOptions;
 use crate::model::{DenseLayer, ModelSpec};
@@ -453,7 +453,7 @@ impl Checker<'_> {
             1.0 / used as f32,
             &mut want,
         );
-        let out = self.lab.softmax_ce(
+        let out = self.lab.softmax_cross_entropy(
             &SoftmaxParams::training(classes),
             &step,
             &logits,
@@ -498,7 +498,7 @@ impl Checker<'_> {
         }
         // Evaluation mode: predictions written from out_base on, the same slot figures.
         step.out_base = 1;
-        let ev = self.lab.softmax_ce(
+        let ev = self.lab.softmax_cross_entropy(
             &SoftmaxParams::evaluation(classes),
             &step,
             &logits,

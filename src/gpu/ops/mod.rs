@@ -10,7 +10,7 @@
 pub mod gather;
 pub mod matmul;
 pub mod optimizer;
-pub mod softmax_ce;
+pub mod softmax_cross_entropy;
 
 use super::buffers;
 use super::context::GpuContext;
@@ -25,8 +25,8 @@ pub const SHADERS: &[(&str, &str, &[&str])] = &[
     ("gather.wgsl", gather::WGSL, &[gather::ENTRY_POINT]),
     (
         "softmax_ce.wgsl",
-        softmax_ce::WGSL,
-        &[softmax_ce::ENTRY_POINT],
+        softmax_cross_entropy::WGSL,
+        &[softmax_cross_entropy::ENTRY_POINT],
     ),
     ("optimizer.wgsl", optimizer::WGSL, &[optimizer::ENTRY_POINT]),
 ];
