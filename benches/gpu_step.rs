@@ -8,9 +8,11 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::Samples;
 use gpu_mlp::engine::{Engine, EpochPlan, Split, StepPlan};
-use gpu_mlp::gpu::kernels::KernelLab;
-use gpu_mlp::gpu::tuning::{self, Product, TilePolicy};
-use gpu_mlp::gpu::{DeviceNeeds, GpuContext, GpuEngine, GpuOptions, Tile, Transpose};
+use gpu_mlp::gpu::timing::MatmulTimer;
+use gpu_mlp::gpu::tuning::{self, TilePolicy};
+use gpu_mlp::gpu::{
+    DeviceNeeds, GpuContext, GpuEngine, GpuOptions, MatmulVariant, Pipelines, Product, Transpose,
+};
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::optimizer::Optimizer;
 use std::sync::Arc;
@@ -109,20 +111,20 @@ fn train_step(c: &mut Criterion) {
 
 fn matmul(c: &mut Criterion) {
     let Some(ctx) = context() else { return };
-    let lab = KernelLab::new(ctx.clone()).expect("pipelines");
+    let pipes = Pipelines::new(&ctx.device).expect("pipelines");
     let mut group = c.benchmark_group("matmul");
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(3));
     for (m, k, n) in [(32, 784, 128), (256, 784, 128), (1024, 784, 128)] {
-        for tile in Tile::CANDIDATES {
+        for tile in MatmulVariant::ALL {
             let name = tile.name().replace(' ', "");
+            let product = Product::new(Transpose::None, m, k, n);
+            let timer = MatmulTimer::new(ctx.clone(), &pipes, product, tile).expect("timer");
             group.throughput(Throughput::Elements((2 * m * k * n) as u64));
             group.bench_function(BenchmarkId::new(name, format!("{m}x{k}x{n}")), |b| {
                 b.iter_custom(|iters| {
-                    let s = lab
-                        .time_matmul(Transpose::None, tile, m, k, n, iters as usize)
-                        .expect("matmul");
+                    let s = timer.sample(iters as usize).expect("matmul");
                     Duration::from_secs_f64(s * iters as f64)
                 })
             });
@@ -136,15 +138,16 @@ fn matmul(c: &mut Criterion) {
         .flat_map(|(m, k, n)| Transpose::ALL.map(|t| Product::new(t, m, k, n)))
         .collect();
     let choices =
-        tuning::choose(&ctx, &lab.pipes, &products, &TilePolicy::default()).expect("tile choice");
+        tuning::choose(&ctx, &pipes, &products, &TilePolicy::default()).expect("tile choice");
     for p in products {
         let tile = choices.tile(p).expect("chosen");
-        if let Ok(s) = lab.time_matmul(p.t, tile, p.m, p.k, p.n, 50) {
+        let timed = MatmulTimer::new(ctx.clone(), &pipes, p, tile).and_then(|t| t.median(5, 0.002));
+        if let Ok(s) = timed {
             eprintln!(
                 "matmul {} {}: {:.2} GFLOP/s",
                 p.name(),
                 tile.name(),
-                2.0 * (p.m * p.k * p.n) as f64 / s / 1e9
+                p.flops() / s / 1e9
             );
         }
     }

@@ -1,7 +1,7 @@
 // Batch gather: the step's rows of the resident u8 data set, normalised to f32, and their labels.
 //
 // Bindings (group 0):
-//   0 uniform Params  features per sample, number of samples resident
+//   0 uniform Params  features per sample
 //   1 uniform Step    start, len, direct (dynamic offset)
 //   2 storage read    images: the data set's u8 pixels packed little-endian, 4 per u32
 //   3 storage read    labels: the data set's u8 labels packed the same way
@@ -11,14 +11,9 @@
 //   6 storage rw      y: [len] u32 labels
 // Workgroup: 256 invocations in x, grid-stride. When features % 4 == 0 (rows start on a word)
 // each invocation turns one u32 word into four outputs (one load, one division per 4 pixels);
-// otherwise one output element each. See pipelines::gather_workgroups for the grid.
+// otherwise one output element each. See src/gpu/ops/gather.rs for the grid.
 
-struct Params { features: u32, count: u32, _pad0: u32, _pad1: u32 }
-
-struct Step {
-    start: u32, len: u32, slot: u32, seed: u32,
-    step_size: f32, grad_scale: f32, direct: u32, out_base: u32,
-}
+struct Params { features: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<uniform> step: Step;

@@ -13,6 +13,9 @@
 //   TRANS 0 = A·B (forward), 1 = A·Bᵀ (dX = dZ·Wᵀ), 2 = Aᵀ·B (dW = Xᵀ·dZ)
 //   WG_X, WG_Y workgroup size (WG_X·WG_Y ≤ 256); TM×TN outputs per invocation (matmul_reg:
 //   TM ∈ {4, 8, 12, 16}, TN ≤ 16, TM·TN ≤ 128; matmul_shared: TM, TN ≤ 16, TM·TN ≤ 128)
+//   PAD (matmul_shared) floats between the rows of the workgroup slabs: with 1, the k-major
+//   stores of a 64-wide slab (invocations e, e+1 at k, k+1) fall in different memory banks
+//   instead of all in one; BK·(WG_Y·TM + PAD) and BK·(WG_X·TN + PAD) ≤ 2048
 // Entry points:
 //   matmul_reg    register tiling only; a workgroup covers (WG_Y·TM) rows × (WG_X·TN) columns
 //   matmul_shared the same tile staged through workgroup memory, BK = 16 deep slabs
@@ -29,7 +32,7 @@
 // (the shared tile's zero padding past k adds exact zeros), so every tile gives the same bits and
 // the per-adapter tile choice (src/gpu/tuning.rs) changes speed only, never results.
 // Epilogues (uniform branch): 0 none, 1 +bias, 2 +bias then ReLU, 3 +bias, ReLU, inverted dropout
-// (hash of src/dropout.rs), 4 backward mask c = aux > 0 ? v·scale : 0.
+// (`dropout_hash` of the prelude, src/dropout.rs's hash), 4 backward mask c = aux > 0 ? v·scale : 0.
 
 struct Params {
     m: u32, k: u32, n: u32, rows_is: u32,
@@ -37,11 +40,6 @@ struct Params {
     a_off: u32, b_off: u32, c_off: u32, aux_off: u32,
     bias_off: u32, epilogue: u32, layer: u32, threshold: u32,
     scale: f32, _pad0: u32, _pad1: u32, _pad2: u32,
-}
-
-struct Step {
-    start: u32, len: u32, slot: u32, seed: u32,
-    step_size: f32, grad_scale: f32, direct: u32, out_base: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -56,26 +54,12 @@ override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
 override TM: u32 = 8u;
 override TN: u32 = 8u;
+override PAD: u32 = 0u;
 
 const BK: u32 = 16u;
-const MAX_TILE: u32 = 128u;
 
-var<workgroup> sa: array<f32, 2048>; // [BK][WG_Y·TM]
-var<workgroup> sb: array<f32, 2048>; // [BK][WG_X·TN]
-
-fn mix32(x0: u32) -> u32 {
-    var x = x0;
-    x ^= x >> 16u;
-    x *= 0x7feb352du;
-    x ^= x >> 15u;
-    x *= 0x846ca68bu;
-    x ^= x >> 16u;
-    return x;
-}
-
-fn dropout_hash(seed: u32, layer: u32, index: u32) -> u32 {
-    return mix32(seed ^ mix32((layer + 0x9e3779b9u) ^ mix32(index)));
-}
+var<workgroup> sa: array<f32, 2048>; // [BK][WG_Y·TM + PAD]
+var<workgroup> sb: array<f32, 2048>; // [BK][WG_X·TN + PAD]
 
 struct Dims { m: u32, a_rows: u32, k: u32 }
 
@@ -196,6 +180,8 @@ fn matmul_shared(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
     let d = dims();
     let bm = WG_Y * TM;
     let bn = WG_X * TN;
+    let lda_s = bm + PAD;
+    let ldb_s = bn + PAD;
     if wg.y * bm >= d.m {
         return;
     }
@@ -221,7 +207,7 @@ fn matmul_shared(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
             let q = min(k0 + kk, d.k - 1u);
             var v = select(load_a(min(i, d.a_rows - 1u), q), 1.0, i >= d.a_rows);
             v = select(0.0, v, k0 + kk < d.k);
-            sa[kk * bm + ii] = v;
+            sa[kk * lda_s + ii] = v;
         }
         for (var e = tid; e < bn * BK; e += threads) {
             var kk: u32;
@@ -235,15 +221,15 @@ fn matmul_shared(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
             }
             let q = min(k0 + kk, d.k - 1u);
             let v = load_b(q, min(tile_col + jj, p.n - 1u));
-            sb[kk * bn + jj] = select(0.0, v, k0 + kk < d.k);
+            sb[kk * ldb_s + jj] = select(0.0, v, k0 + kk < d.k);
         }
         workgroupBarrier();
         for (var kk = 0u; kk < BK; kk++) {
             for (var ii = 0u; ii < TM; ii++) {
-                av[ii] = sa[kk * bm + lid.y * TM + ii];
+                av[ii] = sa[kk * lda_s + lid.y * TM + ii];
             }
             for (var jj = 0u; jj < TN; jj++) {
-                let bv = sb[kk * bn + lid.x + jj * WG_X];
+                let bv = sb[kk * ldb_s + lid.x + jj * WG_X];
                 for (var ii = 0u; ii < TM; ii++) {
                     acc[ii * TN + jj] = fma(av[ii], bv, acc[ii * TN + jj]);
                 }

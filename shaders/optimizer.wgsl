@@ -8,7 +8,7 @@
 //   4 storage rw      m: first moments, same layout (Adam)
 //   5 storage rw      v: second moments, same layout (Adam)
 // Workgroup: 64 invocations in x, grid-stride over the ⌈n/4⌉ vec4 (the host dispatches few
-// workgroups, each invocation looping over several vec4: see pipelines::optimizer_workgroups).
+// workgroups, each invocation looping over several vec4: see src/gpu/ops/optimizer.rs).
 // Elements past n in the last vec4 are left as they are.
 // Adam: m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g·g; w -= α_t·m / (sqrt(v) + ε). SGD: w -= lr·g.
 // Each lane computes exactly the scalar expression, so results match the CPU reference bit for
@@ -17,11 +17,6 @@
 struct Params {
     n: u32, kind: u32, beta1: f32, beta2: f32,
     one_minus_beta1: f32, one_minus_beta2: f32, epsilon: f32, _pad0: u32,
-}
-
-struct Step {
-    start: u32, len: u32, slot: u32, seed: u32,
-    step_size: f32, grad_scale: f32, direct: u32, out_base: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

@@ -14,11 +14,6 @@
 
 struct Params { classes: u32, mode: u32, _pad0: u32, _pad1: u32 }
 
-struct Step {
-    start: u32, len: u32, slot: u32, seed: u32,
-    step_size: f32, grad_scale: f32, direct: u32, out_base: u32,
-}
-
 struct Slot { loss_sum: f32, correct: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;

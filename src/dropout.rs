@@ -1,5 +1,6 @@
 //! The inverted-dropout mask, from a counter-based hash so that the CPU reference and the GPU
-//! shaders (their WGSL copy of [`mix32`] and [`hash`]) produce the same mask bit for bit without
+//! shaders (`dropout_hash` in `shaders/prelude.wgsl`, a copy of [`mix32`] and [`hash`]) produce the
+//! same mask bit for bit without
 //! sharing any RNG state.
 //!
 //! Element `index` (row-major within the batch's activation) of hidden layer `layer` at a step

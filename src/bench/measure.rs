@@ -11,7 +11,9 @@ use crate::dropout;
 use crate::engine::{Engine, EpochPlan, Split, StepPlan};
 use crate::error::Result;
 use crate::gpu::timing::{timestamp_method, MatmulTimer};
-use crate::gpu::{tuning, GpuContext, GpuEngine, GpuOptions, Pipelines, Product, Tile, Transpose};
+use crate::gpu::{
+    tuning, GpuContext, GpuEngine, GpuOptions, MatmulVariant, Pipelines, Product, Transpose,
+};
 use crate::model::ModelSpec;
 use crate::optimizer::Optimizer;
 use crate::records::{AdapterRecord, BuildInfo, HostInfo};
@@ -305,20 +307,21 @@ pub fn run_gpu(
         products.push(("square A*B", Transpose::None, (n, n, n)));
     }
     for (label, t, (m, k, n)) in products {
-        let chosen = tuning::remembered(&ctx, Product::new(t, m, k, n), tile_cache.as_deref());
-        for tile in Tile::CANDIDATES {
+        let product = Product::new(t, m, k, n);
+        let chosen = tuning::remembered(&ctx, product, tile_cache.as_deref());
+        for tile in MatmulVariant::ALL {
             let name = format!("matmul {label} {m}x{k}x{n} {}", tile.name());
             if let Err(why) = tile.check(&limits) {
                 figs.note(&format!("  {name}: skipped ({why})"));
                 continue;
             }
-            let timer = MatmulTimer::new(Arc::clone(&ctx), &pipes, t, tile, (m, k, n))?;
-            let warm = timer.time(1)?;
+            let timer = MatmulTimer::new(Arc::clone(&ctx), &pipes, product, tile)?;
+            let warm = timer.sample(1)?;
             let dispatches = opts.iterations(warm, 10_000);
             let runs = opts.runs(warm * dispatches as f64);
             let mut rates = Vec::with_capacity(runs);
             for _ in 0..runs {
-                rates.push(timer.flops / timer.time(dispatches)? / 1e9);
+                rates.push(timer.flops / timer.sample(dispatches)? / 1e9);
             }
             let mut notes = Vec::new();
             if Some(tile) == chosen {

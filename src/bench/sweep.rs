@@ -16,7 +16,7 @@ use crate::cpu::{ops, CpuEngine};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::gpu::timing::MatmulTimer;
-use crate::gpu::{GpuContext, GpuEngine, GpuOptions, Pipelines, Tile, Transpose};
+use crate::gpu::{GpuContext, GpuEngine, GpuOptions, MatmulVariant, Pipelines, Product, Transpose};
 use crate::model::ModelSpec;
 use crate::optimizer::Optimizer;
 use std::path::Path;
@@ -83,7 +83,8 @@ fn point_name(width: usize, batch: usize) -> String {
     format!("sweep 784-{width}-{width}-10, batch {batch}")
 }
 
-/// The best rate of a `side`³ product on the adapter over every tile it can run (GFLOP/s).
+/// The best rate of a `side`³ product on the adapter over every matmul variant it can run
+/// (GFLOP/s).
 fn gpu_peak(
     ctx: &Arc<GpuContext>,
     pipes: &Pipelines,
@@ -91,25 +92,17 @@ fn gpu_peak(
     opts: &BenchOptions,
 ) -> Result<f64> {
     let limits = ctx.device.limits();
-    let mut samples = Vec::new();
-    for tile in Tile::CANDIDATES {
-        if tile.check(&limits).is_err() {
+    let product = Product::new(Transpose::None, side, side, side);
+    let mut best: f64 = 0.0;
+    for variant in MatmulVariant::ALL {
+        if variant.check(&limits).is_err() {
             continue;
         }
-        let timer = MatmulTimer::new(
-            Arc::clone(ctx),
-            pipes,
-            Transpose::None,
-            tile,
-            (side, side, side),
-        )?;
-        let warm = timer.time(1)?;
-        let dispatches = opts.iterations(warm, 1000);
-        for _ in 0..opts.repeats {
-            samples.push(timer.flops / timer.time(dispatches)? / 1e9);
-        }
+        let timer = MatmulTimer::new(Arc::clone(ctx), pipes, product, variant)?;
+        let seconds = timer.median(opts.repeats, 0.2)?;
+        best = best.max(timer.flops / seconds / 1e9);
     }
-    Ok(samples.into_iter().fold(0.0, f64::max))
+    Ok(best)
 }
 
 /// The best rate of a `side`³ product through the CPU engine's GEMM (GFLOP/s).

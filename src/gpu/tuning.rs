@@ -3,13 +3,15 @@
 //! The fastest tile depends on the device and on the shape: on lavapipe register tiles win and
 //! the 64-row one only from about 128 rows; on discrete GPUs a shared-memory tile usually wins,
 //! by a margin that varies with the batch. So the engine times each of its products with every
-//! candidate tile (`Tile::CANDIDATES`) once per adapter, keeps the fastest, and remembers the
+//! candidate variant (`MatmulVariant::ALL`) once per adapter, keeps the fastest, and remembers the
 //! choice in memory and in a small JSON file (`default_cache_file`), keyed by adapter, driver
 //! and shader source, so later runs start without measuring. Every tile computes the same bits
 //! (see shaders/matmul.wgsl; tested), so the choice changes speed only, never results.
 
 use super::context::GpuContext;
-use super::pipelines::{Pipelines, Tile, Transpose};
+use super::ops::matmul::MatmulVariant as Tile;
+pub use super::ops::matmul::Product;
+use super::pipelines::Pipelines;
 use super::timing::MatmulTimer;
 use crate::error::GpuError;
 use serde::{Deserialize, Serialize};
@@ -24,7 +26,7 @@ use std::time::Instant;
 pub enum TilePolicy {
     /// Timed once per adapter and product, remembered in memory and, when given, in this file.
     Measured { cache: Option<PathBuf> },
-    /// The fixed rule of `Tile::choose`, without measuring.
+    /// The fixed rule of `MatmulVariant::choose`, without measuring.
     Rule,
 }
 
@@ -43,33 +45,6 @@ pub fn default_cache_file() -> Option<PathBuf> {
         Some(path) if path.is_empty() => None,
         Some(path) => Some(PathBuf::from(path)),
         None => dirs::cache_dir().map(|dir| dir.join("gpu-mlp").join("tiles.json")),
-    }
-}
-
-/// One matrix product as the engine runs it: variant and `m × k × n` at its largest m.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Product {
-    pub t: Transpose,
-    pub m: usize,
-    pub k: usize,
-    pub n: usize,
-}
-
-impl Product {
-    pub fn new(t: Transpose, m: usize, k: usize, n: usize) -> Self {
-        Self { t, m, k, n }
-    }
-
-    /// `A*B 32x784x128`: the key in the cache file.
-    pub fn name(&self) -> String {
-        format!("{} {}x{}x{}", self.t.name(), self.m, self.k, self.n)
-    }
-
-    /// True when the device can launch the grid `tile` needs for this product.
-    pub fn fits(&self, tile: Tile, limits: &wgpu::Limits) -> bool {
-        let (x, y) = tile.workgroups(self.m, self.n);
-        let most = limits.max_compute_workgroups_per_dimension;
-        tile.check(limits).is_ok() && x <= most && y <= most
     }
 }
 
@@ -126,7 +101,7 @@ pub fn choose(
             let software = ctx.is_software();
             let tiles = products
                 .iter()
-                .map(|p| (*p, Tile::choose(software, p.m, p.k, p.n)))
+                .map(|p| (*p, Tile::choose(software, p.m)))
                 .collect();
             return Ok(TileChoices {
                 tiles,
@@ -172,7 +147,7 @@ pub fn choose(
         if candidates.is_empty() {
             // Nothing fits: the engine's limit check names the problem.
             let software = ctx.is_software();
-            let tile = Tile::choose(software, product.m, product.k, product.n);
+            let tile = Tile::choose(software, product.m);
             choices.tiles.insert(*product, tile);
             continue;
         }
@@ -202,12 +177,13 @@ pub fn choose(
 
 /// The tiles worth timing on `ctx`. On a software adapter (lavapipe) workgroup memory is plain
 /// memory and the workgroup-memory tile measured 1.5-4x slower at every MLP shape (2026-11, Mesa
-/// 25.0.7), while each candidate costs a 1-4 s LLVM compile the first time: it is not timed there.
+/// 25.0.7), as do many small workgroups, while each candidate costs a 1-4 s LLVM compile the first
+/// time: only the variants that suit software adapters are timed there.
 fn candidates(ctx: &GpuContext) -> impl Iterator<Item = Tile> {
     let software = ctx.is_software();
-    Tile::CANDIDATES
+    Tile::ALL
         .into_iter()
-        .filter(move |t| !(software && t.shared))
+        .filter(move |t| !software || t.suits_software_adapters())
 }
 
 /// The choice remembered for `product` on `ctx` (in memory or the file), without measuring.
@@ -222,27 +198,15 @@ pub fn remembered(ctx: &GpuContext, product: Product, cache: Option<&Path>) -> O
     file.tiles_for(&key).get(&product.name()).copied()
 }
 
-/// Seconds per product with `tile`: the best of a few runs of back-to-back dispatches (about
-/// 2 ms of work each, one run for products slower than 20 ms), after a warm-up dispatch that
-/// also takes any first-dispatch compilation (lavapipe compiles there).
+/// Seconds per product with `tile`: the median of three runs of back-to-back dispatches (about
+/// 2 ms of work each) after a warm-up.
 fn time_product(
     ctx: &Arc<GpuContext>,
     pipes: &Pipelines,
     p: Product,
     tile: Tile,
 ) -> Result<f64, GpuError> {
-    let timer = MatmulTimer::new(Arc::clone(ctx), pipes, p.t, tile, (p.m, p.k, p.n))?;
-    timer.time(1)?;
-    let once = timer.time(1)?;
-    if once > 0.02 {
-        return Ok(once);
-    }
-    let dispatches = ((0.002 / once.max(1e-7)).ceil() as usize).clamp(1, 64);
-    let mut best = once;
-    for _ in 0..3 {
-        best = best.min(timer.time(dispatches)?);
-    }
-    Ok(best)
+    MatmulTimer::new(Arc::clone(ctx), pipes, p, tile)?.median(3, 0.002)
 }
 
 type Memo = HashMap<(Option<PathBuf>, String), HashMap<String, Tile>>;
@@ -265,8 +229,8 @@ fn adapter_key(ctx: &GpuContext) -> String {
         format!("{:?}", info.device_type),
         info.driver.clone(),
         info.driver_info.clone(),
-        super::pipelines::MATMUL_WGSL.to_string(),
-        format!("{:?}", Tile::CANDIDATES),
+        super::ops::matmul::WGSL.to_string(),
+        format!("{:?}", Tile::ALL),
     ] {
         hash.update(part.as_bytes());
         hash.update([0]);
@@ -346,7 +310,7 @@ impl CacheFile {
             .products
             .iter()
             .filter_map(|(product, m)| {
-                let tile = Tile::CANDIDATES.into_iter().find(|t| t.name() == m.tile)?;
+                let tile = Tile::ALL.into_iter().find(|t| t.name() == m.tile)?;
                 Some((product.clone(), tile))
             })
             .collect()
@@ -392,36 +356,36 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub").join("tiles.json");
         assert_eq!(CacheFile::read(&path).unwrap(), CacheFile::empty());
-        let micros = BTreeMap::from([(Tile::REGISTER.name(), 10.0)]);
+        let micros = BTreeMap::from([(Tile::Register32.name(), 10.0)]);
         let timed = vec![
             (
                 "A*B 32x784x128".to_string(),
-                Measurement::new(Tile::REGISTER, micros.clone()),
+                Measurement::new(Tile::Register32, micros.clone()),
             ),
             (
                 "A^T*B 785x32x128".to_string(),
-                Measurement::new(Tile::SHARED_64, micros.clone()),
+                Measurement::new(Tile::Shared64, micros.clone()),
             ),
         ];
         CacheFile::update(&path, "k1", "test adapter", timed).unwrap();
         // A second adapter's entry keeps the first's.
         let other = vec![(
             "A*B 1x1x1".to_string(),
-            Measurement::new(Tile::REGISTER_64, micros),
+            Measurement::new(Tile::Register64, micros),
         )];
         CacheFile::update(&path, "k2", "other", other).unwrap();
         let file = CacheFile::read(&path).unwrap();
         let tiles = file.tiles_for("k1");
         assert_eq!(tiles.len(), 2);
-        assert_eq!(tiles["A*B 32x784x128"], Tile::REGISTER);
-        assert_eq!(tiles["A^T*B 785x32x128"], Tile::SHARED_64);
-        assert_eq!(file.tiles_for("k2")["A*B 1x1x1"], Tile::REGISTER_64);
+        assert_eq!(tiles["A*B 32x784x128"], Tile::Register32);
+        assert_eq!(tiles["A^T*B 785x32x128"], Tile::Shared64);
+        assert_eq!(file.tiles_for("k2")["A*B 1x1x1"], Tile::Register64);
         assert!(file.tiles_for("k3").is_empty());
 
         // A tile the engine no longer has is forgotten (and so measured again).
         let text = std::fs::read_to_string(&path)
             .unwrap()
-            .replace(&Tile::SHARED_64.name(), "shared 256x256");
+            .replace(&Tile::Shared64.name(), "shared 256x256");
         std::fs::write(&path, text).unwrap();
         assert_eq!(CacheFile::read(&path).unwrap().tiles_for("k1").len(), 1);
 
@@ -442,7 +406,10 @@ mod tests {
                 let path = path.clone();
                 std::thread::spawn(move || {
                     for i in 0..20 {
-                        let m = Measurement::new(Tile::REGISTER, BTreeMap::new());
+                        let m = Measurement::new(
+                            crate::gpu::MatmulVariant::Register32,
+                            BTreeMap::new(),
+                        );
                         let timed = vec![(format!("A*B {w}x{i}x1"), m)];
                         CacheFile::update(&path, "k", "adapter", timed).unwrap();
                     }
@@ -462,6 +429,7 @@ mod tests {
 
     #[test]
     fn product_names_are_stable_cache_keys() {
+        use crate::gpu::ops::matmul::Transpose;
         assert_eq!(
             Product::new(Transpose::A, 785, 32, 128).name(),
             "A^T*B 785x32x128"

@@ -7,13 +7,17 @@
 //! updates, 0 (bit for bit) for the batch gather, counts and predictions. The largest absolute
 //! error and the worst element are reported too.
 
+use super::norm::{ErrorNorm, Worst};
 use crate::cpu::ops;
 use crate::dropout::DropoutMask;
 use crate::error::GpuError;
 use crate::gpu::kernels::KernelLab;
-use crate::gpu::pipelines::{Epilogue, MatmulParams, OptimizerParams, RowsAre, StepRecord};
-use crate::gpu::{GpuOptions, Tile, Transpose};
-use crate::model::ModelSpec;
+use crate::gpu::ops::matmul::{Epilogue, MatmulCall, MatmulVariant, Transpose};
+use crate::gpu::ops::optimizer::OptimizerParams;
+use crate::gpu::ops::softmax_cross_entropy::SoftmaxParams;
+use crate::gpu::ops::StepRecord;
+use crate::gpu::GpuOptions;
+use crate::model::{DenseLayer, ModelSpec};
 use crate::optimizer::Optimizer;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
@@ -25,14 +29,6 @@ pub const MATMUL_BOUND: f64 = 1e-5;
 pub const SOFTMAX_BOUND: f64 = 1e-5;
 /// Relative error bound of the Adam and SGD updates.
 pub const OPTIMIZER_BOUND: f64 = 1e-6;
-
-/// The element with the largest absolute error.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Worst {
-    pub index: usize,
-    pub gpu: f64,
-    pub cpu: f64,
-}
 
 /// One row of the table: one kernel at one shape (and tile) against the reference.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -49,8 +45,8 @@ pub struct KernelCheck {
     pub bound: f64,
     pub passed: bool,
     pub worst: Option<Worst>,
-    /// Why it failed beyond the bound (`wrote past the batch`, a device error) or that it was
-    /// perturbed on purpose.
+    /// Why it failed beyond the bound (`wrote past the batch`, bits differing between tiles, a
+    /// device error) or that it was perturbed on purpose.
     pub note: String,
 }
 
@@ -59,16 +55,11 @@ pub struct KernelCheck {
 pub struct Grid {
     /// The ragged shapes (1, 3, 17, 33, 65, 127, 130, 784: not multiples of any tile).
     pub ragged: bool,
+    /// Every plain product of m ∈ {1, 3, 32, 33}, k ∈ {1, 17, 128, 784}, n ∈ {1, 10, 65, 128}
+    /// (the tests run it; 192 products per tile).
+    pub every_product: bool,
     /// The model's shapes at this batch size.
     pub model: Option<(ModelSpec, usize)>,
-}
-
-fn full_step(len: usize) -> StepRecord {
-    StepRecord {
-        len: len as u32,
-        grad_scale: 1.0 / len.max(1) as f32,
-        ..Default::default()
-    }
 }
 
 fn poison(n: usize) -> Vec<f32> {
@@ -86,36 +77,24 @@ fn cpu_product(t: Transpose, a: &[f32], b: &[f32], m: usize, k: usize, n: usize)
     c
 }
 
-/// Largest absolute error (NaN counts as infinite), ‖got − want‖/‖want‖, and where the worst is.
-fn errors(got: &[f32], want: &[f32]) -> (f64, f64, Option<Worst>) {
-    if got.len() != want.len() {
-        return (f64::INFINITY, f64::INFINITY, None);
+/// A dense layer whose weights start at `offset` of a flat buffer, its bias right after.
+fn layer_at(offset: usize, (fan_in, fan_out): (usize, usize)) -> DenseLayer {
+    DenseLayer {
+        fan_in,
+        fan_out,
+        weight_offset: offset,
+        bias_offset: offset + fan_in * fan_out,
     }
-    let (mut diff, mut norm, mut max_abs) = (0.0f64, 0.0f64, 0.0f64);
-    let mut worst = None;
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let d = if g.is_nan() || w.is_nan() {
-            f64::INFINITY
-        } else {
-            (g as f64 - w as f64).abs()
-        };
-        diff += d * d;
-        norm += (w as f64) * (w as f64);
-        if d > max_abs || worst.is_none() {
-            max_abs = max_abs.max(d);
-            worst = Some(Worst {
-                index: i,
-                gpu: g as f64,
-                cpu: w as f64,
-            });
-        }
-    }
-    let rel = if diff == 0.0 {
-        0.0
-    } else {
-        diff.sqrt() / norm.sqrt().max(1e-30)
-    };
-    (max_abs, rel, worst)
+}
+
+/// The inputs of one product call, run with every variant.
+struct Operands<'a> {
+    call: MatmulCall,
+    step: StepRecord,
+    a: &'a [f32],
+    b: &'a [f32],
+    c: &'a [f32],
+    aux: &'a [f32],
 }
 
 /// Runs the checks one by one, reporting each as it finishes.
@@ -140,13 +119,13 @@ impl Checker<'_> {
             .collect()
     }
 
-    /// Every tile the engine may pick on this device (it measures which is fastest per
+    /// Every variant the engine may pick on this device (it measures which is fastest per
     /// product, so any of them can run).
-    fn tiles(&self) -> Vec<Tile> {
+    fn variants(&self) -> Vec<MatmulVariant> {
         let limits = self.lab.ctx.device.limits();
-        Tile::CANDIDATES
+        MatmulVariant::ALL
             .into_iter()
-            .filter(|t| t.check(&limits).is_ok())
+            .filter(|v| v.check(&limits).is_ok())
             .collect()
     }
 
@@ -167,7 +146,7 @@ impl Checker<'_> {
         &mut self,
         kernel: &str,
         shape: &str,
-        tile: Option<Tile>,
+        variant: Option<MatmulVariant>,
         mut got: Vec<f32>,
         want: &[f32],
         bound: f64,
@@ -179,26 +158,32 @@ impl Checker<'_> {
             got[i] += 1.0 + got[i].abs();
             notes.push(format!("element {i} perturbed"));
         }
-        let (max_abs, rel, worst) = errors(&got, want);
-        let passed = problem.is_none() && rel <= bound && max_abs.is_finite();
+        let error = ErrorNorm::of(&got, want);
+        let passed = problem.is_none() && error.within(bound);
         self.push(KernelCheck {
             kernel: kernel.to_string(),
             shape: shape.to_string(),
-            tile: tile.map(|t| t.name()).unwrap_or_default(),
-            max_abs_error: max_abs,
-            rel_error: rel,
+            tile: variant.map(|v| v.name()).unwrap_or_default(),
+            max_abs_error: error.max_abs,
+            rel_error: error.rel,
             bound,
             passed,
-            worst: if passed { None } else { worst },
+            worst: if passed { None } else { error.worst },
             note: notes.join("; "),
         });
     }
 
-    fn device_error(&mut self, kernel: &str, shape: &str, tile: Option<Tile>, e: GpuError) {
+    fn device_error(
+        &mut self,
+        kernel: &str,
+        shape: &str,
+        variant: Option<MatmulVariant>,
+        e: GpuError,
+    ) {
         self.push(KernelCheck {
             kernel: kernel.to_string(),
             shape: shape.to_string(),
-            tile: tile.map(|t| t.name()).unwrap_or_default(),
+            tile: variant.map(|v| v.name()).unwrap_or_default(),
             max_abs_error: f64::INFINITY,
             rel_error: f64::INFINITY,
             bound: 0.0,
@@ -208,23 +193,78 @@ impl Checker<'_> {
         });
     }
 
+    /// Runs `ops` with every variant and compares what `output` takes of C with `want`; every
+    /// variant must also give the first one's bits (the engine picks variants by measured
+    /// speed, which must not change what it computes). `check_c` names a problem with the whole
+    /// of C (a write outside the product).
+    fn variants_of(
+        &mut self,
+        kernel: &str,
+        shape: &str,
+        ops: &Operands,
+        want: &[f32],
+        check_c: &dyn Fn(&[f32]) -> Option<String>,
+        output: &dyn Fn(Vec<f32>) -> Vec<f32>,
+    ) {
+        let mut first: Option<(MatmulVariant, Vec<f32>)> = None;
+        for variant in self.variants() {
+            let got = self
+                .lab
+                .matmul(variant, &ops.call, &ops.step, ops.a, ops.b, ops.c, ops.aux);
+            let c = match got {
+                Ok(c) => c,
+                Err(e) => {
+                    self.device_error(kernel, shape, Some(variant), e);
+                    continue;
+                }
+            };
+            let mut problems: Vec<String> = check_c(&c).into_iter().collect();
+            let got = output(c);
+            match &first {
+                None => first = Some((variant, got.clone())),
+                Some((v, bits)) => {
+                    let differ = got
+                        .iter()
+                        .zip(bits)
+                        .filter(|(x, y)| x.to_bits() != y.to_bits())
+                        .count();
+                    if differ > 0 || got.len() != bits.len() {
+                        problems.push(format!(
+                            "{differ} elements differ in bits from {}",
+                            v.name()
+                        ));
+                    }
+                }
+            }
+            let problem = (!problems.is_empty()).then(|| problems.join("; "));
+            self.compare(
+                kernel,
+                shape,
+                Some(variant),
+                got,
+                want,
+                MATMUL_BOUND,
+                problem,
+            );
+        }
+    }
+
     /// A packed product, no epilogue.
     fn plain(&mut self, t: Transpose, (m, k, n): (usize, usize, usize), case: &str) {
         let kernel = format!("matmul {}", t.name());
         let shape = format!("{m}x{k}x{n}{case}");
-        for tile in self.tiles() {
-            let a = self.vec(m * k);
-            let b = self.vec(k * n);
-            let want = cpu_product(t, &a, &b, m, k, n);
-            let p = MatmulParams::packed(t, m, k, n);
-            let c = poison(m * n);
-            match self.lab.matmul(t, tile, &p, &full_step(1), &a, &b, &c, &a) {
-                Ok(got) => {
-                    self.compare(&kernel, &shape, Some(tile), got, &want, MATMUL_BOUND, None)
-                }
-                Err(e) => self.device_error(&kernel, &shape, Some(tile), e),
-            }
-        }
+        let a = self.vec(m * k);
+        let b = self.vec(k * n);
+        let want = cpu_product(t, &a, &b, m, k, n);
+        let ops = Operands {
+            call: MatmulCall::packed(t, m, k, n),
+            step: StepRecord::full(1),
+            a: &a,
+            b: &b,
+            c: &poison(m * n),
+            aux: &a,
+        };
+        self.variants_of(&kernel, &shape, &ops, &want, &|_| None, &|c| c);
     }
 
     /// A dense layer's forward product with its fused epilogue, as the engine dispatches it:
@@ -234,57 +274,47 @@ impl Checker<'_> {
         &mut self,
         rows: usize,
         max_rows: usize,
-        (fan_in, fan_out): (usize, usize),
+        dims: (usize, usize),
         epilogue: Epilogue,
-        layer: u32,
+        index: usize,
         mask: DropoutMask,
         case: &str,
     ) {
-        let kernel = match epilogue {
-            Epilogue::Bias => "matmul A*B +bias",
-            Epilogue::BiasRelu => "matmul A*B +bias relu",
-            Epilogue::BiasReluDropout => "matmul A*B +bias relu dropout",
-            Epilogue::None | Epilogue::ReluMask => "matmul A*B",
-        };
+        let (fan_in, fan_out) = dims;
         let shape = format!("{rows}x{fan_in}x{fan_out}{case}");
-        for tile in self.tiles() {
-            let x = self.vec(rows * fan_in);
-            let offset = 5;
-            let mut flat = self.vec(offset + fan_in * fan_out + fan_out);
-            flat[..offset].fill(f32::NAN);
-            let mut p = MatmulParams::packed(Transpose::None, max_rows, fan_in, fan_out);
-            p.rows_is = RowsAre::M as u32;
-            p.b_off = offset as u32;
-            p.bias_off = (offset + fan_in * fan_out) as u32;
-            p.epilogue = epilogue as u32;
-            p.layer = layer;
-            p.threshold = mask.threshold;
-            p.scale = mask.scale;
-            let mut step = full_step(rows);
-            step.seed = self.rng.random();
-            let got = self.lab.matmul(
-                Transpose::None,
-                tile,
-                &p,
-                &step,
-                &x,
-                &flat,
-                &poison(rows * fan_out),
-                &x,
-            );
-            let w = &flat[offset..offset + fan_in * fan_out];
-            let bias = &flat[offset + fan_in * fan_out..];
-            let mut want = poison(rows * fan_out);
-            let relu = epilogue != Epilogue::Bias;
-            ops::dense_forward(&x, w, bias, &mut want, rows, fan_in, fan_out, relu);
-            if epilogue == Epilogue::BiasReluDropout {
-                ops::dropout(&mut want, rows, fan_out, layer, step.seed, mask);
-            }
-            match got {
-                Ok(got) => self.compare(kernel, &shape, Some(tile), got, &want, MATMUL_BOUND, None),
-                Err(e) => self.device_error(kernel, &shape, Some(tile), e),
-            }
+        let layer = layer_at(5, dims);
+        let x = self.vec(rows * fan_in);
+        let mut flat = self.vec(layer.bias_offset + fan_out);
+        flat[..layer.weight_offset].fill(f32::NAN);
+        let mut step = StepRecord::full(rows);
+        step.seed = self.rng.random();
+        let mut want = poison(rows * fan_out);
+        let relu = epilogue != Epilogue::Bias;
+        let (w, bias) = (layer.weights(&flat), layer.bias(&flat));
+        ops::dense_forward(&x, w, bias, &mut want, rows, fan_in, fan_out, relu);
+        if epilogue == Epilogue::BiasReluDropout {
+            ops::dropout(&mut want, rows, fan_out, index as u32, step.seed, mask);
         }
+        let ops = Operands {
+            call: MatmulCall::forward(&layer, index, max_rows, epilogue, mask),
+            step,
+            a: &x,
+            b: &flat,
+            c: &poison(rows * fan_out),
+            aux: &x,
+        };
+        // A different dropout mask shows as a large error anyway; say so plainly.
+        let masked = |c: &[f32]| {
+            let differ = c
+                .iter()
+                .zip(&want)
+                .filter(|(g, w)| (**g == 0.0) != (**w == 0.0))
+                .count();
+            (epilogue == Epilogue::BiasReluDropout && differ > 0)
+                .then(|| format!("{differ} elements dropped differently"))
+        };
+        let kernel = epilogue.kernel_name();
+        self.variants_of(kernel, &shape, &ops, &want, &masked, &|c| c);
     }
 
     /// The input gradient `dX = dZ·Wᵀ ⊙ (act > 0)·scale` (ReLU and dropout backward fused).
@@ -292,98 +322,67 @@ impl Checker<'_> {
         &mut self,
         rows: usize,
         max_rows: usize,
-        (fan_in, fan_out): (usize, usize),
+        dims: (usize, usize),
         scale: f32,
         case: &str,
     ) {
-        let kernel = "matmul A*B^T relu-mask";
+        let (fan_in, fan_out) = dims;
         let shape = format!("{rows}x{fan_out}x{fan_in}{case}");
-        for tile in self.tiles() {
-            let dz = self.vec(rows * fan_out);
-            let offset = 7;
-            let flat = self.vec(offset + fan_in * fan_out);
-            let act: Vec<f32> = self
-                .vec(rows * fan_in)
-                .iter()
-                .map(|v| v.max(0.0) * scale)
-                .collect();
-            let mut p = MatmulParams::packed(Transpose::B, max_rows, fan_out, fan_in);
-            p.rows_is = RowsAre::M as u32;
-            p.b_off = offset as u32;
-            p.epilogue = Epilogue::ReluMask as u32;
-            p.scale = scale;
-            let got = self.lab.matmul(
-                Transpose::B,
-                tile,
-                &p,
-                &full_step(rows),
-                &dz,
-                &flat,
-                &poison(rows * fan_in),
-                &act,
-            );
-            let mut want = poison(rows * fan_in);
-            ops::matmul_a_bt(&dz, &flat[offset..], &mut want, rows, fan_out, fan_in);
-            ops::relu_dropout_backward(&mut want, &act, rows, fan_in, scale);
-            match got {
-                Ok(got) => self.compare(kernel, &shape, Some(tile), got, &want, MATMUL_BOUND, None),
-                Err(e) => self.device_error(kernel, &shape, Some(tile), e),
-            }
-        }
+        let layer = layer_at(7, dims);
+        let dz = self.vec(rows * fan_out);
+        let flat = self.vec(layer.bias_offset);
+        let act: Vec<f32> = self
+            .vec(rows * fan_in)
+            .iter()
+            .map(|v| v.max(0.0) * scale)
+            .collect();
+        let mut want = poison(rows * fan_in);
+        ops::matmul_a_bt(&dz, layer.weights(&flat), &mut want, rows, fan_out, fan_in);
+        ops::relu_dropout_backward(&mut want, &act, rows, fan_in, scale);
+        let mask = DropoutMask {
+            threshold: 0,
+            scale,
+        };
+        let ops = Operands {
+            call: MatmulCall::input_gradient(&layer, max_rows, mask),
+            step: StepRecord::full(rows),
+            a: &dz,
+            b: &flat,
+            c: &poison(rows * fan_in),
+            aux: &act,
+        };
+        let kernel = Epilogue::ReluMask.kernel_name();
+        self.variants_of(kernel, &shape, &ops, &want, &|_| None, &|c| c);
     }
 
     /// The weight and bias gradient in one product: `[dW; db] = [X 1]ᵀ·dZ`, written at an offset
     /// of the flat gradient buffer (nothing before it may change).
-    fn grad(
-        &mut self,
-        rows: usize,
-        max_rows: usize,
-        (fan_in, fan_out): (usize, usize),
-        case: &str,
-    ) {
+    fn grad(&mut self, rows: usize, max_rows: usize, dims: (usize, usize), case: &str) {
+        let (fan_in, fan_out) = dims;
         let kernel = "matmul A^T*B +ones-row";
         let shape = format!("{}x{rows}x{fan_out}{case}", fan_in + 1);
-        for tile in self.tiles() {
-            let x = self.vec(rows * fan_in);
-            let dz = self.vec(rows * fan_out);
-            let offset = 3;
-            let mut p = MatmulParams::packed(Transpose::A, fan_in + 1, max_rows, fan_out);
-            p.a_rows = fan_in as u32;
-            p.lda = fan_in as u32;
-            p.rows_is = RowsAre::K as u32;
-            p.c_off = offset as u32;
-            let got = self.lab.matmul(
-                Transpose::A,
-                tile,
-                &p,
-                &full_step(rows),
-                &x,
-                &dz,
-                &poison(offset + (fan_in + 1) * fan_out),
-                &x,
-            );
-            let mut want = poison(fan_in * fan_out + fan_out);
-            let (dw, db) = want.split_at_mut(fan_in * fan_out);
-            ops::matmul_at_b(&x, &dz, dw, fan_in, rows, fan_out);
-            ops::column_sums(&dz, rows, fan_out, db);
-            match got {
-                Ok(mut got) => {
-                    let problem = (!got[..offset].iter().all(|v| v.is_nan()))
-                        .then(|| "wrote before its offset".to_string());
-                    let got = got.split_off(offset);
-                    self.compare(
-                        kernel,
-                        &shape,
-                        Some(tile),
-                        got,
-                        &want,
-                        MATMUL_BOUND,
-                        problem,
-                    )
-                }
-                Err(e) => self.device_error(kernel, &shape, Some(tile), e),
-            }
-        }
+        let layer = layer_at(3, dims);
+        let x = self.vec(rows * fan_in);
+        let dz = self.vec(rows * fan_out);
+        let mut want = poison(fan_in * fan_out + fan_out);
+        let (dw, db) = want.split_at_mut(fan_in * fan_out);
+        ops::matmul_at_b(&x, &dz, dw, fan_in, rows, fan_out);
+        ops::column_sums(&dz, rows, fan_out, db);
+        let offset = layer.weight_offset;
+        let ops = Operands {
+            call: MatmulCall::weight_gradient(&layer, max_rows),
+            step: StepRecord::full(rows),
+            a: &x,
+            b: &dz,
+            c: &poison(layer.bias_offset + fan_out),
+            aux: &x,
+        };
+        let before = |c: &[f32]| {
+            (!c[..offset].iter().all(|v| v.is_nan())).then(|| "wrote before its offset".to_string())
+        };
+        self.variants_of(kernel, &shape, &ops, &want, &before, &|mut c| {
+            c.split_off(offset)
+        });
     }
 
     /// The batch gather through a shuffled order (or directly, as evaluation reads), normalised
@@ -443,7 +442,7 @@ impl Checker<'_> {
         let logits: Vec<f32> = self.vec(rows * classes).iter().map(|v| v * 8.0).collect();
         let labels = self.bytes(rows, classes as u32);
         let labels32: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
-        let mut step = full_step(used);
+        let mut step = StepRecord::full(used);
         step.slot = 2;
         let mut want = poison(rows * classes);
         let m = ops::softmax_cross_entropy(
@@ -454,12 +453,11 @@ impl Checker<'_> {
             1.0 / used as f32,
             &mut want,
         );
-        let out = self.lab.softmax_ce(
+        let out = self.lab.softmax_cross_entropy(
+            &SoftmaxParams::training(classes),
+            &step,
             &logits,
             &labels32,
-            classes,
-            false,
-            &step,
             &poison(rows * classes),
             1,
         );
@@ -500,12 +498,11 @@ impl Checker<'_> {
         }
         // Evaluation mode: predictions written from out_base on, the same slot figures.
         step.out_base = 1;
-        let ev = self.lab.softmax_ce(
+        let ev = self.lab.softmax_cross_entropy(
+            &SoftmaxParams::evaluation(classes),
+            &step,
             &logits,
             &labels32,
-            classes,
-            true,
-            &step,
             &poison(rows * classes),
             used + 1,
         );
@@ -548,28 +545,11 @@ impl Checker<'_> {
         let m: Vec<f32> = self.vec(n).iter().map(|v| v * 0.01).collect();
         let v: Vec<f32> = self.vec(n).iter().map(|v| v.abs() * 1e-3).collect();
         let opt = Optimizer::adam(1e-3);
-        let (beta1, beta2, epsilon) = match opt {
-            Optimizer::Adam {
-                beta1,
-                beta2,
-                epsilon,
-                ..
-            } => (beta1, beta2, epsilon),
-            Optimizer::Sgd { .. } => (0.9, 0.999, 1e-7),
-        };
+        let p = OptimizerParams::new(&opt, n);
+        let (beta1, beta2, epsilon) = (p.beta1, p.beta2, p.epsilon);
         let step = StepRecord {
             step_size: opt.step_size(3),
             ..Default::default()
-        };
-        let p = OptimizerParams {
-            n: n as u32,
-            kind: 0,
-            beta1,
-            beta2,
-            one_minus_beta1: 1.0 - beta1,
-            one_minus_beta2: 1.0 - beta2,
-            epsilon,
-            _pad: 0,
         };
         let (mut w2, mut m2, mut v2) = (w.clone(), m.clone(), v.clone());
         ops::adam(
@@ -598,18 +578,14 @@ impl Checker<'_> {
             }
             Err(e) => self.device_error("adam w", &shape, None, e),
         }
-        let sgd = OptimizerParams {
-            n: n as u32,
-            kind: 1,
-            ..Default::default()
-        };
-        let step = StepRecord {
+        let sgd = OptimizerParams::new(&Optimizer::Sgd { lr: 0.05 }, n);
+        let sgd_step = StepRecord {
             step_size: 0.05,
             ..Default::default()
         };
         let mut w3 = w.clone();
         ops::sgd(&mut w3, &g, 0.05);
-        match self.lab.optimizer(&sgd, &step, &w, &g, &m, &v) {
+        match self.lab.optimizer(&sgd, &sgd_step, &w, &g, &m, &v) {
             Ok(out) => {
                 let problem = (out.m != m || out.v != v)
                     .then(|| "changed the moments (SGD has none)".to_string());
@@ -624,6 +600,48 @@ impl Checker<'_> {
                 )
             }
             Err(e) => self.device_error("sgd w", &shape, None, e),
+        }
+        // n short of the buffers and not a multiple of four: the elements past n stay as they
+        // were (the last vec4 is shared).
+        let short = n.saturating_sub(2);
+        let (mut w4, mut m4, mut v4) = (
+            w[..short].to_vec(),
+            m[..short].to_vec(),
+            v[..short].to_vec(),
+        );
+        let g4 = &g[..short];
+        ops::adam(
+            &mut w4,
+            g4,
+            &mut m4,
+            &mut v4,
+            step.step_size,
+            beta1,
+            beta2,
+            epsilon,
+        );
+        match self
+            .lab
+            .optimizer(&p.with_count(short), &step, &w, &g, &m, &v)
+        {
+            Ok(out) => {
+                let untouched = out.params[short..] == w[short..]
+                    && out.m[short..] == m[short..]
+                    && out.v[short..] == v[short..];
+                let problem = (!untouched).then(|| "changed values past n".to_string());
+                let got = out.params[..short].to_vec();
+                let shape = format!("n {short} of {n}{case}");
+                self.compare(
+                    "adam w (n short)",
+                    &shape,
+                    None,
+                    got,
+                    &w4,
+                    OPTIMIZER_BOUND,
+                    problem,
+                )
+            }
+            Err(e) => self.device_error("adam w (n short)", &shape, None, e),
         }
     }
 }
@@ -645,6 +663,17 @@ pub fn check_kernels(
         report,
     };
     let mask = DropoutMask::new(0.2);
+    if grid.every_product {
+        for t in Transpose::ALL {
+            for m in [1, 3, 32, 33] {
+                for k in [1, 17, 128, 784] {
+                    for n in [1, 10, 65, 128] {
+                        c.plain(t, (m, k, n), "");
+                    }
+                }
+            }
+        }
+    }
     if grid.ragged {
         for t in Transpose::ALL {
             for shape in [
@@ -663,53 +692,45 @@ pub fn check_kernels(
             Epilogue::BiasReluDropout,
         ] {
             c.forward(33, 33, (17, 65), epilogue, 1, mask, "");
+            c.forward(3, 3, (128, 10), epilogue, 1, mask, "");
         }
         c.backward(33, 33, (65, 17), 1.25, "");
         c.backward(130, 130, (128, 10), 1.0, "");
+        c.backward(1, 1, (17, 10), 1.25, "");
+        c.backward(3, 3, (1, 1), 1.0, "");
         c.grad(33, 33, (17, 65), "");
         c.grad(1, 1, (3, 1), "");
+        c.grad(3, 3, (1, 1), "");
     }
     if let Some((spec, batch)) = &grid.model {
         let batch = (*batch).max(1);
         let layers = spec.layers();
         let last = layers.len() - 1;
-        let dropout = spec.dropout > 0.0;
         let mask = DropoutMask::new(spec.dropout);
         let eval_rows = GpuOptions::default().eval_batch;
         for (l, layer) in layers.iter().enumerate() {
             let dims = (layer.fan_in, layer.fan_out);
             let case = format!(" (model L{l} train)");
-            let training = if l == last {
-                Epilogue::Bias
-            } else if dropout {
-                Epilogue::BiasReluDropout
-            } else {
-                Epilogue::BiasRelu
-            };
-            c.forward(batch, batch, dims, training, l as u32, mask, &case);
+            let training = Epilogue::forward(l == last, true, spec.dropout);
+            c.forward(batch, batch, dims, training, l, mask, &case);
             // Evaluation batches: up to eval_rows rows (so the engine may pick another tile),
             // no dropout.
-            let eval = if l == last {
-                Epilogue::Bias
-            } else {
-                Epilogue::BiasRelu
-            };
+            let eval = Epilogue::forward(l == last, false, spec.dropout);
             let eval_case = format!(" (model L{l} eval)");
-            c.forward(batch, eval_rows, dims, eval, l as u32, mask, &eval_case);
+            c.forward(batch, eval_rows, dims, eval, l, mask, &eval_case);
             c.grad(batch, batch, dims, &case);
-            let scale = if dropout { mask.scale } else { 1.0 };
             if l > 0 {
-                c.backward(batch, batch, dims, scale, &case);
+                c.backward(batch, batch, dims, mask.scale, &case);
             }
             // An epoch's short last batch: fewer rows than the buffers and the grid were made
             // for (the engine sizes both for full batches).
             let short = batch - batch / 3;
             if short < batch {
                 let case = format!(" (model L{l} short batch)");
-                c.forward(short, batch, dims, training, l as u32, mask, &case);
+                c.forward(short, batch, dims, training, l, mask, &case);
                 c.grad(short, batch, dims, &case);
                 if l > 0 {
-                    c.backward(short, batch, dims, scale, &case);
+                    c.backward(short, batch, dims, mask.scale, &case);
                 }
             }
         }
@@ -717,6 +738,7 @@ pub fn check_kernels(
     if grid.ragged {
         c.gather(50, 784, 33, false, "");
         c.gather(7, 3, 5, false, "");
+        c.gather(10, 17, 1, false, "");
         c.gather(50, 17, 33, true, "");
         for (rows, classes) in [(1, 10), (3, 2), (33, 10), (300, 10), (64, 65)] {
             c.softmax(rows, classes, "");
@@ -732,21 +754,4 @@ pub fn check_kernels(
         c.optimizers(spec.parameter_count(), " (model)");
     }
     c.checks
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn errors_measure_relative_norm_and_flag_nan() {
-        let (max_abs, rel, worst) = errors(&[1.0, 2.0, 3.5], &[1.0, 2.0, 3.0]);
-        assert_eq!(max_abs, 0.5);
-        assert!((rel - 0.5 / 14f64.sqrt()).abs() < 1e-12);
-        assert_eq!(worst.map(|w| w.index), Some(2));
-        let (max_abs, rel, _) = errors(&[f32::NAN, 2.0], &[1.0, 2.0]);
-        assert!(max_abs.is_infinite() && rel.is_infinite());
-        assert_eq!(errors(&[0.0], &[0.0]).1, 0.0);
-        assert!(errors(&[1.0], &[1.0, 2.0]).1.is_infinite());
-    }
 }

@@ -166,23 +166,8 @@ pub struct LockstepReport {
 
 /// (relative drift, largest absolute drift) of `gpu` against `cpu`.
 fn drift(gpu: &[f32], cpu: &[f32]) -> (f64, f64) {
-    let (mut diff, mut norm, mut max_abs) = (0.0f64, 0.0f64, 0.0f64);
-    for (&g, &c) in gpu.iter().zip(cpu) {
-        let d = if g.is_nan() {
-            f64::INFINITY
-        } else {
-            (g as f64 - c as f64).abs()
-        };
-        diff += d * d;
-        norm += (c as f64) * (c as f64);
-        max_abs = max_abs.max(d);
-    }
-    let rel = if diff == 0.0 {
-        0.0
-    } else {
-        diff.sqrt() / norm.sqrt().max(1e-30)
-    };
-    (rel, max_abs)
+    let e = super::norm::ErrorNorm::of(gpu, cpu);
+    (e.rel, e.max_abs)
 }
 
 /// `x <= bound`, false for NaN.

@@ -12,6 +12,7 @@
 
 pub mod kernels;
 pub mod lockstep;
+pub mod norm;
 
 pub use kernels::{Grid, KernelCheck};
 pub use lockstep::{LockstepOptions, LockstepReport, LockstepRows};
@@ -226,6 +227,7 @@ pub fn run(
     log(&table_header());
     let grid = Grid {
         ragged: opts.ragged,
+        every_product: false,
         model: Some((opts.spec.clone(), opts.batch)),
     };
     let checks = kernels::check_kernels(&lab, &grid, opts.seed, perturbed.as_deref(), &mut |c| {

@@ -5,6 +5,7 @@
 use gpu_mlp::data::{Dataset, KnownDataset, Samples};
 use gpu_mlp::gpu::kernels::KernelLab;
 use gpu_mlp::gpu::{DeviceNeeds, GpuContext};
+use gpu_mlp::verify::norm::ErrorNorm;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
@@ -61,30 +62,16 @@ pub fn same_bits(a: &[f32], b: &[f32]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
-/// ‖got − want‖ / ‖want‖; panics with the worst element when above `bound`.
+/// ‖got − want‖ / ‖want‖ (the crate's `ErrorNorm`); panics with the worst element when above
+/// `bound`.
 pub fn check_rel(what: &str, got: &[f32], want: &[f32], bound: f64) {
     assert_eq!(got.len(), want.len(), "{what}: lengths differ");
-    let (mut diff, mut norm) = (0.0f64, 0.0f64);
-    let (mut worst, mut worst_err) = (0usize, -1.0f64);
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let d = if g.is_nan() {
-            f64::INFINITY
-        } else {
-            (g as f64 - w as f64).abs()
-        };
-        diff += d * d;
-        norm += (w as f64) * (w as f64);
-        if d > worst_err || d.is_nan() {
-            worst_err = d;
-            worst = i;
-        }
-    }
-    let rel = diff.sqrt() / norm.sqrt().max(1e-30);
+    let e = ErrorNorm::of(got, want);
     assert!(
-        rel <= bound,
-        "{what}: relative error {rel:.3e} > {bound:e}; worst element {worst}: gpu {} vs cpu {}",
-        got[worst],
-        want[worst]
+        e.within(bound),
+        "{what}: relative error {:.3e} > {bound:e}; worst element {:?}",
+        e.rel,
+        e.worst
     );
 }
 

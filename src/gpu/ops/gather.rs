@@ -1,0 +1,98 @@
+//! The batch gather (`shaders/gather.wgsl`): a step's rows of the resident u8 data set,
+//! normalised to f32, and their labels. CPU reference: `cpu::ops::gather` (bit for bit).
+
+use super::{bind_group, out_of_bounds, Layout, StepRecord};
+use crate::error::GpuError;
+use crate::gpu::context::GpuContext;
+use bytemuck::{Pod, Zeroable};
+
+/// The assembled shader.
+pub const WGSL: &str = concat!(
+    include_str!("../../../shaders/prelude.wgsl"),
+    include_str!("../../../shaders/gather.wgsl")
+);
+
+pub const ENTRY_POINT: &str = "gather";
+
+/// The shader's `Params`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct GatherParams {
+    pub features: u32,
+    pub _pad: [u32; 3],
+}
+
+impl GatherParams {
+    /// Rows of `features` pixels each.
+    pub fn new(features: usize) -> Self {
+        Self {
+            features: features as u32,
+            ..Default::default()
+        }
+    }
+}
+
+/// Workgroups of the gather for `rows` rows of `features`: 256 invocations each, one per u32
+/// word of pixels (four outputs; the grid-stride loop covers the rest when features are not a
+/// multiple of four).
+pub fn workgroups(rows: usize, features: usize) -> (u32, u32) {
+    let groups = ((rows * features).div_ceil(4) as u32)
+        .div_ceil(256)
+        .clamp(1, 8192);
+    (groups, 1)
+}
+
+/// The storage buffers of a gather, in binding order (2 ..= 6).
+pub struct GatherBindings<'a> {
+    /// The data set's u8 pixels, four to a u32 (`buffers::pack_u8`).
+    pub images: &'a wgpu::Buffer,
+    /// The data set's u8 labels, packed the same way.
+    pub labels: &'a wgpu::Buffer,
+    /// The epoch's permutation (unused by direct steps).
+    pub order: &'a wgpu::Buffer,
+    /// The batch's rows, `[len, features]` f32 (written).
+    pub x: &'a wgpu::Buffer,
+    /// The batch's labels, `[len]` u32 (written).
+    pub y: &'a wgpu::Buffer,
+}
+
+impl GatherBindings<'_> {
+    /// Read-only flag of each storage binding.
+    pub const STORAGE: &'static [bool] = &[true, true, true, false, false];
+
+    pub fn bind(
+        &self,
+        ctx: &GpuContext,
+        layout: &Layout,
+        params: &GatherParams,
+        steps: &wgpu::Buffer,
+    ) -> wgpu::BindGroup {
+        let storage = [self.images, self.labels, self.order, self.x, self.y];
+        bind_group(ctx, "gather", layout, params, steps, &storage)
+    }
+}
+
+/// Checks that `step` reads samples inside a data set of `count` samples of `features`
+/// (`images` u8 values) through `order`, and writes inside `x_len` floats.
+pub fn check_bounds(
+    step: &StepRecord,
+    count: usize,
+    features: usize,
+    images: usize,
+    order: &[u32],
+    x_len: usize,
+) -> Result<(), GpuError> {
+    let (start, rows) = (step.start as usize, step.len as usize);
+    let samples_ok = if step.direct != 0 {
+        start + rows <= count
+    } else {
+        order
+            .get(start..start + rows)
+            .is_some_and(|o| o.iter().all(|&s| (s as usize) < count))
+    };
+    if samples_ok && images >= count * features && x_len >= rows * features {
+        Ok(())
+    } else {
+        Err(out_of_bounds("gather"))
+    }
+}

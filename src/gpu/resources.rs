@@ -1,0 +1,190 @@
+//! What an engine needs from a device and what it allocates there: the limit checks made before
+//! anything is allocated, the engine's buffers, and the data set splits resident on the device.
+
+use super::buffers::{self, STORAGE};
+use super::context::{DeviceNeeds, GpuContext};
+use super::ops::matmul::MatmulVariant;
+use super::ops::{self, matmul::Product};
+use super::GpuOptions;
+use crate::data::Samples;
+use crate::error::GpuError;
+use crate::model::ModelSpec;
+
+/// What an engine for `spec` with batches up to `max_batch` needs from a device (the data set is
+/// checked when loaded).
+pub fn needs(spec: &ModelSpec, max_batch: usize, opts: &GpuOptions) -> DeviceNeeds {
+    let rows = max_batch.max(opts.eval_batch) as u64;
+    let act = rows * spec.max_width() as u64 * 4;
+    let params = spec.parameter_count() as u64 * 4;
+    DeviceNeeds {
+        buffer_bytes: act.max(params),
+        storage_binding_bytes: act.max(params),
+        ..DeviceNeeds::default()
+    }
+}
+
+fn limit(ctx: &GpuContext, what: String) -> GpuError {
+    GpuError::Limit {
+        adapter: ctx.info.name.clone(),
+        what,
+    }
+}
+
+/// Checks the buffers of an engine for `spec` with batches of up to `rows` rows against the
+/// device's limits.
+pub fn check_buffers(ctx: &GpuContext, spec: &ModelSpec, rows: usize) -> Result<(), GpuError> {
+    let limits = ctx.device.limits();
+    let act_bytes = rows as u64 * spec.max_width() as u64 * 4;
+    if act_bytes > limits.max_storage_buffer_binding_size || act_bytes > limits.max_buffer_size {
+        return Err(limit(
+            ctx,
+            format!(
+                "a batch of {rows} rows × {} features needs {} MiB per activation buffer, the \
+                 device binds at most {} MiB; use a smaller --batch-size",
+                spec.max_width(),
+                act_bytes >> 20,
+                limits
+                    .max_storage_buffer_binding_size
+                    .min(limits.max_buffer_size)
+                    >> 20
+            ),
+        ));
+    }
+    if spec.parameter_count() as u64 * 4 > limits.max_storage_buffer_binding_size {
+        return Err(limit(
+            ctx,
+            format!(
+                "the model's {} parameters exceed the device's storage binding size",
+                spec.parameter_count()
+            ),
+        ));
+    }
+    if limits.max_storage_buffers_per_shader_stage < ops::MAX_STORAGE_BINDINGS {
+        return Err(limit(
+            ctx,
+            format!(
+                "the kernels bind {} storage buffers, the device allows {}",
+                ops::MAX_STORAGE_BINDINGS,
+                limits.max_storage_buffers_per_shader_stage
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that the device can launch the grid of each product's chosen variant.
+pub fn check_grids<'a>(
+    ctx: &GpuContext,
+    chosen: impl Iterator<Item = (&'a Product, MatmulVariant)>,
+) -> Result<(), GpuError> {
+    let limits = ctx.device.limits();
+    for (product, variant) in chosen {
+        if !product.fits(variant, &limits) {
+            let (x, y) = variant.workgroups(product.m, product.n);
+            return Err(limit(
+                ctx,
+                format!(
+                    "a {}×{} product needs {x}×{y} workgroups, the device allows {} per \
+                     dimension; use a smaller batch",
+                    product.m, product.n, limits.max_compute_workgroups_per_dimension
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The engine's buffers on the device.
+pub struct EngineBuffers {
+    pub params: wgpu::Buffer,
+    pub grads: wgpu::Buffer,
+    pub moment1: wgpu::Buffer,
+    pub moment2: wgpu::Buffer,
+    /// `acts[0]` input batch, `acts[i]` output of dense layer i-1.
+    pub acts: Vec<wgpu::Buffer>,
+    /// `deltas[i]` gradient w.r.t. the pre-activation of dense layer i.
+    pub deltas: Vec<wgpu::Buffer>,
+    pub labels: wgpu::Buffer,
+    pub predictions: wgpu::Buffer,
+    predictions_cap: usize,
+    pub order: wgpu::Buffer,
+    order_cap: usize,
+}
+
+impl EngineBuffers {
+    /// Buffers for `spec` with batches of up to `rows` rows (prediction and order buffers grow
+    /// with the splits loaded).
+    pub fn new(ctx: &GpuContext, spec: &ModelSpec, rows: usize) -> Self {
+        let n = spec.parameter_count() as u64 * 4;
+        let widths = spec.widths();
+        let batch =
+            |label: String, w: &usize| buffers::zeroed(ctx, &label, (rows * w * 4) as u64, STORAGE);
+        Self {
+            params: buffers::zeroed(ctx, "params", n, STORAGE),
+            grads: buffers::zeroed(ctx, "grads", n, STORAGE),
+            moment1: buffers::zeroed(ctx, "adam m", n, STORAGE),
+            moment2: buffers::zeroed(ctx, "adam v", n, STORAGE),
+            acts: widths
+                .iter()
+                .enumerate()
+                .map(|(i, w)| batch(format!("acts{i}"), w))
+                .collect(),
+            deltas: widths[1..]
+                .iter()
+                .enumerate()
+                .map(|(i, w)| batch(format!("delta{i}"), w))
+                .collect(),
+            labels: buffers::zeroed(ctx, "batch labels", rows as u64 * 4, STORAGE),
+            predictions: buffers::zeroed(ctx, "predictions", 16, STORAGE),
+            predictions_cap: 0,
+            order: buffers::zeroed(ctx, "order", 16, STORAGE),
+            order_cap: 0,
+        }
+    }
+
+    /// Grows the prediction buffer (and for a training split the order buffer) to `count`
+    /// samples.
+    pub fn fit_split(&mut self, ctx: &GpuContext, count: usize, training: bool) {
+        if count > self.predictions_cap {
+            self.predictions_cap = count;
+            self.predictions = buffers::zeroed(ctx, "predictions", count as u64 * 4, STORAGE);
+        }
+        if training && count > self.order_cap {
+            self.order_cap = count;
+            self.order = buffers::zeroed(ctx, "order", count as u64 * 4, STORAGE);
+        }
+    }
+}
+
+/// One split resident on the device.
+pub struct Resident {
+    pub images: wgpu::Buffer,
+    pub labels: wgpu::Buffer,
+    pub count: usize,
+}
+
+impl Resident {
+    /// Uploads `samples` after checking they fit the device.
+    pub fn upload(ctx: &GpuContext, samples: &Samples) -> Result<Self, GpuError> {
+        let limits = ctx.device.limits();
+        let bytes = samples.images.len().next_multiple_of(4) as u64;
+        if bytes > limits.max_storage_buffer_binding_size || bytes > limits.max_buffer_size {
+            return Err(limit(
+                ctx,
+                format!(
+                    "the data set's {} MiB of pixels exceed the device's {} MiB storage binding",
+                    bytes >> 20,
+                    limits.max_storage_buffer_binding_size >> 20
+                ),
+            ));
+        }
+        if samples.images.len() >= u32::MAX as usize {
+            return Err(limit(ctx, "data sets over 4 GiB are not supported".into()));
+        }
+        Ok(Self {
+            images: buffers::with_data(ctx, "images", &buffers::pack_u8(&samples.images), STORAGE),
+            labels: buffers::with_data(ctx, "labels", &buffers::pack_u8(&samples.labels), STORAGE),
+            count: samples.count,
+        })
+    }
+}
