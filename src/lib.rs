@@ -21,6 +21,7 @@ pub mod plots;
 pub mod preprocess;
 pub mod records;
 pub mod report;
+pub mod schedule;
 pub mod train;
 pub mod verify;
 
