@@ -92,6 +92,8 @@ pub mod plots;
 #[doc(hidden)]
 pub mod preprocess;
 #[doc(hidden)]
+pub mod schedule;
+#[doc(hidden)]
 pub mod train;
 #[doc(hidden)]
 pub mod verify;
