@@ -76,24 +76,34 @@ pub struct VerifyFailed {
 /// Everything the library can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading, finding or fetching a data set failed.
-    #[error(transparent)]
-    Data(#[from] DataError),
     /// A setting that cannot work.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The GPU engine failed.
+    /// Reading, finding or fetching a data set failed.
     #[error(transparent)]
-    Gpu(#[from] GpuError),
-    /// An adapter failed `verify` / `train --verify`.
-    #[error(transparent)]
-    Verify(#[from] VerifyFailed),
+    Data(#[from] DataError),
     /// A checkpoint file could not be used.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
     /// A picture could not be read or decoded.
     #[error(transparent)]
     Image(#[from] ImageError),
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A picture could not be drawn (the plotting library failed; not an I/O error).
     #[error("cannot draw {}: {message}", path.display())]
     Plot {
@@ -102,6 +112,12 @@ pub enum Error {
         /// What the plotting library said.
         message: String,
     },
+    /// The GPU engine failed.
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    /// An adapter failed `verify` / `train --verify`.
+    #[error(transparent)]
+    Verify(#[from] VerifyFailed),
     /// The training loss became NaN or infinite.
     #[error(
         "training diverged at epoch {epoch}, step {step}: the loss became {value}; \
@@ -114,22 +130,6 @@ pub enum Error {
         step: usize,
         /// The step's loss sum.
         value: f32,
-    },
-    /// A file could not be written.
-    #[error("cannot write {}: {source}", path.display())]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
     },
 }
 
