@@ -24,7 +24,9 @@ impl ConfigError {
     }
 }
 
-/// `config_error!("...{x}...")`: a [`ConfigError`] from a format string.
+/// `config_error!("...{x}...")`: a [`ConfigError`] from a format string (the crate's own
+/// shorthand, not part of the API).
+#[doc(hidden)]
 #[macro_export]
 macro_rules! config_error {
     ($($arg:tt)*) => {
