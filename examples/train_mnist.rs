@@ -6,8 +6,8 @@
 //! cargo run --release --example train_mnist -- [MNIST_DIR] [OUT.safetensors]
 //! ```
 //!
-//! `MNIST_DIR` (default `../shared/data/mnist`) holds the four IDX files; without it, give
-//! `--` nothing and fetch the data first with `gpu-mlp fetch mnist --dir DIR`.
+//! `MNIST_DIR` (default `../shared/data/mnist`) holds the four IDX files (`gpu-mlp fetch mnist
+//! --dir DIR` downloads them); `OUT` defaults to `mnist.safetensors`.
 
 use gpu_mlp::{
     load_dataset, open_engine, save_checkpoint, train, BackendChoice, Checkpoint, DataSource,

@@ -2,6 +2,7 @@
 //! `commands`.
 
 use crate::engine::BackendChoice;
+use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -168,7 +169,7 @@ pub struct EngineArgs {
     /// Engine: auto takes a hardware GPU if there is one, else the CPU engine; a named GPU
     /// backend is always used (software adapters too). Default: $WGPU_BACKEND, else auto
     #[arg(long, value_enum)]
-    pub backend: Option<BackendArg>,
+    pub backend: Option<BackendChoice>,
     /// Adapter by name (substring, case-insensitive) or index from `gpu-mlp devices`.
     /// Default: $WGPU_ADAPTER_NAME
     #[arg(long, value_name = "NAME|INDEX")]
@@ -178,26 +179,14 @@ pub struct EngineArgs {
     pub steps_per_submit: u64,
 }
 
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackendArg {
-    Auto,
-    Vulkan,
-    Metal,
-    Dx12,
-    Gl,
-    Cpu,
-}
+/// `--backend` takes the engine choices by name.
+impl ValueEnum for BackendChoice {
+    fn value_variants<'a>() -> &'a [Self] {
+        BackendChoice::VARIANTS
+    }
 
-impl From<BackendArg> for BackendChoice {
-    fn from(arg: BackendArg) -> Self {
-        match arg {
-            BackendArg::Auto => BackendChoice::Auto,
-            BackendArg::Vulkan => BackendChoice::Vulkan,
-            BackendArg::Metal => BackendChoice::Metal,
-            BackendArg::Dx12 => BackendChoice::Dx12,
-            BackendArg::Gl => BackendChoice::Gl,
-            BackendArg::Cpu => BackendChoice::Cpu,
-        }
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()))
     }
 }
 
@@ -308,7 +297,7 @@ impl TrainArgs {
 pub struct DevicesArgs {
     /// Only this graphics API's adapters (default: $WGPU_BACKEND, else every API)
     #[arg(long, value_enum)]
-    pub backend: Option<BackendArg>,
+    pub backend: Option<BackendChoice>,
     /// Print JSON (one array, one object per adapter) instead of text
     #[arg(long)]
     pub json: bool,

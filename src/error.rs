@@ -24,7 +24,9 @@ impl ConfigError {
     }
 }
 
-/// `config_error!("...{x}...")`: a [`ConfigError`] from a format string.
+/// `config_error!("...{x}...")`: a [`ConfigError`] from a format string (the crate's own
+/// shorthand, not part of the API).
+#[doc(hidden)]
 #[macro_export]
 macro_rules! config_error {
     ($($arg:tt)*) => {
@@ -76,24 +78,34 @@ pub struct VerifyFailed {
 /// Everything the library can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading, finding or fetching a data set failed.
-    #[error(transparent)]
-    Data(#[from] DataError),
     /// A setting that cannot work.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The GPU engine failed.
+    /// Reading, finding or fetching a data set failed.
     #[error(transparent)]
-    Gpu(#[from] GpuError),
-    /// An adapter failed `verify` / `train --verify`.
-    #[error(transparent)]
-    Verify(#[from] VerifyFailed),
+    Data(#[from] DataError),
     /// A checkpoint file could not be used.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
     /// A picture could not be read or decoded.
     #[error(transparent)]
     Image(#[from] ImageError),
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A picture could not be drawn (the plotting library failed; not an I/O error).
     #[error("cannot draw {}: {message}", path.display())]
     Plot {
@@ -102,6 +114,12 @@ pub enum Error {
         /// What the plotting library said.
         message: String,
     },
+    /// The GPU engine failed.
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    /// An adapter failed `verify` / `train --verify`.
+    #[error(transparent)]
+    Verify(#[from] VerifyFailed),
     /// The training loss became NaN or infinite.
     #[error(
         "training diverged at epoch {epoch}, step {step}: the loss became {value}; \
@@ -118,22 +136,6 @@ pub enum Error {
     /// SIGINT or SIGTERM stopped training after an epoch (`train --summary-json`).
     #[error(transparent)]
     Interrupted(#[from] crate::interrupt::Interrupted),
-    /// A file could not be written.
-    #[error("cannot write {}: {source}", path.display())]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
 }
 
 /// The library's result: [`Error`] unless another error type is named.

@@ -18,12 +18,19 @@ fn mnist() -> &'static Dataset {
     DATA.get_or_init(|| data::load_dir(Path::new(MNIST), Some(KnownDataset::Mnist)).unwrap())
 }
 
-fn head(s: &Samples, n: usize) -> Samples {
-    Samples {
+/// MNIST cut to its first `train` training and `test` test samples.
+fn mnist_head(train: usize, test: usize) -> Dataset {
+    let head = |s: &Samples, n: usize| Samples {
         images: s.images[..n * s.features].to_vec(),
         labels: s.labels[..n].to_vec(),
         count: n,
         features: s.features,
+    };
+    let full = mnist();
+    Dataset {
+        train: head(&full.train, train),
+        test: head(&full.test, test),
+        ..full.clone()
     }
 }
 
@@ -58,12 +65,7 @@ fn one_epoch_of_the_quickstart_net_passes_95_percent() {
 
 #[test]
 fn same_seed_gives_identical_bits_and_another_seed_does_not() {
-    let full = mnist();
-    let small = Dataset {
-        train: head(&full.train, 6000),
-        test: head(&full.test, 1000),
-        ..full.clone()
-    };
+    let small = mnist_head(6000, 1000);
     let cfg = config(2, 50, 0.1, 7);
     let a = train(&small, vec![32, 16], 0.2, &cfg);
     let b = train(&small, vec![32, 16], 0.2, &cfg);
@@ -83,12 +85,7 @@ fn same_seed_gives_identical_bits_and_another_seed_does_not() {
 #[test]
 fn the_last_short_batch_is_trained_on() {
     // 1000 rows in batches of 300: steps of 300, 300, 300 and 100.
-    let full = mnist();
-    let small = Dataset {
-        train: head(&full.train, 1000),
-        test: head(&full.test, 100),
-        ..full.clone()
-    };
+    let small = mnist_head(1000, 100);
     let spec = ModelSpec::new(784, vec![8], 10, 0.0).unwrap();
     let mut engine = CpuEngine::new(&spec, Optimizer::adam(1e-3), 300).unwrap();
     engine.set_parameters(&spec.init_parameters(1)).unwrap();
@@ -185,20 +182,26 @@ fn the_command_prints_keras_lines_and_writes_metrics() {
     assert!(lines[1]["test_loss"].as_f64().is_some());
 }
 
+/// Runs `command`, which must fail with one line on stderr, and returns that line.
+fn fails_with_one_line(command: &mut Command) -> String {
+    let out = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    stderr
+}
+
 #[test]
 fn missing_data_lists_the_places_looked_at() {
     let home = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
-        .args(["train", "--dataset", "mnist", "--offline"])
-        .current_dir(home.path())
-        .env("HOME", home.path())
-        .env("XDG_CACHE_HOME", home.path().join("cache"))
-        .env_remove("GPU_MLP_DATA")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    let stderr = fails_with_one_line(
+        Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
+            .args(["train", "--dataset", "mnist", "--offline"])
+            .current_dir(home.path())
+            .env("HOME", home.path())
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            .env_remove("GPU_MLP_DATA"),
+    );
     assert!(
         stderr.contains("data/mnist") && stderr.contains("gpu-mlp fetch mnist"),
         "{stderr}"
@@ -220,14 +223,11 @@ fn a_corrupt_file_gives_one_line_naming_it() {
     let labels = dir.path().join("t10k-labels-idx1-ubyte.gz");
     let bytes = std::fs::read(&labels).unwrap();
     std::fs::write(&labels, &bytes[..bytes.len() / 2]).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
-        .args(["train", "--backend", "cpu", "--data"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let stderr = fails_with_one_line(
+        Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
+            .args(["train", "--backend", "cpu", "--data"])
+            .arg(dir.path()),
+    );
     assert!(
         stderr.contains("t10k-labels-idx1-ubyte.gz") && !stderr.contains("panicked"),
         "{stderr}"

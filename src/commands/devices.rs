@@ -1,7 +1,7 @@
 //! `gpu-mlp devices`: every adapter wgpu finds, with what gpu-mlp needs to know about it. Also
 //! the engine choice of the flags shared by `verify` and `bench`.
 
-use crate::cli::{BackendArg, DevicesArgs, EngineArgs};
+use crate::cli::{DevicesArgs, EngineArgs};
 use crate::engine::BackendChoice;
 use crate::error::{Error, Result};
 use crate::gpu::{self, context::backends_or_env};
@@ -9,9 +9,9 @@ use crate::records::{bytes, AdapterRecord};
 
 /// The engine the flags choose, as `train` chooses it: `--backend`, else `$WGPU_BACKEND` (an
 /// explicit choice, like the flag), else `auto`.
-pub fn backend_choice(arg: Option<BackendArg>) -> Result<BackendChoice> {
+pub fn backend_choice(arg: Option<BackendChoice>) -> Result<BackendChoice> {
     Ok(match arg {
-        Some(arg) => arg.into(),
+        Some(choice) => choice,
         None => match std::env::var("WGPU_BACKEND") {
             Ok(name) if !name.trim().is_empty() => name.parse::<BackendChoice>()?,
             _ => BackendChoice::Auto,
@@ -62,7 +62,7 @@ pub fn adapter_lines(a: &AdapterRecord) -> Vec<String> {
 
 pub fn run(args: &DevicesArgs) -> Result<()> {
     // Without --backend, wgpu's own WGPU_BACKEND (a comma list too) filters the list.
-    let backends = match args.backend.map(BackendChoice::from) {
+    let backends = match args.backend {
         Some(BackendChoice::Cpu) => {
             return Err(crate::config_error!(
                 "--backend cpu is the CPU engine, not an adapter; `gpu-mlp devices` lists GPU \

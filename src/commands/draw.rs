@@ -1,9 +1,9 @@
 //! `gpu-mlp draw`: serve the drawing page for a saved model until the user stops it.
 
 use crate::classifier::Classifier;
-use crate::cli::{BackendArg, DrawArgs};
+use crate::cli::DrawArgs;
 use crate::draw::{self, DrawError, DrawServer, Limits, ModelInfo};
-use clap::ValueEnum;
+use crate::engine::BackendChoice;
 use std::process::{Command, Stdio};
 
 /// Loads the model, binds the address, prints the URL, optionally opens a browser, then serves.
@@ -63,12 +63,10 @@ pub fn start(args: &DrawArgs) -> Result<DrawServer, DrawError> {
 /// multiply-adds, far less than a GPU round trip); say so when the flags asked for a GPU.
 fn engine_note(args: &DrawArgs) -> Option<String> {
     match args.engine.backend {
-        Some(BackendArg::Auto | BackendArg::Cpu) => None,
+        Some(BackendChoice::Auto | BackendChoice::Cpu) => None,
         Some(gpu) => Some(format!(
-            "note: --backend {} is accepted, but the page classifies on the CPU engine: one \
-             drawing costs less there than a GPU round trip",
-            gpu.to_possible_value()
-                .map_or_else(|| format!("{gpu:?}"), |v| v.get_name().to_string())
+            "note: --backend {gpu} is accepted, but the page classifies on the CPU engine: one \
+             drawing costs less there than a GPU round trip"
         )),
         None if args.engine.adapter.is_some() => Some(
             "note: --adapter is accepted, but the page classifies on the CPU engine".to_string(),
