@@ -261,7 +261,14 @@ fn engine_selection_follows_the_adapters() {
     }
     let spec = ModelSpec::new(784, vec![32], 10, 0.0).unwrap();
     let opt = Optimizer::adam(1e-3);
-    let opts = EngineOptions::default();
+    // The fixed tile rule: a first run on this adapter would otherwise add a note that it timed
+    // the tiles (this test is about the engine choice and its note).
+    let opts = EngineOptions {
+        gpu: GpuOptions {
+            tiles: gpu_mlp::gpu::TilePolicy::Rule,
+            ..GpuOptions::default()
+        },
+    };
     let cpu = engine::open_engine(BackendChoice::Cpu, None, &spec, opt, 32, &opts).unwrap();
     assert!(cpu.engine.describe().starts_with("cpu"));
     let adapters = gpu_mlp::gpu::list_adapters(wgpu::Backends::all());

@@ -7,10 +7,7 @@ use crate::gpu::context::GpuContext;
 use bytemuck::{Pod, Zeroable};
 
 /// The assembled shader.
-pub const WGSL: &str = concat!(
-    include_str!("../../../shaders/prelude.wgsl"),
-    include_str!("../../../shaders/gather.wgsl")
-);
+pub const WGSL: &str = shader!("gather.wgsl");
 
 pub const ENTRY_POINT: &str = "gather";
 

@@ -15,10 +15,7 @@ use crate::model::DenseLayer;
 use bytemuck::{Pod, Zeroable};
 
 /// The assembled shader.
-pub const WGSL: &str = concat!(
-    include_str!("../../../shaders/prelude.wgsl"),
-    include_str!("../../../shaders/matmul.wgsl")
-);
+pub const WGSL: &str = shader!("matmul.wgsl");
 
 /// The shader's entry points (one per tile strategy).
 pub const ENTRY_POINTS: [&str; 2] = ["matmul_reg", "matmul_shared"];

@@ -7,6 +7,16 @@
 //! Every kernel binds group 0 as: 0 its parameters (uniform), 1 the step record (uniform with a
 //! dynamic offset: kernels find their step by offset), 2.. its storage buffers in its order.
 
+/// `shaders/<file>` with the prelude in front, assembled at compile time.
+macro_rules! shader {
+    ($file:literal) => {
+        concat!(
+            include_str!("../../../shaders/prelude.wgsl"),
+            include_str!(concat!("../../../shaders/", $file))
+        )
+    };
+}
+
 pub mod gather;
 pub mod matmul;
 pub mod optimizer;

@@ -7,10 +7,7 @@ use crate::optimizer::Optimizer;
 use bytemuck::{Pod, Zeroable};
 
 /// The assembled shader.
-pub const WGSL: &str = concat!(
-    include_str!("../../../shaders/prelude.wgsl"),
-    include_str!("../../../shaders/optimizer.wgsl")
-);
+pub const WGSL: &str = shader!("optimizer.wgsl");
 
 pub const ENTRY_POINT: &str = "update";
 

@@ -8,10 +8,7 @@ use crate::gpu::context::GpuContext;
 use bytemuck::{Pod, Zeroable};
 
 /// The assembled shader.
-pub const WGSL: &str = concat!(
-    include_str!("../../../shaders/prelude.wgsl"),
-    include_str!("../../../shaders/softmax_ce.wgsl")
-);
+pub const WGSL: &str = shader!("softmax_ce.wgsl");
 
 pub const ENTRY_POINT: &str = "softmax_ce";
 
