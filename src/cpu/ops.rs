@@ -443,14 +443,42 @@ pub fn adam(
     epsilon: f32,
 ) {
     let n = params.len();
-    let (grads, m, v) = (&grads[..n], &mut m[..n], &mut v[..n]);
+    let buffers = AdamBuffers {
+        params,
+        grads: &grads[..n],
+        m: &mut m[..n],
+        v: &mut v[..n],
+    };
+    let step = AdamStep {
+        step_size,
+        beta1,
+        beta2,
+        epsilon,
+    };
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the CPU has AVX-512F, checked on the line above.
-        unsafe { adam_avx512(params, grads, m, v, step_size, beta1, beta2, epsilon) };
+        unsafe { adam_avx512(buffers, step) };
         return;
     }
-    adam_loop(params, grads, m, v, step_size, beta1, beta2, epsilon);
+    adam_loop(buffers, step);
+}
+
+/// The four buffers of one Adam update, all of one length.
+struct AdamBuffers<'a> {
+    params: &'a mut [f32],
+    grads: &'a [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+}
+
+/// The scalars of one Adam update.
+#[derive(Clone, Copy)]
+struct AdamStep {
+    step_size: f32,
+    beta1: f32,
+    beta2: f32,
+    epsilon: f32,
 }
 
 /// `adam_loop` compiled for 16-float vectors. Its square roots and divisions (Adam's cost) are
@@ -458,37 +486,17 @@ pub fn adam(
 /// bits as the plain loop.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn adam_avx512(
-    params: &mut [f32],
-    grads: &[f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    step_size: f32,
-    beta1: f32,
-    beta2: f32,
-    epsilon: f32,
-) {
-    adam_loop(params, grads, m, v, step_size, beta1, beta2, epsilon);
+unsafe fn adam_avx512(buffers: AdamBuffers, step: AdamStep) {
+    adam_loop(buffers, step);
 }
 
-/// The Adam step itself, on slices of one length (zipped: no bounds checks, so it vectorises).
+/// The Adam step itself (zipped slices: no bounds checks, so it vectorises).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn adam_loop(
-    params: &mut [f32],
-    grads: &[f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    step_size: f32,
-    beta1: f32,
-    beta2: f32,
-    epsilon: f32,
-) {
-    for (((p, &g), m), v) in params.iter_mut().zip(grads).zip(m).zip(v) {
-        *m = beta1 * *m + (1.0 - beta1) * g;
-        *v = beta2 * *v + (1.0 - beta2) * g * g;
-        *p -= step_size * *m / (v.sqrt() + epsilon);
+fn adam_loop(b: AdamBuffers, s: AdamStep) {
+    for (((p, &g), m), v) in b.params.iter_mut().zip(b.grads).zip(b.m).zip(b.v) {
+        *m = s.beta1 * *m + (1.0 - s.beta1) * g;
+        *v = s.beta2 * *v + (1.0 - s.beta2) * g * g;
+        *p -= s.step_size * *m / (v.sqrt() + s.epsilon);
     }
 }
 
@@ -694,7 +702,20 @@ mod tests {
             &workers, &mut p2, &grads, &mut m2, &mut v2, 1e-3, 0.9, 0.999, 1e-7,
         );
         // the plain loop, compiled for the baseline vector width
-        adam_loop(&mut p3, &grads, &mut m3, &mut v3, 1e-3, 0.9, 0.999, 1e-7);
+        adam_loop(
+            AdamBuffers {
+                params: &mut p3,
+                grads: &grads,
+                m: &mut m3,
+                v: &mut v3,
+            },
+            AdamStep {
+                step_size: 1e-3,
+                beta1: 0.9,
+                beta2: 0.999,
+                epsilon: 1e-7,
+            },
+        );
         for (p, m, v) in [(&p2, &m2, &v2), (&p3, &m3, &v3)] {
             assert_eq!(bits(&p1), bits(p));
             assert_eq!(bits(&m1), bits(m));
