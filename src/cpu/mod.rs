@@ -272,7 +272,10 @@ fn forward_inference(
 
 impl Engine for CpuEngine {
     fn describe(&self) -> String {
-        format!("cpu (matrixmultiply, {} threads)", self.workers.threads())
+        match self.workers.threads() {
+            1 => "cpu (matrixmultiply, 1 thread)".to_string(),
+            n => format!("cpu (matrixmultiply, {n} threads)"),
+        }
     }
 
     fn load_split(&mut self, split: Split, samples: &Samples) -> Result<()> {
