@@ -435,6 +435,48 @@ mod tests {
         )
     }
 
+    /// Adam's moments of an input that is never active decay by β₁ per step; from the smallest
+    /// normal float the next step would be subnormal, and the engine's workers make it 0.
+    #[test]
+    fn decaying_moments_are_flushed_to_zero_not_subnormal() {
+        let (count, features) = (64, 20);
+        let samples = Samples {
+            // feature 0 is always 0, so its weights' gradients are exactly 0
+            images: (0..count * features)
+                .map(|i| {
+                    if i % features == 0 {
+                        0
+                    } else {
+                        (i * 37 % 251) as u8
+                    }
+                })
+                .collect(),
+            labels: (0..count).map(|i| (i % 3) as u8).collect(),
+            count,
+            features,
+        };
+        let spec = ModelSpec::new(features, vec![8], 3, 0.0).expect("spec");
+        let optimizer = Optimizer::adam(1e-3);
+        for threads in [1, 2] {
+            let mut engine =
+                CpuEngine::with_threads(&spec, optimizer, 16, threads).expect("engine");
+            engine
+                .set_parameters(&spec.init_parameters(1))
+                .expect("parameters");
+            engine.load_split(Split::Train, &samples).expect("train");
+            engine.moment1.fill(f32::MIN_POSITIVE);
+            let plan = EpochPlanner::new(1, count, 16, optimizer).next_epoch();
+            engine.train_epoch(&plan, &mut |_, _| {}).expect("epoch");
+            let first_row = &engine.moment1[engine.layers[0].weight_offset..][..8];
+            assert_eq!(first_row, &[0.0; 8], "moments of the silent input");
+            let subnormal = engine.moment1.iter().filter(|m| m.is_subnormal()).count();
+            assert_eq!(
+                subnormal, 0,
+                "{subnormal} subnormal moments on {threads} threads"
+            );
+        }
+    }
+
     #[test]
     fn results_do_not_depend_on_the_thread_count() {
         let (params, metrics, evaluation) = train(1);
