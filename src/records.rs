@@ -3,7 +3,7 @@
 //! and device; `devices` prints the same adapter fields. And reading and writing them as JSON.
 
 use crate::error::{Error, Result};
-use crate::gpu::{AdapterSummary, GpuContext};
+use crate::gpu::{AdapterSummary, GpuContext, LimitsSummary};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::path::Path;
@@ -62,17 +62,6 @@ fn cpu_model() -> Option<String> {
         .map(|(_, v)| v.trim().to_string())
 }
 
-/// The device limits gpu-mlp depends on.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LimitsRecord {
-    pub max_buffer_size: u64,
-    pub max_storage_buffer_binding_size: u64,
-    pub max_storage_buffers_per_shader_stage: u32,
-    pub max_compute_workgroup_storage_size: u32,
-    pub max_compute_invocations_per_workgroup: u32,
-    pub max_compute_workgroups_per_dimension: u32,
-}
-
 /// One adapter, as records and `gpu-mlp devices` show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdapterRecord {
@@ -90,7 +79,7 @@ pub struct AdapterRecord {
     pub driver_info: String,
     /// A software rasteriser (lavapipe / llvmpipe, WARP).
     pub software: bool,
-    pub limits: LimitsRecord,
+    pub limits: LimitsSummary,
     /// Optional features gpu-mlp can use: `timestamp-query`, `shader-f16`, `subgroup`.
     pub features: Vec<String>,
 }
@@ -108,7 +97,6 @@ impl AdapterRecord {
         if s.subgroups {
             features.push("subgroup".to_string());
         }
-        let l = &s.limits;
         Self {
             index: s.index,
             name: s.name.clone(),
@@ -119,14 +107,7 @@ impl AdapterRecord {
             driver: s.driver.clone(),
             driver_info: s.driver_info.clone(),
             software: s.software,
-            limits: LimitsRecord {
-                max_buffer_size: l.max_buffer_size,
-                max_storage_buffer_binding_size: l.max_storage_buffer_binding_size,
-                max_storage_buffers_per_shader_stage: l.max_storage_buffers_per_shader_stage,
-                max_compute_workgroup_storage_size: l.max_compute_workgroup_storage_size,
-                max_compute_invocations_per_workgroup: l.max_compute_invocations_per_workgroup,
-                max_compute_workgroups_per_dimension: l.max_compute_workgroups_per_dimension,
-            },
+            limits: s.limits.clone(),
             features,
         }
     }

@@ -48,6 +48,31 @@ fn assert_one_line_naming(err: &DataError, path: &Path) {
     );
 }
 
+/// The error of reading `bytes`, written to `dir/name`, with `read`; it must name the file on
+/// one line.
+fn read_error<T: std::fmt::Debug>(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    read: impl Fn(&Path) -> Result<T, DataError>,
+) -> DataError {
+    let p = put(dir, name, bytes);
+    let e = read(&p).unwrap_err();
+    assert_one_line_naming(&e, &p);
+    e
+}
+
+/// The errors of reading `content` with `read` from a file, raw and gzipped (the readers tell
+/// the two apart by content), as `(form, error)`; each must name its file on one line.
+fn errors_raw_and_gzipped<T: std::fmt::Debug>(
+    dir: &Path,
+    content: &[u8],
+    read: impl Fn(&Path) -> Result<T, DataError>,
+) -> [(&'static str, DataError); 2] {
+    [("raw", content.to_vec()), ("gz", gzip(content))]
+        .map(|(form, bytes)| (form, read_error(dir, form, &bytes, &read)))
+}
+
 /// A small data set folder: `train` and `test` samples of `rows × cols` images.
 fn write_set(dir: &Path, rows: usize, cols: usize, train_labels: &[u8], test_labels: &[u8]) {
     let f = rows * cols;
@@ -184,17 +209,14 @@ fn truncated_header() {
         ("gz", gzip(&[0, 0, 8, 3, 0])),
         ("empty", vec![]),
     ] {
-        let p = put(tmp.path(), name, &bytes);
-        let e = idx::read_images(&p).unwrap_err();
+        let e = read_error(tmp.path(), name, &bytes, idx::read_images);
         let found = if name == "empty" { 0 } else { 5 };
         assert!(
             matches!(e, DataError::TruncatedHeader { needed: 16, found: f, .. } if f == found),
             "{name}: {e:?}"
         );
-        assert_one_line_naming(&e, &p);
     }
-    let p = put(tmp.path(), "labels", &[0, 0, 8, 1, 0, 0]);
-    let e = idx::read_labels(&p).unwrap_err();
+    let e = read_error(tmp.path(), "labels", &[0, 0, 8, 1, 0, 0], idx::read_labels);
     assert!(
         matches!(
             e,
@@ -213,9 +235,7 @@ fn truncated_payload() {
     let tmp = tempfile::tempdir().unwrap();
     // The header promises 60000 images of 28x28, the file has 1000 bytes of them.
     let bytes = idx_bytes(0x803, &[60000, 28, 28], &pixels(1000));
-    for (name, content) in [("raw", bytes.clone()), ("gz", gzip(&bytes))] {
-        let p = put(tmp.path(), name, &content);
-        let e = idx::read_images(&p).unwrap_err();
+    for (name, e) in errors_raw_and_gzipped(tmp.path(), &bytes, idx::read_images) {
         assert!(
             matches!(
                 e,
@@ -228,13 +248,12 @@ fn truncated_payload() {
             ),
             "{name}: {e:?}"
         );
-        assert_one_line_naming(&e, &p);
         assert!(e
             .to_string()
             .contains("truncated: header promises 47040000 bytes of pixels, file has 1000"));
     }
-    let p = put(tmp.path(), "labels", &idx_bytes(0x801, &[10], &[1, 2, 3]));
-    let e = idx::read_labels(&p).unwrap_err();
+    let short = idx_bytes(0x801, &[10], &[1, 2, 3]);
+    let e = read_error(tmp.path(), "labels", &short, idx::read_labels);
     assert!(
         matches!(
             e,
@@ -253,9 +272,7 @@ fn truncated_payload() {
 fn trailing_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let bytes = idx_bytes(0x801, &[3], &[1, 2, 3, 4, 5]);
-    for (name, content) in [("raw", bytes.clone()), ("gz", gzip(&bytes))] {
-        let p = put(tmp.path(), name, &content);
-        let e = idx::read_labels(&p).unwrap_err();
+    for (name, e) in errors_raw_and_gzipped(tmp.path(), &bytes, idx::read_labels) {
         assert!(
             matches!(
                 e,
@@ -268,15 +285,14 @@ fn trailing_bytes() {
             ),
             "{name}: {e:?}"
         );
-        assert_one_line_naming(&e, &p);
     }
 }
 
 #[test]
 fn wrong_magic() {
     let tmp = tempfile::tempdir().unwrap();
-    let labels = put(tmp.path(), "labels", &idx_bytes(0x801, &[2, 0, 0], &[0, 1]));
-    let e = idx::read_images(&labels).unwrap_err();
+    let labels = idx_bytes(0x801, &[2, 0, 0], &[0, 1]);
+    let e = read_error(tmp.path(), "labels", &labels, idx::read_images);
     assert!(
         matches!(
             e,
@@ -288,7 +304,6 @@ fn wrong_magic() {
         ),
         "{e:?}"
     );
-    assert_one_line_naming(&e, &labels);
     assert!(e.to_string().contains("labels"), "{e}");
 
     let images = put(tmp.path(), "images", &idx_bytes(0x803, &[1, 1, 1], &[7]));
@@ -303,9 +318,7 @@ fn wrong_magic() {
 
     // Not IDX at all (a PNG signature), raw and gzipped.
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
-    for (name, content) in [("png", png.clone()), ("png.gz", gzip(&png))] {
-        let p = put(tmp.path(), name, &content);
-        let e = idx::read_images(&p).unwrap_err();
+    for (name, e) in errors_raw_and_gzipped(tmp.path(), &png, idx::read_images) {
         assert!(matches!(e, DataError::BadMagic { .. }), "{name}: {e:?}");
         assert!(e.to_string().contains("not an IDX file"), "{e}");
     }
@@ -320,11 +333,8 @@ fn wrong_magic() {
 #[test]
 fn count_mismatch() {
     let tmp = tempfile::tempdir().unwrap();
-    let img = put(
-        tmp.path(),
-        "img",
-        &idx_bytes(0x803, &[3, 2, 2], &pixels(12)),
-    );
+    let images = idx_bytes(0x803, &[3, 2, 2], &pixels(12));
+    let img = put(tmp.path(), "img", &images);
     let lab = put(tmp.path(), "lab", &idx_bytes(0x801, &[4], &[0, 1, 2, 3]));
     let e = idx::read_samples(&img, &lab).unwrap_err();
     assert!(
@@ -348,9 +358,7 @@ fn absurd_dimensions_fail_without_allocating() {
     // ~4.3e9 images of 28x28 (3.4 TB promised) in a file of a few bytes: must be a prompt
     // "truncated", not an allocation abort.
     let liar = idx_bytes(0x803, &[u32::MAX, 28, 28], &pixels(64));
-    for (name, content) in [("raw", liar.clone()), ("gz", gzip(&liar))] {
-        let p = put(tmp.path(), name, &content);
-        let e = idx::read_images(&p).unwrap_err();
+    for (name, e) in errors_raw_and_gzipped(tmp.path(), &liar, idx::read_images) {
         assert!(
             matches!(e, DataError::Truncated { expected, found: 64, .. }
                 if expected == u64::from(u32::MAX) * 784),
@@ -369,10 +377,9 @@ fn absurd_dimensions_fail_without_allocating() {
     ));
     // Zero-sized and gigantic images are refused from the header alone.
     for dims in [[10, 0, 28], [10, 28, 0], [1, 65536, 65536], [1, 1, 1 << 25]] {
-        let p = put(tmp.path(), "dims", &idx_bytes(0x803, &dims, &[]));
-        let e = idx::read_images(&p).unwrap_err();
+        let header = idx_bytes(0x803, &dims, &[]);
+        let e = read_error(tmp.path(), "dims", &header, idx::read_images);
         assert!(matches!(e, DataError::BadDims { .. }), "{dims:?}: {e:?}");
-        assert_one_line_naming(&e, &p);
     }
 }
 
@@ -395,10 +402,8 @@ fn corrupt_gzip() {
     bad_crc[n - 8] ^= 0xff;
 
     for (name, content) in [("flipped", flipped), ("cut", cut), ("crc", bad_crc)] {
-        let p = put(tmp.path(), name, &content);
-        let e = idx::read_images(&p).unwrap_err();
+        let e = read_error(tmp.path(), name, &content, idx::read_images);
         assert!(matches!(e, DataError::Gzip { .. }), "{name}: {e:?}");
-        assert_one_line_naming(&e, &p);
     }
 }
 
@@ -639,13 +644,26 @@ fn known_names_and_sources() {
     assert!(DataSource::from_flags(Some("nope"), None).is_err());
 }
 
+/// The folder of a real data set, which must be on this machine (`where_from` says how).
+fn real_data_dir<'a>(name: &str, path: &'a str, where_from: &str) -> &'a Path {
+    let dir = Path::new(path);
+    assert!(dir.is_dir(), "{name} is expected at {path}{where_from}");
+    dir
+}
+
+/// How many training images each of the ten classes has.
+fn train_class_counts(d: &Dataset) -> [usize; 10] {
+    let mut counts = [0usize; 10];
+    d.train.labels.iter().for_each(|&l| counts[l as usize] += 1);
+    counts
+}
+
 #[test]
 fn real_mnist() {
-    let dir = Path::new("../shared/data/mnist");
-    assert!(
-        dir.is_dir(),
-        "MNIST is expected at {} (relative to the crate root)",
-        dir.display()
+    let dir = real_data_dir(
+        "MNIST",
+        "../shared/data/mnist",
+        " (relative to the crate root)",
     );
     let d = data::load(
         &DataSource::Dir {
@@ -666,18 +684,16 @@ fn real_mnist() {
     assert_eq!(d.test.labels[0], 7);
     assert_eq!(d.classes(), 10);
     // Every class is present, roughly balanced.
-    let mut hist = [0usize; 10];
-    d.train.labels.iter().for_each(|&l| hist[l as usize] += 1);
+    let hist = train_class_counts(&d);
     assert!(hist.iter().all(|&c| (5000..7000).contains(&c)), "{hist:?}");
 }
 
 #[test]
 fn real_fashion_mnist() {
-    let dir = Path::new("/usr/share/datasets/fashion-mnist");
-    assert!(
-        dir.is_dir(),
-        "Fashion-MNIST is expected at {}: apt-get install dataset-fashion-mnist",
-        dir.display()
+    let dir = real_data_dir(
+        "Fashion-MNIST",
+        "/usr/share/datasets/fashion-mnist",
+        ": apt-get install dataset-fashion-mnist",
     );
     let d = data::load_dir(dir, None).unwrap();
     assert_eq!(d.name, "fashion-mnist");
@@ -685,7 +701,5 @@ fn real_fashion_mnist() {
     assert_eq!((d.rows, d.cols), (28, 28));
     assert_eq!((d.train.count, d.test.count), (60000, 10000));
     assert_eq!(d.train.labels[0], 9);
-    let mut hist = [0usize; 10];
-    d.train.labels.iter().for_each(|&l| hist[l as usize] += 1);
-    assert_eq!(hist, [6000; 10]);
+    assert_eq!(train_class_counts(&d), [6000; 10]);
 }

@@ -50,23 +50,36 @@ fn check<T>(session: &Session, what: &str, result: Result<T, String>) -> T {
     })
 }
 
-/// Waits until the page has loaded the model and built its bars; returns the class names shown.
-fn wait_ready(session: &Session) -> Vec<String> {
-    let names = check(
+/// Waits up to 20 s until `condition` (a script body, with the page's `b = document.body`, that
+/// returns null until then) returns a value, and returns it. An error the page shows ends the
+/// wait and fails the test, as does the timeout (with `failure` and chromedriver's log).
+fn wait_for_page(session: &Session, failure: &str, what: &str, condition: &str) -> Value {
+    const SHOWS_AN_ERROR: &str = "const b = document.body; \
+        if (b.dataset.state === 'error') return {error: document.getElementById('status').textContent}; ";
+    let shown = check(
         session,
-        "the page did not get ready",
+        failure,
         session.wait_for(
-            "the page to load the model",
-            "const b = document.body; \
-             if (b.dataset.state === 'error') return {error: document.getElementById('status').textContent}; \
-             if (b.dataset.state !== 'ready') return null; \
-             return [...document.querySelectorAll('#bars .name')].map(e => e.textContent);",
+            what,
+            &format!("{SHOWS_AN_ERROR}{condition}"),
             Duration::from_secs(20),
         ),
     );
-    if let Some(error) = names.get("error") {
+    if let Some(error) = shown.get("error") {
         panic!("the page shows an error: {error}");
     }
+    shown
+}
+
+/// Waits until the page has loaded the model and built its bars; returns the class names shown.
+fn wait_ready(session: &Session) -> Vec<String> {
+    let names = wait_for_page(
+        session,
+        "the page did not get ready",
+        "the page to load the model",
+        "if (b.dataset.state !== 'ready') return null; \
+         return [...document.querySelectorAll('#bars .name')].map(e => e.textContent);",
+    );
     names
         .as_array()
         .map(|a| {
@@ -126,27 +139,22 @@ fn strokes_on_pad(rect: (f64, f64, f64, f64), strokes: &[&[(f64, f64)]]) -> Vec<
 
 /// Waits until the answer on screen is for the whole drawing; returns what the page shows.
 fn settled(session: &Session) -> Value {
-    check(
+    wait_for_page(
         session,
         "the page did not show an answer",
-        session.wait_for(
-            "the answer to the last stroke",
-            "const b = document.body; \
-             if (b.dataset.state === 'error') return {error: document.getElementById('status').textContent}; \
-             if (b.dataset.state !== 'ready' || b.dataset.changes === '0' \
-                 || b.dataset.answered !== b.dataset.changes) return null; \
-             const seen = document.getElementById('seen'); \
-             const px = seen.getContext('2d').getImageData(0, 0, seen.width, seen.height).data; \
-             let ink = 0; for (let i = 0; i < px.length; i += 4) ink += px[i]; \
-             return { \
-               label: document.getElementById('prediction').textContent, \
-               confidence: document.getElementById('confidence').textContent, \
-               top: [...document.querySelectorAll('#bars li.top .name')].map(e => e.textContent), \
-               widths: [...document.querySelectorAll('#bars .fill')].map(e => parseFloat(e.style.width)), \
-               seenInk: ink / 255, \
-               predictions: Number(b.dataset.predictions) };",
-            Duration::from_secs(20),
-        ),
+        "the answer to the last stroke",
+        "if (b.dataset.state !== 'ready' || b.dataset.changes === '0' \
+             || b.dataset.answered !== b.dataset.changes) return null; \
+         const seen = document.getElementById('seen'); \
+         const px = seen.getContext('2d').getImageData(0, 0, seen.width, seen.height).data; \
+         let ink = 0; for (let i = 0; i < px.length; i += 4) ink += px[i]; \
+         return { \
+           label: document.getElementById('prediction').textContent, \
+           confidence: document.getElementById('confidence').textContent, \
+           top: [...document.querySelectorAll('#bars li.top .name')].map(e => e.textContent), \
+           widths: [...document.querySelectorAll('#bars .fill')].map(e => parseFloat(e.style.width)), \
+           seenInk: ink / 255, \
+           predictions: Number(b.dataset.predictions) };",
     )
 }
 
@@ -157,11 +165,7 @@ fn draw_and_read(session: &Session, pointer: &str, strokes: &[&[(f64, f64)]]) ->
         "drawing",
         session.draw(pointer, &strokes_on_pad(rect, strokes)),
     );
-    let shown = settled(session);
-    if let Some(error) = shown.get("error") {
-        panic!("the page shows an error: {error}");
-    }
-    shown
+    settled(session)
 }
 
 fn clear(session: &Session) {

@@ -73,6 +73,22 @@ fn routes(prefix: &str, files: &[(String, Vec<u8>)]) -> HashMap<String, Reply> {
         .collect()
 }
 
+/// The small set served under `/{prefix}/` by a fresh server, and a spec that fetches it from
+/// there.
+fn served_small_set(prefix: &str) -> (Vec<(String, Vec<u8>)>, Server, FetchSpec) {
+    let files = small_set();
+    let server = Server::start(routes(prefix, &files));
+    let spec = spec_for(&files, vec![server.mirror(prefix)]);
+    (files, server, spec)
+}
+
+/// The names of `files`, sorted as [`dir_names`] lists a folder.
+fn sorted_names(files: &[(String, Vec<u8>)]) -> Vec<String> {
+    let mut names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    names.sort();
+    names
+}
+
 fn dir_names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -92,9 +108,7 @@ fn closed_port_url() -> String {
 
 #[test]
 fn downloads_every_file_then_keeps_them() {
-    let files = small_set();
-    let server = Server::start(routes("good", &files));
-    let spec = spec_for(&files, vec![server.mirror("good")]);
+    let (files, server, spec) = served_small_set("good");
     let tmp = tempfile::tempdir().unwrap();
     let dest = tmp.path().join("new/sub"); // created on demand
 
@@ -112,9 +126,7 @@ fn downloads_every_file_then_keeps_them() {
         assert_eq!(&std::fs::read(&got.path).unwrap(), bytes);
     }
     // Exactly the four files: no temporary files left over.
-    let mut names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
-    names.sort();
-    assert_eq!(dir_names(&dest), names);
+    assert_eq!(dir_names(&dest), sorted_names(&files));
     // And they load as a data set.
     let d = data::load_dir(&dest, None).unwrap();
     assert_eq!(
@@ -437,9 +449,7 @@ fn fetches_started_together_download_each_file_once() {
     // Trials of a sweep starting at once on a fresh machine: one downloads, the others wait on
     // the folder's lock and then find the files. (Each fetch opens its own lock file, so threads
     // contend as processes do.)
-    let files = small_set();
-    let server = Server::start(routes("m", &files));
-    let spec = spec_for(&files, vec![server.mirror("m")]);
+    let (files, server, spec) = served_small_set("m");
     let tmp = tempfile::tempdir().unwrap();
     let dest = tmp.path().join("cache").join("testset");
     let fetchers: Vec<_> = (0..4)
@@ -463,9 +473,11 @@ fn fetches_started_together_download_each_file_once() {
         assert_eq!(downloads, 1, "{name} downloaded {downloads} times");
         assert_eq!(&std::fs::read(dest.join(name)).unwrap(), bytes);
     }
-    let mut names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
-    names.sort();
-    assert_eq!(dir_names(&dest), names, "the folder holds the files only");
+    assert_eq!(
+        dir_names(&dest),
+        sorted_names(&files),
+        "the folder holds the files only"
+    );
     assert_eq!(
         dir_names(&tmp.path().join("cache")),
         [".testset.fetch-lock", "testset"]

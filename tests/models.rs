@@ -21,20 +21,31 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
-use support::{hand_drawn_digits, mnist, png_bytes, trained};
+use support::{assert_contains_all, hand_drawn_digits, mnist, png_bytes, succeeded, trained};
 
 fn first_test_images(n: usize) -> Vec<f32> {
     let data = mnist();
     preprocess::normalise(&data.test.images[..n * data.test.features])
 }
 
-#[test]
-fn checkpoint_round_trip_keeps_every_bit_and_prediction() {
+/// The fixture model and its checkpoint file's bytes.
+fn trained_file() -> (&'static Checkpoint, Vec<u8>) {
     let (ckpt, _) = trained();
+    (ckpt, checkpoint::to_bytes(ckpt).unwrap())
+}
+
+/// A checkpoint after a save to a file and a load back from it.
+fn saved_and_loaded(ckpt: &Checkpoint) -> Checkpoint {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.safetensors");
     checkpoint::save(&path, ckpt).unwrap();
-    let back = checkpoint::load(&path).unwrap();
+    checkpoint::load(&path).unwrap()
+}
+
+#[test]
+fn checkpoint_round_trip_keeps_every_bit_and_prediction() {
+    let (ckpt, _) = trained();
+    let back = saved_and_loaded(ckpt);
 
     assert_eq!(back.spec, ckpt.spec);
     let bits = |p: &[f32]| p.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
@@ -67,8 +78,7 @@ fn checkpoint_round_trip_keeps_every_bit_and_prediction() {
 
 #[test]
 fn tensors_use_pytorch_names_shapes_and_layout() {
-    let (ckpt, _) = trained();
-    let bytes = checkpoint::to_bytes(ckpt).unwrap();
+    let (ckpt, bytes) = trained_file();
     let file = SafeTensors::deserialize(&bytes).unwrap();
     let mut names = file.names();
     names.sort_unstable();
@@ -141,8 +151,7 @@ fn tensors_use_pytorch_names_shapes_and_layout() {
 /// numpy snippet does it) gives the engine's probabilities.
 #[test]
 fn forward_pass_from_the_file_alone_matches_the_engine() {
-    let (ckpt, _) = trained();
-    let bytes = checkpoint::to_bytes(ckpt).unwrap();
+    let (ckpt, bytes) = trained_file();
     let file = SafeTensors::deserialize(&bytes).unwrap();
     let floats = |name: &str| -> (Vec<f32>, Vec<usize>) {
         let t = file.tensor(name).unwrap();
@@ -249,10 +258,7 @@ fn a_mnist_image_survives_preprocessing_almost_unchanged() {
 #[test]
 fn evaluation_of_the_saved_model_matches_the_end_of_training() {
     let (ckpt, report) = trained();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("m.safetensors");
-    checkpoint::save(&path, ckpt).unwrap();
-    let loaded = checkpoint::load(&path).unwrap();
+    let loaded = saved_and_loaded(ckpt);
     let mut engine = CpuEngine::new(&loaded.spec, Optimizer::adam(1e-3), 1).unwrap();
     engine.set_parameters(&loaded.parameters).unwrap();
     let r = eval::evaluate(&mut engine, &loaded, &mnist().test).unwrap();
@@ -312,16 +318,13 @@ fn init_from_checks_shapes_and_takes_the_checkpoint() {
         "{err}"
     );
     let msg = err.to_string();
-    assert!(msg.contains("28x28") && msg.contains("10x10"), "{msg}");
+    assert_contains_all(&msg, &["28x28", "10x10"]);
     // Same images, different class count: refused too.
     let err = outputs
         .model(&args, &toy_data(28, 28, 5))
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("10 classes") && err.contains("5 classes"),
-        "{err}"
-    );
+    assert_contains_all(&err, &["10 classes", "5 classes"]);
 
     // Matching data: the checkpoint's layers and parameters, this run's dropout.
     let args = train_args(&[
@@ -621,12 +624,7 @@ fn a_failed_write_keeps_the_existing_checkpoint() {
         .env("GPU_MLP_CHILD_TARGET", &path)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out, "the child");
     assert!(
         stdout.contains("CHILD-ERROR: cannot write") && stdout.contains("model.safetensors"),
         "the save must fail with a clear error: {stdout}"

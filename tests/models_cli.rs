@@ -8,7 +8,7 @@ use gpu_mlp::checkpoint;
 use gpu_mlp::data::{self, idx::Compression, Dataset, Samples};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use support::{hand_drawn_digits, mnist, trained};
+use support::{assert_contains_all, hand_drawn_digits, mnist, succeeded, trained};
 
 fn gpu_mlp(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
@@ -24,14 +24,7 @@ fn stdout(out: &Output) -> String {
 }
 
 fn ok(args: &[&str]) -> String {
-    let out = gpu_mlp(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed:\n{}{}",
-        stdout(&out),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout(&out)
+    succeeded(&gpu_mlp(args), &format!("{args:?}"))
 }
 
 /// Runs a command that must fail: exit status ≠ 0, one `error:` line containing `expected`.
@@ -53,6 +46,21 @@ fn fails(args: &[&str], expected: &str) {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// The arguments of the command line `line`, split at spaces, each `{}` taking the next of
+/// `paths` whole (spaces and all).
+fn argv<'a>(line: &'a str, paths: &[&'a Path]) -> Vec<&'a str> {
+    let mut paths = paths.iter();
+    let args = line
+        .split_whitespace()
+        .map(|word| match word {
+            "{}" => s(paths.next().expect("a path for each {}")),
+            _ => word,
+        })
+        .collect();
+    assert!(paths.next().is_none(), "more paths than {{}} in {line}");
+    args
 }
 
 /// `dir/digits`: the first 3000 training and the fixture's test images of MNIST as IDX files.
@@ -115,30 +123,15 @@ fn train_save_then_eval_reports_the_same_test_accuracy() {
     let digits = digits_dir(tmp.path());
     let model = tmp.path().join("m.safetensors");
     let curves = tmp.path().join("curves.png");
-    let trained = ok(&[
-        "train",
-        "--data",
-        s(&digits),
-        "--backend",
-        "cpu",
-        "--hidden",
-        "32",
-        "--epochs",
-        "2",
-        "--validation-split",
-        "0.1",
-        "--save",
-        s(&model),
-        "--checkpoint-every",
-        "1",
-        "--plot",
-        s(&curves),
-    ]);
-    assert!(
-        trained.contains("checkpoint: epoch 1 saved to"),
-        "{trained}"
+    let trained = ok(&argv(
+        "train --data {} --backend cpu --hidden 32 --epochs 2 --validation-split 0.1 \
+         --save {} --checkpoint-every 1 --plot {}",
+        &[&digits, &model, &curves],
+    ));
+    assert_contains_all(
+        &trained,
+        &["checkpoint: epoch 1 saved to", "saved the model to"],
     );
-    assert!(trained.contains("saved the model to"), "{trained}");
     let ckpt = checkpoint::load(&model).unwrap();
     assert_eq!(ckpt.metadata["epochs_completed"], "2");
     assert_eq!(ckpt.metadata["validation_split"], "0.1");
@@ -149,34 +142,19 @@ fn train_save_then_eval_reports_the_same_test_accuracy() {
     // No data flags: eval finds the folder the model was trained on (its data_dir). Same
     // engine as training, so the same figures to the last digit.
     let heat = tmp.path().join("confusion.png");
-    let evaluated = ok(&[
-        "eval",
-        "--model",
-        s(&model),
-        "--backend",
-        "cpu",
-        "--confusion-png",
-        s(&heat),
-    ]);
+    let evaluated = ok(&argv(
+        "eval --model {} --backend cpu --confusion-png {}",
+        &[&model, &heat],
+    ));
     assert_eq!(test_accuracy_line(&evaluated), test_accuracy_line(&trained));
-    assert!(evaluated.contains("confusion matrix"), "{evaluated}");
-    assert!(evaluated.contains("accuracy"), "{evaluated}");
+    assert_contains_all(&evaluated, &["confusion matrix", "accuracy"]);
     assert!(image::open(&heat).is_ok());
 
     // Going on from the checkpoint: starts where it left off (loss well below a fresh start).
-    let more = ok(&[
-        "train",
-        "--data",
-        s(&digits),
-        "--backend",
-        "cpu",
-        "--epochs",
-        "1",
-        "--init-from",
-        s(&model),
-        "--hidden",
-        "32",
-    ]);
+    let more = ok(&argv(
+        "train --data {} --backend cpu --epochs 1 --init-from {} --hidden 32",
+        &[&digits, &model],
+    ));
     let first_loss = |text: &str| -> f64 {
         let line = text.lines().find(|l| l.starts_with("Epoch 1/")).unwrap();
         line.split("loss: ").nth(1).unwrap()[..6].parse().unwrap()
@@ -223,32 +201,18 @@ fn predict_names_drawn_digits_and_test_samples() {
         assert!((total - 1.0).abs() < 1e-4);
     }
 
-    let text = ok(&[
-        "predict",
-        "--model",
-        s(&model),
-        "--data",
-        s(&digits),
-        "--index",
-        "0,1",
-    ]);
+    let text = ok(&argv(
+        "predict --model {} --data {} --index 0,1",
+        &[&model, &digits],
+    ));
     assert!(text.starts_with("test[0]: 7 "), "{text}");
-    assert!(text.contains("(true: 7) right"), "{text}");
-    assert!(
-        text.contains("test[1]: ") && text.contains("(true: 2)"),
-        "{text}"
-    );
+    assert_contains_all(&text, &["(true: 7) right", "test[1]: ", "(true: 2)"]);
 
     let grid = tmp.path().join("grid.png");
-    let text = ok(&[
-        "predict",
-        "--model",
-        s(&model),
-        "--data",
-        s(&digits),
-        "--grid",
-        s(&grid),
-    ]);
+    let text = ok(&argv(
+        "predict --model {} --data {} --grid {}",
+        &[&model, &digits, &grid],
+    ));
     assert_eq!(text.lines().filter(|l| l.starts_with("test[")).count(), 15);
     let img = image::open(&grid).unwrap();
     assert_eq!((img.width(), img.height()), (1200, 1040));

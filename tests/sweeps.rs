@@ -54,6 +54,23 @@ fn explain(out: &Output) -> String {
     )
 }
 
+/// Starts every command at once (output captured), then waits for each: all must succeed.
+fn run_together(commands: impl IntoIterator<Item = Command>) {
+    let children: Vec<_> = commands
+        .into_iter()
+        .map(|mut cmd| {
+            cmd.stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", explain(&out));
+    }
+}
+
 #[test]
 fn a_completed_run_says_so_in_its_first_line_and_its_summary() {
     let dir = tempfile::tempdir().unwrap();
@@ -258,23 +275,12 @@ fn four_trainings_started_together_share_the_caches() {
     let machine = FreshMachine::new();
     // Different widths, so each run times products of its own and all must end up in the file.
     let widths = [8, 12, 16, 20];
-    let children: Vec<_> = widths
-        .iter()
-        .map(|w| {
-            machine
-                .command(BIN)
-                .args(["train", "--backend", "vulkan", "--epochs", "1"])
-                .args(["--train-samples", "500", "--hidden", &w.to_string()])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", explain(&out));
-    }
+    run_together(widths.iter().map(|w| {
+        let mut cmd = machine.command(BIN);
+        cmd.args(["train", "--backend", "vulkan", "--epochs", "1"])
+            .args(["--train-samples", "500", "--hidden", &w.to_string()]);
+        cmd
+    }));
     machine.assert_one_copy_of_the_data();
     let tiles = read_json(&machine.cache().join("tiles.json"));
     let adapters = tiles["adapters"].as_object().expect("adapters");
@@ -356,22 +362,13 @@ fn an_optuna_study_with_two_workers_on_one_storage() {
     .unwrap();
     assert!(created.status.success(), "{}", explain(&created));
     let trials_per_worker = 3;
-    let workers: Vec<_> = (0..2)
-        .map(|_| {
-            let mut cmd = shell(&[worker.to_str().unwrap(), storage, "lr"]);
-            cmd.arg(trials_per_worker.to_string())
-                .args(["--backend", "cpu", "--hidden", "16", "--epochs", "1"])
-                .args(["--train-samples", "2000", "--validation-split", "0.2"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for worker in workers {
-        let out = worker.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", explain(&out));
-    }
+    run_together((0..2).map(|_| {
+        let mut cmd = shell(&[worker.to_str().unwrap(), storage, "lr"]);
+        cmd.arg(trials_per_worker.to_string())
+            .args(["--backend", "cpu", "--hidden", "16", "--epochs", "1"])
+            .args(["--train-samples", "2000", "--validation-split", "0.2"]);
+        cmd
+    }));
 
     let report = shell(&[
         "-c",

@@ -1,6 +1,8 @@
 //! End to end on real MNIST with the CPU engine: accuracy, determinism, metrics file, and the
 //! command line's epoch lines and data errors.
 
+mod support;
+
 use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::{self, Dataset, KnownDataset, Samples};
 use gpu_mlp::engine::Engine;
@@ -10,6 +12,7 @@ use gpu_mlp::train::{self, Silent, TrainConfig, TrainReport};
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
+use support::{assert_contains_all, succeeded};
 
 const MNIST: &str = "../shared/data/mnist";
 
@@ -132,24 +135,18 @@ fn the_command_prints_keras_lines_and_writes_metrics() {
         .arg(&metrics)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out, "train");
     let epoch = stdout
         .lines()
         .find(|l| l.starts_with("Epoch 1/1 - "))
         .expect(&stdout);
-    for key in [
+    let keys = [
         " - loss: ",
         " - accuracy: ",
         " - val_loss: ",
         " - val_accuracy: ",
-    ] {
-        assert!(epoch.contains(key), "{epoch}");
-    }
+    ];
+    assert_contains_all(epoch, &keys);
     assert!(stdout
         .lines()
         .any(|l| l.starts_with("test loss: ") && l.contains(" - test accuracy: ")));

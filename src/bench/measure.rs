@@ -43,6 +43,15 @@ impl BenchOptions {
         }
     }
 
+    /// The GPU engine's options for the training figures: `steps_per_submit` steps (at least
+    /// one) per command buffer, the rest as `train` has them.
+    pub fn gpu_options(&self) -> GpuOptions {
+        GpuOptions {
+            steps_per_submit: self.steps_per_submit.max(1),
+            ..GpuOptions::default()
+        }
+    }
+
     /// Seconds one timed run aims at.
     fn run_seconds(&self) -> f64 {
         if self.quick {
@@ -132,6 +141,30 @@ pub(super) fn synthetic(count: usize) -> Samples {
         count,
         features: 784,
     }
+}
+
+/// The optimizer every bench engine trains with: Adam at 1e-3, as `train` does by default.
+pub(super) fn optimizer() -> Optimizer {
+    Optimizer::adam(1e-3)
+}
+
+/// A GPU engine as the bench trains it, sharing the device and the pipelines built once for the
+/// whole run.
+pub(super) fn gpu_engine(
+    ctx: &Arc<GpuContext>,
+    pipes: &Arc<Pipelines>,
+    spec: &ModelSpec,
+    batch: usize,
+    options: GpuOptions,
+) -> Result<GpuEngine> {
+    GpuEngine::new(
+        Arc::clone(ctx),
+        Some(Arc::clone(pipes)),
+        spec,
+        optimizer(),
+        batch,
+        options,
+    )
 }
 
 /// `steps` full batches through a shuffled order of `count` rows, wrapping around.
@@ -242,7 +275,7 @@ pub fn run_gpu(
     let mut timestamps = method.is_some();
     const WALL: &str = "wall clock (each dispatch alone, repeated back to back)";
     let mut figs = Figures::new(method.map_or(WALL, |m| m.describe()), log);
-    let opt = Optimizer::adam(1e-3);
+    let opt = optimizer();
 
     // Start-up: device, the fixed pipelines, the first engine (its matmul pipelines), the
     // first training step.
@@ -251,11 +284,10 @@ pub fn run_gpu(
     let pipes_s = t.elapsed().as_secs_f64();
     let (first_spec, first_batch) = (networks()[0].clone(), 32);
     let t = Instant::now();
-    let mut first = GpuEngine::new(
-        Arc::clone(&ctx),
-        Some(Arc::clone(&pipes)),
+    let mut first = gpu_engine(
+        &ctx,
+        &pipes,
         &first_spec,
-        opt,
         first_batch,
         GpuOptions::default(),
     )?;
@@ -354,17 +386,7 @@ pub fn run_gpu(
     // Training configurations.
     for (spec, batch) in opts.trainings() {
         let config = format!("{}, batch {batch}", spec.describe());
-        let mut engine = GpuEngine::new(
-            Arc::clone(&ctx),
-            Some(Arc::clone(&pipes)),
-            &spec,
-            opt,
-            batch,
-            GpuOptions {
-                steps_per_submit: opts.steps_per_submit.max(1),
-                ..GpuOptions::default()
-            },
-        )?;
+        let mut engine = gpu_engine(&ctx, &pipes, &spec, batch, opts.gpu_options())?;
         let count = load_training_data(&mut engine, &spec, batch, &data)?;
         // After each throughput run, the per-kernel times of a few steps: the share outside
         // kernels is taken run by run from figures measured next to each other.
@@ -437,23 +459,9 @@ pub fn run_gpu(
             false,
             &outside,
         ));
-        let us: Vec<f64> = sums.iter().map(|s| s * 1e6).collect();
-        figs.add(Figure::from_samples(
-            format!("{config}: kernels (sum)"),
-            "train",
-            "us",
-            false,
-            &us,
-        ));
+        figs.add(microseconds(format!("{config}: kernels (sum)"), &sums));
         for (name, samples) in &per_kernel {
-            let us: Vec<f64> = samples.iter().map(|s| s * 1e6).collect();
-            figs.add(Figure::from_samples(
-                format!("{config}: kernel {name}"),
-                "train",
-                "us",
-                false,
-                &us,
-            ));
+            figs.add(microseconds(format!("{config}: kernel {name}"), samples));
         }
     }
 
@@ -470,7 +478,7 @@ pub fn run_gpu(
 pub fn run_cpu(opts: &BenchOptions, log: &mut dyn FnMut(&str)) -> Result<BenchRecord> {
     let started = Instant::now();
     let mut figs = Figures::new("none (CPU engine)", log);
-    let opt = Optimizer::adam(1e-3);
+    let opt = optimizer();
     let mut engine_name = String::new();
     let data = synthetic(4096);
     for (spec, batch) in opts.trainings() {
@@ -551,14 +559,13 @@ fn add_throughput_and_step(
         )
         .with_note(note),
     );
-    let us: Vec<f64> = step_times.iter().map(|s| s * 1e6).collect();
-    figs.add(Figure::from_samples(
-        format!("{config}: step"),
-        "train",
-        "us",
-        false,
-        &us,
-    ));
+    figs.add(microseconds(format!("{config}: step"), step_times));
+}
+
+/// A training figure of times measured in seconds, shown in µs (lower is better).
+fn microseconds(name: String, seconds: &[f64]) -> Figure {
+    let us: Vec<f64> = seconds.iter().map(|s| s * 1e6).collect();
+    Figure::from_samples(name, "train", "us", false, &us)
 }
 
 #[cfg(test)]

@@ -16,9 +16,8 @@ use crate::cpu::{ops, CpuEngine};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::gpu::timing::MatmulTimer;
-use crate::gpu::{GpuContext, GpuEngine, GpuOptions, MatmulVariant, Pipelines, Product, Transpose};
+use crate::gpu::{GpuContext, MatmulVariant, Pipelines, Product, Transpose};
 use crate::model::ModelSpec;
-use crate::optimizer::Optimizer;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -137,7 +136,7 @@ fn points<E: Engine>(
     peak: f64,
     mut open: impl FnMut(&ModelSpec, usize) -> Result<E>,
 ) -> Result<()> {
-    let opt = Optimizer::adam(1e-3);
+    let opt = measure::optimizer();
     let data = measure::synthetic(4096);
     for &width in &sweep.widths {
         let spec = network(width)?;
@@ -202,6 +201,21 @@ fn peak_figure(side: usize, peak: f64) -> Figure {
     )
 }
 
+/// The sweep's record: the peak figure, then every point's, timed from `started` (plus the
+/// `open_seconds` the device took before it); the caller names the engine.
+fn sweep_record<E: Engine>(
+    mut figs: Figures<'_>,
+    sweep: &SweepOptions,
+    opts: &BenchOptions,
+    peak: f64,
+    (started, open_seconds): (Instant, f64),
+    open: impl FnMut(&ModelSpec, usize) -> Result<E>,
+) -> Result<BenchRecord> {
+    figs.add(peak_figure(sweep.peak_side, peak));
+    points(&mut figs, sweep, opts, peak, open)?;
+    Ok(measure::record(figs, opts, started, open_seconds))
+}
+
 /// The sweep on a GPU adapter (opened in `open_seconds`), with the engine as `train` builds it.
 pub fn run_gpu(
     ctx: Arc<GpuContext>,
@@ -211,25 +225,13 @@ pub fn run_gpu(
     log: &mut dyn FnMut(&str),
 ) -> Result<BenchRecord> {
     let started = Instant::now();
-    let mut figs = Figures::new("none (whole steps)", log);
     let pipes = Arc::new(Pipelines::new(&ctx.device)?);
     let peak = gpu_peak(&ctx, &pipes, sweep.peak_side, opts)?;
-    figs.add(peak_figure(sweep.peak_side, peak));
-    let gpu_opts = GpuOptions {
-        steps_per_submit: opts.steps_per_submit.max(1),
-        ..GpuOptions::default()
-    };
-    points(&mut figs, sweep, opts, peak, |spec, batch| {
-        GpuEngine::new(
-            Arc::clone(&ctx),
-            Some(Arc::clone(&pipes)),
-            spec,
-            Optimizer::adam(1e-3),
-            batch,
-            gpu_opts.clone(),
-        )
+    let figs = Figures::new("none (whole steps)", log);
+    let timing = (started, open_seconds);
+    let mut record = sweep_record(figs, sweep, opts, peak, timing, |spec, batch| {
+        measure::gpu_engine(&ctx, &pipes, spec, batch, opts.gpu_options())
     })?;
-    let mut record = measure::record(figs, opts, started, open_seconds);
     record.backend = ctx.info.backend.to_string();
     record.engine = ctx.describe();
     record.adapter = Some(crate::records::AdapterRecord::from_context(&ctx));
@@ -244,16 +246,14 @@ pub fn run_cpu(
     log: &mut dyn FnMut(&str),
 ) -> Result<BenchRecord> {
     let started = Instant::now();
-    let mut figs = Figures::new("none (CPU engine)", log);
     let peak = cpu_peak(sweep.peak_side, opts);
-    figs.add(peak_figure(sweep.peak_side, peak));
+    let figs = Figures::new("none (CPU engine)", log);
     let mut engine_name = String::new();
-    points(&mut figs, sweep, opts, peak, |spec, batch| {
-        let engine = CpuEngine::new(spec, Optimizer::adam(1e-3), batch)?;
+    let mut record = sweep_record(figs, sweep, opts, peak, (started, 0.0), |spec, batch| {
+        let engine = CpuEngine::new(spec, measure::optimizer(), batch)?;
         engine_name = engine.describe();
         Ok(engine)
     })?;
-    let mut record = measure::record(figs, opts, started, 0.0);
     record.backend = "cpu".to_string();
     record.engine = engine_name;
     Ok(record)

@@ -3,10 +3,12 @@
 //! and tests.
 
 use crate::error::GpuError;
+use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 
-/// The limits of an adapter that matter to gpu-mlp.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The limits of an adapter that matter to gpu-mlp, as `devices` lists them and records store
+/// them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LimitsSummary {
     pub max_buffer_size: u64,
     pub max_storage_buffer_binding_size: u64,

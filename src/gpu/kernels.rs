@@ -52,22 +52,22 @@ impl KernelLab {
         Self { ctx, pipes }
     }
 
-    /// A one-record step table.
-    fn step_table(&self, step: &StepRecord) -> wgpu::Buffer {
-        buffers::with_data(
+    /// Dispatches `pipeline` once over `workgroups` with a one-record step table holding `step`;
+    /// `bind` makes the kernel's bind group around that table.
+    fn run(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        step: &StepRecord,
+        workgroups: (u32, u32),
+        bind: impl FnOnce(&wgpu::Buffer) -> wgpu::BindGroup,
+    ) -> Result<(), GpuError> {
+        let steps = buffers::with_data(
             &self.ctx,
             "step",
             std::slice::from_ref(step),
             wgpu::BufferUsages::UNIFORM,
-        )
-    }
-
-    fn run(
-        &self,
-        pipeline: &wgpu::ComputePipeline,
-        group: &wgpu::BindGroup,
-        workgroups: (u32, u32),
-    ) -> Result<(), GpuError> {
+        );
+        let group = bind(&steps);
         let mut encoder = self
             .ctx
             .device
@@ -75,7 +75,7 @@ impl KernelLab {
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
             pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, group, &[0]);
+            pass.set_bind_group(0, &group, &[0]);
             pass.dispatch_workgroups(workgroups.0, workgroups.1, 1);
         }
         self.ctx.queue.submit([encoder.finish()]);
@@ -106,15 +106,10 @@ impl KernelLab {
             c: &c_buf,
             aux: &aux,
         };
-        let steps = self.step_table(step);
-        let group = bindings.bind(
-            &self.ctx,
-            "matmul",
-            &self.pipes.matmul_layout,
-            &call.params,
-            &steps,
-        );
-        self.run(&pipeline, &group, call.workgroups(variant))?;
+        self.run(&pipeline, step, call.workgroups(variant), |steps| {
+            let layout = &self.pipes.matmul_layout;
+            bindings.bind(&self.ctx, "matmul", layout, &call.params, steps)
+        })?;
         buffers::read(&self.ctx, &c_buf, 0, c.len())
     }
 
@@ -150,14 +145,11 @@ impl KernelLab {
             x: &x,
             y: &y,
         };
-        let steps = self.step_table(step);
         let params = GatherParams::new(features);
-        let group = bindings.bind(&self.ctx, &self.pipes.gather_layout, &params, &steps);
-        self.run(
-            &self.pipes.gather,
-            &group,
-            gather::workgroups(rows, features),
-        )?;
+        let workgroups = gather::workgroups(rows, features);
+        self.run(&self.pipes.gather, step, workgroups, |steps| {
+            bindings.bind(&self.ctx, &self.pipes.gather_layout, &params, steps)
+        })?;
         Ok((
             buffers::read(&self.ctx, &x, 0, x_init.len())?,
             buffers::read(&self.ctx, &y, 0, rows)?,
@@ -197,13 +189,10 @@ impl KernelLab {
             slots: &slot_buf,
             predictions: &preds,
         };
-        let steps = self.step_table(step);
-        let group = bindings.bind(&self.ctx, &self.pipes.softmax_layout, params, &steps);
-        self.run(
-            &self.pipes.softmax,
-            &group,
-            softmax_cross_entropy::WORKGROUPS,
-        )?;
+        let workgroups = softmax_cross_entropy::WORKGROUPS;
+        self.run(&self.pipes.softmax, step, workgroups, |steps| {
+            bindings.bind(&self.ctx, &self.pipes.softmax_layout, params, steps)
+        })?;
         let slot: Vec<u32> = buffers::read(&self.ctx, &slot_buf, step.slot as u64 * 8, 2)?;
         Ok(SoftmaxOutput {
             dlogits: buffers::read(&self.ctx, &dlogits, 0, dlogits_init.len())?,
@@ -243,9 +232,12 @@ impl KernelLab {
             m: &m_buf,
             v: &v_buf,
         };
-        let steps = self.step_table(step);
-        let group = bindings.bind(&self.ctx, &self.pipes.optimizer_layout, params, &steps);
-        self.run(&self.pipes.optimizer, &group, optimizer::workgroups(n))?;
+        self.run(
+            &self.pipes.optimizer,
+            step,
+            optimizer::workgroups(n),
+            |steps| bindings.bind(&self.ctx, &self.pipes.optimizer_layout, params, steps),
+        )?;
         Ok(OptimizerOutput {
             params: buffers::read(&self.ctx, &w_buf, 0, w.len())?,
             m: buffers::read(&self.ctx, &m_buf, 0, m.len())?,

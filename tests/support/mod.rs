@@ -171,3 +171,19 @@ pub fn picture_dir() -> (Option<tempfile::TempDir>, PathBuf) {
         }
     }
 }
+
+/// The standard output of a finished process that must have succeeded; on failure both of its
+/// streams go into the message, after `what` it was.
+pub fn succeeded(out: &std::process::Output, what: &str) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{what} failed:\n{stdout}{stderr}");
+    stdout.into_owned()
+}
+
+/// Asserts that `text` contains each of `needles`, showing the text when one is missing.
+pub fn assert_contains_all(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "{needle:?} is missing from:\n{text}");
+    }
+}
