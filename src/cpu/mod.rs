@@ -130,26 +130,8 @@ impl CpuEngine {
         } = self;
         let last = layers.len() - 1;
         let dropout_on = spec.dropout > 0.0;
-        for (l, layer) in layers.iter().enumerate() {
-            let (inputs, outputs) = batch.acts.split_at_mut(l + 1);
-            let hidden = l < last;
-            ops::dense_forward_on(
-                workers,
-                &inputs[l],
-                layer.weights(params),
-                layer.bias(params),
-                &mut outputs[0],
-                rows,
-                layer.fan_in,
-                layer.fan_out,
-                hidden,
-                (hidden && dropout_on).then_some(StepDropout {
-                    mask: *mask,
-                    layer: l as u32,
-                    seed: dropout_seed,
-                }),
-            );
-        }
+        let dropout = dropout_on.then_some((*mask, dropout_seed));
+        forward(workers, layers, params, batch, rows, dropout);
         let classes = layers[last].fan_out;
         let metrics = ops::softmax_cross_entropy(
             &batch.acts[last + 1],
@@ -231,7 +213,7 @@ impl CpuEngine {
             ws.acts[0][..n * inputs].copy_from_slice(&x[start * inputs..(start + n) * inputs]);
             let (layers, params) = (&self.layers, &self.params);
             self.workers
-                .run(|| forward_inference(&self.workers, layers, params, ws, n));
+                .run(|| forward(&self.workers, layers, params, ws, n, None));
             let logits = &ws.acts[self.layers.len()];
             for r in 0..n {
                 ops::softmax(
@@ -244,17 +226,20 @@ impl CpuEngine {
     }
 }
 
-/// Forward pass without dropout over the first `rows` rows of `ws.acts[0]`, on the workers.
-fn forward_inference(
+/// Forward pass over the first `rows` rows of `ws.acts[0]`, on the workers; with `dropout`
+/// (the mask and the step's seed) every hidden layer's output is dropped as in training.
+fn forward(
     workers: &Workers,
     layers: &[DenseLayer],
     params: &[f32],
     ws: &mut Workspace,
     rows: usize,
+    dropout: Option<(DropoutMask, u32)>,
 ) {
     let last = layers.len() - 1;
     for (l, layer) in layers.iter().enumerate() {
         let (inputs, outputs) = ws.acts.split_at_mut(l + 1);
+        let hidden = l < last;
         ops::dense_forward_on(
             workers,
             &inputs[l],
@@ -264,8 +249,12 @@ fn forward_inference(
             rows,
             layer.fan_in,
             layer.fan_out,
-            l < last,
-            None,
+            hidden,
+            dropout.filter(|_| hidden).map(|(mask, seed)| StepDropout {
+                mask,
+                layer: l as u32,
+                seed,
+            }),
         );
     }
 }
@@ -379,7 +368,7 @@ impl Engine for CpuEngine {
             );
             let (layers, params) = (&self.layers, &self.params);
             self.workers
-                .run(|| forward_inference(&self.workers, layers, params, ws, n));
+                .run(|| forward(&self.workers, layers, params, ws, n, None));
             let logits = &ws.acts[self.layers.len()];
             for r in 0..n {
                 let label = ws.labels[r] as usize;
