@@ -71,6 +71,18 @@ fn decode_named(bytes: &[u8], name: &str) -> Result<DynamicImage> {
     })
 }
 
+/// Bytes that decoding a `width × height` picture (`bytes_per_pixel`, `channels`) and preparing
+/// it with [`prepare`] take at most: the decoded picture plus the 32-bit float pass of shrinking
+/// it to `WORKING_SIDE`, plus a small fixed part. An estimate from the header, for budgeting
+/// memory before decoding.
+pub fn working_memory(width: u32, height: u32, bytes_per_pixel: u8, channels: u8) -> u64 {
+    let (w, h) = (u64::from(width), u64::from(height));
+    let decoded = w * h * u64::from(bytes_per_pixel);
+    let shrink_pass = (w * h).min(w.max(h) * u64::from(WORKING_SIDE)) * u64::from(channels) * 4;
+    let working = u64::from(WORKING_SIDE).pow(2) * 8;
+    decoded + shrink_pass + working
+}
+
 /// Pixels of a data set (0..=255) as model inputs (`x/255`, the checkpoint's normalisation).
 pub fn normalise(pixels: &[u8]) -> Vec<f32> {
     pixels.iter().map(|&p| p as f32 / 255.0).collect()
