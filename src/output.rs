@@ -89,6 +89,33 @@ pub fn check_writable(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Words for what a path is when it is not a regular file.
+pub(crate) fn describe_kind(kind: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() {
+        "a folder"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else {
+        "something else"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
