@@ -119,53 +119,18 @@ pub fn read_request(stream: &mut TcpStream, limits: &Limits) -> Result<Request, 
     let deadline = Deadline::after(limits.request_timeout, limits.io_timeout);
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
-    let (head_len, mut request, content_length, expects_continue) = loop {
+    let Head {
+        len: head_len,
+        mut request,
+        content_length,
+        expects_continue,
+    } = loop {
         let n = read_some(stream, &mut chunk, buf.is_empty(), &deadline)?;
         buf.extend_from_slice(&chunk[..n]);
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut parsed = httparse::Request::new(&mut headers);
-        match parsed.parse(&buf) {
-            Ok(httparse::Status::Complete(head_len)) => {
-                let (request, content_length, expects_continue) = interpret_head(&parsed)?;
-                break (head_len, request, content_length, expects_continue);
-            }
-            Ok(httparse::Status::Partial) if buf.len() >= limits.max_head_bytes => {
-                return Err(reject(
-                    431,
-                    &format!(
-                        "the request line and headers exceed {} bytes",
-                        limits.max_head_bytes
-                    ),
-                ));
-            }
-            Ok(httparse::Status::Partial) => {}
-            Err(httparse::Error::TooManyHeaders) => {
-                return Err(reject(
-                    431,
-                    &format!("more than {MAX_HEADERS} request headers"),
-                ));
-            }
-            Err(e) => return Err(reject(400, &format!("malformed HTTP request: {e}"))),
+        if let Some(head) = parse_head(&buf, limits).map_err(ReadError::Reject)? {
+            break head;
         }
     };
-    if head_len > limits.max_head_bytes {
-        return Err(reject(
-            431,
-            &format!(
-                "the request line and headers exceed {} bytes",
-                limits.max_head_bytes
-            ),
-        ));
-    }
-    if content_length > limits.max_body_bytes {
-        return Err(reject(
-            413,
-            &format!(
-                "the request body has {content_length} bytes; the limit is {} bytes",
-                limits.max_body_bytes
-            ),
-        ));
-    }
     // Bytes after the head that arrived with it belong to the body (anything beyond the declared
     // length would be a pipelined request, which a `Connection: close` server ignores).
     let mut body = buf.split_off(head_len.min(buf.len()));
@@ -182,6 +147,71 @@ pub fn read_request(stream: &mut TcpStream, limits: &Limits) -> Result<Request, 
     }
     request.body = body;
     Ok(request)
+}
+
+/// A complete request head: its length in bytes, the request without its body, the declared
+/// body length, and whether the client waits for `100 Continue` before sending the body.
+#[derive(Debug)]
+pub struct Head {
+    pub len: usize,
+    pub request: Request,
+    pub content_length: usize,
+    pub expects_continue: bool,
+}
+
+/// Parses the request head at the start of `buf` within `limits`: `None` while it is
+/// incomplete, the rejection to send when it is unusable. What the server reads off the
+/// socket goes through here first (and the fuzz tests feed it directly).
+pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, Response> {
+    let too_long = || {
+        Response::error(
+            431,
+            &format!(
+                "the request line and headers exceed {} bytes",
+                limits.max_head_bytes
+            ),
+        )
+    };
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    let len = match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if buf.len() >= limits.max_head_bytes => {
+            return Err(too_long())
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(Response::error(
+                431,
+                &format!("more than {MAX_HEADERS} request headers"),
+            ))
+        }
+        Err(e) => {
+            return Err(Response::error(
+                400,
+                &format!("malformed HTTP request: {e}"),
+            ))
+        }
+    };
+    if len > limits.max_head_bytes {
+        return Err(too_long());
+    }
+    let (request, content_length, expects_continue) = interpret_head(&parsed)?;
+    if content_length > limits.max_body_bytes {
+        return Err(Response::error(
+            413,
+            &format!(
+                "the request body has {content_length} bytes; the limit is {} bytes",
+                limits.max_body_bytes
+            ),
+        ));
+    }
+    Ok(Some(Head {
+        len,
+        request,
+        content_length,
+        expects_continue,
+    }))
 }
 
 /// The end of a request's time: each wait lasts at most `io_timeout` and never past `end`.
@@ -256,11 +286,11 @@ fn reject(status: u16, message: &str) -> ReadError {
 
 /// Method, path, the headers the app needs, the declared body length, and whether the client
 /// waits for `100 Continue` before sending the body.
-fn interpret_head(parsed: &httparse::Request) -> Result<(Request, usize, bool), ReadError> {
+fn interpret_head(parsed: &httparse::Request) -> Result<(Request, usize, bool), Response> {
     // Methods are case-sensitive (RFC 9110): `get` is not `GET`.
     let method = parsed.method.unwrap_or_default().to_string();
     if !method.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(reject(
+        return Err(Response::error(
             400,
             &format!("unknown method '{method}' (methods are upper-case, e.g. GET)"),
         ));
@@ -277,7 +307,9 @@ fn interpret_head(parsed: &httparse::Request) -> Result<(Request, usize, bool), 
     let mut expects_continue = false;
     for header in parsed.headers.iter() {
         let value = std::str::from_utf8(header.value)
-            .map_err(|_| reject(400, &format!("header {} is not valid UTF-8", header.name)))?
+            .map_err(|_| {
+                Response::error(400, &format!("header {} is not valid UTF-8", header.name))
+            })?
             .trim();
         if header.name.eq_ignore_ascii_case("host") {
             host = Some(value.to_string());
@@ -286,35 +318,35 @@ fn interpret_head(parsed: &httparse::Request) -> Result<(Request, usize, bool), 
             content_type = Some(media.to_ascii_lowercase());
         } else if header.name.eq_ignore_ascii_case("expect") {
             if !value.eq_ignore_ascii_case("100-continue") {
-                return Err(reject(
+                return Err(Response::error(
                     417,
                     &format!("cannot meet the expectation '{value}'"),
                 ));
             }
             expects_continue = true;
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(reject(
+            return Err(Response::error(
                 411,
                 "chunked request bodies are not accepted; send the body with a Content-Length",
             ));
         } else if header.name.eq_ignore_ascii_case("content-length") {
             let n: usize = value.parse().map_err(|_| {
-                reject(
+                Response::error(
                     400,
                     &format!("Content-Length '{value}' is not a byte count"),
                 )
             })?;
             if content_length.is_some_and(|m| m != n) {
-                return Err(reject(400, "conflicting Content-Length headers"));
+                return Err(Response::error(400, "conflicting Content-Length headers"));
             }
             content_length = Some(n);
         }
     }
     let Some(host) = host else {
-        return Err(reject(400, "the request has no Host header"));
+        return Err(Response::error(400, "the request has no Host header"));
     };
     if !path.starts_with('/') {
-        return Err(reject(
+        return Err(Response::error(
             400,
             &format!("request target '{target}' is not a path"),
         ));
