@@ -27,6 +27,18 @@ fn load_error(path: &Path) -> String {
     }
 }
 
+/// A FIFO (named pipe) called `name` in `dir`.
+#[cfg(unix)]
+fn mkfifo(dir: &Path, name: &str) -> std::path::PathBuf {
+    let fifo = dir.join(name);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success(), "mkfifo {}", fifo.display());
+    fifo
+}
+
 #[cfg(unix)]
 #[test]
 fn the_model_loader_refuses_devices_before_reading_them() {
@@ -41,12 +53,7 @@ fn the_model_loader_refuses_devices_before_reading_them() {
 #[test]
 fn the_model_loader_does_not_wait_on_a_fifo() {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let fifo = dir.path().join("model.safetensors");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("run mkfifo");
-    assert!(made.success());
+    let fifo = mkfifo(dir.path(), "model.safetensors");
     let err = load_error(&fifo);
     assert!(err.contains("FIFO"), "{err}");
 }
@@ -86,4 +93,100 @@ fn a_header_that_promises_more_than_the_file_holds_is_refused() {
     std::fs::write(&path, b"abc").expect("write");
     let err = load_error(&path);
     assert!(err.contains("too few for a header"), "{err}");
+}
+
+fn save_error(path: &Path) -> String {
+    match checkpoint::save(path, &small_checkpoint()) {
+        Ok(()) => panic!("saved over {}", path.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn saving_never_replaces_a_device_or_a_fifo() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    // A link to a device: replacing the link would hide the bug; the device is what it names.
+    let link = dir.path().join("to-null.safetensors");
+    std::os::unix::fs::symlink("/dev/null", &link).expect("make a link");
+    let err = save_error(&link);
+    assert!(
+        err.contains("to-null.safetensors") && err.contains("character device"),
+        "{err}"
+    );
+    assert!(std::fs::symlink_metadata(&link)
+        .expect("stat")
+        .file_type()
+        .is_symlink());
+
+    let fifo = mkfifo(dir.path(), "pipe.safetensors");
+    let err = save_error(&fifo);
+    assert!(
+        err.contains("pipe.safetensors") && err.contains("FIFO"),
+        "{err}"
+    );
+    assert!(gpu_mlp::output::check_writable(&fifo).is_err());
+    assert!(std::fs::metadata(&fifo)
+        .expect("stat")
+        .file_type()
+        .is_fifo());
+    // Nothing was left behind.
+    assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 2);
+}
+
+#[cfg(unix)]
+#[test]
+fn saving_through_a_symlink_replaces_its_target_and_keeps_the_link() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let models = dir.path().join("models");
+    std::fs::create_dir(&models).expect("mkdir");
+    let real = models.join("v1.safetensors");
+    std::fs::write(&real, b"old").expect("write");
+    let link = dir.path().join("current.safetensors");
+    std::os::unix::fs::symlink("models/v1.safetensors", &link).expect("make a link");
+    checkpoint::save(&link, &small_checkpoint()).expect("save through the link");
+    assert!(std::fs::symlink_metadata(&link)
+        .expect("stat")
+        .file_type()
+        .is_symlink());
+    let loaded = checkpoint::load(&real).expect("the target holds the new model");
+    assert_eq!(loaded.parameters, small_checkpoint().parameters);
+    // A loop is an error, not a hang.
+    let a = dir.path().join("a");
+    std::os::unix::fs::symlink("b", &a).expect("link");
+    std::os::unix::fs::symlink("a", dir.path().join("b")).expect("link");
+    assert!(save_error(&a).contains("symbolic links"));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_replaced_file_keeps_its_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().join("private.safetensors");
+    std::fs::write(&path, b"old").expect("write");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    checkpoint::save(&path, &small_checkpoint()).expect("save");
+    let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+}
+
+#[test]
+fn stale_temporaries_of_killed_saves_are_removed() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().join("model.safetensors");
+    // Left by a process that is gone (no pid is this high), by this live process, and by
+    // someone else's naming.
+    let stale = dir.path().join(".model.safetensors.4294967295.3.tmp");
+    let live = dir
+        .path()
+        .join(format!(".model.safetensors.{}.999.tmp", std::process::id()));
+    let foreign = dir.path().join(".model.safetensors.notes.tmp");
+    for p in [&stale, &live, &foreign] {
+        std::fs::write(p, b"partial").expect("write");
+    }
+    checkpoint::save(&path, &small_checkpoint()).expect("save");
+    assert!(!stale.exists(), "the stale temporary is still there");
+    assert!(live.exists() && foreign.exists());
 }
