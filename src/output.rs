@@ -13,7 +13,7 @@
 //!   (`.NAME.<pid>.<n>.tmp` next to the target, their process gone) are removed at the next save.
 
 use crate::data::DataError;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -242,16 +242,28 @@ impl Drop for AtomicFile {
 /// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the folder.
 /// On any failure the temporary file is removed and an existing `path` is left untouched.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = AtomicFile::create(path)?;
-    file.write_all(bytes).map_err(|e| write_error(path, e))?;
-    Ok(file.commit()?)
+    let write = || {
+        let mut file = AtomicFile::create(path)?;
+        file.write_all(bytes).map_err(|e| write_error(path, e))?;
+        file.commit()
+    };
+    write().map_err(crate_error)
+}
+
+/// The crate-level error for a failed write (the same message, `Error::Write` rather than a
+/// data-set error).
+fn crate_error(e: DataError) -> Error {
+    match e {
+        DataError::Write { path, source } => Error::Write { path, source },
+        other => other.into(),
+    }
 }
 
 /// Fails now if `path` could not be written later (missing folder, a folder or a device in the
 /// way, no permission), so a long training run does not end in an unwritable path. Writes
 /// nothing that stays: it creates and removes a temporary file next to `path`.
 pub fn check_writable(path: &Path) -> Result<()> {
-    AtomicFile::create(path)?;
+    AtomicFile::create(path).map_err(crate_error)?;
     Ok(())
 }
 

@@ -62,7 +62,11 @@ fn decode_named(bytes: &[u8], name: &str) -> Result<DynamicImage> {
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
     reader.limits(limits);
-    reader.decode().map_err(|e| match e {
+    // A decoder bug must not take the program (or the draw server's connection) down: a
+    // malformed JPEG once tripped an assertion inside the JPEG decoder's upsampler.
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.decode()))
+        .map_err(|_| fail("the decoder failed on this file (it is malformed)".to_string()))?;
+    decoded.map_err(|e| match e {
         image::ImageError::Limits(_) => ImageError::TooLarge {
             name: name.to_string(),
         }

@@ -142,6 +142,22 @@ fn fix_png_crcs(png: &mut [u8]) {
     }
 }
 
+/// Inputs the long runs found crashing, kept so they stay fixed (`regressions/`).
+#[test]
+fn picture_regressions() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/regressions");
+    for entry in std::fs::read_dir(&dir).expect("the regressions folder") {
+        let path = entry.expect("a folder entry").path();
+        let bytes = std::fs::read(&path).expect("read a regression input");
+        let err = preprocess::decode(&bytes).expect_err("a malformed picture decodes");
+        assert!(
+            err.to_string().contains("not a readable"),
+            "{}: {err}",
+            path.display()
+        );
+    }
+}
+
 #[test]
 fn picture_preprocessing() {
     mutator::fuzz(
