@@ -14,6 +14,7 @@ pub mod dropout;
 pub mod engine;
 pub mod error;
 pub mod gpu;
+pub mod memory;
 pub mod model;
 pub mod optimizer;
 pub mod output;

@@ -39,3 +39,45 @@ fn an_exploding_loss_stops_training_with_advice() {
         }
     }
 }
+
+/// 784-100000000-10: about 80 billion parameters, beyond any machine's memory.
+fn huge_spec() -> ModelSpec {
+    ModelSpec::new(784, vec![100_000_000], 10, 0.0).expect("a spec")
+}
+
+#[test]
+fn a_model_larger_than_memory_is_refused_before_allocating() {
+    let spec = huge_spec();
+    assert!(spec.memory_bytes(7, 64) > spec.parameter_count() as u64 * 4 * 7);
+    let opened = gpu_mlp::engine::open_engine(
+        gpu_mlp::engine::BackendChoice::Cpu,
+        None,
+        &spec,
+        Optimizer::adam(1e-3),
+        64,
+        &gpu_mlp::engine::EngineOptions::default(),
+    );
+    let err = match opened {
+        Ok(_) => panic!("an engine for {} opened", spec.describe()),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("784-100000000-10") && err.contains("GiB") && err.contains("--hidden"),
+        "{err}"
+    );
+}
+
+#[test]
+fn train_refuses_a_huge_hidden_layer_with_the_figures() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
+        .args(["train", "--data", support::MNIST_DIR, "--epochs", "1"])
+        .args(["--hidden", "100000000", "--backend", "cpu"])
+        .output()
+        .expect("run gpu-mlp");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("needs about") && stderr.contains("GiB"),
+        "{stderr}"
+    );
+}
