@@ -190,3 +190,29 @@ fn stale_temporaries_of_killed_saves_are_removed() {
     assert!(!stale.exists(), "the stale temporary is still there");
     assert!(live.exists() && foreign.exists());
 }
+
+#[cfg(unix)]
+#[test]
+fn data_files_that_exist_but_cannot_be_used_are_not_called_missing() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let loop_link = dir.path().join("train-images-idx3-ubyte");
+    std::os::unix::fs::symlink("train-images-idx3-ubyte", &loop_link).expect("link");
+    let err = gpu_mlp::data::find_files(dir.path())
+        .expect_err("a link loop is not a data file")
+        .to_string();
+    assert!(
+        err.contains("train-images-idx3-ubyte") && !err.contains("missing"),
+        "{err}"
+    );
+    assert!(err.to_lowercase().contains("symbolic links"), "{err}");
+
+    std::fs::remove_file(&loop_link).expect("unlink");
+    std::os::unix::fs::symlink("gone", &loop_link).expect("link");
+    let err = gpu_mlp::data::find_files(dir.path())
+        .expect_err("a dangling link is not a data file")
+        .to_string();
+    assert!(
+        err.contains("does not exist") && !err.contains("missing"),
+        "{err}"
+    );
+}
