@@ -37,11 +37,35 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage> {
 
 /// Reads and decodes an image file.
 pub fn open(path: &Path) -> Result<DynamicImage> {
+    open_noting(path).map(|(image, _)| image)
+}
+
+/// Reads and decodes an image file, with a note when the decoder had to make up part of it
+/// (a JPEG cut short decodes without error, its missing part grey).
+pub fn open_noting(path: &Path) -> Result<(DynamicImage, Option<String>)> {
     let bytes = std::fs::read(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    decode_named(&bytes, &path.display().to_string())
+    let image = decode_named(&bytes, &path.display().to_string())?;
+    let note = jpeg_looks_truncated(&bytes).then(|| {
+        format!(
+            "{}: the JPEG data ends before its end marker (the file looks truncated); \
+             the missing part of the picture was filled in",
+            path.display()
+        )
+    });
+    Ok((image, note))
+}
+
+/// True for JPEG data without its end-of-image marker (`FF D9`) at the end (trailing zero
+/// bytes allowed, as some cameras pad files).
+fn jpeg_looks_truncated(bytes: &[u8]) -> bool {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return false;
+    }
+    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    !bytes[..end].ends_with(&[0xFF, 0xD9])
 }
 
 fn decode_named(bytes: &[u8], name: &str) -> Result<DynamicImage> {
