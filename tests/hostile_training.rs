@@ -81,3 +81,25 @@ fn train_refuses_a_huge_hidden_layer_with_the_figures() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_batch_larger_than_the_data_is_said_plainly() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
+        .args(["train", "--data", support::MNIST_DIR, "--epochs", "1"])
+        .args([
+            "--hidden",
+            "8",
+            "--batch-size",
+            "1000000",
+            "--backend",
+            "cpu",
+        ])
+        .output()
+        .expect("run gpu-mlp");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("--batch-size 1000000 is more than the 60000 training samples"),
+        "{stdout}"
+    );
+}
