@@ -244,10 +244,12 @@ fn send_raw(addr: SocketAddr, bytes: &[u8], wait_for_answer: bool) -> String {
 #[test]
 fn a_thousand_malformed_requests_and_forty_connections_then_a_valid_one() {
     let _turn = serial();
+    // Idle connections are let go after 2 s: long enough for all 40 to connect first, even on
+    // a loaded machine; the slots are not given away meanwhile (evict_after is longer).
     let server = start_with(Limits {
-        io_timeout: Duration::from_millis(500),
-        request_timeout: Duration::from_secs(2),
-        evict_after: Duration::from_secs(5),
+        io_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(4),
+        evict_after: Duration::from_secs(30),
         ..Limits::default()
     });
     let addr = server.local_addr();
