@@ -1,43 +1,80 @@
 //! Training settings a careless user can give: a learning rate that makes training explode, a
 //! batch larger than the data. Each stops or is said plainly, never a silent bad model.
 
+mod gpu_support;
 mod support;
 
 use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::engine::Engine;
+use gpu_mlp::gpu::{GpuEngine, GpuOptions};
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::optimizer::Optimizer;
 use gpu_mlp::train::{self, Silent, TrainConfig};
 use gpu_mlp::Error;
 
+/// A config whose learning rate makes training explode.
+fn exploding(optimizer: Optimizer) -> TrainConfig {
+    TrainConfig {
+        epochs: 2,
+        batch_size: 64,
+        validation_split: 0.0,
+        seed: 1,
+        optimizer,
+    }
+}
+
+/// Trains `engine` with `config` and requires the run to stop with the learning-rate advice.
+fn assert_diverges(config: &TrainConfig, spec: &ModelSpec, engine: &mut dyn Engine) {
+    engine
+        .set_parameters(&spec.init_parameters(config.seed))
+        .expect("parameters");
+    let optimizer = config.optimizer;
+    match train::run(config, support::mnist(), engine, &mut Silent) {
+        Err(e @ Error::Diverged { .. }) => {
+            assert!(e.to_string().contains("lower learning rate"), "{e}")
+        }
+        Err(e) => panic!("{optimizer:?}: another error: {e}"),
+        Ok(report) => panic!(
+            "{optimizer:?}: trained to loss {} without complaint",
+            report.history.last().map_or(f64::NAN, |r| r.loss)
+        ),
+    }
+}
+
+fn small_spec() -> ModelSpec {
+    let data = support::mnist();
+    ModelSpec::new(data.features(), vec![32], data.classes(), 0.0).expect("a spec")
+}
+
 #[test]
 fn an_exploding_loss_stops_training_with_advice() {
-    let data = support::mnist();
-    let spec = ModelSpec::new(data.features(), vec![32], data.classes(), 0.0).expect("a spec");
+    let spec = small_spec();
     for optimizer in [Optimizer::adam(1e9), Optimizer::Sgd { lr: 1e9 }] {
-        let config = TrainConfig {
-            epochs: 2,
-            batch_size: 64,
-            validation_split: 0.0,
-            seed: 1,
-            optimizer,
-        };
+        let config = exploding(optimizer);
         let mut engine =
             CpuEngine::new(&spec, config.optimizer, config.batch_size).expect("engine");
-        engine
-            .set_parameters(&spec.init_parameters(config.seed))
-            .expect("parameters");
-        match train::run(&config, data, &mut engine, &mut Silent) {
-            Err(e @ Error::Diverged { .. }) => {
-                assert!(e.to_string().contains("lower learning rate"), "{e}")
-            }
-            Err(e) => panic!("{optimizer:?}: another error: {e}"),
-            Ok(report) => panic!(
-                "{optimizer:?}: trained to loss {} without complaint",
-                report.history.last().map_or(f64::NAN, |r| r.loss)
-            ),
-        }
+        assert_diverges(&config, &spec, &mut engine);
     }
+}
+
+/// The same on the GPU engine: the check lives in the one training loop both engines share.
+#[test]
+fn an_exploding_loss_stops_gpu_training_with_advice() {
+    let Some(lab) = gpu_support::lab() else {
+        return;
+    };
+    let spec = small_spec();
+    let config = exploding(Optimizer::adam(1e9));
+    let mut engine = GpuEngine::new(
+        lab.ctx.clone(),
+        Some(lab.pipes.clone()),
+        &spec,
+        config.optimizer,
+        config.batch_size,
+        GpuOptions::default(),
+    )
+    .expect("a GPU engine");
+    assert_diverges(&config, &spec, &mut engine);
 }
 
 /// 784-100000000-10: about 80 billion parameters, beyond any machine's memory.
