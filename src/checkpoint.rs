@@ -297,13 +297,99 @@ pub fn save(path: &Path, ckpt: &Checkpoint) -> Result<()> {
     output::write_atomically(path, &bytes)
 }
 
-/// Reads a checkpoint, checking everything a file can get wrong.
+/// Largest safetensors header read (ours are a few KiB: names, class names, settings).
+pub const MAX_HEADER_BYTES: u64 = 16 << 20;
+
+/// Largest tensor data read: far beyond any MLP gpu-mlp trains, far below what would exhaust
+/// memory by its size alone.
+pub const MAX_TENSOR_BYTES: u64 = 8 << 30;
+
+/// Reads a checkpoint, checking everything a file can get wrong. The header is read and checked
+/// against the file's length first, so a device, a huge file or a header that promises more
+/// than the file holds costs nothing before it is refused.
 pub fn load(path: &Path) -> Result<Checkpoint> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Read {
+    use std::io::Read;
+    let read_error = |source| Error::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let corrupt = |problem: String| -> Error {
+        CheckpointError::Corrupt {
+            path: path.to_path_buf(),
+            problem,
+        }
+        .into()
+    };
+    // Checked before opening: opening a FIFO would wait for a writer.
+    let kind = std::fs::metadata(path).map_err(read_error)?.file_type();
+    if !kind.is_file() {
+        return Err(corrupt(format!(
+            "it is {}, not a regular file",
+            output::describe_kind(kind)
+        )));
+    }
+    let mut file = std::fs::File::open(path).map_err(read_error)?;
+    let len = file.metadata().map_err(read_error)?.len();
+    let mut prefix = [0u8; 8];
+    file.read_exact(&mut prefix)
+        .map_err(|_| corrupt(format!("the file has {len} bytes, too few for a header")))?;
+    let header_len = u64::from_le_bytes(prefix);
+    if header_len > MAX_HEADER_BYTES || 8 + header_len > len {
+        return Err(corrupt(format!(
+            "the header claims {header_len} bytes but the file has {len} bytes (at most \
+             {MAX_HEADER_BYTES} header bytes are read)"
+        )));
+    }
+    let mut header = vec![0u8; header_len as usize];
+    file.read_exact(&mut header).map_err(read_error)?;
+    let data_len = tensor_bytes(&header).map_err(|e| corrupt(format!("bad header: {e}")))?;
+    if data_len > MAX_TENSOR_BYTES {
+        return Err(corrupt(format!(
+            "the header promises {data_len} bytes of tensors, more than the {MAX_TENSOR_BYTES} \
+             gpu-mlp reads"
+        )));
+    }
+    let total = 8 + header_len + data_len;
+    if total != len {
+        return Err(corrupt(format!(
+            "the header promises {data_len} bytes of tensors, so {total} bytes in all, but the \
+             file has {len} bytes"
+        )));
+    }
+    let mut bytes = Vec::with_capacity(total as usize);
+    bytes.extend_from_slice(&prefix);
+    bytes.extend_from_slice(&header);
+    // `take` keeps a file that grows while it is read from growing this buffer.
+    file.take(data_len)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 != total {
+        return Err(corrupt("the file changed while it was read".to_string()));
+    }
     from_bytes(&bytes, path)
+}
+
+/// How many bytes of tensor data a safetensors header describes (the largest end offset).
+fn tensor_bytes(header: &[u8]) -> std::result::Result<u64, String> {
+    let entries: HashMap<String, serde_json::Value> =
+        serde_json::from_slice(header).map_err(|e| e.to_string())?;
+    let mut end = 0u64;
+    for (name, entry) in &entries {
+        if name == "__metadata__" {
+            continue;
+        }
+        let offsets = entry
+            .get("data_offsets")
+            .and_then(|v| v.as_array())
+            .filter(|a| a.len() == 2)
+            .and_then(|a| Some((a[0].as_u64()?, a[1].as_u64()?)))
+            .ok_or_else(|| format!("tensor '{name}' has no valid data_offsets"))?;
+        if offsets.0 > offsets.1 {
+            return Err(format!("tensor '{name}' ends before it starts"));
+        }
+        end = end.max(offsets.1);
+    }
+    Ok(end)
 }
 
 /// Parses a checkpoint from memory; `path` names it in errors. Files without gpu-mlp's header

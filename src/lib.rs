@@ -109,11 +109,13 @@ pub mod bench;
 #[doc(hidden)]
 pub mod outcome;
 #[doc(hidden)]
+pub mod output;
+#[doc(hidden)]
 pub mod run_config;
 
 mod filelock;
 mod interrupt;
-mod output;
+mod memory;
 mod records;
 mod report;
 mod subset;

@@ -8,6 +8,12 @@ use crate::error::ConfigError;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
+/// Parameter-sized buffers the host keeps around any engine: the initial parameters, the trained
+/// ones read back, and the checkpoint's bytes.
+pub const HOST_PARAMETER_COPIES: u64 = 3;
+/// Parameter-sized buffers the CPU engine holds: parameters, gradients, Adam's two moments.
+pub const CPU_ENGINE_PARAMETER_COPIES: u64 = 4;
+
 /// Layer sizes and dropout rate of a multilayer perceptron classifier.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelSpec {
@@ -119,6 +125,19 @@ impl ModelSpec {
             .iter()
             .map(|l| l.weight_len() + l.fan_out)
             .sum()
+    }
+
+    /// Bytes a run of this model needs, estimated before anything is allocated:
+    /// `parameter_copies` buffers of the size of the parameters (see the `*_COPIES` constants)
+    /// plus the activations of `rows` samples: each layer's values, gradients, pre-activations
+    /// and dropout mask.
+    pub fn memory_bytes(&self, parameter_copies: u64, rows: usize) -> u64 {
+        let parameters = (self.parameter_count() as u64).saturating_mul(4);
+        let widths: u64 = self.widths().iter().map(|&w| w as u64).sum();
+        let activations = (rows as u64).saturating_mul(widths).saturating_mul(4 * 4);
+        parameters
+            .saturating_mul(parameter_copies)
+            .saturating_add(activations)
     }
 
     /// Checks that a flat parameter buffer has this model's length (before an engine takes it).

@@ -37,11 +37,35 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage> {
 
 /// Reads and decodes an image file.
 pub fn open(path: &Path) -> Result<DynamicImage> {
+    open_noting(path).map(|(image, _)| image)
+}
+
+/// Reads and decodes an image file, with a note when the decoder had to make up part of it
+/// (a JPEG cut short decodes without error, its missing part grey).
+pub fn open_noting(path: &Path) -> Result<(DynamicImage, Option<String>)> {
     let bytes = std::fs::read(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    decode_named(&bytes, &path.display().to_string())
+    let image = decode_named(&bytes, &path.display().to_string())?;
+    let note = jpeg_looks_truncated(&bytes).then(|| {
+        format!(
+            "{}: the JPEG data ends before its end marker (the file looks truncated); \
+             the missing part of the picture was filled in",
+            path.display()
+        )
+    });
+    Ok((image, note))
+}
+
+/// True for JPEG data without its end-of-image marker (`FF D9`) at the end (trailing zero
+/// bytes allowed, as some cameras pad files).
+fn jpeg_looks_truncated(bytes: &[u8]) -> bool {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return false;
+    }
+    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    !bytes[..end].ends_with(&[0xFF, 0xD9])
 }
 
 fn decode_named(bytes: &[u8], name: &str) -> Result<DynamicImage> {
@@ -62,13 +86,29 @@ fn decode_named(bytes: &[u8], name: &str) -> Result<DynamicImage> {
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
     reader.limits(limits);
-    reader.decode().map_err(|e| match e {
+    // A decoder bug must not take the program (or the draw server's connection) down: a
+    // malformed JPEG once tripped an assertion inside the JPEG decoder's upsampler.
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.decode()))
+        .map_err(|_| fail("the decoder failed on this file (it is malformed)".to_string()))?;
+    decoded.map_err(|e| match e {
         image::ImageError::Limits(_) => ImageError::TooLarge {
             name: name.to_string(),
         }
         .into(),
         other => fail(other.to_string()),
     })
+}
+
+/// Bytes that decoding a `width × height` picture (`bytes_per_pixel`, `channels`) and preparing
+/// it with [`prepare`] take at most: the decoded picture plus the 32-bit float pass of shrinking
+/// it to `WORKING_SIDE`, plus a small fixed part. An estimate from the header, for budgeting
+/// memory before decoding.
+pub fn working_memory(width: u32, height: u32, bytes_per_pixel: u8, channels: u8) -> u64 {
+    let (w, h) = (u64::from(width), u64::from(height));
+    let decoded = w * h * u64::from(bytes_per_pixel);
+    let shrink_pass = (w * h).min(w.max(h) * u64::from(WORKING_SIDE)) * u64::from(channels) * 4;
+    let working = u64::from(WORKING_SIDE).pow(2) * 8;
+    decoded + shrink_pass + working
 }
 
 /// Pixels of a data set (0..=255) as model inputs (`x/255`, the checkpoint's normalisation).

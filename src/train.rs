@@ -186,6 +186,17 @@ pub fn shuffled_rows(rows: usize, rng: &mut impl Rng) -> Vec<u32> {
     order
 }
 
+/// A step's mean loss beyond this many times the run's starting loss means training has
+/// exploded (e.g. `--lr 1e9`): healthy runs only go down from there, apart from brief bumps.
+const EXPLOSION_FACTOR: f32 = 100.0;
+
+/// The mean loss per sample above which training has exploded: `EXPLOSION_FACTOR` times the
+/// first step's loss, or that of guessing uniformly among `classes` if higher (a run started
+/// from a trained model begins with a small loss).
+fn exploded_loss(first_step: f32, classes: usize) -> f32 {
+    EXPLOSION_FACTOR * first_step.max((classes.max(2) as f32).ln())
+}
+
 /// Trains `engine` (already holding its initial parameters: [`Engine::set_parameters`]) on
 /// `data`'s training split as `config` says, telling `observer` of the progress, then evaluates
 /// the test split. Loads both splits into the engine. `gpu-mlp train` runs this same loop.
@@ -213,6 +224,8 @@ pub fn run(
     let mut planner =
         EpochPlanner::new(config.seed, train_rows, config.batch_size, config.optimizer);
     let mut history = Vec::with_capacity(config.epochs);
+    // Set from the run's first step; a step's mean loss above it (or not finite) stops the run.
+    let mut loss_ceiling: Option<f32> = None;
     for epoch in 1..=config.epochs {
         let plan = planner.next_epoch();
         observer.epoch_started(epoch, config.epochs, plan.steps.len());
@@ -232,11 +245,15 @@ pub fn run(
             );
         };
         let metrics = engine.train_epoch(&plan, &mut progress)?;
-        if let Some(bad) = metrics.iter().position(|m| !m.loss_sum.is_finite()) {
+        let step_loss = |i: usize| metrics[i].loss_sum / plan.steps[i].len.max(1) as f32;
+        let ceiling = *loss_ceiling
+            .get_or_insert_with(|| exploded_loss(step_loss(0), data.class_names.len()));
+        let exploded = |loss: f32| !loss.is_finite() || loss > ceiling;
+        if let Some(bad) = (0..metrics.len()).find(|&i| exploded(step_loss(i))) {
             return Err(Error::Diverged {
                 epoch,
                 step: bad + 1,
-                value: metrics[bad].loss_sum,
+                value: step_loss(bad),
             });
         }
         let seconds = started.elapsed().as_secs_f64();

@@ -283,6 +283,16 @@ fn rejects_malformed_http_and_keeps_serving() {
         ("a body that claims 4 EiB", huge_claim, "413"),
         ("garbage", "NOT HTTP AT ALL\r\n\r\n".into(), "400"),
         (
+            "a lower-case method",
+            "get /api/model HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".into(),
+            "400",
+        ),
+        (
+            "no Host header",
+            "GET /api/model HTTP/1.1\r\n\r\n".into(),
+            "400",
+        ),
+        (
             "bad Content-Length",
             "POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ten\r\n\r\n".into(),
             "400",

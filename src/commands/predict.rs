@@ -123,8 +123,21 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let k = (args.top as usize).min(classifier.class_names().len());
 
     let mut predictions = Vec::with_capacity(args.images.len() + indices.len());
+    // An unreadable image does not stop the others; the run fails at the end, naming it.
+    let mut unreadable = Vec::new();
     for path in &args.images {
-        let img = preprocess::open(path)?;
+        let img = match preprocess::open_noting(path) {
+            Ok((img, note)) => {
+                if let Some(note) = note {
+                    eprintln!("note: {note}");
+                }
+                img
+            }
+            Err(e) => {
+                unreadable.push(e);
+                continue;
+            }
+        };
         let pixels = preprocess::prepare(&img, rows, cols);
         if pixels.iter().all(|&v| v == 0.0) {
             eprintln!(
@@ -199,5 +212,16 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             println!("drew {} predictions into {}", tiles.len(), path.display());
         }
     }
-    Ok(())
+    if unreadable.len() > 1 {
+        for e in &unreadable {
+            eprintln!("error: {e}");
+        }
+        return Err(ConfigError::new(format!(
+            "{} of the {} images could not be read (listed above); the others were predicted",
+            unreadable.len(),
+            args.images.len()
+        ))
+        .into());
+    }
+    unreadable.pop().map_or(Ok(()), Err)
 }

@@ -65,9 +65,11 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
             Some(&data.train),
         )?;
     }
-    let mut engine = super::open_engine(&args.engine, &spec, optimizer, config.batch_size)?.engine;
-    engine.set_parameters(&initial_parameters)?;
     let (train_rows, val_rows) = config.split_rows(data.train.count);
+    // A batch larger than the training split is the whole split: the engine needs no more.
+    let engine_batch = config.batch_size.min(train_rows.max(1));
+    let mut engine = super::open_engine(&args.engine, &spec, optimizer, engine_batch)?.engine;
+    engine.set_parameters(&initial_parameters)?;
     println!(
         "{} on {} ({} train{}, {} test{}) - {} - batch {} - {}",
         spec.describe(),
@@ -87,6 +89,13 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
         config.batch_size,
         engine.describe(),
     );
+    if config.batch_size > train_rows {
+        println!(
+            "note: --batch-size {} is more than the {train_rows} training samples: each epoch is \
+             one step over all of them",
+            config.batch_size
+        );
+    }
     let mut reporter = ConsoleReporter::new(metrics);
     let engine_name = engine.describe();
     let facts = RunFacts::new(

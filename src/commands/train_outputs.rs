@@ -53,6 +53,10 @@ impl TrainOutputs {
                     data.classes(),
                     args.dropout_rate(None),
                 )?;
+                // Before the first allocation of the parameters; the engine checks its own share.
+                let what = format!("the model {}", spec.describe());
+                let host = spec.memory_bytes(crate::model::HOST_PARAMETER_COPIES, 0);
+                crate::memory::ensure_available(host, &what, "use a smaller --hidden")?;
                 let parameters = spec.init_parameters(args.seed);
                 Ok((spec, parameters))
             }

@@ -6,7 +6,8 @@
 //! [`FetchSpec`] holds what to download and which digests to accept; [`FetchSpec::known`] gives
 //! the real ones, and tests build their own against a local server.
 
-use super::{AtomicFile, DataError, KnownDataset};
+use super::{DataError, KnownDataset};
+use crate::output::AtomicFile;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};

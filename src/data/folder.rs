@@ -2,6 +2,8 @@
 //! [`Dataset`] (`write_dir` in the module root writes one).
 
 use super::{idx, DataError, Dataset, KnownDataset};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// The canonical file names of a data set folder, without `.gz`.
@@ -28,9 +30,9 @@ pub fn find_files(dir: &Path) -> Result<DataFiles, DataError> {
     for stem in FILE_STEMS {
         let gz = dir.join(format!("{stem}.gz"));
         let raw = dir.join(stem);
-        if gz.is_file() {
+        if is_data_file(&gz)? {
             found.push(gz);
-        } else if raw.is_file() {
+        } else if is_data_file(&raw)? {
             found.push(raw);
         } else {
             missing.push(format!("{stem}[.gz]"));
@@ -48,6 +50,27 @@ pub fn find_files(dir: &Path) -> Result<DataFiles, DataError> {
         _ => Err(DataError::MissingFiles {
             dir: dir.to_path_buf(),
             missing,
+        }),
+    }
+}
+
+/// True for a file, false for nothing there; an error, with the real cause, for anything else
+/// (a link loop or one to nowhere, no permission, a folder), which is not "missing".
+fn is_data_file(path: &Path) -> Result<bool, DataError> {
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(true),
+        Ok(_) => Err(DataError::BadFile {
+            path: path.to_path_buf(),
+            problem: "not a regular file".to_string(),
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !path.is_symlink() => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(DataError::BadFile {
+            path: path.to_path_buf(),
+            problem: "a symbolic link to a file that does not exist".to_string(),
+        }),
+        Err(source) => Err(DataError::Io {
+            path: path.to_path_buf(),
+            source,
         }),
     }
 }

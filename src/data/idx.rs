@@ -8,7 +8,8 @@
 //! only grows as bytes actually arrive, so a header claiming billions of images in a tiny file
 //! is an error after reading that file, not an allocation failure.
 
-use super::{AtomicFile, DataError, Samples};
+use super::{DataError, Samples};
+use crate::output::AtomicFile;
 use byteorder::{BigEndian, ReadBytesExt, WriteBytesExt};
 use flate2::bufread::MultiGzDecoder;
 use flate2::write::GzEncoder;

@@ -3,12 +3,14 @@
 //! Requests never touch the file system: the page is compiled into the binary, and the only
 //! input a request carries is the image it asks about.
 
-use super::http::{Request, Response, JSON};
+use super::budget::{DecodeBudget, Refusal};
+use super::http::{Limits, Request, Response, JSON};
 use crate::preprocess;
 use serde::{Deserialize, Serialize};
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
+use std::time::Duration;
 
 const INDEX_HTML: &str = include_str!("../../assets/draw/index.html");
 const DRAW_CSS: &str = include_str!("../../assets/draw/draw.css");
@@ -109,14 +111,25 @@ pub struct App {
     predictor: Mutex<Box<dyn Predictor>>,
     /// Accept any `Host` header (the server listens on a non-loopback address on purpose).
     any_host: bool,
+    /// Memory shared by the images being decoded at once.
+    decode_budget: DecodeBudget,
+    /// Longest wait for a share of `decode_budget`.
+    decode_wait: Duration,
 }
 
 impl App {
-    pub fn new(info: ModelInfo, predictor: Box<dyn Predictor>, any_host: bool) -> Self {
+    pub fn new(
+        info: ModelInfo,
+        predictor: Box<dyn Predictor>,
+        any_host: bool,
+        limits: &Limits,
+    ) -> Self {
         Self {
             info,
             predictor: Mutex::new(predictor),
             any_host,
+            decode_budget: DecodeBudget::new(limits.decode_budget_bytes),
+            decode_wait: limits.io_timeout,
         }
     }
 
@@ -126,7 +139,7 @@ impl App {
 
     /// Answers one request. Never panics on request content; a failing predictor gives a 500.
     pub fn handle(&self, request: &Request) -> Response {
-        if !self.any_host && !is_local_host(request.host.as_deref()) {
+        if !self.any_host && !is_local_host(&request.host) {
             // A loopback server only answers names of the loopback interface, so a web page that
             // rebinds its own domain name to 127.0.0.1 cannot use it.
             return Response::error(
@@ -168,10 +181,38 @@ impl App {
         }
     }
 
+    /// Decodes the body and prepares the model input, holding a share of the decode budget
+    /// for as long as the decoded picture lives.
+    fn prepare_payload(
+        &self,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<Vec<f32>, ApiError> {
+        let cost = payload_cost(content_type, body)?;
+        let _share = self
+            .decode_budget
+            .reserve(cost, self.decode_wait)
+            .map_err(|refusal| match refusal {
+                Refusal::TooLarge { capacity } => ApiError::new(
+                    413,
+                    format!(
+                        "decoding this image takes about {} MiB, more than the server's {} MiB",
+                        cost >> 20,
+                        capacity >> 20
+                    ),
+                ),
+                Refusal::Busy => ApiError::new(
+                    503,
+                    "the server is busy decoding other large images; try again",
+                ),
+            })?;
+        let image = decode_payload(content_type, body)?;
+        Ok(preprocess::prepare(&image, self.info.rows, self.info.cols))
+    }
+
     fn predict(&self, request: &Request) -> Result<Response, ApiError> {
-        let image = decode_payload(request.content_type.as_deref(), &request.body)?;
         let (rows, cols) = (self.info.rows, self.info.cols);
-        let input = preprocess::prepare(&image, rows, cols);
+        let input = self.prepare_payload(request.content_type.as_deref(), &request.body)?;
         if input.len() != rows * cols {
             return Err(ApiError::new(
                 500,
@@ -214,6 +255,33 @@ impl App {
     }
 }
 
+/// Bytes that decoding and preparing the payload takes, from the image header alone (raw JSON
+/// pixels: bounded by the body size; an empty body or one that is not an image: nothing, it is
+/// refused by `decode_payload`).
+fn payload_cost(content_type: Option<&str>, body: &[u8]) -> Result<u64, ApiError> {
+    match content_type {
+        _ if body.is_empty() => Ok(0),
+        Some(t) if t.starts_with("image/") || t == "application/octet-stream" => {
+            let decoder = image::ImageReader::new(Cursor::new(body))
+                .with_guessed_format()
+                .map_err(|e| ApiError::new(400, format!("not an image: {e}")))?
+                .into_decoder()
+                .map_err(|e| ApiError::new(400, format!("not an image: {e}")))?;
+            let (width, height) = image::ImageDecoder::dimensions(&decoder);
+            check_side(width, height)?;
+            let color = image::ImageDecoder::color_type(&decoder);
+            Ok(preprocess::working_memory(
+                width,
+                height,
+                color.bytes_per_pixel(),
+                color.channel_count(),
+            ))
+        }
+        Some("application/json") => Ok(body.len() as u64 * 2),
+        _ => Ok(0),
+    }
+}
+
 /// Decodes the body of `POST /api/predict`: an encoded image (`image/png`, or any format the
 /// image decoder knows) or raw grey pixels as JSON.
 fn decode_payload(
@@ -248,15 +316,8 @@ fn decode_payload(
                 .ok_or_else(|| ApiError::new(400, "the pixels do not fill the image"))
         }
         Some(t) if t.starts_with("image/") || t == "application/octet-stream" => {
-            // Read the header first, so a small file that declares a huge image is refused before
-            // anything is allocated for it.
-            let reader = image::ImageReader::new(Cursor::new(body))
-                .with_guessed_format()
-                .map_err(|e| ApiError::new(400, format!("not an image: {e}")))?;
-            let (width, height) = reader
-                .into_dimensions()
-                .map_err(|e| ApiError::new(400, format!("not an image: {e}")))?;
-            check_side(width, height)?;
+            // `payload_cost` read the header first, so a small file that declares a huge image is
+            // refused before anything is allocated for it.
             preprocess::decode(body).map_err(|e| ApiError::new(400, format!("not an image: {e}")))
         }
         other => Err(ApiError::new(
@@ -287,9 +348,8 @@ fn check_side(width: u32, height: u32) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// True for a missing `Host` (HTTP/1.0) and for the loopback names, with or without a port.
-fn is_local_host(host: Option<&str>) -> bool {
-    let Some(host) = host else { return true };
+/// True for the loopback names, with or without a port.
+fn is_local_host(host: &str) -> bool {
     let name = if let Some(rest) = host.strip_prefix('[') {
         rest.split(']').next().unwrap_or_default()
     } else {
@@ -325,16 +385,15 @@ mod tests {
             "[::1]:8000",
             "LOCALHOST",
         ] {
-            assert!(is_local_host(Some(host)), "{host}");
+            assert!(is_local_host(host), "{host}");
         }
-        assert!(is_local_host(None));
         for host in [
             "evil.example",
             "evil.example:8000",
             "192.168.1.2:8000",
             "[::2]:80",
         ] {
-            assert!(!is_local_host(Some(host)), "{host}");
+            assert!(!is_local_host(host), "{host}");
         }
     }
 

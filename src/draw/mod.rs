@@ -1,8 +1,8 @@
 //! `gpu-mlp draw`: a local web page to draw on, and the model naming what was drawn.
 //!
 //! `DrawServer` listens on one address (loopback unless the user asks otherwise), answers each
-//! connection on its own thread (at most `MAX_CONNECTIONS` at once) and serves the page embedded
-//! in the binary plus a JSON API:
+//! connection on its own thread (at most `MAX_CONNECTIONS` at once, slow clients giving way to
+//! new ones: see `slots`) and serves the page embedded in the binary plus a JSON API:
 //!
 //! - `GET /api/model`: class names, input shape, data set, network;
 //! - `POST /api/predict`: the drawing as `image/png` (what `canvas.toBlob` gives) or as JSON
@@ -14,18 +14,21 @@
 //! with the trained classifier.
 
 pub mod app;
+pub mod budget;
 pub mod http;
+pub mod slots;
 
 pub use app::{App, ModelInfo, Predictor};
 pub use http::Limits;
 
+use slots::{Phase, Slot, Slots};
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-/// Connections answered at the same time; more get a 503 at once.
+/// Connections answered at the same time; more get a 503 at once unless a slow one gives way.
 pub const MAX_CONNECTIONS: usize = 16;
 
 /// Failures of starting or running the draw server.
@@ -94,7 +97,7 @@ impl DrawServer {
         let any_host = !addr.ip().is_loopback();
         Ok(Self {
             listener,
-            app: Arc::new(App::new(info, predictor, any_host)),
+            app: Arc::new(App::new(info, predictor, any_host, &limits)),
             limits,
             stop: Arc::new(AtomicBool::new(false)),
         })
@@ -120,7 +123,7 @@ impl DrawServer {
 
     /// Serves until the process ends (or `ServerHandle::shutdown` when spawned).
     pub fn serve(self) -> Result<(), DrawError> {
-        let active = Arc::new(AtomicUsize::new(0));
+        let slots = Slots::new(MAX_CONNECTIONS, self.limits.evict_after);
         for stream in self.listener.incoming() {
             if self.stop.load(Ordering::SeqCst) {
                 break;
@@ -132,21 +135,15 @@ impl DrawServer {
                 Err(e) if is_transient(&e) => continue,
                 Err(e) => return Err(DrawError::Accept(e)),
             };
-            if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-                active.fetch_sub(1, Ordering::SeqCst);
+            let Some(slot) = slots.admit(&stream) else {
                 refuse_busy(stream, &self.limits);
                 continue;
-            }
-            let (app, limits, count) = (Arc::clone(&self.app), self.limits, Arc::clone(&active));
-            let spawned = thread::Builder::new()
+            };
+            let (app, limits) = (Arc::clone(&self.app), self.limits);
+            // A failed spawn drops the closure, its stream and its slot: the client sees a close.
+            let _ = thread::Builder::new()
                 .name("draw-connection".into())
-                .spawn(move || {
-                    handle_connection(stream, &app, &limits);
-                    count.fetch_sub(1, Ordering::SeqCst);
-                });
-            if spawned.is_err() {
-                active.fetch_sub(1, Ordering::SeqCst);
-            }
+                .spawn(move || handle_connection(stream, &app, &limits, &slot));
         }
         Ok(())
     }
@@ -215,19 +212,38 @@ impl Drop for ServerHandle {
     }
 }
 
-fn handle_connection(mut stream: TcpStream, app: &App, limits: &Limits) {
+fn handle_connection(mut stream: TcpStream, app: &App, limits: &Limits, slot: &Slot) {
     let response = match http::read_request(&mut stream, limits) {
-        Ok(request) => app.handle(&request),
+        Ok(request) => {
+            slot.set_phase(Phase::Answering);
+            app.handle(&request)
+        }
         Err(http::ReadError::Reject(response)) => response,
+        Err(http::ReadError::Gone(_)) if slot.was_evicted() => http::Response::error(
+            408,
+            "the request was still arriving when the server needed the connection for others",
+        ),
         Err(http::ReadError::Gone(_)) => return,
     };
+    slot.set_phase(Phase::Answering);
     // A client that left before reading its answer is not the server's problem.
-    let _ = http::respond(&mut stream, &response, limits);
+    if http::send(&mut stream, &response, limits).is_ok() {
+        slot.set_phase(Phase::Lingering);
+        http::discard_input(&mut stream);
+    }
 }
 
+/// Answers 503 without ever waiting for the client: this runs on the accepting thread.
 fn refuse_busy(mut stream: TcpStream, limits: &Limits) {
+    if stream.set_nonblocking(true).is_err() {
+        return;
+    }
     let response = http::Response::error(503, "too many connections at once; try again");
-    let _ = http::respond(&mut stream, &response, limits);
+    // A few hundred bytes fit the socket's send buffer; a client whose buffer is full misses it.
+    if http::send(&mut stream, &response, limits).is_ok() {
+        // Reads only what already arrived (non-blocking), so closing does not reset the answer.
+        http::discard_input(&mut stream);
+    }
 }
 
 fn is_transient(e: &io::Error) -> bool {

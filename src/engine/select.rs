@@ -6,7 +6,8 @@ use crate::cpu::CpuEngine;
 use crate::engine::Engine;
 use crate::error::{ConfigError, GpuError, Result};
 use crate::gpu::{self, GpuContext, GpuEngine, GpuOptions};
-use crate::model::ModelSpec;
+use crate::memory;
+use crate::model::{ModelSpec, CPU_ENGINE_PARAMETER_COPIES, HOST_PARAMETER_COPIES};
 use crate::optimizer::Optimizer;
 use std::fmt;
 use std::str::FromStr;
@@ -120,6 +121,9 @@ impl fmt::Debug for OpenedEngine {
     }
 }
 
+/// What to change when a model does not fit the machine's memory.
+const MEMORY_ADVICE: &str = "use a smaller --hidden (or --batch-size)";
+
 /// The note printed when `auto` falls back to the CPU engine.
 pub const SOFTWARE_ONLY_NOTE: &str =
     "only a software Vulkan adapter (llvmpipe) found; training on \
@@ -135,9 +139,24 @@ pub fn open_engine(
     max_batch: usize,
     opts: &EngineOptions,
 ) -> Result<OpenedEngine> {
+    // Refuse a model this machine cannot hold before any engine allocates for it.
+    let cpu_memory = |spec: &ModelSpec| {
+        let copies = HOST_PARAMETER_COPIES + CPU_ENGINE_PARAMETER_COPIES;
+        let what = format!(
+            "the model {} on the cpu engine (batch {max_batch})",
+            spec.describe()
+        );
+        memory::ensure_available(spec.memory_bytes(copies, max_batch), &what, MEMORY_ADVICE)
+    };
     // The GPU engine and its note (tiles timed on first use of an adapter, cache problems).
     let gpu_engine =
         |backends: Option<wgpu::Backends>, adapter: Option<&str>| -> Result<OpenedEngine> {
+            let what = format!(
+                "the model {} (host side of the GPU engine)",
+                spec.describe()
+            );
+            let host = spec.memory_bytes(HOST_PARAMETER_COPIES, 0);
+            memory::ensure_available(host, &what, MEMORY_ADVICE)?;
             let needs = GpuEngine::needs(spec, max_batch, &opts.gpu);
             let ctx = Arc::new(GpuContext::open(backends, adapter, &needs)?);
             let engine = GpuEngine::new(ctx, None, spec, optimizer, max_batch, opts.gpu.clone())?;
@@ -147,10 +166,13 @@ pub fn open_engine(
             })
         };
     match choice {
-        BackendChoice::Cpu => Ok(OpenedEngine {
-            engine: Box::new(CpuEngine::new(spec, optimizer, max_batch)?),
-            note: None,
-        }),
+        BackendChoice::Cpu => {
+            cpu_memory(spec)?;
+            Ok(OpenedEngine {
+                engine: Box::new(CpuEngine::new(spec, optimizer, max_batch)?),
+                note: None,
+            })
+        }
         BackendChoice::Auto => {
             let named = adapter.is_some() || std::env::var_os("WGPU_ADAPTER_NAME").is_some();
             if named {
@@ -165,6 +187,7 @@ pub fn open_engine(
             } else {
                 "no GPU adapter found; training on the CPU engine".to_string()
             };
+            cpu_memory(spec)?;
             Ok(OpenedEngine {
                 engine: Box::new(CpuEngine::new(spec, optimizer, max_batch)?),
                 note: Some(note),
