@@ -2,23 +2,11 @@
 //! checkpoints, symlinks and read-only models as `--save` targets. Each gets one clear error
 //! naming the path, or the documented behaviour, and nothing is lost.
 
-use gpu_mlp::checkpoint::{self, Checkpoint};
-use gpu_mlp::model::ModelSpec;
-use std::collections::BTreeMap;
-use std::path::Path;
+mod support;
 
-fn small_checkpoint() -> Checkpoint {
-    let spec = ModelSpec::new(16, vec![8], 3, 0.0).expect("a valid spec");
-    Checkpoint {
-        parameters: spec.init_parameters(3),
-        spec,
-        class_names: vec!["a".into(), "b".into(), "c".into()],
-        dataset: "toy".into(),
-        rows: 4,
-        cols: 4,
-        metadata: BTreeMap::new(),
-    }
-}
+use gpu_mlp::checkpoint;
+use std::path::Path;
+use support::small_checkpoint;
 
 fn load_error(path: &Path) -> String {
     match checkpoint::load(path) {

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
+use support::small_checkpoint;
 use support::{assert_contains_all, hand_drawn_digits, mnist, png_bytes, succeeded, trained};
 
 fn first_test_images(n: usize) -> Vec<f32> {
@@ -393,19 +394,6 @@ fn with_extra_tensor(bytes: &[u8]) -> Vec<u8> {
         safetensors::tensor::TensorView::new(Dtype::F32, vec![1], &step).unwrap(),
     ));
     safetensors::serialize(tensors, meta.metadata().clone()).unwrap()
-}
-
-fn small_checkpoint() -> Checkpoint {
-    let spec = ModelSpec::new(16, vec![8], 3, 0.0).unwrap();
-    Checkpoint {
-        parameters: spec.init_parameters(3),
-        spec,
-        class_names: vec!["a".into(), "b".into(), "c".into()],
-        dataset: "toy".into(),
-        rows: 4,
-        cols: 4,
-        metadata: BTreeMap::new(),
-    }
 }
 
 #[test]

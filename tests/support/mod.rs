@@ -187,3 +187,18 @@ pub fn assert_contains_all(text: &str, needles: &[&str]) {
         assert!(text.contains(needle), "{needle:?} is missing from:\n{text}");
     }
 }
+
+/// A tiny valid checkpoint (16 inputs as 4x4, one hidden layer of 8, classes a, b, c) for tests
+/// of the file format and of saving.
+pub fn small_checkpoint() -> Checkpoint {
+    let spec = ModelSpec::new(16, vec![8], 3, 0.0).expect("a valid spec");
+    Checkpoint {
+        parameters: spec.init_parameters(3),
+        spec,
+        class_names: vec!["a".into(), "b".into(), "c".into()],
+        dataset: "toy".into(),
+        rows: 4,
+        cols: 4,
+        metadata: BTreeMap::new(),
+    }
+}
