@@ -105,7 +105,7 @@ fn verify_passes_on_the_adapter_and_reports_it() {
     assert!(shown.contains("PASS:"), "{shown}");
     assert!(shown.contains("worst layer"), "{shown}");
     let report = read_json(&json);
-    assert_eq!(report["format"], "gpu-mlp-verify/1");
+    assert_eq!(report["format"], "gpu-mlp-verify/2");
     assert_eq!(report["passed"], true);
     assert_adapter_fields(&report["adapter"]);
     assert!(report["build"]["git_commit"].is_string());
@@ -125,10 +125,38 @@ fn verify_passes_on_the_adapter_and_reports_it() {
     assert!(kernels.iter().any(|k| k["shape"]
         .as_str()
         .is_some_and(|s| s.contains("784x128 (model L0 train)"))));
-    let lockstep = &report["lockstep"];
-    assert_eq!(lockstep["steps"], 12);
-    assert!(lockstep["worst_layer"]["name"].is_string());
-    assert!(!lockstep["rows"].as_array().expect("rows").is_empty());
+    // One lockstep run with Adam and one with SGD, every tensor judged on its own.
+    let runs = report["lockstep"].as_array().expect("lockstep runs");
+    let optimizers: Vec<&str> = runs
+        .iter()
+        .filter_map(|l| l["optimizer"].as_str())
+        .collect();
+    assert_eq!(runs.len(), 2, "{optimizers:?}");
+    assert!(optimizers[0].starts_with("Adam") && optimizers[1].starts_with("SGD"));
+    let mut lockstep_checks = 0;
+    for lockstep in runs {
+        assert_eq!(lockstep["steps"], 12);
+        assert!(lockstep["worst_layer"]["name"].is_string());
+        assert!(!lockstep["rows"].as_array().expect("rows").is_empty());
+        let layers = lockstep["layers"].as_array().expect("tensors");
+        assert_eq!(layers.len(), 4, "W and b of both layers");
+        let checks = lockstep["checks"].as_array().expect("checks");
+        for t in layers {
+            let name = t["name"].as_str().expect("tensor name");
+            assert!(t["bound"].as_f64().is_some_and(|b| b > 0.0));
+            assert!(
+                checks
+                    .iter()
+                    .any(|c| c["name"].as_str().is_some_and(|n| n.starts_with(name))),
+                "{name} is not judged"
+            );
+        }
+        lockstep_checks += checks.len();
+    }
+    assert_eq!(
+        report["checks"].as_u64(),
+        Some((kernels.len() + lockstep_checks) as u64)
+    );
 }
 
 #[test]
@@ -262,7 +290,8 @@ fn quick_check_passes_on_the_adapter_and_skips_the_cpu_engine() {
         .expect("a GPU was checked");
     assert!(report.passed);
     assert!(report.kernels.iter().all(|k| k.shape.contains("(model")));
-    assert_eq!(report.lockstep.as_ref().map(|l| l.steps), Some(10));
+    let steps: Vec<usize> = report.lockstep.iter().map(|l| l.steps).collect();
+    assert_eq!(steps, [10, 10], "Adam and SGD");
 }
 
 #[test]

@@ -66,6 +66,13 @@ fn poison(n: usize) -> Vec<f32> {
     vec![f32::NAN; n]
 }
 
+/// A problem when anything of `c` past its first `head` elements (the rows past the step's
+/// batch) was written.
+fn past_the_batch(c: &[f32], head: usize) -> Option<String> {
+    let written = c.iter().skip(head).filter(|v| !v.is_nan()).count();
+    (written > 0).then(|| format!("wrote {written} elements past the batch"))
+}
+
 /// The logical `m × k × n` product of a variant (A is `[k,m]` for `Aᵀ·B`, B is `[n,k]` for `A·Bᵀ`).
 fn cpu_product(t: Transpose, a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
     let mut c = poison(m * n);
@@ -283,7 +290,8 @@ impl Checker<'_> {
         let (fan_in, fan_out) = dims;
         let shape = format!("{rows}x{fan_in}x{fan_out}{case}");
         let layer = layer_at(5, dims);
-        let x = self.vec(rows * fan_in);
+        // Buffers sized for `max_rows`, as the engine's: rows past the step hold stale values.
+        let x = self.vec(max_rows * fan_in);
         let mut flat = self.vec(layer.bias_offset + fan_out);
         flat[..layer.weight_offset].fill(f32::NAN);
         let mut step = StepRecord::full(rows);
@@ -291,7 +299,8 @@ impl Checker<'_> {
         let mut want = poison(rows * fan_out);
         let relu = epilogue != Epilogue::Bias;
         let (w, bias) = (layer.weights(&flat), layer.bias(&flat));
-        ops::dense_forward(&x, w, bias, &mut want, rows, fan_in, fan_out, relu);
+        let x_rows = &x[..rows * fan_in];
+        ops::dense_forward(x_rows, w, bias, &mut want, rows, fan_in, fan_out, relu);
         if epilogue == Epilogue::BiasReluDropout {
             ops::dropout(&mut want, rows, fan_out, index as u32, step.seed, mask);
         }
@@ -300,21 +309,28 @@ impl Checker<'_> {
             step,
             a: &x,
             b: &flat,
-            c: &poison(rows * fan_out),
+            c: &poison(max_rows * fan_out),
             aux: &x,
         };
         // A different dropout mask shows as a large error anyway; say so plainly.
+        let head = rows * fan_out;
         let masked = |c: &[f32]| {
             let differ = c
                 .iter()
                 .zip(&want)
                 .filter(|(g, w)| (**g == 0.0) != (**w == 0.0))
                 .count();
-            (epilogue == Epilogue::BiasReluDropout && differ > 0)
-                .then(|| format!("{differ} elements dropped differently"))
+            let mut problems: Vec<String> = past_the_batch(c, head).into_iter().collect();
+            if epilogue == Epilogue::BiasReluDropout && differ > 0 {
+                problems.push(format!("{differ} elements dropped differently"));
+            }
+            (!problems.is_empty()).then(|| problems.join("; "))
         };
         let kernel = epilogue.kernel_name();
-        self.variants_of(kernel, &shape, &ops, &want, &masked, &|c| c);
+        self.variants_of(kernel, &shape, &ops, &want, &masked, &|mut c| {
+            c.truncate(head);
+            c
+        });
     }
 
     /// The input gradient `dX = dZ·Wᵀ ⊙ (act > 0)·scale` (ReLU and dropout backward fused).
@@ -329,16 +345,25 @@ impl Checker<'_> {
         let (fan_in, fan_out) = dims;
         let shape = format!("{rows}x{fan_out}x{fan_in}{case}");
         let layer = layer_at(7, dims);
-        let dz = self.vec(rows * fan_out);
+        // Buffers sized for `max_rows`, as the engine's: rows past the step hold stale values.
+        let dz = self.vec(max_rows * fan_out);
         let flat = self.vec(layer.bias_offset);
         let act: Vec<f32> = self
-            .vec(rows * fan_in)
+            .vec(max_rows * fan_in)
             .iter()
             .map(|v| v.max(0.0) * scale)
             .collect();
         let mut want = poison(rows * fan_in);
-        ops::matmul_a_bt(&dz, layer.weights(&flat), &mut want, rows, fan_out, fan_in);
-        ops::relu_dropout_backward(&mut want, &act, rows, fan_in, scale);
+        let dz_rows = &dz[..rows * fan_out];
+        ops::matmul_a_bt(
+            dz_rows,
+            layer.weights(&flat),
+            &mut want,
+            rows,
+            fan_out,
+            fan_in,
+        );
+        ops::relu_dropout_backward(&mut want, &act[..rows * fan_in], rows, fan_in, scale);
         let mask = DropoutMask {
             threshold: 0,
             scale,
@@ -348,11 +373,22 @@ impl Checker<'_> {
             step: StepRecord::full(rows),
             a: &dz,
             b: &flat,
-            c: &poison(rows * fan_in),
+            c: &poison(max_rows * fan_in),
             aux: &act,
         };
         let kernel = Epilogue::ReluMask.kernel_name();
-        self.variants_of(kernel, &shape, &ops, &want, &|_| None, &|c| c);
+        let head = rows * fan_in;
+        self.variants_of(
+            kernel,
+            &shape,
+            &ops,
+            &want,
+            &|c| past_the_batch(c, head),
+            &|mut c| {
+                c.truncate(head);
+                c
+            },
+        );
     }
 
     /// The weight and bias gradient in one product: `[dW; db] = [X 1]ᵀ·dZ`, written at an offset
@@ -362,12 +398,15 @@ impl Checker<'_> {
         let kernel = "matmul A^T*B +ones-row";
         let shape = format!("{}x{rows}x{fan_out}{case}", fan_in + 1);
         let layer = layer_at(3, dims);
-        let x = self.vec(rows * fan_in);
-        let dz = self.vec(rows * fan_out);
+        // Buffers sized for `max_rows`, as the engine's: rows past the step hold stale values,
+        // which a sum over more than the step's rows would take in.
+        let x = self.vec(max_rows * fan_in);
+        let dz = self.vec(max_rows * fan_out);
         let mut want = poison(fan_in * fan_out + fan_out);
         let (dw, db) = want.split_at_mut(fan_in * fan_out);
-        ops::matmul_at_b(&x, &dz, dw, fan_in, rows, fan_out);
-        ops::column_sums(&dz, rows, fan_out, db);
+        let dz_rows = &dz[..rows * fan_out];
+        ops::matmul_at_b(&x[..rows * fan_in], dz_rows, dw, fan_in, rows, fan_out);
+        ops::column_sums(dz_rows, rows, fan_out, db);
         let offset = layer.weight_offset;
         let ops = Operands {
             call: MatmulCall::weight_gradient(&layer, max_rows),
