@@ -8,6 +8,7 @@ mod gpu_support;
 use gpu_mlp::data::Samples;
 use gpu_mlp::engine::BackendChoice;
 use gpu_mlp::engine::{Engine, Split};
+use gpu_mlp::gpu::ops::mutant::{self, Mutant};
 use gpu_mlp::gpu::timing::{timestamp_method, TimestampMethod};
 use gpu_mlp::gpu::{DeviceNeeds, GpuContext, GpuEngine, GpuOptions};
 use gpu_mlp::model::ModelSpec;
@@ -27,7 +28,9 @@ fn backend() -> String {
 
 fn gpu_mlp(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gpu-mlp"));
-    cmd.args(args).env_remove("GPU_MLP_VERIFY_PERTURB");
+    cmd.args(args)
+        .env_remove("GPU_MLP_VERIFY_PERTURB")
+        .env_remove(mutant::ENV);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -195,6 +198,59 @@ fn verify_exits_1_when_a_kernel_is_perturbed() {
             .is_some_and(|n| n.starts_with("matmul"));
         assert_eq!(k["passed"], !is_matmul, "{k}");
     }
+}
+
+/// Fault injection on the device: every mutant kernel (a plausible bug compiled into the
+/// shader) makes `verify` say so first, fail with exit status 1, and fail checks of that kernel
+/// only; an unknown mutant is refused. (Without a mutant it passes: the test above.)
+#[test]
+fn verify_fails_every_mutant_kernel_and_names_it() {
+    if !adapter_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("mutant.json");
+    let args = [
+        "verify",
+        "--backend",
+        &backend(),
+        "--steps",
+        "12",
+        "--json",
+        json.to_str().expect("utf-8 path"),
+    ];
+    for m in Mutant::ALL {
+        let out = gpu_mlp(&args, &[(mutant::ENV, m.name())]);
+        let shown = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{} passed:\n{shown}", m.name());
+        let first = shown.lines().next().unwrap_or_default();
+        assert!(
+            first.contains(m.name()) && first.contains("WRONG on purpose"),
+            "{first}"
+        );
+        let report = read_json(&json);
+        assert_eq!(report["mutant"], m.name());
+        assert_eq!(report["passed"], false);
+        let failed: Vec<&str> = report["kernels"]
+            .as_array()
+            .expect("kernel checks")
+            .iter()
+            .filter(|k| k["passed"] == false)
+            .filter_map(|k| k["kernel"].as_str())
+            .collect();
+        assert!(!failed.is_empty(), "{}: no kernel check failed", m.name());
+        assert!(
+            failed.iter().all(|k| k.starts_with(m.kernel())),
+            "{} broke {:?}, expected only {}",
+            m.name(),
+            failed,
+            m.kernel()
+        );
+        std::fs::remove_file(&json).expect("remove the report");
+    }
+    let out = gpu_mlp(&args, &[(mutant::ENV, "no-such-bug")]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out).contains("names no mutant"), "{}", text(&out));
 }
 
 #[test]

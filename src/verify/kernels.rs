@@ -29,6 +29,9 @@ pub const MATMUL_BOUND: f64 = 1e-5;
 pub const SOFTMAX_BOUND: f64 = 1e-5;
 /// Relative error bound of the Adam and SGD updates.
 pub const OPTIMIZER_BOUND: f64 = 1e-6;
+/// Relative error bound of Adam's update `w_new − w` (parameters 10x its size, so their last
+/// bit is ~1e-6 of it).
+pub const ADAM_UPDATE_BOUND: f64 = 1e-5;
 
 /// One row of the table: one kernel at one shape (and tile) against the reference.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -45,6 +48,10 @@ pub struct KernelCheck {
     pub bound: f64,
     pub passed: bool,
     pub worst: Option<Worst>,
+    /// A hash of the GPU output's bits (before any perturbation), to compare builds of the same
+    /// kernels bit for bit (e.g. with and without runtime checks).
+    #[serde(skip)]
+    pub output_bits: u64,
     /// Why it failed beyond the bound (`wrote past the batch`, bits differing between tiles, a
     /// device error) or that it was perturbed on purpose.
     pub note: String,
@@ -64,6 +71,41 @@ pub struct Grid {
 
 fn poison(n: usize) -> Vec<f32> {
     vec![f32::NAN; n]
+}
+
+/// Adam's third step (Keras numerics, lr 1e-3) on the CPU reference: the kernel's parameters,
+/// the step record and the expected parameters and moments.
+fn adam_reference(
+    w: &[f32],
+    g: &[f32],
+    m: &[f32],
+    v: &[f32],
+) -> (OptimizerParams, StepRecord, [Vec<f32>; 3]) {
+    let opt = Optimizer::adam(1e-3);
+    let p = OptimizerParams::new(&opt, w.len());
+    let step = StepRecord {
+        step_size: opt.step_size(3),
+        ..Default::default()
+    };
+    let (mut w2, mut m2, mut v2) = (w.to_vec(), m.to_vec(), v.to_vec());
+    ops::adam(
+        &mut w2,
+        g,
+        &mut m2,
+        &mut v2,
+        step.step_size,
+        p.beta1,
+        p.beta2,
+        p.epsilon,
+    );
+    (p, step, [w2, m2, v2])
+}
+
+/// FNV-1a over the values' bits.
+fn bits_hash(values: &[f32]) -> u64 {
+    values.iter().fold(0xcbf2_9ce4_8422_2325, |h, v| {
+        (h ^ u64::from(v.to_bits())).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// A problem when anything of `c` past its first `head` elements (the rows past the step's
@@ -160,6 +202,7 @@ impl Checker<'_> {
         problem: Option<String>,
     ) {
         let mut notes: Vec<String> = problem.iter().cloned().collect();
+        let output_bits = bits_hash(&got);
         if self.perturbs(kernel) && !got.is_empty() {
             let i = got.len() / 2;
             got[i] += 1.0 + got[i].abs();
@@ -176,6 +219,7 @@ impl Checker<'_> {
             bound,
             passed,
             worst: if passed { None } else { error.worst },
+            output_bits,
             note: notes.join("; "),
         });
     }
@@ -196,6 +240,7 @@ impl Checker<'_> {
             bound: 0.0,
             passed: false,
             worst: None,
+            output_bits: 0,
             note: e.to_string(),
         });
     }
@@ -475,10 +520,16 @@ impl Checker<'_> {
 
     /// Softmax + cross-entropy on a partial batch (a third of the rows unused): the gradient,
     /// the loss sum and correct count of the step's slot, and evaluation-mode predictions.
-    fn softmax(&mut self, rows: usize, classes: usize, case: &str) {
+    /// `spread`: the logits lie in (−spread, spread); from ~90 on, exp overflows without the
+    /// max shift.
+    fn softmax(&mut self, rows: usize, classes: usize, spread: f32, case: &str) {
         let used = (rows - rows / 3).max(1);
         let shape = format!("{used} of {rows} rows x {classes}{case}");
-        let logits: Vec<f32> = self.vec(rows * classes).iter().map(|v| v * 8.0).collect();
+        let logits: Vec<f32> = self
+            .vec(rows * classes)
+            .iter()
+            .map(|v| v * spread)
+            .collect();
         let labels = self.bytes(rows, classes as u32);
         let labels32: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
         let mut step = StepRecord::full(used);
@@ -583,24 +634,8 @@ impl Checker<'_> {
         let g: Vec<f32> = self.vec(n).iter().map(|v| v * 0.1).collect();
         let m: Vec<f32> = self.vec(n).iter().map(|v| v * 0.01).collect();
         let v: Vec<f32> = self.vec(n).iter().map(|v| v.abs() * 1e-3).collect();
-        let opt = Optimizer::adam(1e-3);
-        let p = OptimizerParams::new(&opt, n);
+        let (p, step, [w2, m2, v2]) = adam_reference(&w, &g, &m, &v);
         let (beta1, beta2, epsilon) = (p.beta1, p.beta2, p.epsilon);
-        let step = StepRecord {
-            step_size: opt.step_size(3),
-            ..Default::default()
-        };
-        let (mut w2, mut m2, mut v2) = (w.clone(), m.clone(), v.clone());
-        ops::adam(
-            &mut w2,
-            &g,
-            &mut m2,
-            &mut v2,
-            step.step_size,
-            beta1,
-            beta2,
-            epsilon,
-        );
         match self.lab.optimizer(&p, &step, &w, &g, &m, &v) {
             Ok(out) => {
                 self.compare(
@@ -681,6 +716,42 @@ impl Checker<'_> {
                 )
             }
             Err(e) => self.device_error("adam w (n short)", &shape, None, e),
+        }
+    }
+
+    /// One Adam update judged on the update itself, `w_new − w` (judged on the parameters alone,
+    /// an update ~1e-4 of a parameter is checked to ~1%): parameters small beside their updates,
+    /// and second moments so small that sqrt(v) is near ε, where ε's placement (Keras's
+    /// `sqrt(v) + ε̂`, the reference, against PyTorch's `sqrt(v)/sqrt(1 − β2^t) + ε`) changes the
+    /// update by up to 2x.
+    fn adam_update(&mut self, n: usize, case: &str) {
+        let shape = format!("n {n}, sqrt(v) near eps{case}");
+        let w: Vec<f32> = self.vec(n).iter().map(|v| v * 1e-3).collect();
+        let g: Vec<f32> = self.vec(n).iter().map(|v| v * 1e-6).collect();
+        let m: Vec<f32> = self.vec(n).iter().map(|v| v * 1e-7).collect();
+        let v: Vec<f32> = self.vec(n).iter().map(|v| v.abs() * 1e-14).collect();
+        let (p, step, [w2, ..]) = adam_reference(&w, &g, &m, &v);
+        let update = |after: &[f32]| -> Vec<f32> {
+            after
+                .iter()
+                .zip(&w)
+                .map(|(a, b)| (f64::from(*a) - f64::from(*b)) as f32)
+                .collect()
+        };
+        match self.lab.optimizer(&p, &step, &w, &g, &m, &v) {
+            Ok(out) => {
+                let got = update(&out.params);
+                self.compare(
+                    "adam update",
+                    &shape,
+                    None,
+                    got,
+                    &update(&w2),
+                    ADAM_UPDATE_BOUND,
+                    None,
+                );
+            }
+            Err(e) => self.device_error("adam update", &shape, None, e),
         }
     }
 }
@@ -780,17 +851,26 @@ pub fn check_kernels(
         c.gather(10, 17, 1, false, "");
         c.gather(50, 17, 33, true, "");
         for (rows, classes) in [(1, 10), (3, 2), (33, 10), (300, 10), (64, 65)] {
-            c.softmax(rows, classes, "");
+            c.softmax(rows, classes, 8.0, "");
         }
+        c.softmax(33, 10, 200.0, " (large logits)");
         c.optimizers(1017, "");
+        c.adam_update(1017, "");
     }
     if let Some((spec, batch)) = &grid.model {
         let batch = (*batch).max(1);
         let count = batch + batch / 2 + 1;
         c.gather(count, spec.inputs, batch, false, " (model)");
         c.gather(count, spec.inputs, batch, true, " (model)");
-        c.softmax(batch + batch / 2, spec.classes, " (model)");
+        c.softmax(batch + batch / 2, spec.classes, 8.0, " (model)");
+        c.softmax(
+            batch + batch / 2,
+            spec.classes,
+            200.0,
+            " (model, large logits)",
+        );
         c.optimizers(spec.parameter_count(), " (model)");
+        c.adam_update(spec.parameter_count(), " (model)");
     }
     c.checks
 }

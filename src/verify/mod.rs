@@ -9,6 +9,9 @@
 //! `matmul`, `gather`, `softmax`, `adam`, `sgd`, or `lockstep` for the final parameters), one
 //! GPU output element of each matching check is changed before the comparison, so those checks
 //! must fail and verify must exit with status 1. Only verify reads it; training never does.
+//!
+//! Fault injection on the device: with `GPU_MLP_MUTANT=NAME` (see [`Mutant`]) verify compiles
+//! one kernel deliberately wrong and says so first; it must then fail, naming that kernel.
 
 pub mod kernels;
 pub mod lockstep;
@@ -20,6 +23,8 @@ pub use lockstep::{LockstepOptions, LockstepReport, LockstepRows};
 use crate::engine::BackendChoice;
 use crate::error::{ConfigError, GpuError, Result, VerifyFailed};
 use crate::gpu::kernels::KernelLab;
+use crate::gpu::ops::mutant::{self, Mutant};
+use crate::gpu::Pipelines;
 use crate::gpu::{self, DeviceNeeds, GpuContext, GpuEngine, GpuOptions};
 use crate::model::ModelSpec;
 use crate::optimizer::Optimizer;
@@ -59,6 +64,8 @@ pub struct VerifyReport {
     pub seed: u64,
     /// The `GPU_MLP_VERIFY_PERTURB` value when the self-test was on.
     pub perturbed: Option<String>,
+    /// The `GPU_MLP_MUTANT` value when a kernel was compiled wrong on purpose.
+    pub mutant: Option<String>,
     pub kernels: Vec<KernelCheck>,
     /// One lockstep run per optimizer (see [`lockstep_optimizers`]); empty with `--steps 0`.
     pub lockstep: Vec<LockstepReport>,
@@ -165,6 +172,21 @@ pub fn perturbation() -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// The mutant `GPU_MLP_MUTANT` names (an unknown name is a configuration error).
+pub fn mutant_from_env() -> Result<Option<Mutant>> {
+    Mutant::from_env().map_err(|e| ConfigError::new(e).into())
+}
+
+/// The loud line of a run with a mutant.
+pub fn mutant_line(m: Mutant) -> String {
+    format!(
+        "{}={}: the {} kernel is compiled WRONG on purpose (fault injection); verify must fail",
+        mutant::ENV,
+        m.name(),
+        m.kernel()
+    )
+}
+
 /// What a verification run needs from the device.
 pub fn device_needs(spec: &ModelSpec, batch: usize) -> DeviceNeeds {
     GpuEngine::needs(spec, batch, &GpuOptions::default()).max(DeviceNeeds::default())
@@ -226,7 +248,12 @@ pub fn run(
              (self-test of the checker); those checks must fail"
         ));
     }
-    let lab = KernelLab::new(Arc::clone(&ctx))?;
+    let mutant = mutant_from_env()?;
+    if let Some(m) = mutant {
+        log(&mutant_line(m));
+    }
+    let pipes = Pipelines::build(&ctx.device, false, mutant)?;
+    let lab = KernelLab::with_pipelines(Arc::clone(&ctx), Arc::new(pipes));
     log(&table_header());
     let grid = Grid {
         ragged: opts.ragged,
@@ -277,6 +304,7 @@ pub fn run(
         batch: opts.batch,
         seed: opts.seed,
         perturbed,
+        mutant: mutant.map(|m| m.name().to_string()),
         kernels: checks,
         lockstep,
         checks: checks_total,

@@ -9,6 +9,7 @@
 
 pub mod gather;
 pub mod matmul;
+pub mod mutant;
 pub mod optimizer;
 pub mod softmax_cross_entropy;
 
