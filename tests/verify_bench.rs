@@ -13,9 +13,8 @@ use gpu_mlp::gpu::timing::{timestamp_method, TimestampMethod};
 use gpu_mlp::gpu::{DeviceNeeds, GpuContext, GpuEngine, GpuOptions};
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::optimizer::Optimizer;
-use gpu_support::Rng;
+use gpu_support::{gpu_mlp, text, Rng};
 use serde_json::Value;
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 /// The `--backend` value of the adapter under test: `WGPU_BACKEND` when it names one API.
@@ -24,25 +23,6 @@ fn backend() -> String {
         Ok(v) if ["vulkan", "metal", "dx12", "gl"].contains(&v.as_str()) => v,
         _ => "vulkan".to_string(),
     }
-}
-
-fn gpu_mlp(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gpu-mlp"));
-    cmd.args(args)
-        .env_remove("GPU_MLP_VERIFY_PERTURB")
-        .env_remove(mutant::ENV);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("the gpu-mlp binary runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// True when `gpu-mlp devices` lists an adapter of the backend under test; false (skip) when
