@@ -345,7 +345,9 @@ fn bench_refuses_a_file_that_is_not_a_record() {
 /// The timestamp path against the wall clock: device time of back-to-back steps may not exceed
 /// the wall time of the same submission (over-reporting), and must cover most of it for a step
 /// big enough to keep the device busy (under-reporting, e.g. timestamps that miss the work
-/// between passes or are written before the work is done).
+/// between passes or are written before the work is done). With `CI=true` an adapter without
+/// timestamp queries fails the test (lavapipe has them) after checking that the engine refuses
+/// the timestamp profile cleanly.
 #[test]
 fn step_timestamps_agree_with_the_wall_clock() {
     // Both ways of placing the timestamps: between the dispatches of one pass, and (a device
@@ -360,32 +362,25 @@ fn step_timestamps_agree_with_the_wall_clock() {
     }
 }
 
+/// The attempts at the figures a loaded machine can spoil (the wall clock stretches when other
+/// processes take the CPU a software adapter runs on): one must pass.
+const TIMING_ATTEMPTS: usize = 3;
+
 /// One device opened with `features` (where the adapter has them); false when skipped.
 fn timestamps_agree(features: wgpu::Features) -> bool {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     let needs = DeviceNeeds {
         optional_features: features,
         ..DeviceNeeds::default()
     };
     let ctx = match GpuContext::open(Some(gpu_support::backends()), None, &needs) {
         Ok(ctx) => Arc::new(ctx),
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true and no usable GPU adapter: {e}")
-        }
+        Err(e) if ci => panic!("CI=true and no usable GPU adapter: {e}"),
         Err(e) => {
             eprintln!("skipping: {e}");
             return false;
         }
     };
-    let Some(method) = timestamp_method(&ctx) else {
-        eprintln!("skipping: {} has no timestamp queries", ctx.describe());
-        return false;
-    };
-    let expected = if features.contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES) {
-        method
-    } else {
-        TimestampMethod::PassPerDispatch
-    };
-    assert_eq!(method, expected);
     let spec = ModelSpec::new(784, vec![128], 10, 0.2).expect("spec");
     let batch = 256;
     let mut engine = GpuEngine::new(
@@ -408,6 +403,45 @@ fn timestamps_agree(features: wgpu::Features) -> bool {
     engine
         .set_parameters(&spec.init_parameters(1))
         .expect("init");
+    let Some(method) = timestamp_method(&ctx) else {
+        // What can be checked without timestamps: the profile is refused, not made up.
+        assert!(engine.profile_step_timestamps(2).is_err());
+        assert!(
+            !ci,
+            "CI=true and {} has no timestamp queries",
+            ctx.describe()
+        );
+        eprintln!("skipping: {} has no timestamp queries", ctx.describe());
+        return false;
+    };
+    let expected = if features.contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES) {
+        method
+    } else {
+        TimestampMethod::PassPerDispatch
+    };
+    assert_eq!(method, expected);
+    let mut spoiled = Vec::new();
+    for _ in 0..TIMING_ATTEMPTS {
+        match timing_attempt(&mut engine, &ctx, method, batch) {
+            Ok(()) => return true,
+            Err(e) => spoiled.push(e),
+        }
+    }
+    panic!(
+        "timestamps disagree with the wall clock in all {TIMING_ATTEMPTS} attempts:\n{}",
+        spoiled.join("\n")
+    );
+}
+
+/// One profile by timestamps and one by the wall clock. Panics on what no load can cause (a
+/// malformed profile, over-reporting); returns what a load can (under-reporting, a kernel's two
+/// timings apart) as an error.
+fn timing_attempt(
+    engine: &mut GpuEngine,
+    ctx: &GpuContext,
+    method: TimestampMethod,
+    batch: usize,
+) -> Result<(), String> {
     let p = engine
         .profile_step_timestamps(6)
         .expect("timestamp profile");
@@ -430,15 +464,16 @@ fn timestamps_agree(features: wgpu::Features) -> bool {
         }
     }
     let busy = p.busy();
+    // Device time inside wall time: a load stretches the wall clock, never the reverse.
     assert!(
         busy <= 1.05,
         "timestamps over-report: {:.1} ms of device time in {:.1} ms of wall time per step",
         p.spans.iter().sum::<f64>() / p.spans.len() as f64 * 1e3,
         p.wall * 1e3
     );
-    if ctx.is_software() {
+    if ctx.is_software() && busy < 0.5 {
         // On a software adapter the device is the CPU: a back-to-back run keeps it busy.
-        assert!(busy >= 0.5, "timestamps under-report: busy {busy:.2}");
+        return Err(format!("timestamps under-report: busy {busy:.2}"));
     }
     // The largest kernel timed inside the step and alone (wall clock) agree within a factor 3.
     let alone = engine.profile_step(5).expect("wall-clock profile");
@@ -459,13 +494,15 @@ fn timestamps_agree(features: wgpu::Features) -> bool {
         .find(|(n, _)| *n == name)
         .map(|(_, s)| *s)
         .expect("the same dispatch in the wall-clock profile");
-    assert!(
-        stamped < 3.0 * wall && wall < 3.0 * stamped,
-        "{name}: {:.0} us (timestamps) vs {:.0} us (wall clock, alone)",
-        stamped * 1e6,
-        wall * 1e6
-    );
-    true
+    if stamped < 3.0 * wall && wall < 3.0 * stamped {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name}: {:.0} us (timestamps) vs {:.0} us (wall clock, alone)",
+            stamped * 1e6,
+            wall * 1e6
+        ))
+    }
 }
 
 /// `bench --sweep --quick` on `engine`: a record with the peak and, for every point of the
