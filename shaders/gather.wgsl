@@ -31,6 +31,11 @@ fn byte_of(word: u32, index: u32) -> u32 {
     return (word >> ((index & 3u) * 8u)) & 0xffu;
 }
 
+// The sample of batch row r when evaluation reads the data in order.
+fn direct_sample(r: u32) -> u32 {
+    return select(step.start, 0u, MUTANT == MUTANT_EVAL_ROW_OFFSET) + r;
+}
+
 @compute @workgroup_size(256, 1, 1)
 fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let total = step.len * p.features;
@@ -41,7 +46,7 @@ fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         for (var e = gid.x; e < step.len * words; e += stride) {
             let r = e / words;
             let fw = e - r * words;
-            var sample = step.start + r;
+            var sample = direct_sample(r);
             if step.direct == 0u {
                 sample = order[step.start + r];
             }
@@ -60,7 +65,7 @@ fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     for (var e = gid.x; e < total; e += stride) {
         let r = e / p.features;
         let f = e - r * p.features;
-        var sample = step.start + r;
+        var sample = direct_sample(r);
         if step.direct == 0u {
             sample = order[step.start + r];
         }

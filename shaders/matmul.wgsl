@@ -64,10 +64,23 @@ var<workgroup> sb: array<f32, 2048>; // [BK][WG_X·TN + PAD]
 struct Dims { m: u32, a_rows: u32, k: u32 }
 
 fn dims() -> Dims {
-    let m = select(p.m, step.len, p.rows_is == 1u);
-    let a_rows = select(p.a_rows, step.len, p.rows_is == 1u);
-    let k = select(p.k, step.len, p.rows_is == 2u);
+    let by_step = MUTANT != MUTANT_SHORT_BATCH_UNMASKED;
+    let m = select(p.m, step.len, by_step && p.rows_is == 1u);
+    let a_rows = select(p.a_rows, step.len, by_step && p.rows_is == 1u);
+    var k = select(p.k, step.len, by_step && p.rows_is == 2u);
+    if MUTANT == MUTANT_MATMUL_SKIP_LAST_K && k > 1u {
+        k -= 1u;
+    }
     return Dims(m, a_rows, k);
+}
+
+// What rows i in [a_rows, m) of op(A) read: ones (the bias gradient's row).
+fn ones_row() -> f32 {
+    return select(1.0, 0.0, MUTANT == MUTANT_BIAS_GRADIENT_DROPPED);
+}
+
+fn bias(j: u32) -> f32 {
+    return select(b[p.bias_off + j], 0.0, MUTANT == MUTANT_MATMUL_NO_BIAS);
 }
 
 // op(A)[i, q] for a row i already clamped below a_rows.
@@ -89,20 +102,22 @@ fn load_b(q: u32, j: u32) -> f32 {
 fn epilogue(i: u32, j: u32, v: f32) -> f32 {
     switch p.epilogue {
         case 1u: {
-            return v + b[p.bias_off + j];
+            return v + bias(j);
         }
         case 2u: {
-            return max(v + b[p.bias_off + j], 0.0);
+            return max(v + bias(j), 0.0);
         }
         case 3u: {
-            let s = max(v + b[p.bias_off + j], 0.0);
+            let s = max(v + bias(j), 0.0);
             if dropout_hash(step.seed, p.layer, i * p.n + j) >= p.threshold {
-                return s * p.scale;
+                return select(s * p.scale, s, MUTANT == MUTANT_DROPOUT_UNSCALED);
             }
             return 0.0;
         }
         case 4u: {
-            if aux[p.aux_off + i * p.ldc + j] > 0.0 {
+            let row = select(i, max(i, 1u) - 1u, MUTANT == MUTANT_RELU_MASK_ROW_OFFSET);
+            let live = aux[p.aux_off + row * p.ldc + j] > 0.0;
+            if live != (MUTANT == MUTANT_RELU_MASK_INVERTED) {
                 return v * p.scale;
             }
             return 0.0;
@@ -152,7 +167,7 @@ fn matmul_reg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
         for (var r = 0u; r < TM / 4u; r++) {
             let i = ra[r];
             let v = vec4<f32>(load_a(i.x, q), load_a(i.y, q), load_a(i.z, q), load_a(i.w, q));
-            av[r] = select(v, vec4<f32>(1.0), ones[r]);
+            av[r] = select(v, vec4<f32>(ones_row()), ones[r]);
         }
         for (var jj = 0u; jj < TN; jj++) {
             let bv = vec4<f32>(load_b(q, cb[jj]));
@@ -205,7 +220,7 @@ fn matmul_shared(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
             }
             let i = tile_row + ii;
             let q = min(k0 + kk, d.k - 1u);
-            var v = select(load_a(min(i, d.a_rows - 1u), q), 1.0, i >= d.a_rows);
+            var v = select(load_a(min(i, d.a_rows - 1u), q), ones_row(), i >= d.a_rows);
             v = select(0.0, v, k0 + kk < d.k);
             sa[kk * lda_s + ii] = v;
         }

@@ -52,6 +52,9 @@ fn update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         let vi = p.beta2 * v0 + p.one_minus_beta2 * gi * gi;
         m[i] = select(m0, mi, live);
         v[i] = select(v0, vi, live);
-        w[i] = select(w0, w0 - lr * mi / (sqrt(vi) + p.epsilon), live);
+        // PyTorch's ε is added to sqrt(v)/sqrt(1 − β2^t): at t = 1 that is ε·sqrt(1 − β2) here.
+        let pytorch = MUTANT == MUTANT_ADAM_PYTORCH_EPSILON;
+        let eps = select(p.epsilon, p.epsilon * sqrt(p.one_minus_beta2), pytorch);
+        w[i] = select(w0, w0 - lr * mi / (sqrt(vi) + eps), live);
     }
 }

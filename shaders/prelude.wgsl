@@ -22,3 +22,17 @@ fn dropout_hash(seed: u32, layer: u32, index: u32) -> u32 {
     return mix32(seed ^ mix32((layer + 0x9e3779b9u) ^ mix32(index)));
 }
 
+
+// Fault injection for testing `verify` (src/gpu/ops/mutant.rs): 0, the default, is the correct
+// kernel, and every `MUTANT == ...` branch folds away; GPU_MLP_MUTANT sets one of these.
+override MUTANT: u32 = 0u;
+const MUTANT_MATMUL_SKIP_LAST_K: u32 = 1u;
+const MUTANT_MATMUL_NO_BIAS: u32 = 2u;
+const MUTANT_RELU_MASK_INVERTED: u32 = 3u;
+const MUTANT_RELU_MASK_ROW_OFFSET: u32 = 4u;
+const MUTANT_DROPOUT_UNSCALED: u32 = 5u;
+const MUTANT_ADAM_PYTORCH_EPSILON: u32 = 6u;
+const MUTANT_SOFTMAX_NO_MAX_SHIFT: u32 = 7u;
+const MUTANT_SHORT_BATCH_UNMASKED: u32 = 8u;
+const MUTANT_BIAS_GRADIENT_DROPPED: u32 = 9u;
+const MUTANT_EVAL_ROW_OFFSET: u32 = 10u;

@@ -46,15 +46,16 @@ fn softmax_ce(@builtin(local_invocation_index) t: u32) {
                 am = cl;
             }
         }
+        let shift = select(mx, 0.0, MUTANT == MUTANT_SOFTMAX_NO_MAX_SHIFT);
         var sum = 0.0;
         for (var cl = 0u; cl < classes; cl++) {
-            sum += exp(logits[base + cl] - mx);
+            sum += exp(logits[base + cl] - shift);
         }
-        loss += log(sum) + mx - logits[base + label];
+        loss += log(sum) + shift - logits[base + label];
         correct += select(0u, 1u, am == label);
         if p.mode == 0u {
             for (var cl = 0u; cl < classes; cl++) {
-                let prob = exp(logits[base + cl] - mx) / sum;
+                let prob = exp(logits[base + cl] - shift) / sum;
                 dlogits[base + cl] = (prob - select(0.0, 1.0, cl == label)) * step.grad_scale;
             }
         } else {

@@ -116,7 +116,7 @@ Examples:
 
 const VERIFY_EXAMPLES: &str = "\
 Examples:
-  # every kernel on the default adapter, then 50 lockstep steps of 784-128-10
+  # every kernel on the default adapter, then 50 Adam and 50 SGD lockstep steps of 784-128-10
   gpu-mlp verify
   # a named adapter, the deeper tutorial network, a report to attach to a bug report
   gpu-mlp verify --backend vulkan --adapter 0 --hidden 128,128,128 --json verify.json
@@ -126,7 +126,9 @@ never downloads) and on random pixels otherwise; the output says which. Exit sta
 check is within its bound, 1 otherwise.
 Self-test of the checker: GPU_MLP_VERIFY_PERTURB=PREFIX (a kernel name prefix: matmul, gather,
 softmax, adam, sgd; or lockstep) nudges one GPU output element of those checks before the
-comparison, so they must fail and verify must exit with status 1.";
+comparison, so they must fail and verify must exit with status 1.
+Fault injection: GPU_MLP_MUTANT=NAME (e.g. matmul-no-bias, adam-pytorch-epsilon; an unknown name
+lists them) compiles that kernel wrong on the device; verify says so first and must fail.";
 
 const BENCH_EXAMPLES: &str = "\
 Examples:

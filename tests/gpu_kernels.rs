@@ -8,12 +8,16 @@
 mod gpu_support;
 
 use gpu_mlp::cpu::ops;
+use gpu_mlp::gpu::kernels::KernelLab;
 use gpu_mlp::gpu::ops::matmul::{Epilogue, MatmulCall, MatmulVariant, Transpose};
+use gpu_mlp::gpu::ops::mutant::Mutant;
 use gpu_mlp::gpu::ops::optimizer::OptimizerParams;
 use gpu_mlp::gpu::ops::{StepRecord, SHADERS};
+use gpu_mlp::gpu::Pipelines;
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::verify::kernels::{check_kernels, Grid, KernelCheck};
 use gpu_support::lab;
+use std::sync::Arc;
 
 fn validate(name: &str, source: &str, entry: &str, constants: &[(&str, f64)]) {
     let module = naga::front::wgsl::parse_str(source)
@@ -64,6 +68,27 @@ fn every_shader_parses_and_validates_with_each_override_set() {
         }
     }
     assert_eq!(validated, 3 + 3 * MatmulVariant::ALL.len());
+}
+
+/// Each mutant's number is the prelude's constant of that name, and every shader validates with
+/// each mutant compiled in.
+#[test]
+fn mutants_are_the_preludes_constants_and_validate() {
+    let prelude = gpu_mlp::gpu::ops::PRELUDE_WGSL;
+    assert!(prelude.contains("override MUTANT: u32 = 0u;"));
+    for m in Mutant::ALL {
+        let line = format!("const {}: u32 = {}u;", m.wgsl_constant(), m as u32);
+        assert!(prelude.contains(&line), "the prelude lacks `{line}`");
+        for (name, source, entries) in SHADERS {
+            for entry in *entries {
+                let mut constants = Mutant::constants(Some(m));
+                if *name == "matmul.wgsl" {
+                    constants.extend(MatmulVariant::Register32.constants(Transpose::A));
+                }
+                validate(name, source, entry, &constants);
+            }
+        }
+    }
 }
 
 #[test]
@@ -127,6 +152,35 @@ fn the_kernel_grid_passes_on_the_adapter() {
             "no {kernel} check"
         );
     }
+}
+
+/// The kernels compiled with wgpu's runtime checks (bounds checks, loop bounding) give the same
+/// bits as the engine's unchecked build over the whole grid: an access outside a buffer, clamped
+/// or zeroed by the checks, would change a result.
+#[test]
+fn the_kernel_grid_gives_the_same_bits_with_runtime_checks() {
+    let Some(lab) = lab() else { return };
+    let pipes = Pipelines::with_runtime_checks(&lab.ctx.device, true).expect("checked pipelines");
+    let checked = KernelLab::with_pipelines(Arc::clone(&lab.ctx), Arc::new(pipes));
+    let spec = ModelSpec::new(784, vec![65, 17], 10, 0.2).unwrap();
+    let grid = Grid {
+        ragged: true,
+        every_product: false,
+        model: Some((spec, 33)),
+    };
+    let plain = check_kernels(lab, &grid, 9, None, &mut |_| {});
+    let with_checks = check_kernels(&checked, &grid, 9, None, &mut |_| {});
+    assert_eq!(plain.len(), with_checks.len());
+    let failed = failures(&with_checks);
+    assert!(failed.is_empty(), "checked build:\n{}", failed.join("\n"));
+    let differ: Vec<String> = plain
+        .iter()
+        .zip(&with_checks)
+        .filter(|(a, b)| a.output_bits != b.output_bits)
+        .map(|(a, _)| format!("{} {} {}", a.kernel, a.shape, a.tile))
+        .collect();
+    assert!(differ.is_empty(), "bits differ:\n{}", differ.join("\n"));
+    assert!(plain.iter().all(|c| c.output_bits != 0));
 }
 
 /// The grid is a check that can fail: a nudged element fails every check it touches.

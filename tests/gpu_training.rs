@@ -289,7 +289,7 @@ fn engine_selection_follows_the_adapters() {
         "{}",
         vk.engine.describe()
     );
-    assert!(vk.note.is_none());
+    assert!(vk.note.is_none(), "{:?}", vk.note);
     let missing = engine::open_engine(
         BackendChoice::Vulkan,
         Some("no such adapter"),
@@ -304,4 +304,68 @@ fn engine_selection_follows_the_adapters() {
             gpu_mlp::error::GpuError::NoAdapter { .. }
         ))
     ));
+}
+
+/// Evaluation as validation and test use it: a range that starts in the middle of a split and
+/// spans several evaluation batches. Every sample's prediction and loss (the loss from one-row
+/// ranges, on both sides of each batch boundary) agrees with the CPU engine's, and the range's
+/// loss is the sum of its samples'.
+#[test]
+fn evaluation_from_an_offset_over_several_batches_agrees_per_sample() {
+    let spec = ModelSpec::new(784, vec![64], 10, 0.2).unwrap();
+    let opt = Optimizer::adam(1e-3);
+    let eval_batch = 64;
+    let opts = GpuOptions {
+        eval_batch,
+        ..Default::default()
+    };
+    let Some(mut gpu) = gpu_engine(&spec, opt, 32, opts) else {
+        return;
+    };
+    let mut cpu = CpuEngine::new(&spec, opt, 32).unwrap();
+    let train_rows = training_rows(400);
+    let mut test_rows = training_rows(300);
+    test_rows.labels.reverse();
+    let params = spec.init_parameters(5);
+    for engine in [&mut gpu as &mut dyn Engine, &mut cpu] {
+        engine.load_split(Split::Train, &train_rows).unwrap();
+        engine.load_split(Split::Test, &test_rows).unwrap();
+        engine.set_parameters(&params).unwrap();
+    }
+    // 3 full evaluation batches and a short one, from row 37 (validation: the end of Train).
+    for (split, range) in [
+        (Split::Train, 37..37 + 3 * eval_batch + 21),
+        (Split::Test, 250..300),
+    ] {
+        let g = gpu.evaluate(split, range.clone()).unwrap();
+        let c = cpu.evaluate(split, range.clone()).unwrap();
+        assert_eq!(g.count, range.len());
+        assert_eq!(g.predictions, c.predictions, "{split:?} {range:?}");
+        assert_eq!(g.correct, c.correct);
+        check_rel(
+            "range loss",
+            &[g.loss_sum as f32],
+            &[c.loss_sum as f32],
+            1e-5,
+        );
+        let mut per_sample = 0.0;
+        for row in range.clone() {
+            let g1 = gpu.evaluate(split, row..row + 1).unwrap();
+            let c1 = cpu.evaluate(split, row..row + 1).unwrap();
+            assert_eq!(g1.predictions, c1.predictions, "{split:?} row {row}");
+            check_rel(
+                &format!("row {row} loss"),
+                &[g1.loss_sum as f32],
+                &[c1.loss_sum as f32],
+                1e-5,
+            );
+            per_sample += g1.loss_sum;
+        }
+        check_rel(
+            "range vs its samples",
+            &[g.loss_sum as f32],
+            &[per_sample as f32],
+            1e-5,
+        );
+    }
 }

@@ -61,6 +61,9 @@ pub fn run(args: &VerifyArgs) -> Result<VerifyReport> {
             (spec, rows)
         }
     };
+    if let Some(m) = verify::mutant_from_env()? {
+        println!("{}", verify::mutant_line(m));
+    }
     let ctx = verify::open_adapter(choice, adapter, &verify::device_needs(&spec, batch), false)?
         .ok_or_else(|| crate::config_error!("no adapter to verify"))?;
     println!(

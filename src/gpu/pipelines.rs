@@ -2,6 +2,7 @@
 //! matmul variants on first request.
 
 use super::ops::matmul::{MatmulBindings, MatmulVariant, Transpose};
+use super::ops::mutant::Mutant;
 use super::ops::{self, gather::GatherBindings, optimizer::OptimizerBindings};
 use super::ops::{softmax_cross_entropy::SoftmaxBindings, Layout};
 use crate::error::GpuError;
@@ -82,6 +83,8 @@ pub struct Pipelines {
     matmul_module: wgpu::ShaderModule,
     matmul: Mutex<HashMap<(Transpose, MatmulVariant), wgpu::ComputePipeline>>,
     limits: wgpu::Limits,
+    /// The deliberately wrong kernel compiled in (`verify`'s fault injection), if any.
+    pub mutant: Option<Mutant>,
 }
 
 impl Pipelines {
@@ -94,7 +97,17 @@ impl Pipelines {
     /// (bounds checks, loop bounding). Checked modules are for developing a new shader and for
     /// measuring what the checks cost.
     pub fn with_runtime_checks(device: &wgpu::Device, checked: bool) -> Result<Self, GpuError> {
+        Self::build(device, checked, None)
+    }
+
+    /// Pipelines with runtime checks or not, and with `mutant` compiled in (see `ops::mutant`).
+    pub fn build(
+        device: &wgpu::Device,
+        checked: bool,
+        mutant: Option<Mutant>,
+    ) -> Result<Self, GpuError> {
         use ops::{gather, optimizer, softmax_cross_entropy};
+        let constants = Mutant::constants(mutant);
         let matmul_layout = Layout::new(device, "matmul", MatmulBindings::STORAGE);
         let gather_layout = Layout::new(device, "gather", GatherBindings::STORAGE);
         let softmax_layout = Layout::new(device, "softmax_ce", SoftmaxBindings::STORAGE);
@@ -113,21 +126,21 @@ impl Pipelines {
                 &gather_layout,
                 &gather_module,
                 gather::ENTRY_POINT,
-                &[],
+                &constants,
             )?,
             softmax: pipeline(
                 device,
                 &softmax_layout,
                 &softmax_module,
                 softmax_cross_entropy::ENTRY_POINT,
-                &[],
+                &constants,
             )?,
             optimizer: pipeline(
                 device,
                 &optimizer_layout,
                 &optimizer_module,
                 optimizer::ENTRY_POINT,
-                &[],
+                &constants,
             )?,
             matmul_module: module(device, "matmul.wgsl", ops::matmul::WGSL, checked),
             matmul_layout,
@@ -136,6 +149,7 @@ impl Pipelines {
             optimizer_layout,
             matmul: Mutex::new(HashMap::new()),
             limits: device.limits(),
+            mutant,
         })
     }
 
@@ -154,12 +168,14 @@ impl Pipelines {
             return Ok(p.clone());
         }
         variant.check(&self.limits).map_err(GpuError::Device)?;
+        let mut constants = variant.constants(t);
+        constants.extend(Mutant::constants(self.mutant));
         let p = pipeline(
             device,
             &self.matmul_layout,
             &self.matmul_module,
             variant.entry_point(),
-            &variant.constants(t),
+            &constants,
         )?;
         cache.insert((t, variant), p.clone());
         Ok(p)

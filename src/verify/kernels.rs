@@ -29,6 +29,9 @@ pub const MATMUL_BOUND: f64 = 1e-5;
 pub const SOFTMAX_BOUND: f64 = 1e-5;
 /// Relative error bound of the Adam and SGD updates.
 pub const OPTIMIZER_BOUND: f64 = 1e-6;
+/// Relative error bound of Adam's update `w_new − w` (parameters 10x its size, so their last
+/// bit is ~1e-6 of it).
+pub const ADAM_UPDATE_BOUND: f64 = 1e-5;
 
 /// One row of the table: one kernel at one shape (and tile) against the reference.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -45,6 +48,10 @@ pub struct KernelCheck {
     pub bound: f64,
     pub passed: bool,
     pub worst: Option<Worst>,
+    /// A hash of the GPU output's bits (before any perturbation), to compare builds of the same
+    /// kernels bit for bit (e.g. with and without runtime checks).
+    #[serde(skip)]
+    pub output_bits: u64,
     /// Why it failed beyond the bound (`wrote past the batch`, bits differing between tiles, a
     /// device error) or that it was perturbed on purpose.
     pub note: String,
@@ -64,6 +71,48 @@ pub struct Grid {
 
 fn poison(n: usize) -> Vec<f32> {
     vec![f32::NAN; n]
+}
+
+/// Adam's third step (Keras numerics, lr 1e-3) on the CPU reference: the kernel's parameters,
+/// the step record and the expected parameters and moments.
+fn adam_reference(
+    w: &[f32],
+    g: &[f32],
+    m: &[f32],
+    v: &[f32],
+) -> (OptimizerParams, StepRecord, [Vec<f32>; 3]) {
+    let opt = Optimizer::adam(1e-3);
+    let p = OptimizerParams::new(&opt, w.len());
+    let step = StepRecord {
+        step_size: opt.step_size(3),
+        ..Default::default()
+    };
+    let (mut w2, mut m2, mut v2) = (w.to_vec(), m.to_vec(), v.to_vec());
+    ops::adam(
+        &mut w2,
+        g,
+        &mut m2,
+        &mut v2,
+        step.step_size,
+        p.beta1,
+        p.beta2,
+        p.epsilon,
+    );
+    (p, step, [w2, m2, v2])
+}
+
+/// FNV-1a over the values' bits.
+fn bits_hash(values: &[f32]) -> u64 {
+    values.iter().fold(0xcbf2_9ce4_8422_2325, |h, v| {
+        (h ^ u64::from(v.to_bits())).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A problem when anything of `c` past its first `head` elements (the rows past the step's
+/// batch) was written.
+fn past_the_batch(c: &[f32], head: usize) -> Option<String> {
+    let written = c.iter().skip(head).filter(|v| !v.is_nan()).count();
+    (written > 0).then(|| format!("wrote {written} elements past the batch"))
 }
 
 /// The logical `m × k × n` product of a variant (A is `[k,m]` for `Aᵀ·B`, B is `[n,k]` for `A·Bᵀ`).
@@ -153,6 +202,7 @@ impl Checker<'_> {
         problem: Option<String>,
     ) {
         let mut notes: Vec<String> = problem.iter().cloned().collect();
+        let output_bits = bits_hash(&got);
         if self.perturbs(kernel) && !got.is_empty() {
             let i = got.len() / 2;
             got[i] += 1.0 + got[i].abs();
@@ -169,6 +219,7 @@ impl Checker<'_> {
             bound,
             passed,
             worst: if passed { None } else { error.worst },
+            output_bits,
             note: notes.join("; "),
         });
     }
@@ -189,6 +240,7 @@ impl Checker<'_> {
             bound: 0.0,
             passed: false,
             worst: None,
+            output_bits: 0,
             note: e.to_string(),
         });
     }
@@ -283,7 +335,8 @@ impl Checker<'_> {
         let (fan_in, fan_out) = dims;
         let shape = format!("{rows}x{fan_in}x{fan_out}{case}");
         let layer = layer_at(5, dims);
-        let x = self.vec(rows * fan_in);
+        // Buffers sized for `max_rows`, as the engine's: rows past the step hold stale values.
+        let x = self.vec(max_rows * fan_in);
         let mut flat = self.vec(layer.bias_offset + fan_out);
         flat[..layer.weight_offset].fill(f32::NAN);
         let mut step = StepRecord::full(rows);
@@ -291,7 +344,8 @@ impl Checker<'_> {
         let mut want = poison(rows * fan_out);
         let relu = epilogue != Epilogue::Bias;
         let (w, bias) = (layer.weights(&flat), layer.bias(&flat));
-        ops::dense_forward(&x, w, bias, &mut want, rows, fan_in, fan_out, relu);
+        let x_rows = &x[..rows * fan_in];
+        ops::dense_forward(x_rows, w, bias, &mut want, rows, fan_in, fan_out, relu);
         if epilogue == Epilogue::BiasReluDropout {
             ops::dropout(&mut want, rows, fan_out, index as u32, step.seed, mask);
         }
@@ -300,21 +354,28 @@ impl Checker<'_> {
             step,
             a: &x,
             b: &flat,
-            c: &poison(rows * fan_out),
+            c: &poison(max_rows * fan_out),
             aux: &x,
         };
         // A different dropout mask shows as a large error anyway; say so plainly.
+        let head = rows * fan_out;
         let masked = |c: &[f32]| {
             let differ = c
                 .iter()
                 .zip(&want)
                 .filter(|(g, w)| (**g == 0.0) != (**w == 0.0))
                 .count();
-            (epilogue == Epilogue::BiasReluDropout && differ > 0)
-                .then(|| format!("{differ} elements dropped differently"))
+            let mut problems: Vec<String> = past_the_batch(c, head).into_iter().collect();
+            if epilogue == Epilogue::BiasReluDropout && differ > 0 {
+                problems.push(format!("{differ} elements dropped differently"));
+            }
+            (!problems.is_empty()).then(|| problems.join("; "))
         };
         let kernel = epilogue.kernel_name();
-        self.variants_of(kernel, &shape, &ops, &want, &masked, &|c| c);
+        self.variants_of(kernel, &shape, &ops, &want, &masked, &|mut c| {
+            c.truncate(head);
+            c
+        });
     }
 
     /// The input gradient `dX = dZ·Wᵀ ⊙ (act > 0)·scale` (ReLU and dropout backward fused).
@@ -329,16 +390,25 @@ impl Checker<'_> {
         let (fan_in, fan_out) = dims;
         let shape = format!("{rows}x{fan_out}x{fan_in}{case}");
         let layer = layer_at(7, dims);
-        let dz = self.vec(rows * fan_out);
+        // Buffers sized for `max_rows`, as the engine's: rows past the step hold stale values.
+        let dz = self.vec(max_rows * fan_out);
         let flat = self.vec(layer.bias_offset);
         let act: Vec<f32> = self
-            .vec(rows * fan_in)
+            .vec(max_rows * fan_in)
             .iter()
             .map(|v| v.max(0.0) * scale)
             .collect();
         let mut want = poison(rows * fan_in);
-        ops::matmul_a_bt(&dz, layer.weights(&flat), &mut want, rows, fan_out, fan_in);
-        ops::relu_dropout_backward(&mut want, &act, rows, fan_in, scale);
+        let dz_rows = &dz[..rows * fan_out];
+        ops::matmul_a_bt(
+            dz_rows,
+            layer.weights(&flat),
+            &mut want,
+            rows,
+            fan_out,
+            fan_in,
+        );
+        ops::relu_dropout_backward(&mut want, &act[..rows * fan_in], rows, fan_in, scale);
         let mask = DropoutMask {
             threshold: 0,
             scale,
@@ -348,11 +418,22 @@ impl Checker<'_> {
             step: StepRecord::full(rows),
             a: &dz,
             b: &flat,
-            c: &poison(rows * fan_in),
+            c: &poison(max_rows * fan_in),
             aux: &act,
         };
         let kernel = Epilogue::ReluMask.kernel_name();
-        self.variants_of(kernel, &shape, &ops, &want, &|_| None, &|c| c);
+        let head = rows * fan_in;
+        self.variants_of(
+            kernel,
+            &shape,
+            &ops,
+            &want,
+            &|c| past_the_batch(c, head),
+            &|mut c| {
+                c.truncate(head);
+                c
+            },
+        );
     }
 
     /// The weight and bias gradient in one product: `[dW; db] = [X 1]ᵀ·dZ`, written at an offset
@@ -362,12 +443,15 @@ impl Checker<'_> {
         let kernel = "matmul A^T*B +ones-row";
         let shape = format!("{}x{rows}x{fan_out}{case}", fan_in + 1);
         let layer = layer_at(3, dims);
-        let x = self.vec(rows * fan_in);
-        let dz = self.vec(rows * fan_out);
+        // Buffers sized for `max_rows`, as the engine's: rows past the step hold stale values,
+        // which a sum over more than the step's rows would take in.
+        let x = self.vec(max_rows * fan_in);
+        let dz = self.vec(max_rows * fan_out);
         let mut want = poison(fan_in * fan_out + fan_out);
         let (dw, db) = want.split_at_mut(fan_in * fan_out);
-        ops::matmul_at_b(&x, &dz, dw, fan_in, rows, fan_out);
-        ops::column_sums(&dz, rows, fan_out, db);
+        let dz_rows = &dz[..rows * fan_out];
+        ops::matmul_at_b(&x[..rows * fan_in], dz_rows, dw, fan_in, rows, fan_out);
+        ops::column_sums(dz_rows, rows, fan_out, db);
         let offset = layer.weight_offset;
         let ops = Operands {
             call: MatmulCall::weight_gradient(&layer, max_rows),
@@ -436,10 +520,16 @@ impl Checker<'_> {
 
     /// Softmax + cross-entropy on a partial batch (a third of the rows unused): the gradient,
     /// the loss sum and correct count of the step's slot, and evaluation-mode predictions.
-    fn softmax(&mut self, rows: usize, classes: usize, case: &str) {
+    /// `spread`: the logits lie in (−spread, spread); from ~90 on, exp overflows without the
+    /// max shift.
+    fn softmax(&mut self, rows: usize, classes: usize, spread: f32, case: &str) {
         let used = (rows - rows / 3).max(1);
         let shape = format!("{used} of {rows} rows x {classes}{case}");
-        let logits: Vec<f32> = self.vec(rows * classes).iter().map(|v| v * 8.0).collect();
+        let logits: Vec<f32> = self
+            .vec(rows * classes)
+            .iter()
+            .map(|v| v * spread)
+            .collect();
         let labels = self.bytes(rows, classes as u32);
         let labels32: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
         let mut step = StepRecord::full(used);
@@ -544,24 +634,8 @@ impl Checker<'_> {
         let g: Vec<f32> = self.vec(n).iter().map(|v| v * 0.1).collect();
         let m: Vec<f32> = self.vec(n).iter().map(|v| v * 0.01).collect();
         let v: Vec<f32> = self.vec(n).iter().map(|v| v.abs() * 1e-3).collect();
-        let opt = Optimizer::adam(1e-3);
-        let p = OptimizerParams::new(&opt, n);
+        let (p, step, [w2, m2, v2]) = adam_reference(&w, &g, &m, &v);
         let (beta1, beta2, epsilon) = (p.beta1, p.beta2, p.epsilon);
-        let step = StepRecord {
-            step_size: opt.step_size(3),
-            ..Default::default()
-        };
-        let (mut w2, mut m2, mut v2) = (w.clone(), m.clone(), v.clone());
-        ops::adam(
-            &mut w2,
-            &g,
-            &mut m2,
-            &mut v2,
-            step.step_size,
-            beta1,
-            beta2,
-            epsilon,
-        );
         match self.lab.optimizer(&p, &step, &w, &g, &m, &v) {
             Ok(out) => {
                 self.compare(
@@ -642,6 +716,42 @@ impl Checker<'_> {
                 )
             }
             Err(e) => self.device_error("adam w (n short)", &shape, None, e),
+        }
+    }
+
+    /// One Adam update judged on the update itself, `w_new − w` (judged on the parameters alone,
+    /// an update ~1e-4 of a parameter is checked to ~1%): parameters small beside their updates,
+    /// and second moments so small that sqrt(v) is near ε, where ε's placement (Keras's
+    /// `sqrt(v) + ε̂`, the reference, against PyTorch's `sqrt(v)/sqrt(1 − β2^t) + ε`) changes the
+    /// update by up to 2x.
+    fn adam_update(&mut self, n: usize, case: &str) {
+        let shape = format!("n {n}, sqrt(v) near eps{case}");
+        let w: Vec<f32> = self.vec(n).iter().map(|v| v * 1e-3).collect();
+        let g: Vec<f32> = self.vec(n).iter().map(|v| v * 1e-6).collect();
+        let m: Vec<f32> = self.vec(n).iter().map(|v| v * 1e-7).collect();
+        let v: Vec<f32> = self.vec(n).iter().map(|v| v.abs() * 1e-14).collect();
+        let (p, step, [w2, ..]) = adam_reference(&w, &g, &m, &v);
+        let update = |after: &[f32]| -> Vec<f32> {
+            after
+                .iter()
+                .zip(&w)
+                .map(|(a, b)| (f64::from(*a) - f64::from(*b)) as f32)
+                .collect()
+        };
+        match self.lab.optimizer(&p, &step, &w, &g, &m, &v) {
+            Ok(out) => {
+                let got = update(&out.params);
+                self.compare(
+                    "adam update",
+                    &shape,
+                    None,
+                    got,
+                    &update(&w2),
+                    ADAM_UPDATE_BOUND,
+                    None,
+                );
+            }
+            Err(e) => self.device_error("adam update", &shape, None, e),
         }
     }
 }
@@ -741,17 +851,26 @@ pub fn check_kernels(
         c.gather(10, 17, 1, false, "");
         c.gather(50, 17, 33, true, "");
         for (rows, classes) in [(1, 10), (3, 2), (33, 10), (300, 10), (64, 65)] {
-            c.softmax(rows, classes, "");
+            c.softmax(rows, classes, 8.0, "");
         }
+        c.softmax(33, 10, 200.0, " (large logits)");
         c.optimizers(1017, "");
+        c.adam_update(1017, "");
     }
     if let Some((spec, batch)) = &grid.model {
         let batch = (*batch).max(1);
         let count = batch + batch / 2 + 1;
         c.gather(count, spec.inputs, batch, false, " (model)");
         c.gather(count, spec.inputs, batch, true, " (model)");
-        c.softmax(batch + batch / 2, spec.classes, " (model)");
+        c.softmax(batch + batch / 2, spec.classes, 8.0, " (model)");
+        c.softmax(
+            batch + batch / 2,
+            spec.classes,
+            200.0,
+            " (model, large logits)",
+        );
         c.optimizers(spec.parameter_count(), " (model)");
+        c.adam_update(spec.parameter_count(), " (model)");
     }
     c.checks
 }

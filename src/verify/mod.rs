@@ -9,6 +9,9 @@
 //! `matmul`, `gather`, `softmax`, `adam`, `sgd`, or `lockstep` for the final parameters), one
 //! GPU output element of each matching check is changed before the comparison, so those checks
 //! must fail and verify must exit with status 1. Only verify reads it; training never does.
+//!
+//! Fault injection on the device: with `GPU_MLP_MUTANT=NAME` (see [`Mutant`]) verify compiles
+//! one kernel deliberately wrong and says so first; it must then fail, naming that kernel.
 
 pub mod kernels;
 pub mod lockstep;
@@ -20,6 +23,8 @@ pub use lockstep::{LockstepOptions, LockstepReport, LockstepRows};
 use crate::engine::BackendChoice;
 use crate::error::{ConfigError, GpuError, Result, VerifyFailed};
 use crate::gpu::kernels::KernelLab;
+use crate::gpu::ops::mutant::{self, Mutant};
+use crate::gpu::Pipelines;
 use crate::gpu::{self, DeviceNeeds, GpuContext, GpuEngine, GpuOptions};
 use crate::model::ModelSpec;
 use crate::optimizer::Optimizer;
@@ -32,7 +37,7 @@ use std::time::Instant;
 pub const PERTURB_ENV: &str = "GPU_MLP_VERIFY_PERTURB";
 
 /// The `format` field of the JSON report.
-pub const FORMAT: &str = "gpu-mlp-verify/1";
+pub const FORMAT: &str = "gpu-mlp-verify/2";
 
 /// What to check.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,8 +64,11 @@ pub struct VerifyReport {
     pub seed: u64,
     /// The `GPU_MLP_VERIFY_PERTURB` value when the self-test was on.
     pub perturbed: Option<String>,
+    /// The `GPU_MLP_MUTANT` value when a kernel was compiled wrong on purpose.
+    pub mutant: Option<String>,
     pub kernels: Vec<KernelCheck>,
-    pub lockstep: Option<LockstepReport>,
+    /// One lockstep run per optimizer (see [`lockstep_optimizers`]); empty with `--steps 0`.
+    pub lockstep: Vec<LockstepReport>,
     pub checks: usize,
     pub failed: usize,
     pub passed: bool,
@@ -87,9 +95,11 @@ impl VerifyReport {
                 )
             })
             .or_else(|| {
-                self.lockstep
-                    .as_ref()
-                    .and_then(|l| l.failures.first().map(|f| format!("lockstep {f}")))
+                self.lockstep.iter().find_map(|l| {
+                    l.failures
+                        .first()
+                        .map(|f| format!("lockstep {}: {f}", l.optimizer))
+                })
             })
             .unwrap_or_else(|| "unknown".to_string());
         Some(VerifyFailed {
@@ -162,6 +172,21 @@ pub fn perturbation() -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// The mutant `GPU_MLP_MUTANT` names (an unknown name is a configuration error).
+pub fn mutant_from_env() -> Result<Option<Mutant>> {
+    Mutant::from_env().map_err(|e| ConfigError::new(e).into())
+}
+
+/// The loud line of a run with a mutant.
+pub fn mutant_line(m: Mutant) -> String {
+    format!(
+        "{}={}: the {} kernel is compiled WRONG on purpose (fault injection); verify must fail",
+        mutant::ENV,
+        m.name(),
+        m.kernel()
+    )
+}
+
 /// What a verification run needs from the device.
 pub fn device_needs(spec: &ModelSpec, batch: usize) -> DeviceNeeds {
     GpuEngine::needs(spec, batch, &GpuOptions::default()).max(DeviceNeeds::default())
@@ -223,7 +248,12 @@ pub fn run(
              (self-test of the checker); those checks must fail"
         ));
     }
-    let lab = KernelLab::new(Arc::clone(&ctx))?;
+    let mutant = mutant_from_env()?;
+    if let Some(m) = mutant {
+        log(&mutant_line(m));
+    }
+    let pipes = Pipelines::build(&ctx.device, false, mutant)?;
+    let lab = KernelLab::with_pipelines(Arc::clone(&ctx), Arc::new(pipes));
     log(&table_header());
     let grid = Grid {
         ragged: opts.ragged,
@@ -239,32 +269,32 @@ pub fn run(
         checks.len() - kernels_failed,
         checks.len()
     ));
-    let lockstep = if opts.steps > 0 {
-        log("");
-        let lopts = LockstepOptions {
-            spec: opts.spec.clone(),
-            optimizer: opts.optimizer,
-            batch: opts.batch,
-            steps: opts.steps,
-            seed: opts.seed,
-        };
+    let mut lockstep = Vec::new();
+    if opts.steps > 0 {
         let perturb_params = perturbed
             .as_deref()
             .is_some_and(|p| "lockstep".starts_with(p));
-        Some(lockstep::run(
-            Arc::clone(&ctx),
-            Arc::clone(&lab.pipes),
-            &lopts,
-            rows,
-            perturb_params,
-            log,
-        )?)
-    } else {
-        None
-    };
-    let lockstep_failed = lockstep.as_ref().map_or(0, |l| l.failures.len());
-    let failed = kernels_failed + lockstep_failed;
-    let checks_total = checks.len() + lockstep.as_ref().map_or(0, |_| 5);
+        for optimizer in lockstep_optimizers(opts.optimizer) {
+            log("");
+            let lopts = LockstepOptions {
+                spec: opts.spec.clone(),
+                optimizer,
+                batch: opts.batch,
+                steps: opts.steps,
+                seed: opts.seed,
+            };
+            lockstep.push(lockstep::run(
+                Arc::clone(&ctx),
+                Arc::clone(&lab.pipes),
+                &lopts,
+                rows,
+                perturb_params,
+                log,
+            )?);
+        }
+    }
+    let failed = kernels_failed + lockstep.iter().map(|l| l.failures.len()).sum::<usize>();
+    let checks_total = checks.len() + lockstep.iter().map(|l| l.checks.len()).sum::<usize>();
     Ok(VerifyReport {
         format: FORMAT.to_string(),
         build: BuildInfo::current(),
@@ -274,6 +304,7 @@ pub fn run(
         batch: opts.batch,
         seed: opts.seed,
         perturbed,
+        mutant: mutant.map(|m| m.name().to_string()),
         kernels: checks,
         lockstep,
         checks: checks_total,
@@ -281,6 +312,17 @@ pub fn run(
         passed: failed == 0,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The optimizers of the lockstep runs: the one asked for, then SGD (or Adam when SGD was asked
+/// for). Adam's update is invariant to the gradient's scale, so a kernel that scales gradients
+/// wrongly passes an Adam-only lockstep; SGD's update is the gradient itself.
+pub fn lockstep_optimizers(asked: Optimizer) -> Vec<Optimizer> {
+    let companion = match asked {
+        Optimizer::Sgd { .. } => Optimizer::adam(1e-3),
+        _ => Optimizer::Sgd { lr: 0.05 },
+    };
+    vec![asked, companion]
 }
 
 /// The last line of a run: `PASS: ...` or `FAIL: ...`.
@@ -354,5 +396,17 @@ mod tests {
         assert_eq!(sci(1.234e-6), "1.23e-6");
         assert_eq!(bound(0.0), "exact");
         assert_eq!(bound(1e-5), "1e-5");
+    }
+
+    #[test]
+    fn the_lockstep_runs_sgd_as_well_as_adam() {
+        let adam = Optimizer::adam(1e-3);
+        let sgd = Optimizer::Sgd { lr: 0.1 };
+        for asked in [adam, sgd] {
+            let runs = lockstep_optimizers(asked);
+            assert_eq!(runs[0], asked);
+            assert!(runs.iter().any(|o| matches!(o, Optimizer::Sgd { .. })));
+            assert!(runs.iter().any(|o| matches!(o, Optimizer::Adam { .. })));
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The crate's one relative-error measure of a computed vector against its reference:
-//! ‖got − want‖₂ / ‖want‖₂, with the largest absolute error and where it is. A NaN on either side
-//! counts as an infinite error, so an unwritten (poisoned) element always fails.
+//! ‖got − want‖₂ / ‖want‖₂, with the largest absolute error and where it is. A NaN or an infinity
+//! on either side counts as an infinite error, so an unwritten (poisoned) element always fails,
+//! and two engines overflowing alike do not agree.
 
 use serde::Serialize;
 
@@ -15,7 +16,8 @@ pub struct Worst {
 /// How far `got` is from `want`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ErrorNorm {
-    /// ‖got − want‖₂ / ‖want‖₂ (0 when equal, infinite for NaN or different lengths).
+    /// ‖got − want‖₂ / ‖want‖₂ (0 when equal, infinite for NaN, infinities or different
+    /// lengths).
     pub rel: f64,
     /// The largest absolute error.
     pub max_abs: f64,
@@ -36,7 +38,7 @@ impl ErrorNorm {
         let (mut diff, mut norm, mut max_abs) = (0.0f64, 0.0f64, 0.0f64);
         let mut worst = None;
         for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-            let d = if g.is_nan() || w.is_nan() {
+            let d = if !g.is_finite() || !w.is_finite() {
                 f64::INFINITY
             } else {
                 (g as f64 - w as f64).abs()
@@ -54,6 +56,8 @@ impl ErrorNorm {
         }
         let rel = if diff == 0.0 {
             0.0
+        } else if !diff.is_finite() {
+            f64::INFINITY
         } else {
             diff.sqrt() / norm.sqrt().max(1e-30)
         };
@@ -80,7 +84,12 @@ mod tests {
         assert_eq!(e.max_abs, 0.5);
         assert!((e.rel - 0.5 / 14f64.sqrt()).abs() < 1e-12);
         assert_eq!(e.worst.map(|w| w.index), Some(2));
-        for (got, want) in [([f32::NAN, 2.0], [1.0, 2.0]), ([1.0, 2.0], [f32::NAN, 2.0])] {
+        for (got, want) in [
+            ([f32::NAN, 2.0], [1.0, 2.0]),
+            ([1.0, 2.0], [f32::NAN, 2.0]),
+            ([f32::INFINITY, 2.0], [f32::INFINITY, 2.0]),
+            ([1.0, f32::NEG_INFINITY], [1.0, 2.0]),
+        ] {
             let e = ErrorNorm::of(&got, &want);
             assert!(e.max_abs.is_infinite() && e.rel.is_infinite() && !e.within(1.0));
         }

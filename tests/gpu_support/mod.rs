@@ -107,3 +107,25 @@ pub fn mnist(split: &str, n: usize) -> Option<Samples> {
         features: all.features,
     })
 }
+
+/// Runs this build's `gpu-mlp` binary with `args`, without the checker's self-test and
+/// fault-injection variables unless `env` sets them.
+pub fn gpu_mlp(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gpu-mlp"));
+    cmd.args(args)
+        .env_remove(gpu_mlp::verify::PERTURB_ENV)
+        .env_remove(gpu_mlp::gpu::ops::mutant::ENV);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("the gpu-mlp binary runs")
+}
+
+/// A command's stdout and stderr, as one text.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

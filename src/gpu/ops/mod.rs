@@ -19,6 +19,7 @@ macro_rules! shader {
 
 pub mod gather;
 pub mod matmul;
+pub mod mutant;
 pub mod optimizer;
 pub mod softmax_cross_entropy;
 
