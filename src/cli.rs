@@ -19,6 +19,10 @@ Examples (the three tutorial networks):
   gpu-mlp train --save model.safetensors --checkpoint-every 2 --plot curves.png
   # Go on training a saved model for 3 more epochs
   gpu-mlp train --init-from model.safetensors --epochs 3 --save model2.safetensors
+  # 30 epochs with a cosine learning rate after 500 steps of warm-up
+  gpu-mlp train --epochs 30 --lr 0.003 --warmup 500 --lr-schedule cosine
+  # Up to 50 epochs, stopping when val_loss has not improved for 3; keep the best epoch's model
+  gpu-mlp train --epochs 50 --validation-split 0.1 --early-stopping 3 --restore-best --save m.safetensors
   # One trial of a sweep: settings from a file, a quick subset, a summary a program reads
   gpu-mlp train --config trial.toml --train-samples 6000 --summary-json summary.json
 
@@ -71,6 +75,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process, so the size of train's many flags costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train a model and evaluate it on the test set
@@ -233,6 +239,28 @@ pub struct TrainArgs {
     /// Adam's epsilon (Keras: 1e-7; PyTorch: 1e-8)
     #[arg(long, default_value_t = 1e-7, value_parser = parse_positive)]
     pub adam_epsilon: f32,
+    /// How the learning rate changes, per step over the whole run: constant,
+    /// step:EVERY:FACTOR (times FACTOR after every EVERY steps), exponential:FACTOR (times FACTOR
+    /// per epoch, applied smoothly) or cosine (down to 0 at the last step)
+    #[arg(long, default_value = "constant", value_name = "SCHEDULE")]
+    pub lr_schedule: crate::schedule::Schedule,
+    /// Ramp the learning rate up linearly over the first STEPS steps (then the schedule starts)
+    #[arg(long, default_value_t = 0, value_name = "STEPS")]
+    pub warmup: u64,
+    /// Stop once --monitor has not improved for PATIENCE epochs in a row (Keras's EarlyStopping)
+    #[arg(long, value_name = "PATIENCE", value_parser = clap::value_parser!(u64).range(1..))]
+    pub early_stopping: Option<u64>,
+    /// The metric early stopping watches: val_loss, val_accuracy, loss or accuracy [default:
+    /// val_loss with a --validation-split, else loss]
+    #[arg(long, value_name = "METRIC", requires = "early_stopping")]
+    pub monitor: Option<crate::early_stopping::Monitor>,
+    /// An improvement must beat the best value so far by more than this [default: 0]
+    #[arg(long, value_name = "DELTA", requires = "early_stopping", value_parser = parse_non_negative)]
+    pub min_delta: Option<f64>,
+    /// End with the parameters of the best epoch (by --monitor), whether or not training
+    /// stopped early: they are tested and saved (Keras's restore_best_weights)
+    #[arg(long, requires = "early_stopping")]
+    pub restore_best: bool,
     /// Seed of initialisation, shuffling and dropout: same seed and engine, same numbers
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -506,6 +534,13 @@ fn parse_split(s: &str) -> Result<f64, String> {
         _ => Err(format!(
             "expected a fraction in [0, 1), e.g. 0.1; got '{s}'"
         )),
+    }
+}
+
+fn parse_non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v >= 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("expected a number >= 0, e.g. 0.001; got '{s}'")),
     }
 }
 

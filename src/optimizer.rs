@@ -36,8 +36,22 @@ impl Optimizer {
         }
     }
 
+    /// The base learning rate.
+    pub fn lr(&self) -> f32 {
+        match *self {
+            Optimizer::Adam { lr, .. } | Optimizer::Sgd { lr } => lr,
+        }
+    }
+
     /// The step size applied at (1-based) step `t`: `α_t` for Adam, `lr` for SGD.
     pub fn step_size(&self, t: u64) -> f32 {
+        self.scheduled_step_size(t, 1.0)
+    }
+
+    /// The step size at step `t` with the learning rate scaled by a schedule's `factor`,
+    /// multiplied in f64 before the one rounding to f32 (a factor of exactly 1 gives
+    /// [`step_size`](Self::step_size)'s bits).
+    pub fn scheduled_step_size(&self, t: u64, factor: f64) -> f32 {
         match *self {
             Optimizer::Adam {
                 lr, beta1, beta2, ..
@@ -45,9 +59,9 @@ impl Optimizer {
                 let t = t as i32;
                 let correction =
                     (1.0 - (beta2 as f64).powi(t)).sqrt() / (1.0 - (beta1 as f64).powi(t));
-                (lr as f64 * correction) as f32
+                (lr as f64 * correction * factor) as f32
             }
-            Optimizer::Sgd { lr } => lr,
+            Optimizer::Sgd { lr } => (lr as f64 * factor) as f32,
         }
     }
 

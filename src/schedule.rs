@@ -178,7 +178,10 @@ mod tests {
         assert_eq!(s.factor(50), 0.5);
         assert_eq!(s.factor(100), 1.0);
         assert_eq!(s.factor(101), 1.0, "the schedule starts after the warm-up");
-        assert!((s.factor(551) - 0.5).abs() < 1e-12, "cosine spans the 900 steps left");
+        assert!(
+            (s.factor(551) - 0.5).abs() < 1e-12,
+            "cosine spans the 900 steps left"
+        );
         assert_eq!(sched(Schedule::Constant, 10).factor(11), 1.0);
     }
 
@@ -188,7 +191,14 @@ mod tests {
             let s: Schedule = text.parse().unwrap();
             assert_eq!(s.to_string(), text);
         }
-        for bad in ["", "linear", "step:0:0.5", "step:10", "exponential:-1", "step:x:0.5"] {
+        for bad in [
+            "",
+            "linear",
+            "step:0:0.5",
+            "step:10",
+            "exponential:-1",
+            "step:x:0.5",
+        ] {
             let err = bad.parse::<Schedule>().unwrap_err().to_string();
             assert!(err.contains("--lr-schedule"), "{bad}: {err}");
         }

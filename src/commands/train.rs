@@ -2,6 +2,7 @@
 
 use super::train_outputs::TrainOutputs;
 use crate::cli::{OptimizerArg, TrainArgs};
+use crate::early_stopping::{EarlyStopping, Monitor};
 use crate::error::Result;
 use crate::optimizer::Optimizer;
 use crate::report::{ConsoleReporter, MetricsFile};
@@ -28,6 +29,16 @@ pub fn config_from(args: &TrainArgs) -> TrainConfig {
         validation_split: args.validation_split,
         seed: args.seed,
         optimizer: optimizer_from(args),
+        lr_schedule: args.lr_schedule,
+        warmup: args.warmup,
+        early_stopping: args.early_stopping.map(|patience| EarlyStopping {
+            patience: patience as usize,
+            monitor: args
+                .monitor
+                .unwrap_or(Monitor::default_for(args.validation_split)),
+            min_delta: args.min_delta.unwrap_or(0.0),
+            restore_best: args.restore_best,
+        }),
     }
 }
 
