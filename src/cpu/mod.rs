@@ -1,7 +1,9 @@
 //! The CPU engine: the reference the GPU is checked against, and a fast trainer where no GPU
 //! exists. Every buffer is allocated once at construction; a training step allocates nothing.
 
+pub mod flush;
 pub mod ops;
+pub mod workers;
 
 use crate::data::Samples;
 use crate::dropout::DropoutMask;
@@ -9,10 +11,16 @@ use crate::engine::{Engine, EpochPlan, Evaluation, Split, StepMetrics};
 use crate::error::{ConfigError, Result};
 use crate::model::{DenseLayer, ModelSpec};
 use crate::optimizer::Optimizer;
+use ops::StepDropout;
 use std::ops::Range;
+use std::sync::Arc;
+use workers::Workers;
 
 /// Rows per chunk when evaluating (bounds scratch memory; any value gives the same numbers).
 const EVAL_CHUNK: usize = 1000;
+
+/// Training steps run on the workers between two progress reports to the caller.
+const STEPS_PER_REPORT: usize = 64;
 
 /// Activations and gradients for up to `rows` samples.
 struct Workspace {
@@ -50,11 +58,23 @@ pub struct CpuEngine {
     test: Samples,
     batch: Workspace,
     eval: Option<Workspace>,
+    workers: Arc<Workers>,
 }
 
 impl CpuEngine {
-    /// An engine for `spec` that trains with batches of at most `max_batch` rows.
+    /// An engine for `spec` that trains with batches of at most `max_batch` rows, on
+    /// `GPU_MLP_CPU_THREADS` threads (default: the machine's hardware threads).
     pub fn new(spec: &ModelSpec, optimizer: Optimizer, max_batch: usize) -> Result<Self> {
+        Self::with_threads(spec, optimizer, max_batch, Workers::default_threads()?)
+    }
+
+    /// `new` with an explicit thread count. The results do not depend on it.
+    pub fn with_threads(
+        spec: &ModelSpec,
+        optimizer: Optimizer,
+        max_batch: usize,
+        threads: usize,
+    ) -> Result<Self> {
         if max_batch == 0 {
             return Err(ConfigError::new("--batch-size must be at least 1").into());
         }
@@ -71,6 +91,7 @@ impl CpuEngine {
             test: Samples::default(),
             batch: Workspace::new(spec, max_batch),
             eval: None,
+            workers: Workers::shared(threads)?,
             spec: spec.clone(),
         })
     }
@@ -92,7 +113,8 @@ impl CpuEngine {
         );
         self.batch.acts[0][..x.len()].copy_from_slice(x);
         self.batch.labels[..rows].copy_from_slice(labels);
-        self.step_on_workspace(rows, dropout_seed)
+        let workers = Arc::clone(&self.workers);
+        workers.run(|| self.step_on_workspace(rows, dropout_seed))
     }
 
     fn step_on_workspace(&mut self, rows: usize, dropout_seed: u32) -> StepMetrics {
@@ -103,26 +125,30 @@ impl CpuEngine {
             batch,
             mask,
             spec,
+            workers,
             ..
         } = self;
         let last = layers.len() - 1;
         let dropout_on = spec.dropout > 0.0;
         for (l, layer) in layers.iter().enumerate() {
             let (inputs, outputs) = batch.acts.split_at_mut(l + 1);
-            let z = &mut outputs[0];
-            ops::dense_forward(
+            let hidden = l < last;
+            ops::dense_forward_on(
+                workers,
                 &inputs[l],
                 layer.weights(params),
                 layer.bias(params),
-                z,
+                &mut outputs[0],
                 rows,
                 layer.fan_in,
                 layer.fan_out,
-                l < last,
+                hidden,
+                (hidden && dropout_on).then_some(StepDropout {
+                    mask: *mask,
+                    layer: l as u32,
+                    seed: dropout_seed,
+                }),
             );
-            if l < last && dropout_on {
-                ops::dropout(z, rows, layer.fan_out, l as u32, dropout_seed, *mask);
-            }
         }
         let classes = layers[last].fan_out;
         let metrics = ops::softmax_cross_entropy(
@@ -136,12 +162,13 @@ impl CpuEngine {
         let scale = if dropout_on { mask.scale } else { 1.0 };
         for (l, layer) in layers.iter().enumerate().rev() {
             let (w_grad, rest) = grads[layer.weight_offset..].split_at_mut(layer.weight_len());
-            ops::matmul_at_b(
+            ops::weight_gradient_on(
+                workers,
                 &batch.acts[l],
                 &batch.deltas[l],
                 w_grad,
-                layer.fan_in,
                 rows,
+                layer.fan_in,
                 layer.fan_out,
             );
             ops::column_sums(
@@ -152,16 +179,17 @@ impl CpuEngine {
             );
             if l > 0 {
                 let (below, this) = batch.deltas.split_at_mut(l);
-                let d_in = &mut below[l - 1];
-                ops::matmul_a_bt(
+                ops::input_gradient_on(
+                    workers,
                     &this[0],
                     layer.weights(params),
-                    d_in,
+                    &batch.acts[l],
+                    &mut below[l - 1],
                     rows,
-                    layer.fan_out,
                     layer.fan_in,
+                    layer.fan_out,
+                    scale,
                 );
-                ops::relu_dropout_backward(d_in, &batch.acts[l], rows, layer.fan_in, scale);
             }
         }
         metrics
@@ -174,7 +202,8 @@ impl CpuEngine {
                 beta2,
                 epsilon,
                 ..
-            } => ops::adam(
+            } => ops::adam_on(
+                &self.workers,
                 &mut self.params,
                 &self.grads,
                 &mut self.moment1,
@@ -200,7 +229,9 @@ impl CpuEngine {
         for start in (0..rows).step_by(EVAL_CHUNK) {
             let n = (rows - start).min(EVAL_CHUNK);
             ws.acts[0][..n * inputs].copy_from_slice(&x[start * inputs..(start + n) * inputs]);
-            forward_inference(&self.layers, &self.params, ws, n);
+            let (layers, params) = (&self.layers, &self.params);
+            self.workers
+                .run(|| forward_inference(&self.workers, layers, params, ws, n));
             let logits = &ws.acts[self.layers.len()];
             for r in 0..n {
                 ops::softmax(
@@ -213,12 +244,19 @@ impl CpuEngine {
     }
 }
 
-/// Forward pass without dropout over the first `rows` rows of `ws.acts[0]`.
-fn forward_inference(layers: &[DenseLayer], params: &[f32], ws: &mut Workspace, rows: usize) {
+/// Forward pass without dropout over the first `rows` rows of `ws.acts[0]`, on the workers.
+fn forward_inference(
+    workers: &Workers,
+    layers: &[DenseLayer],
+    params: &[f32],
+    ws: &mut Workspace,
+    rows: usize,
+) {
     let last = layers.len() - 1;
     for (l, layer) in layers.iter().enumerate() {
         let (inputs, outputs) = ws.acts.split_at_mut(l + 1);
-        ops::dense_forward(
+        ops::dense_forward_on(
+            workers,
             &inputs[l],
             layer.weights(params),
             layer.bias(params),
@@ -227,18 +265,16 @@ fn forward_inference(layers: &[DenseLayer], params: &[f32], ws: &mut Workspace, 
             layer.fan_in,
             layer.fan_out,
             l < last,
+            None,
         );
     }
 }
 
 impl Engine for CpuEngine {
     fn describe(&self) -> String {
-        let threads = std::env::var("MATMUL_NUM_THREADS")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok());
-        match threads {
-            Some(t) => format!("cpu (matrixmultiply, {t} threads)"),
-            None => "cpu (matrixmultiply)".to_string(),
+        match self.workers.threads() {
+            1 => "cpu (matrixmultiply, 1 thread)".to_string(),
+            n => format!("cpu (matrixmultiply, {n} threads)"),
         }
     }
 
@@ -274,29 +310,36 @@ impl Engine for CpuEngine {
         plan: &EpochPlan,
         progress: &mut dyn FnMut(usize, &[StepMetrics]),
     ) -> Result<Vec<StepMetrics>> {
+        if let Some(step) = plan.steps.iter().find(|s| s.len as usize > self.batch.rows) {
+            return Err(ConfigError::new(format!(
+                "a step of {} rows exceeds the engine's batch size {}",
+                step.len, self.batch.rows
+            ))
+            .into());
+        }
         let mut all = Vec::with_capacity(plan.steps.len());
-        for (i, step) in plan.steps.iter().enumerate() {
-            let rows = step.len as usize;
-            if rows > self.batch.rows {
-                return Err(ConfigError::new(format!(
-                    "a step of {rows} rows exceeds the engine's batch size {}",
-                    self.batch.rows
-                ))
-                .into());
-            }
-            let order = &plan.order[step.start as usize..step.start as usize + rows];
-            ops::gather(
-                &self.train.images,
-                &self.train.labels,
-                self.train.features,
-                order,
-                &mut self.batch.acts[0],
-                &mut self.batch.labels,
-            );
-            let metrics = self.step_on_workspace(rows, step.dropout_seed);
-            self.apply_update(step.step_size);
-            all.push(metrics);
-            progress(i + 1, std::slice::from_ref(&metrics));
+        let workers = Arc::clone(&self.workers);
+        for chunk in plan.steps.chunks(STEPS_PER_REPORT) {
+            let done = all.len();
+            workers.run(|| {
+                for step in chunk {
+                    let rows = step.len as usize;
+                    let order = &plan.order[step.start as usize..step.start as usize + rows];
+                    ops::gather_on(
+                        &self.workers,
+                        &self.train.images,
+                        &self.train.labels,
+                        self.train.features,
+                        order,
+                        &mut self.batch.acts[0],
+                        &mut self.batch.labels,
+                    );
+                    let metrics = self.step_on_workspace(rows, step.dropout_seed);
+                    self.apply_update(step.step_size);
+                    all.push(metrics);
+                }
+            });
+            progress(all.len(), &all[done..]);
         }
         Ok(all)
     }
@@ -334,7 +377,9 @@ impl Engine for CpuEngine {
                 &mut ws.acts[0],
                 &mut ws.labels,
             );
-            forward_inference(&self.layers, &self.params, ws, n);
+            let (layers, params) = (&self.layers, &self.params);
+            self.workers
+                .run(|| forward_inference(&self.workers, layers, params, ws, n));
             let logits = &ws.acts[self.layers.len()];
             for r in 0..n {
                 let label = ws.labels[r] as usize;
@@ -347,5 +392,100 @@ impl Engine for CpuEngine {
             start += n;
         }
         Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::EpochPlanner;
+
+    /// 150 steps of the quickstart shape with dropout, at batch 100 (ragged last batch), on
+    /// `threads` workers: the parameters, the step metrics and a test evaluation.
+    fn train(threads: usize) -> (Vec<u32>, Vec<StepMetrics>, Evaluation) {
+        let (count, features) = (1000, 784);
+        let samples = Samples {
+            images: (0..count * features)
+                .map(|i| ((i * 2_654_435_761usize) >> 7) as u8)
+                .collect(),
+            labels: (0..count).map(|i| (i * 7 % 10) as u8).collect(),
+            count,
+            features,
+        };
+        let spec = ModelSpec::new(features, vec![128, 64], 10, 0.2).expect("spec");
+        let optimizer = Optimizer::adam(1e-3);
+        let mut engine = CpuEngine::with_threads(&spec, optimizer, 96, threads).expect("engine");
+        engine
+            .set_parameters(&spec.init_parameters(5))
+            .expect("parameters");
+        engine.load_split(Split::Train, &samples).expect("train");
+        engine.load_split(Split::Test, &samples).expect("test");
+        let mut planner = EpochPlanner::new(3, count, 96, optimizer);
+        let mut metrics = Vec::new();
+        for _ in 0..14 {
+            let plan = planner.next_epoch();
+            metrics.extend(engine.train_epoch(&plan, &mut |_, _| {}).expect("epoch"));
+        }
+        let params = engine.parameters().expect("parameters");
+        let evaluation = engine.evaluate(Split::Test, 0..count).expect("evaluate");
+        (
+            params.iter().map(|p| p.to_bits()).collect(),
+            metrics,
+            evaluation,
+        )
+    }
+
+    /// Adam's moments of an input that is never active decay by β₁ per step; from the smallest
+    /// normal float the next step would be subnormal, and the engine's workers make it 0.
+    #[test]
+    fn decaying_moments_are_flushed_to_zero_not_subnormal() {
+        let (count, features) = (64, 20);
+        let samples = Samples {
+            // feature 0 is always 0, so its weights' gradients are exactly 0
+            images: (0..count * features)
+                .map(|i| {
+                    if i % features == 0 {
+                        0
+                    } else {
+                        (i * 37 % 251) as u8
+                    }
+                })
+                .collect(),
+            labels: (0..count).map(|i| (i % 3) as u8).collect(),
+            count,
+            features,
+        };
+        let spec = ModelSpec::new(features, vec![8], 3, 0.0).expect("spec");
+        let optimizer = Optimizer::adam(1e-3);
+        for threads in [1, 2] {
+            let mut engine =
+                CpuEngine::with_threads(&spec, optimizer, 16, threads).expect("engine");
+            engine
+                .set_parameters(&spec.init_parameters(1))
+                .expect("parameters");
+            engine.load_split(Split::Train, &samples).expect("train");
+            engine.moment1.fill(f32::MIN_POSITIVE);
+            let plan = EpochPlanner::new(1, count, 16, optimizer).next_epoch();
+            engine.train_epoch(&plan, &mut |_, _| {}).expect("epoch");
+            let first_row = &engine.moment1[engine.layers[0].weight_offset..][..8];
+            assert_eq!(first_row, &[0.0; 8], "moments of the silent input");
+            let subnormal = engine.moment1.iter().filter(|m| m.is_subnormal()).count();
+            assert_eq!(
+                subnormal, 0,
+                "{subnormal} subnormal moments on {threads} threads"
+            );
+        }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        let (params, metrics, evaluation) = train(1);
+        for threads in [2, 3] {
+            let (p, m, e) = train(threads);
+            assert!(p == params, "parameters differ with {threads} threads");
+            assert_eq!(m, metrics, "step metrics differ with {threads} threads");
+            assert_eq!(e.loss_sum.to_bits(), evaluation.loss_sum.to_bits());
+            assert_eq!(e.predictions, evaluation.predictions);
+        }
     }
 }
