@@ -21,6 +21,8 @@ Examples (the three tutorial networks):
   gpu-mlp train --init-from model.safetensors --epochs 3 --save model2.safetensors
   # 30 epochs with a cosine learning rate after 500 steps of warm-up
   gpu-mlp train --epochs 30 --lr 0.003 --warmup 500 --lr-schedule cosine
+  # AdamW (decoupled weight decay, as PyTorch's default 0.01)
+  gpu-mlp train --weight-decay 0.01
   # Up to 50 epochs, stopping when val_loss has not improved for 3; keep the best epoch's model
   gpu-mlp train --epochs 50 --validation-split 0.1 --early-stopping 3 --restore-best --save m.safetensors
   # One trial of a sweep: settings from a file, a quick subset, a summary a program reads
@@ -239,6 +241,10 @@ pub struct TrainArgs {
     /// Adam's epsilon (Keras: 1e-7; PyTorch: 1e-8)
     #[arg(long, default_value_t = 1e-7, value_parser = parse_positive)]
     pub adam_epsilon: f32,
+    /// Decoupled weight decay W (AdamW, as PyTorch's and Keras's): every step first takes
+    /// lr_t·W·w off each parameter w (lr_t: the scheduled rate) [default: 0, plain Adam]
+    #[arg(long, default_value_t = 0.0, value_name = "W", value_parser = parse_non_negative_f32)]
+    pub weight_decay: f32,
     /// How the learning rate changes, per step over the whole run: constant,
     /// step:EVERY:FACTOR (times FACTOR after every EVERY steps), exponential:FACTOR (times FACTOR
     /// per epoch, applied smoothly) or cosine (down to 0 at the last step)
@@ -535,6 +541,10 @@ fn parse_split(s: &str) -> Result<f64, String> {
             "expected a fraction in [0, 1), e.g. 0.1; got '{s}'"
         )),
     }
+}
+
+fn parse_non_negative_f32(s: &str) -> Result<f32, String> {
+    parse_non_negative(s).map(|v| v as f32)
 }
 
 fn parse_non_negative(s: &str) -> Result<f64, String> {

@@ -88,6 +88,7 @@ pub fn settings(args: &TrainArgs, spec: &ModelSpec) -> Map<String, Value> {
             Some(json!(format!("{:?}", args.optimizer).to_lowercase())),
         ),
         ("adam_epsilon", Some(decimal(args.adam_epsilon))),
+        ("weight_decay", Some(decimal(args.weight_decay))),
         ("lr_schedule", Some(json!(args.lr_schedule.to_string()))),
         ("warmup", Some(json!(args.warmup))),
         ("early_stopping", args.early_stopping.map(|n| json!(n))),

@@ -229,13 +229,13 @@ impl EpochPlanner {
             .map(|start| {
                 self.steps_taken += 1;
                 let t = self.steps_taken;
+                let factor = self.schedule.factor(t);
                 StepPlan {
                     start: start as u32,
                     len: (self.rows - start).min(self.batch_size) as u32,
                     t: t as u32,
-                    step_size: self
-                        .optimizer
-                        .scheduled_step_size(t, self.schedule.factor(t)),
+                    step_size: self.optimizer.scheduled_step_size(t, factor),
+                    decay: self.optimizer.decay(factor),
                     dropout_seed: dropout::step_seed(self.seed, t),
                 }
             })

@@ -109,9 +109,9 @@ fn lockstep_with_the_cpu_engine_for_50_adam_steps_with_dropout() {
 }
 
 #[test]
-fn lockstep_with_the_cpu_engine_under_a_warmed_up_cosine_schedule() {
+fn lockstep_with_the_cpu_engine_under_a_warmed_up_cosine_schedule_with_adamw() {
     let spec = ModelSpec::new(784, vec![64], 10, 0.0).unwrap();
-    let opt = Optimizer::adam(3e-3);
+    let opt = Optimizer::adamw(3e-3, 1.0);
     let Some(mut gpu) = gpu_engine(&spec, opt, 40, GpuOptions::default()) else {
         return;
     };
@@ -159,7 +159,7 @@ fn lockstep_with_the_cpu_engine_under_a_warmed_up_cosine_schedule() {
         let rel = ((g.loss_sum - c.loss_sum) / c.loss_sum).abs();
         assert!(rel <= 1e-4, "step {}: loss rel {rel:.2e}", i + 1);
     }
-    check_rel("parameters after 20 scheduled steps", &gp, &cp, 1e-4);
+    check_rel("parameters after 20 scheduled AdamW steps", &gp, &cp, 1e-4);
 }
 
 #[test]

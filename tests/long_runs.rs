@@ -45,6 +45,23 @@ fn scheduled_step_sizes_follow_their_formulas() {
             (1.0 - beta2.powi(step.t as i32)).sqrt() / (1.0 - beta1.powi(step.t as i32));
         let expected = (2e-3f32 as f64 * correction * factor) as f32;
         assert_eq!(step.step_size, expected, "Adam step {}", step.t);
+        assert_eq!(step.decay, 0.0, "no weight decay: exactly none");
+    }
+    let adamw = TrainConfig {
+        optimizer: Optimizer::adamw(2e-3, 0.25),
+        ..adam.clone()
+    };
+    for (step, plain) in planned_steps(&adamw, rows).iter().zip(&steps) {
+        let t = step.t as f64;
+        let factor = if t <= 3.0 {
+            t / 3.0
+        } else {
+            0.5f64.powf(((t - 4.0) / 4.0).floor())
+        };
+        // AdamW decays by the scheduled learning rate, without Adam's bias correction.
+        let expected = (2e-3f32 as f64 * factor * 0.25) as f32;
+        assert_eq!(step.decay, expected, "AdamW step {}", step.t);
+        assert_eq!(step.step_size, plain.step_size);
     }
 
     let sgd = TrainConfig {
@@ -282,4 +299,53 @@ fn early_stopping_shows_in_the_metrics_file_and_the_summary() {
         stderr.contains("--monitor val_loss needs a --validation-split"),
         "{stderr}"
     );
+}
+
+#[test]
+fn adamw_takes_lr_times_w_of_each_parameter_before_the_adam_step() {
+    // One step on one picture: AdamW and Adam see the same gradient at the same parameters, so
+    // AdamW's result is Adam's less lr·W·w0 of every starting parameter w0. The weights of blank
+    // pixels get a zero gradient and Adam leaves them be: AdamW gives exactly w0 - w0·(lr·W).
+    let (lr, w) = (0.01f32, 0.2f32);
+    let full = support::mnist();
+    let data = Dataset {
+        train: support::take(&full.train, 1),
+        test: support::take(&full.test, 1),
+        ..full.clone()
+    };
+    let spec = gpu_mlp::model::ModelSpec::new(784, vec![], 10, 0.0).unwrap();
+    let init = spec.init_parameters(3);
+    let one_step = |optimizer: Optimizer| {
+        let config = TrainConfig {
+            epochs: 1,
+            batch_size: 1,
+            optimizer,
+            ..TrainConfig::default()
+        };
+        let mut engine = CpuEngine::new(&spec, optimizer, 1).unwrap();
+        engine.set_parameters(&init).unwrap();
+        train::run(&config, &data, &mut engine, &mut Silent)
+            .unwrap()
+            .parameters
+    };
+    let adam = one_step(Optimizer::adam(lr));
+    let adamw = one_step(Optimizer::adamw(lr, w));
+    let decay = (lr as f64 * w as f64) as f32;
+    let blank: Vec<usize> = (0..784).filter(|&p| data.train.images[p] == 0).collect();
+    assert!(blank.len() > 300, "an MNIST digit is mostly blank");
+    for &pixel in &blank {
+        for class in 0..10 {
+            let i = pixel * 10 + class;
+            assert_eq!(adam[i], init[i], "Adam moves no weight of a blank pixel");
+            assert_eq!(adamw[i], init[i] - init[i] * decay, "weight {i}");
+        }
+    }
+    for i in 0..init.len() {
+        let by_hand = adam[i] as f64 - init[i] as f64 * decay as f64;
+        assert!(
+            (adamw[i] as f64 - by_hand).abs() <= 1e-7,
+            "parameter {i}: {} vs {by_hand}",
+            adamw[i]
+        );
+    }
 }

@@ -3,7 +3,7 @@
 use super::train_outputs::TrainOutputs;
 use crate::cli::{OptimizerArg, TrainArgs};
 use crate::early_stopping::{EarlyStopping, Monitor};
-use crate::error::Result;
+use crate::error::{ConfigError, Result};
 use crate::optimizer::Optimizer;
 use crate::report::{ConsoleReporter, MetricsFile};
 use crate::summary::{self, Recorder, RunFacts};
@@ -16,6 +16,7 @@ pub fn optimizer_from(args: &TrainArgs) -> Optimizer {
             beta1: 0.9,
             beta2: 0.999,
             epsilon: args.adam_epsilon,
+            weight_decay: args.weight_decay,
         },
         OptimizerArg::Sgd => Optimizer::Sgd { lr: args.lr },
     }
@@ -63,6 +64,12 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     let (spec, initial_parameters) = outputs.model(args, &data)?;
     let config = config_from(args);
     let optimizer = config.optimizer;
+    if args.weight_decay != 0.0 && args.optimizer != OptimizerArg::Adam {
+        return Err(ConfigError::new(
+            "--weight-decay is AdamW's decoupled decay: it needs --optimizer adam",
+        )
+        .into());
+    }
     config.validate()?;
     if args.verify {
         // Refuse an adapter that computes wrong numbers before spending minutes on it.

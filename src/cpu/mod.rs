@@ -335,6 +335,9 @@ impl Engine for CpuEngine {
                         &mut self.batch.labels,
                     );
                     let metrics = self.step_on_workspace(rows, step.dropout_seed);
+                    if step.decay != 0.0 {
+                        ops::decay(&mut self.params, step.decay);
+                    }
                     self.apply_update(step.step_size);
                     all.push(metrics);
                 }

@@ -32,6 +32,8 @@ pub struct StepPlan {
     pub t: u32,
     /// The optimizer's step size at `t` (Adam's bias-corrected `α_t`, or SGD's lr).
     pub step_size: f32,
+    /// AdamW's decoupled decay: `w -= decay·w` before the update (0: none).
+    pub decay: f32,
     /// Seed of this step's dropout masks (`dropout::step_seed`).
     pub dropout_seed: u32,
 }

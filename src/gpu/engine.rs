@@ -313,6 +313,8 @@ impl Engine for GpuEngine {
                 grad_scale: 1.0 / s.len as f32,
                 direct: 0,
                 out_base: 0,
+                decay: s.decay,
+                _pad: [0; 3],
             })
             .collect();
         prepared.write_records(core, 0, &records);
