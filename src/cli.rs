@@ -84,6 +84,10 @@ pub enum Command {
     /// Train a model and evaluate it on the test set
     #[command(after_help = TRAIN_EXAMPLES, allow_negative_numbers = true)]
     Train(TrainArgs),
+    /// Print a network's layers and parameter counts (as Keras's model.summary()), its FLOPs per
+    /// sample and the GPU dispatches of a training step
+    #[command(after_help = SUMMARY_EXAMPLES)]
+    Summary(SummaryArgs),
     /// Download a known data set's four files (SHA-256 checked)
     #[command(
         after_help = "Examples:\n  gpu-mlp fetch mnist\n  gpu-mlp fetch fashion-mnist --dir ./data/fashion-mnist"
@@ -115,6 +119,14 @@ pub enum Command {
     #[command(after_help = DRAW_EXAMPLES)]
     Draw(DrawArgs),
 }
+
+const SUMMARY_EXAMPLES: &str = "\
+Examples:
+  # the TensorFlow quickstart's network (784-128-10, dropout 0.2)
+  gpu-mlp summary
+  # the Fashion-MNIST tutorial's, and a saved model
+  gpu-mlp summary --hidden 50,50
+  gpu-mlp summary --model m.safetensors --batch-size 256";
 
 const DEVICES_EXAMPLES: &str = "\
 Examples:
@@ -336,6 +348,30 @@ impl TrainArgs {
             (None, None, Some(_)) => 0.0,
         }
     }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SummaryArgs {
+    /// A saved model (from `train --save`): its layers and dropout
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["hidden", "dropout", "inputs", "classes"])]
+    pub model: Option<PathBuf>,
+    /// Hidden layer widths, comma-separated; "none" for no hidden layer [default: 128, the
+    /// quickstart's, with its dropout 0.2]
+    #[arg(long, value_parser = parse_hidden, value_name = "W1,W2,..")]
+    pub hidden: Option<HiddenLayers>,
+    /// Dropout rate after every hidden layer [default: as `train`: 0.2 for the default network,
+    /// 0 for one given by --hidden]
+    #[arg(long, value_parser = parse_rate, value_name = "RATE")]
+    pub dropout: Option<f32>,
+    /// Inputs per sample (MNIST's 28x28 pixels)
+    #[arg(long, default_value_t = 784, value_parser = clap::value_parser!(u64).range(1..))]
+    pub inputs: u64,
+    /// Classes
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..))]
+    pub classes: u64,
+    /// Batch size of the training step whose FLOPs are counted
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
 }
 
 #[derive(Args, Debug, Clone)]

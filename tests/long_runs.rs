@@ -1,5 +1,6 @@
 //! Runs left alone: learning-rate schedules and warm-up (per-step rates against their formulas,
-//! the rate in force in the history) and early stopping, on the CPU engine and real MNIST.
+//! the rate in force in the history), early stopping and AdamW on the CPU engine and real MNIST,
+//! and `gpu-mlp summary`.
 
 mod support;
 
@@ -348,4 +349,58 @@ fn adamw_takes_lr_times_w_of_each_parameter_before_the_adam_step() {
             adamw[i]
         );
     }
+}
+
+fn summary(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
+        .arg("summary")
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn summary_counts_the_tutorial_networks_as_keras_does() {
+    for (args, total, dispatches) in [
+        (&[][..], "101,770", 8),
+        (&["--hidden", "50,50"][..], "42,310", 11),
+        (
+            &["--hidden", "128,128,128", "--dropout", "0.2"][..],
+            "134,794",
+            14,
+        ),
+    ] {
+        let out = summary(args);
+        assert!(out.contains(&format!("\nTotal params: {total} (")), "{out}");
+        assert!(
+            out.contains(&format!("\nTrainable params: {total} (")),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("on the GPU {dispatches} dispatches")),
+            "{out}"
+        );
+    }
+    let quickstart = summary(&[]);
+    assert!(quickstart.contains(" dropout (Dropout)  "), "{quickstart}");
+    assert!(quickstart.contains("FLOPs per sample: 203,264 for inference, 409,088 for training"));
+
+    // A saved model's own layers.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    let spec = gpu_mlp::model::ModelSpec::new(784, vec![50, 50], 10, 0.0).unwrap();
+    let data = small_mnist(10, 10);
+    let ckpt =
+        gpu_mlp::checkpoint::Checkpoint::for_dataset(spec.clone(), spec.init_parameters(1), &data);
+    gpu_mlp::checkpoint::save(&path, &ckpt).unwrap();
+    let saved = summary(&["--model", path.to_str().unwrap()]);
+    assert!(saved.starts_with("Model: \"784-50-50-10\""), "{saved}");
+    assert!(saved.contains("\nTotal params: 42,310 ("), "{saved}");
 }
