@@ -7,7 +7,7 @@ mod support;
 use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::Dataset;
 use gpu_mlp::early_stopping::{EarlyStopping, Monitor};
-use gpu_mlp::engine::{Engine, StepPlan};
+use gpu_mlp::engine::{Engine, OptimizerState, Split, StepPlan};
 use gpu_mlp::optimizer::Optimizer;
 use gpu_mlp::train::{self, EpochPlanner, Silent, TrainConfig, TrainReport};
 
@@ -403,4 +403,33 @@ fn summary_counts_the_tutorial_networks_as_keras_does() {
     let saved = summary(&["--model", path.to_str().unwrap()]);
     assert!(saved.starts_with("Model: \"784-50-50-10\""), "{saved}");
     assert!(saved.contains("\nTotal params: 42,310 ("), "{saved}");
+}
+
+#[test]
+fn parameters_and_moments_carried_to_a_fresh_cpu_engine_continue_bit_for_bit() {
+    let data = small_mnist(300, 10);
+    let spec = gpu_mlp::model::ModelSpec::new(784, vec![32], 10, 0.2).unwrap();
+    let opt = Optimizer::adam(2e-3);
+    let mut planner = EpochPlanner::new(4, 300, 25, opt);
+    let plans = [planner.next_epoch(), planner.next_epoch()];
+    let mut first = CpuEngine::new(&spec, opt, 25).unwrap();
+    let mut second = CpuEngine::new(&spec, opt, 25).unwrap();
+    for engine in [&mut first, &mut second] {
+        engine.load_split(Split::Train, &data.train).unwrap();
+        engine.set_parameters(&spec.init_parameters(4)).unwrap();
+    }
+    first.train_epoch(&plans[0], &mut |_, _| {}).unwrap();
+    let state = first.optimizer_state().unwrap();
+    assert!(state.moment2.iter().any(|&v| v > 0.0), "Adam has moments");
+    second.set_parameters(&first.parameters().unwrap()).unwrap();
+    second.set_optimizer_state(&state).unwrap();
+    let a = first.train_epoch(&plans[1], &mut |_, _| {}).unwrap();
+    let b = second.train_epoch(&plans[1], &mut |_, _| {}).unwrap();
+    assert_eq!(a, b, "the continued epoch's metrics");
+    assert!(first.parameters().unwrap() == second.parameters().unwrap());
+    let bad = OptimizerState::default();
+    assert!(
+        second.set_optimizer_state(&bad).is_err(),
+        "wrong lengths are refused"
+    );
 }

@@ -7,7 +7,7 @@ pub mod workers;
 
 use crate::data::Samples;
 use crate::dropout::DropoutMask;
-use crate::engine::{Engine, EpochPlan, Evaluation, Split, StepMetrics};
+use crate::engine::{Engine, EpochPlan, Evaluation, OptimizerState, Split, StepMetrics};
 use crate::error::{ConfigError, Result};
 use crate::model::{DenseLayer, ModelSpec};
 use crate::optimizer::Optimizer;
@@ -303,6 +303,21 @@ impl Engine for CpuEngine {
 
     fn parameters(&mut self) -> Result<Vec<f32>> {
         Ok(self.params.clone())
+    }
+
+    fn optimizer_state(&mut self) -> Result<OptimizerState> {
+        Ok(OptimizerState {
+            moment1: self.moment1.clone(),
+            moment2: self.moment2.clone(),
+        })
+    }
+
+    fn set_optimizer_state(&mut self, state: &OptimizerState) -> Result<()> {
+        self.spec.check_parameters(&state.moment1)?;
+        self.spec.check_parameters(&state.moment2)?;
+        self.moment1.copy_from_slice(&state.moment1);
+        self.moment2.copy_from_slice(&state.moment2);
+        Ok(())
     }
 
     fn train_epoch(
