@@ -50,6 +50,7 @@ fn plan(batch: usize, steps: u64, opt: Optimizer) -> EpochPlan {
                 len: batch as u32,
                 t: t as u32,
                 step_size: opt.step_size(t),
+                decay: opt.decay(1.0),
                 dropout_seed: t as u32,
             })
             .collect(),

@@ -2,7 +2,8 @@
 //
 // Bindings (group 0):
 //   0 uniform Params  n (parameters), kind (0 Adam, 1 SGD), β1, β2, 1−β1, 1−β2, ε (host-rounded f32)
-//   1 uniform Step    step_size: Adam's bias-corrected α_t (computed on the host), or SGD's lr
+//   1 uniform Step    step_size: Adam's bias-corrected α_t (computed on the host), or SGD's lr;
+//                     decay: AdamW's lr_t·W (0 for Adam)
 //   2 storage rw      w: parameters, 4 to a vec4: ⌈n/4⌉ vec4 (buffers padded to 16 bytes)
 //   3 storage read    g: gradients, same layout
 //   4 storage rw      m: first moments, same layout (Adam)
@@ -10,7 +11,8 @@
 // Workgroup: 64 invocations in x, grid-stride over the ⌈n/4⌉ vec4 (the host dispatches few
 // workgroups, each invocation looping over several vec4: see src/gpu/ops/optimizer.rs).
 // Elements past n in the last vec4 are left as they are.
-// Adam: m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g·g; w -= α_t·m / (sqrt(v) + ε). SGD: w -= lr·g.
+// Adam: m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g·g; w -= α_t·m / (sqrt(v) + ε), after AdamW's
+// w -= decay·w (with decay 0 the bits are Adam's). SGD: w -= lr·g.
 // Each lane computes exactly the scalar expression, so results match the CPU reference bit for
 // bit wherever it does.
 
@@ -48,6 +50,7 @@ fn update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         let m0 = m[i];
         let v0 = v[i];
         let w0 = w[i];
+        let wd = w0 - w0 * step.decay;
         let mi = p.beta1 * m0 + p.one_minus_beta1 * gi;
         let vi = p.beta2 * v0 + p.one_minus_beta2 * gi * gi;
         m[i] = select(m0, mi, live);
@@ -55,6 +58,6 @@ fn update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         // PyTorch's ε is added to sqrt(v)/sqrt(1 − β2^t): at t = 1 that is ε·sqrt(1 − β2) here.
         let pytorch = MUTANT == MUTANT_ADAM_PYTORCH_EPSILON;
         let eps = select(p.epsilon, p.epsilon * sqrt(p.one_minus_beta2), pytorch);
-        w[i] = select(w0, w0 - lr * mi / (sqrt(vi) + eps), live);
+        w[i] = select(w0, wd - lr * mi / (sqrt(vi) + eps), live);
     }
 }

@@ -5,6 +5,7 @@
 struct Step {
     start: u32, len: u32, slot: u32, seed: u32,
     step_size: f32, grad_scale: f32, direct: u32, out_base: u32,
+    decay: f32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
 // The dropout hash of src/dropout.rs, bit for bit.

@@ -20,6 +20,12 @@ Examples (the three tutorial networks):
   gpu-mlp train --save model.safetensors --checkpoint-every 2 --plot curves.png
   # Go on training a saved model for 3 more epochs
   gpu-mlp train --init-from model.safetensors --epochs 3 --save model2.safetensors
+  # 30 epochs with a cosine learning rate after 500 steps of warm-up
+  gpu-mlp train --epochs 30 --lr 0.003 --warmup 500 --lr-schedule cosine
+  # AdamW (decoupled weight decay, as PyTorch's default 0.01)
+  gpu-mlp train --weight-decay 0.01
+  # Up to 50 epochs, stopping when val_loss has not improved for 3; keep the best epoch's model
+  gpu-mlp train --epochs 50 --validation-split 0.1 --early-stopping 3 --restore-best --save m.safetensors
   # One trial of a sweep: settings from a file, a quick subset, a summary a program reads
   gpu-mlp train --config trial.toml --train-samples 6000 --summary-json summary.json
 
@@ -72,11 +78,17 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process, so the size of train's many flags costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train a model and evaluate it on the test set
     #[command(after_help = TRAIN_EXAMPLES, allow_negative_numbers = true)]
     Train(TrainArgs),
+    /// Print a network's layers and parameter counts (as Keras's model.summary()), its FLOPs per
+    /// sample and the GPU dispatches of a training step
+    #[command(after_help = SUMMARY_EXAMPLES)]
+    Summary(SummaryArgs),
     /// Download a known data set's four files (SHA-256 checked)
     #[command(
         after_help = "Examples:\n  gpu-mlp fetch mnist\n  gpu-mlp fetch fashion-mnist --dir ./data/fashion-mnist"
@@ -108,6 +120,14 @@ pub enum Command {
     #[command(after_help = DRAW_EXAMPLES)]
     Draw(DrawArgs),
 }
+
+const SUMMARY_EXAMPLES: &str = "\
+Examples:
+  # the TensorFlow quickstart's network (784-128-10, dropout 0.2)
+  gpu-mlp summary
+  # the Fashion-MNIST tutorial's, and a saved model
+  gpu-mlp summary --hidden 50,50
+  gpu-mlp summary --model m.safetensors --batch-size 256";
 
 const DEVICES_EXAMPLES: &str = "\
 Examples:
@@ -224,6 +244,32 @@ pub struct TrainArgs {
     /// Adam's epsilon (Keras: 1e-7; PyTorch: 1e-8)
     #[arg(long, default_value_t = 1e-7, value_parser = parse_positive)]
     pub adam_epsilon: f32,
+    /// Decoupled weight decay W (AdamW, as PyTorch's and Keras's): every step first takes
+    /// lr_t·W·w off each parameter w (lr_t: the scheduled rate) [default: 0, plain Adam]
+    #[arg(long, default_value_t = 0.0, value_name = "W", value_parser = parse_non_negative_f32)]
+    pub weight_decay: f32,
+    /// How the learning rate changes, per step over the whole run: constant,
+    /// step:EVERY:FACTOR (times FACTOR after every EVERY steps), exponential:FACTOR (times FACTOR
+    /// per epoch, applied smoothly) or cosine (down to 0 at the last step)
+    #[arg(long, default_value = "constant", value_name = "SCHEDULE")]
+    pub lr_schedule: crate::schedule::Schedule,
+    /// Ramp the learning rate up linearly over the first STEPS steps (then the schedule starts)
+    #[arg(long, default_value_t = 0, value_name = "STEPS")]
+    pub warmup: u64,
+    /// Stop once --monitor has not improved for PATIENCE epochs in a row (Keras's EarlyStopping)
+    #[arg(long, value_name = "PATIENCE", value_parser = clap::value_parser!(u64).range(1..))]
+    pub early_stopping: Option<u64>,
+    /// The metric early stopping watches: val_loss, val_accuracy, loss or accuracy [default:
+    /// val_loss with a --validation-split, else loss]
+    #[arg(long, value_name = "METRIC", requires = "early_stopping")]
+    pub monitor: Option<crate::early_stopping::Monitor>,
+    /// An improvement must beat the best value so far by more than this [default: 0]
+    #[arg(long, value_name = "DELTA", requires = "early_stopping", value_parser = parse_non_negative)]
+    pub min_delta: Option<f64>,
+    /// End with the parameters of the best epoch (by --monitor), whether or not training
+    /// stopped early: they are tested and saved (Keras's restore_best_weights)
+    #[arg(long, requires = "early_stopping")]
+    pub restore_best: bool,
     /// Seed of initialisation, shuffling and dropout: same seed and engine, same numbers
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -293,6 +339,30 @@ impl TrainArgs {
             (None, None, Some(_)) => 0.0,
         }
     }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SummaryArgs {
+    /// A saved model (from `train --save`): its layers and dropout
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["hidden", "dropout", "inputs", "classes"])]
+    pub model: Option<PathBuf>,
+    /// Hidden layer widths, comma-separated; "none" for no hidden layer [default: 128, the
+    /// quickstart's, with its dropout 0.2]
+    #[arg(long, value_parser = parse_hidden, value_name = "W1,W2,..")]
+    pub hidden: Option<HiddenLayers>,
+    /// Dropout rate after every hidden layer [default: as `train`: 0.2 for the default network,
+    /// 0 for one given by --hidden]
+    #[arg(long, value_parser = parse_rate, value_name = "RATE")]
+    pub dropout: Option<f32>,
+    /// Inputs per sample (MNIST's 28x28 pixels)
+    #[arg(long, default_value_t = 784, value_parser = clap::value_parser!(u64).range(1..))]
+    pub inputs: u64,
+    /// Classes
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..))]
+    pub classes: u64,
+    /// Batch size of the training step whose FLOPs are counted
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -497,6 +567,17 @@ fn parse_split(s: &str) -> Result<f64, String> {
         _ => Err(format!(
             "expected a fraction in [0, 1), e.g. 0.1; got '{s}'"
         )),
+    }
+}
+
+fn parse_non_negative_f32(s: &str) -> Result<f32, String> {
+    parse_non_negative(s).map(|v| v as f32)
+}
+
+fn parse_non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v >= 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("expected a number >= 0, e.g. 0.001; got '{s}'")),
     }
 }
 

@@ -85,6 +85,8 @@ pub mod draw;
 #[doc(hidden)]
 pub mod dropout;
 #[doc(hidden)]
+pub mod early_stopping;
+#[doc(hidden)]
 pub mod engine;
 pub mod error;
 #[doc(hidden)]

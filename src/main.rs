@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     };
     let outcome: anyhow::Result<()> = match &cli.command {
         Command::Train(args) => commands::train::run(args).map(|_| ()).map_err(Into::into),
+        Command::Summary(args) => commands::summary::run(args).map_err(Into::into),
         Command::Fetch(args) => commands::fetch::run(args).map_err(Into::into),
         Command::Devices(args) => commands::devices::run(args).map_err(Into::into),
         Command::Verify(args) => commands::verify::run(args).map(|_| ()).map_err(Into::into),

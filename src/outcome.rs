@@ -17,7 +17,7 @@ pub const EXIT_DIVERGED: u8 = 3;
 pub enum Outcome {
     /// Every epoch ran and the test set was evaluated.
     Completed,
-    /// Stopped before the last epoch by an early-stopping rule (reserved: no rule exists yet).
+    /// Stopped before the last epoch by `--early-stopping`.
     StoppedEarly,
     /// The loss became NaN or infinite.
     Diverged,

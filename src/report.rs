@@ -1,6 +1,7 @@
 //! What a training run shows and writes: a progress bar per epoch, one Keras-shaped line per
 //! epoch, the test result, and the `--metrics-out` JSON lines.
 
+use crate::early_stopping::Stopping;
 use crate::engine::Evaluation;
 use crate::error::{Error, Result};
 use crate::train::{EpochRecord, Observer};
@@ -21,6 +22,12 @@ pub fn epoch_line(r: &EpochRecord, epochs: usize) -> String {
         line.push_str(&format!(
             " - val_loss: {val_loss:.4} - val_accuracy: {val_accuracy:.4}"
         ));
+    }
+    if let Some(lr) = r.learning_rate {
+        line.push_str(&format!(" - lr: {lr:.4e}"));
+    }
+    if r.best {
+        line.push_str(" - best so far");
     }
     line
 }
@@ -45,6 +52,24 @@ struct EpochJson {
     val_accuracy: Option<f64>,
     seconds: f64,
     samples_per_second: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    learning_rate: Option<f64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    best: bool,
+}
+
+/// The line that says where and why training stopped, when early stopping was asked for.
+#[derive(Serialize)]
+struct StoppingJson {
+    /// `early_stopping` when patience ran out, `completed` when every epoch ran.
+    stop: &'static str,
+    epochs_run: usize,
+    monitor: &'static str,
+    patience: usize,
+    min_delta: f64,
+    best_epoch: Option<usize>,
+    best: Option<f64>,
+    restored_best: bool,
 }
 
 #[derive(Serialize)]
@@ -91,6 +116,26 @@ impl MetricsFile {
             val_accuracy: r.validation.map(|v| v.1),
             seconds: r.seconds,
             samples_per_second: r.samples_per_second,
+            learning_rate: r.learning_rate,
+            best: r.best,
+        })
+    }
+
+    /// The early-stopping line, after the last epoch's; `epochs_run` epochs ran.
+    pub fn stopping(&mut self, s: &Stopping, epochs_run: usize) -> Result<()> {
+        self.write_line(&StoppingJson {
+            stop: if s.stopped_after.is_some() {
+                "early_stopping"
+            } else {
+                "completed"
+            },
+            epochs_run,
+            monitor: s.rule.monitor.name(),
+            patience: s.rule.patience,
+            min_delta: s.rule.min_delta,
+            best_epoch: s.best.map(|b| b.0),
+            best: s.best.map(|b| b.1),
+            restored_best: s.restored,
         })
     }
 
@@ -107,6 +152,8 @@ pub struct ConsoleReporter {
     bar: Option<ProgressBar>,
     show_progress: bool,
     pub metrics: Option<MetricsFile>,
+    /// The last epoch printed.
+    epochs_run: usize,
 }
 
 impl ConsoleReporter {
@@ -115,6 +162,7 @@ impl ConsoleReporter {
             bar: None,
             show_progress: std::io::stdout().is_terminal(),
             metrics,
+            epochs_run: 0,
         }
     }
 }
@@ -147,8 +195,17 @@ impl Observer for ConsoleReporter {
             bar.finish_and_clear();
         }
         println!("{}", epoch_line(record, epochs));
+        self.epochs_run = record.epoch;
         match &mut self.metrics {
             Some(m) => m.epoch(record),
+            None => Ok(()),
+        }
+    }
+
+    fn stopped(&mut self, stopping: &Stopping) -> Result<()> {
+        println!("{}", stopping.describe());
+        match &mut self.metrics {
+            Some(m) => m.stopping(stopping, self.epochs_run),
             None => Ok(()),
         }
     }
@@ -175,11 +232,20 @@ mod tests {
             validation: Some((0.11, 0.968)),
             seconds: 4.14,
             samples_per_second: 1.0,
+            learning_rate: None,
+            best: false,
         };
         assert_eq!(
             epoch_line(&r, 5),
             "Epoch 3/5 - 4.1s - loss: 0.1234 - accuracy: 0.9630 - val_loss: 0.1100 - val_accuracy: 0.9680"
         );
+        let scheduled = EpochRecord {
+            learning_rate: Some(2.5e-4),
+            best: true,
+            ..r
+        };
+        assert!(epoch_line(&scheduled, 5)
+            .ends_with(" - val_accuracy: 0.9680 - lr: 2.5000e-4 - best so far"));
         let t = Evaluation {
             count: 4,
             loss_sum: 0.316,

@@ -10,7 +10,7 @@ use crate::engine::Evaluation;
 use crate::error::Result;
 use crate::model::ModelSpec;
 use crate::outcome::Outcome;
-use crate::train::{EpochRecord, Observer};
+use crate::train::{EpochRecord, Observer, TrainReport};
 use serde_json::{json, Map, Value};
 use std::path::Path;
 
@@ -88,6 +88,13 @@ pub fn settings(args: &TrainArgs, spec: &ModelSpec) -> Map<String, Value> {
             Some(json!(format!("{:?}", args.optimizer).to_lowercase())),
         ),
         ("adam_epsilon", Some(decimal(args.adam_epsilon))),
+        ("weight_decay", Some(decimal(args.weight_decay))),
+        ("lr_schedule", Some(json!(args.lr_schedule.to_string()))),
+        ("warmup", Some(json!(args.warmup))),
+        ("early_stopping", args.early_stopping.map(|n| json!(n))),
+        ("monitor", args.monitor.map(|m| json!(m.name()))),
+        ("min_delta", args.min_delta.map(|d| json!(d))),
+        ("restore_best", Some(json!(args.restore_best))),
         ("seed", Some(json!(args.seed))),
         ("validation_split", Some(json!(args.validation_split))),
         ("train_samples", args.train_samples.map(|n| json!(n))),
@@ -157,6 +164,10 @@ impl Observer for Recorder<'_> {
             .into()),
             _ => Ok(()),
         }
+    }
+
+    fn stopped(&mut self, stopping: &crate::early_stopping::Stopping) -> Result<()> {
+        self.inner.stopped(stopping)
     }
 
     fn tested(&mut self, test: &Evaluation) -> Result<()> {
@@ -271,16 +282,27 @@ pub fn write(path: &Path, summary: &Value) -> Result<()> {
 /// Writes the summary of a run that ended in `result` to `path` (see [`write`]). Failing to
 /// write it is the run's error only when the run itself succeeded; otherwise the run's own error
 /// (and its exit status) stands and this one is printed.
-pub fn write_for<T>(
+pub fn write_for(
     path: &Path,
     facts: &RunFacts,
     history: &[EpochRecord],
     test: Option<&Evaluation>,
-    result: &Result<T>,
+    result: &Result<TrainReport>,
     seconds: f64,
 ) -> Result<()> {
     let error = result.as_ref().err().map(|e| e.to_string());
-    let value = summary(facts, history, test, Outcome::of(result), error, seconds);
+    let outcome = match result {
+        Ok(report)
+            if report
+                .stopping
+                .as_ref()
+                .is_some_and(|s| s.stopped_after.is_some()) =>
+        {
+            Outcome::StoppedEarly
+        }
+        _ => Outcome::of(result),
+    };
+    let value = summary(facts, history, test, outcome, error, seconds);
     match (write(path, &value), result) {
         (Err(e), Ok(_)) => Err(e),
         (Err(e), Err(_)) => {
@@ -312,6 +334,8 @@ mod tests {
             accuracy,
             validation: val,
             seconds: 2.0,
+            learning_rate: None,
+            best: false,
             samples_per_second: 50.0,
         }
     }

@@ -3,9 +3,11 @@
 
 use crate::data::Dataset;
 use crate::dropout;
+use crate::early_stopping::{EarlyStopping, Stopping, Watch};
 use crate::engine::{Engine, EpochPlan, Evaluation, Split, StepMetrics, StepPlan};
 use crate::error::{ConfigError, Error, Result};
 use crate::optimizer::Optimizer;
+use crate::schedule::{LrSchedule, Schedule};
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use std::time::Instant;
@@ -23,6 +25,12 @@ pub struct TrainConfig {
     pub seed: u64,
     /// The update rule.
     pub optimizer: Optimizer,
+    /// The shape of the learning rate over the run (`--lr-schedule`).
+    pub lr_schedule: Schedule,
+    /// Steps of linear learning-rate warm-up (`--warmup`; 0: none).
+    pub warmup: u64,
+    /// Stop when a metric stops improving (`--early-stopping`).
+    pub early_stopping: Option<EarlyStopping>,
 }
 
 /// The TensorFlow quickstart's settings, as `gpu-mlp train` has them: 5 epochs of batch 32,
@@ -35,6 +43,9 @@ impl Default for TrainConfig {
             validation_split: 0.0,
             seed: 42,
             optimizer: Optimizer::adam(1e-3),
+            lr_schedule: Schedule::Constant,
+            warmup: 0,
+            early_stopping: None,
         }
     }
 }
@@ -54,9 +65,26 @@ impl TrainConfig {
                 self.validation_split
             )));
         }
-        let lr = match self.optimizer {
-            Optimizer::Adam { lr, .. } | Optimizer::Sgd { lr } => lr,
-        };
+        if let Some(rule) = &self.early_stopping {
+            if rule.patience == 0 {
+                return Err(ConfigError::new(
+                    "--early-stopping must be at least 1 epoch",
+                ));
+            }
+            if rule.monitor.needs_validation() && self.validation_split == 0.0 {
+                return Err(ConfigError::new(format!(
+                    "--monitor {} needs a --validation-split",
+                    rule.monitor
+                )));
+            }
+            if !(rule.min_delta >= 0.0 && rule.min_delta.is_finite()) {
+                return Err(ConfigError::new(format!(
+                    "--min-delta must be a number >= 0, got {}",
+                    rule.min_delta
+                )));
+            }
+        }
+        let lr = self.optimizer.lr();
         if !(lr > 0.0 && lr.is_finite()) {
             return Err(ConfigError::new(format!(
                 "--lr must be a positive number, got {lr}"
@@ -69,6 +97,18 @@ impl TrainConfig {
     pub fn split_rows(&self, n: usize) -> (usize, std::ops::Range<usize>) {
         let train = (n as f64 * (1.0 - self.validation_split)).floor() as usize;
         (train, train..n)
+    }
+
+    /// The learning-rate schedule of a run on `train_rows` rows: its step counts come from the
+    /// batches the planner makes.
+    pub fn schedule(&self, train_rows: usize) -> LrSchedule {
+        let steps_per_epoch = train_rows.div_ceil(self.batch_size.max(1)) as u64;
+        LrSchedule {
+            schedule: self.lr_schedule,
+            warmup: self.warmup,
+            steps_per_epoch,
+            total_steps: steps_per_epoch * self.epochs as u64,
+        }
     }
 }
 
@@ -87,6 +127,10 @@ pub struct EpochRecord {
     pub seconds: f64,
     /// Training samples per second of the epoch.
     pub samples_per_second: f64,
+    /// The learning rate in force at the epoch's last step, when a schedule or warm-up varies it.
+    pub learning_rate: Option<f64>,
+    /// Early stopping's watched metric is the best so far at this epoch.
+    pub best: bool,
 }
 
 /// The outcome of a run.
@@ -98,6 +142,8 @@ pub struct TrainReport {
     pub test: Evaluation,
     /// The trained parameters, in [`ModelSpec::layers`](crate::ModelSpec::layers)' flat layout.
     pub parameters: Vec<f32>,
+    /// How early stopping ended the run, when it was asked for.
+    pub stopping: Option<Stopping>,
 }
 
 /// What the loop tells the outside world (console, metrics file, plots). All methods default
@@ -109,6 +155,10 @@ pub trait Observer {
     fn epoch_progress(&mut self, _steps_done: usize, _loss: f64, _accuracy: f64) {}
     /// Epoch `record.epoch` of `epochs` finished (validation included); an error stops the run.
     fn epoch_finished(&mut self, _record: &EpochRecord, _epochs: usize) -> Result<()> {
+        Ok(())
+    }
+    /// The last epoch ran under early stopping (before the test); an error stops the run.
+    fn stopped(&mut self, _stopping: &Stopping) -> Result<()> {
         Ok(())
     }
     /// The test split was evaluated after the last epoch; an error stops the run.
@@ -137,6 +187,7 @@ pub struct EpochPlanner {
     rows: usize,
     batch_size: usize,
     optimizer: Optimizer,
+    schedule: LrSchedule,
     /// Steps taken so far (Adam's t of the next step is this + 1).
     steps_taken: u64,
 }
@@ -150,8 +201,24 @@ impl EpochPlanner {
             rows,
             batch_size,
             optimizer,
+            schedule: LrSchedule::constant(),
             steps_taken: 0,
         }
+    }
+
+    /// The same planner with the learning rate scaled by `schedule` at each step.
+    pub fn with_schedule(self, schedule: LrSchedule) -> Self {
+        Self { schedule, ..self }
+    }
+
+    /// The learning rate (before Adam's bias correction) at 1-based step `t`.
+    pub fn learning_rate(&self, t: u64) -> f64 {
+        self.optimizer.lr() as f64 * self.schedule.factor(t)
+    }
+
+    /// Steps planned so far.
+    pub fn steps_taken(&self) -> u64 {
+        self.steps_taken
     }
 
     /// The next epoch: a fresh shuffle of `0..rows` ([`shuffled_rows`]) and one step per batch.
@@ -162,11 +229,13 @@ impl EpochPlanner {
             .map(|start| {
                 self.steps_taken += 1;
                 let t = self.steps_taken;
+                let factor = self.schedule.factor(t);
                 StepPlan {
                     start: start as u32,
                     len: (self.rows - start).min(self.batch_size) as u32,
                     t: t as u32,
-                    step_size: self.optimizer.step_size(t),
+                    step_size: self.optimizer.scheduled_step_size(t, factor),
+                    decay: self.optimizer.decay(factor),
                     dropout_seed: dropout::step_seed(self.seed, t),
                 }
             })
@@ -221,11 +290,16 @@ pub fn run(
     engine.load_split(Split::Train, &data.train)?;
     engine.load_split(Split::Test, &data.test)?;
 
+    let schedule = config.schedule(train_rows);
     let mut planner =
-        EpochPlanner::new(config.seed, train_rows, config.batch_size, config.optimizer);
+        EpochPlanner::new(config.seed, train_rows, config.batch_size, config.optimizer)
+            .with_schedule(schedule);
     let mut history = Vec::with_capacity(config.epochs);
     // Set from the run's first step; a step's mean loss above it (or not finite) stops the run.
     let mut loss_ceiling: Option<f32> = None;
+    let mut watch = config.early_stopping.map(Watch::new);
+    let mut best_parameters: Option<Vec<f32>> = None;
+    let mut stopped_after = None;
     for epoch in 1..=config.epochs {
         let plan = planner.next_epoch();
         observer.epoch_started(epoch, config.epochs, plan.steps.len());
@@ -265,27 +339,63 @@ pub fn run(
         };
         let loss: f64 = metrics.iter().map(|m| m.loss_sum as f64).sum::<f64>() / train_rows as f64;
         let accuracy = metrics.iter().map(|m| m.correct as f64).sum::<f64>() / train_rows as f64;
-        let record = EpochRecord {
+        let mut record = EpochRecord {
             epoch,
             loss,
             accuracy,
             validation,
             seconds,
             samples_per_second: train_rows as f64 / seconds.max(1e-9),
+            learning_rate: schedule
+                .varies()
+                .then(|| planner.learning_rate(planner.steps_taken())),
+            best: false,
         };
+        let verdict = watch.as_mut().map(|w| w.observe(&record));
+        if let Some(verdict) = verdict {
+            record.best = verdict.improved;
+            if verdict.improved && config.early_stopping.is_some_and(|r| r.restore_best) {
+                best_parameters = Some(engine.parameters()?);
+            }
+        }
         observer.epoch_finished(&record, config.epochs)?;
         if observer.wants_parameters(epoch) {
             let parameters = engine.parameters()?;
             observer.epoch_parameters(&record, &parameters)?;
         }
         history.push(record);
+        if verdict.is_some_and(|v| v.stop) && epoch < config.epochs {
+            stopped_after = Some(epoch);
+            break;
+        }
     }
+    let stopping = match watch {
+        Some(watch) => {
+            // Only when a later epoch moved away from the best one do parameters change.
+            let last = history.last().map_or(0, |r| r.epoch);
+            let restore = best_parameters.filter(|_| watch.best().is_some_and(|b| b.0 != last));
+            let restored = restore.is_some();
+            if let Some(best) = restore {
+                engine.set_parameters(&best)?;
+            }
+            let stopping = Stopping {
+                rule: watch.rule(),
+                best: watch.best(),
+                stopped_after,
+                restored,
+            };
+            observer.stopped(&stopping)?;
+            Some(stopping)
+        }
+        None => None,
+    };
     let test = engine.evaluate(Split::Test, 0..data.test.count)?;
     observer.tested(&test)?;
     Ok(TrainReport {
         history,
         test,
         parameters: engine.parameters()?,
+        stopping,
     })
 }
 
@@ -343,7 +453,7 @@ mod tests {
             batch_size: 1,
             validation_split: 0.1,
             seed: 0,
-            optimizer: Optimizer::adam(1e-3),
+            ..TrainConfig::default()
         };
         assert_eq!(cfg.split_rows(60000), (54000, 54000..60000));
     }

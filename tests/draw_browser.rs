@@ -199,6 +199,7 @@ fn train_mnist_model(path: &Path) {
         validation_split: 0.0,
         seed: 7,
         optimizer,
+        ..TrainConfig::default()
     };
     let mut engine = CpuEngine::new(&spec, optimizer, config.batch_size).expect("an engine");
     engine

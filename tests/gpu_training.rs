@@ -109,6 +109,93 @@ fn lockstep_with_the_cpu_engine_for_50_adam_steps_with_dropout() {
 }
 
 #[test]
+fn lockstep_with_the_cpu_engine_under_a_warmed_up_cosine_schedule_with_adamw() {
+    let spec = ModelSpec::new(784, vec![64], 10, 0.0).unwrap();
+    let opt = Optimizer::adamw(3e-3, 1.0);
+    let Some(mut gpu) = gpu_engine(&spec, opt, 40, GpuOptions::default()) else {
+        return;
+    };
+    let rows = 400;
+    let data = training_rows(rows);
+    let mut cpu = CpuEngine::new(&spec, opt, 40).unwrap();
+    let config = TrainConfig {
+        epochs: 2,
+        batch_size: 40,
+        optimizer: opt,
+        lr_schedule: "cosine".parse().unwrap(),
+        warmup: 6,
+        ..TrainConfig::default()
+    };
+    let mut planner = EpochPlanner::new(5, rows, 40, opt).with_schedule(config.schedule(rows));
+    let plans = [planner.next_epoch(), planner.next_epoch()];
+    let scheduled: Vec<f32> = plans
+        .iter()
+        .flat_map(|p| &p.steps)
+        .map(|s| s.step_size)
+        .collect();
+    let unscheduled: Vec<f32> = (1..=20).map(|t| opt.step_size(t)).collect();
+    let lowered = scheduled
+        .iter()
+        .zip(&unscheduled)
+        .filter(|(s, u)| s < u)
+        .count();
+    assert_eq!(
+        lowered, 18,
+        "all but steps 6 and 7 (factor 1) run below the base rate"
+    );
+    let init = spec.init_parameters(5);
+    let run = |engine: &mut dyn Engine| -> (Vec<StepMetrics>, Vec<f32>) {
+        engine.load_split(Split::Train, &data).unwrap();
+        engine.set_parameters(&init).unwrap();
+        let mut metrics = Vec::new();
+        for plan in &plans {
+            metrics.extend(engine.train_epoch(plan, &mut |_, _| {}).unwrap());
+        }
+        (metrics, engine.parameters().unwrap())
+    };
+    let (gm, gp) = run(&mut gpu);
+    let (cm, cp) = run(&mut cpu);
+    for (i, (g, c)) in gm.iter().zip(&cm).enumerate() {
+        let rel = ((g.loss_sum - c.loss_sum) / c.loss_sum).abs();
+        assert!(rel <= 1e-4, "step {}: loss rel {rel:.2e}", i + 1);
+    }
+    check_rel("parameters after 20 scheduled AdamW steps", &gp, &cp, 1e-4);
+}
+
+#[test]
+fn parameters_and_moments_carried_to_a_fresh_engine_continue_bit_for_bit() {
+    let spec = ModelSpec::new(784, vec![32], 10, 0.2).unwrap();
+    let opt = Optimizer::adam(2e-3);
+    let Some(mut first) = gpu_engine(&spec, opt, 25, GpuOptions::default()) else {
+        return;
+    };
+    let mut second = gpu_engine(&spec, opt, 25, GpuOptions::default()).unwrap();
+    let data = training_rows(300);
+    let mut planner = EpochPlanner::new(4, 300, 25, opt);
+    let plans = [planner.next_epoch(), planner.next_epoch()];
+    for engine in [&mut first, &mut second] {
+        engine.load_split(Split::Train, &data).unwrap();
+        engine.set_parameters(&spec.init_parameters(4)).unwrap();
+    }
+    first.train_epoch(&plans[0], &mut |_, _| {}).unwrap();
+    let state = first.optimizer_state().unwrap();
+    assert!(state.moment2.iter().any(|&v| v > 0.0), "Adam has moments");
+    second.set_parameters(&first.parameters().unwrap()).unwrap();
+    second.set_optimizer_state(&state).unwrap();
+    let a = first.train_epoch(&plans[1], &mut |_, _| {}).unwrap();
+    let b = second.train_epoch(&plans[1], &mut |_, _| {}).unwrap();
+    assert_eq!(a, b, "the continued epoch's metrics");
+    assert!(same_bits(
+        &first.parameters().unwrap(),
+        &second.parameters().unwrap()
+    ));
+    assert_eq!(
+        first.optimizer_state().unwrap(),
+        second.optimizer_state().unwrap()
+    );
+}
+
+#[test]
 fn same_seed_gives_identical_bits_whatever_the_chunking() {
     let spec = ModelSpec::new(784, vec![64, 32], 10, 0.3).unwrap();
     let opt = Optimizer::adam(2e-3);
@@ -189,6 +276,7 @@ fn trains_mnist_end_to_end_and_evaluates_like_the_cpu() {
         validation_split: 0.1,
         seed: 42,
         optimizer: opt,
+        ..TrainConfig::default()
     };
     gpu.set_parameters(&spec.init_parameters(42)).unwrap();
     let report = train::run(&config, &data, &mut gpu, &mut Silent).unwrap();

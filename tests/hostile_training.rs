@@ -20,6 +20,7 @@ fn exploding(optimizer: Optimizer) -> TrainConfig {
         validation_split: 0.0,
         seed: 1,
         optimizer,
+        ..TrainConfig::default()
     }
 }
 

@@ -537,6 +537,8 @@ fn unwritable_outputs_are_clear_errors() {
         validation: None,
         seconds: 1.0,
         samples_per_second: 1.0,
+        learning_rate: None,
+        best: false,
     };
     let err = plots::training_curves(&dir.path().join("nope").join("c.png"), &[record], "t")
         .unwrap_err()

@@ -53,6 +53,7 @@ fn config(epochs: usize, batch_size: usize, validation_split: f64, seed: u64) ->
         validation_split,
         seed,
         optimizer: Optimizer::adam(1e-3),
+        ..TrainConfig::default()
     }
 }
 

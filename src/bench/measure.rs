@@ -182,6 +182,7 @@ fn plan(count: usize, batch: usize, steps: usize, opt: Optimizer) -> EpochPlan {
                     len: batch as u32,
                     t: t as u32,
                     step_size: opt.step_size(t),
+                    decay: opt.decay(1.0),
                     dropout_seed: dropout::step_seed(1, t),
                 }
             })

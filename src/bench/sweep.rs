@@ -62,21 +62,6 @@ pub fn network(width: usize) -> Result<ModelSpec> {
     Ok(ModelSpec::new(784, vec![width, width], 10, 0.0)?)
 }
 
-/// Floating-point operations of one training step of `spec` at `batch` rows: 2·batch·in·out
-/// for each layer's forward product and weight gradient, and for each input gradient (every
-/// layer but the first). Element-wise work (bias, ReLU, softmax, Adam) is left out: it is a
-/// few percent at the smallest width and vanishes as the width grows.
-pub fn training_flops(spec: &ModelSpec, batch: usize) -> f64 {
-    spec.layers()
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let products = if i == 0 { 2.0 } else { 3.0 };
-            products * 2.0 * batch as f64 * l.fan_in as f64 * l.fan_out as f64
-        })
-        .sum()
-}
-
 /// Name of a point's figures, e.g. `784-512-512-10, batch 256`.
 fn point_name(width: usize, batch: usize) -> String {
     format!("sweep 784-{width}-{width}-10, batch {batch}")
@@ -142,7 +127,7 @@ fn points<E: Engine>(
         let spec = network(width)?;
         for &batch in &sweep.batches {
             let name = point_name(width, batch);
-            let flops = training_flops(&spec, batch);
+            let flops = spec.training_flops(batch);
             let estimate = flops / (peak * 1e9);
             if estimate > sweep.max_step_seconds {
                 figs.note(&format!(
@@ -310,11 +295,11 @@ mod tests {
         // 784-128-10 at batch 32: forward + weight grad of both layers, input grad of the second.
         let spec = ModelSpec::new(784, vec![128], 10, 0.0).unwrap();
         let want = 2.0 * 32.0 * (2.0 * 784.0 * 128.0 + 3.0 * 128.0 * 10.0);
-        assert_eq!(training_flops(&spec, 32), want);
+        assert_eq!(spec.training_flops(32), want);
         let spec = network(512).unwrap();
         assert_eq!(spec.hidden, vec![512, 512]);
         assert_eq!(
-            training_flops(&spec, 1),
+            spec.training_flops(1),
             2.0 * (2.0 * 784.0 * 512.0 + 3.0 * 512.0 * 512.0 + 3.0 * 512.0 * 10.0)
         );
     }

@@ -7,6 +7,7 @@ pub mod eval;
 pub mod fetch;
 pub mod predict;
 pub mod show;
+pub mod summary;
 pub mod train;
 pub mod train_outputs;
 pub mod verify;

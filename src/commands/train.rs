@@ -2,7 +2,8 @@
 
 use super::train_outputs::TrainOutputs;
 use crate::cli::{OptimizerArg, TrainArgs};
-use crate::error::Result;
+use crate::early_stopping::{EarlyStopping, Monitor};
+use crate::error::{ConfigError, Result};
 use crate::optimizer::Optimizer;
 use crate::report::{ConsoleReporter, MetricsFile};
 use crate::summary::{self, Recorder, RunFacts};
@@ -15,6 +16,7 @@ pub fn optimizer_from(args: &TrainArgs) -> Optimizer {
             beta1: 0.9,
             beta2: 0.999,
             epsilon: args.adam_epsilon,
+            weight_decay: args.weight_decay,
         },
         OptimizerArg::Sgd => Optimizer::Sgd { lr: args.lr },
     }
@@ -28,6 +30,16 @@ pub fn config_from(args: &TrainArgs) -> TrainConfig {
         validation_split: args.validation_split,
         seed: args.seed,
         optimizer: optimizer_from(args),
+        lr_schedule: args.lr_schedule,
+        warmup: args.warmup,
+        early_stopping: args.early_stopping.map(|patience| EarlyStopping {
+            patience: patience as usize,
+            monitor: args
+                .monitor
+                .unwrap_or(Monitor::default_for(args.validation_split)),
+            min_delta: args.min_delta.unwrap_or(0.0),
+            restore_best: args.restore_best,
+        }),
     }
 }
 
@@ -52,6 +64,12 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     let (spec, initial_parameters) = outputs.model(args, &data)?;
     let config = config_from(args);
     let optimizer = config.optimizer;
+    if args.weight_decay != 0.0 && args.optimizer != OptimizerArg::Adam {
+        return Err(ConfigError::new(
+            "--weight-decay is AdamW's decoupled decay: it needs --optimizer adam",
+        )
+        .into());
+    }
     config.validate()?;
     if args.verify {
         // Refuse an adapter that computes wrong numbers before spending minutes on it.

@@ -5,6 +5,7 @@
 use crate::checkpoint::{self, Checkpoint};
 use crate::cli::TrainArgs;
 use crate::data::Dataset;
+use crate::early_stopping::Stopping;
 use crate::engine::Evaluation;
 use crate::error::{CheckpointError, Result};
 use crate::model::ModelSpec;
@@ -213,6 +214,10 @@ impl Observer for OutputObserver<'_> {
             plots::training_curves(path, &self.history, &self.title)?;
         }
         Ok(())
+    }
+
+    fn stopped(&mut self, stopping: &Stopping) -> Result<()> {
+        self.inner.stopped(stopping)
     }
 
     fn tested(&mut self, test: &Evaluation) -> Result<()> {

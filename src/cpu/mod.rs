@@ -7,7 +7,7 @@ pub mod workers;
 
 use crate::data::Samples;
 use crate::dropout::DropoutMask;
-use crate::engine::{Engine, EpochPlan, Evaluation, Split, StepMetrics};
+use crate::engine::{Engine, EpochPlan, Evaluation, OptimizerState, Split, StepMetrics};
 use crate::error::{ConfigError, Result};
 use crate::model::{DenseLayer, ModelSpec};
 use crate::optimizer::Optimizer;
@@ -294,6 +294,21 @@ impl Engine for CpuEngine {
         Ok(self.params.clone())
     }
 
+    fn optimizer_state(&mut self) -> Result<OptimizerState> {
+        Ok(OptimizerState {
+            moment1: self.moment1.clone(),
+            moment2: self.moment2.clone(),
+        })
+    }
+
+    fn set_optimizer_state(&mut self, state: &OptimizerState) -> Result<()> {
+        self.spec.check_parameters(&state.moment1)?;
+        self.spec.check_parameters(&state.moment2)?;
+        self.moment1.copy_from_slice(&state.moment1);
+        self.moment2.copy_from_slice(&state.moment2);
+        Ok(())
+    }
+
     fn train_epoch(
         &mut self,
         plan: &EpochPlan,
@@ -324,6 +339,9 @@ impl Engine for CpuEngine {
                         &mut self.batch.labels,
                     );
                     let metrics = self.step_on_workspace(rows, step.dropout_seed);
+                    if step.decay != 0.0 {
+                        ops::decay(&mut self.params, step.decay);
+                    }
                     self.apply_update(step.step_size);
                     all.push(metrics);
                 }

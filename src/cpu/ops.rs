@@ -525,6 +525,13 @@ pub fn adam_on(
     });
 }
 
+/// AdamW's decoupled weight decay, applied before the Adam update: `w -= decay·w`.
+pub fn decay(params: &mut [f32], decay: f32) {
+    for p in params.iter_mut() {
+        *p -= *p * decay;
+    }
+}
+
 /// Plain SGD update: `w -= lr·g`.
 pub fn sgd(params: &mut [f32], grads: &[f32], lr: f32) {
     for (p, &g) in params.iter_mut().zip(grads) {

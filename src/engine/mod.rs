@@ -32,6 +32,8 @@ pub struct StepPlan {
     pub t: u32,
     /// The optimizer's step size at `t` (Adam's bias-corrected `α_t`, or SGD's lr).
     pub step_size: f32,
+    /// AdamW's decoupled decay: `w -= decay·w` before the update (0: none).
+    pub decay: f32,
     /// Seed of this step's dropout masks (`dropout::step_seed`).
     pub dropout_seed: u32,
 }
@@ -78,6 +80,16 @@ impl Evaluation {
     }
 }
 
+/// Adam's moments, each in the parameters' flat layout: what a resumed run needs besides the
+/// parameters and the step count (which the plan carries) to go on as if never stopped.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OptimizerState {
+    /// First moments `m`.
+    pub moment1: Vec<f32>,
+    /// Second moments `v`.
+    pub moment2: Vec<f32>,
+}
+
 /// A training engine. Both engines compute the same operations with the same conventions, so
 /// the CPU engine is the GPU engine's oracle.
 pub trait Engine {
@@ -92,6 +104,13 @@ pub trait Engine {
 
     /// The current parameters (a readback on a GPU).
     fn parameters(&mut self) -> Result<Vec<f32>>;
+
+    /// The optimizer's moments (a readback on a GPU; zeros under SGD, which keeps none).
+    fn optimizer_state(&mut self) -> Result<OptimizerState>;
+
+    /// Replaces the optimizer's moments; after [`set_parameters`](Self::set_parameters), which
+    /// zeroes them.
+    fn set_optimizer_state(&mut self, state: &OptimizerState) -> Result<()>;
 
     /// Runs every step of `plan` over the training split, in order. `progress` is called with the
     /// number of steps finished so far and the metrics of the steps finished since the last call;

@@ -17,7 +17,7 @@ use super::tuning::{self, TileChoices};
 use super::GpuOptions;
 use crate::data::Samples;
 use crate::dropout::DropoutMask;
-use crate::engine::{Engine, EpochPlan, Evaluation, Split, StepMetrics};
+use crate::engine::{Engine, EpochPlan, Evaluation, OptimizerState, Split, StepMetrics};
 use crate::error::{ConfigError, GpuError, Result};
 use crate::model::{DenseLayer, ModelSpec};
 use crate::optimizer::Optimizer;
@@ -263,6 +263,34 @@ impl Engine for GpuEngine {
         )?)
     }
 
+    fn optimizer_state(&mut self) -> Result<OptimizerState> {
+        let core = &self.core;
+        let n = core.spec.parameter_count();
+        Ok(OptimizerState {
+            moment1: buffers::read(&core.ctx, &core.buffers.moment1, 0, n)?,
+            moment2: buffers::read(&core.ctx, &core.buffers.moment2, 0, n)?,
+        })
+    }
+
+    fn set_optimizer_state(&mut self, state: &OptimizerState) -> Result<()> {
+        let core = &self.core;
+        core.spec.check_parameters(&state.moment1)?;
+        core.spec.check_parameters(&state.moment2)?;
+        let queue = &core.ctx.queue;
+        queue.write_buffer(
+            &core.buffers.moment1,
+            0,
+            bytemuck::cast_slice(&state.moment1),
+        );
+        queue.write_buffer(
+            &core.buffers.moment2,
+            0,
+            bytemuck::cast_slice(&state.moment2),
+        );
+        core.ctx.take_error()?;
+        Ok(())
+    }
+
     fn train_epoch(
         &mut self,
         plan: &EpochPlan,
@@ -313,6 +341,8 @@ impl Engine for GpuEngine {
                 grad_scale: 1.0 / s.len as f32,
                 direct: 0,
                 out_base: 0,
+                decay: s.decay,
+                _pad: [0; 3],
             })
             .collect();
         prepared.write_records(core, 0, &records);

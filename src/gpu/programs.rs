@@ -111,8 +111,9 @@ impl Prepared {
     pub fn new(core: &Core, train_cap: usize, eval_cap: usize) -> Result<Self, GpuError> {
         let ctx = &core.ctx;
         let records = (train_cap + eval_cap) as u64;
-        let stride =
-            STEP_RECORD_BYTES.max(ctx.device.limits().min_uniform_buffer_offset_alignment as u64);
+        // Each record starts at a multiple of the dynamic-offset alignment.
+        let stride = STEP_RECORD_BYTES
+            .next_multiple_of(ctx.device.limits().min_uniform_buffer_offset_alignment as u64);
         if records * stride > ctx.device.limits().max_buffer_size {
             return Err(GpuError::Limit {
                 adapter: ctx.info.name.clone(),

@@ -23,7 +23,8 @@ pub const TRAIN_SAMPLES: usize = 12_000;
 /// Test samples the fixture keeps.
 pub const TEST_SAMPLES: usize = 2_000;
 
-fn take(s: &Samples, n: usize) -> Samples {
+/// The first `n` samples of `s` (all of them when it has fewer).
+pub fn take(s: &Samples, n: usize) -> Samples {
     let n = n.min(s.count);
     Samples {
         images: s.images[..n * s.features].to_vec(),
@@ -60,6 +61,7 @@ pub fn config() -> TrainConfig {
         validation_split: 0.0,
         seed: 7,
         optimizer: Optimizer::adam(1e-3),
+        ..TrainConfig::default()
     }
 }
 

@@ -46,7 +46,7 @@ pub const SHADERS: &[(&str, &str, &[&str])] = &[
 pub const MAX_STORAGE_BINDINGS: u32 = 5;
 
 /// Bytes of one step record in the shaders.
-pub const STEP_RECORD_BYTES: u64 = 32;
+pub const STEP_RECORD_BYTES: u64 = 48;
 
 /// One step's values, as the prelude's `Step` struct reads them.
 #[repr(C)]
@@ -68,6 +68,9 @@ pub struct StepRecord {
     pub direct: u32,
     /// Where evaluation predictions of this batch start.
     pub out_base: u32,
+    /// AdamW's decoupled decay of this step (0: none).
+    pub decay: f32,
+    pub _pad: [u32; 3],
 }
 
 impl StepRecord {
