@@ -408,6 +408,34 @@ fn corrupt_gzip() {
 }
 
 #[test]
+fn a_test_label_the_training_split_never_has_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A corrupted test-labels file of 255s once built a 256-class model scoring 0%.
+    let dir = tmp.path().join("digits");
+    write_set(&dir, 2, 2, &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], &[3, 255, 255]);
+    let e = data::load_dir(&dir, None).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DataError::UnseenTestLabel {
+                index: 1,
+                label: 255,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_one_line_naming(&e, &dir.join("t10k-labels-idx1-ubyte.gz"));
+    assert!(e.to_string().contains("0..=9"), "{e}");
+
+    // A label inside the training range but missing from it is unseen too.
+    let dir = tmp.path().join("gappy");
+    write_set(&dir, 2, 2, &[0, 1, 4], &[2]);
+    let e = data::load_dir(&dir, None).unwrap_err();
+    assert!(e.to_string().contains("0, 1, 4"), "{e}");
+}
+
+#[test]
 fn labels_beyond_the_class_count() {
     let tmp = tempfile::tempdir().unwrap();
     // A folder named like a known data set is that data set: labels must be 0..=9.
@@ -443,8 +471,16 @@ fn labels_beyond_the_class_count() {
         ),
         "{e:?}"
     );
-    // Without a hint the folder just has 12 classes.
+    // Without a hint the folder has as many classes as its training labels name (0..=11)...
+    let dir = tmp.path().join("y");
+    write_set(&dir, 2, 2, &[11, 0], &[0]);
     assert_eq!(data::load_dir(&dir, None).unwrap().classes(), 12);
+    // ...and a test label the training split lacks is refused (see the test above).
+    write_set(&dir, 2, 2, &[11], &[0]);
+    assert!(matches!(
+        data::load_dir(&dir, None),
+        Err(DataError::UnseenTestLabel { label: 0, .. })
+    ));
 }
 
 #[test]

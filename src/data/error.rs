@@ -110,6 +110,21 @@ pub enum DataError {
         classes: usize,
     },
 
+    /// A test label that no training sample has: the model could never predict it, so the
+    /// file is corrupt or belongs to another data set.
+    #[error(
+        "{}: sample {index} has label {label}, which no training sample has (the training \
+         labels are {training}); is this the right test-labels file?",
+        path.display()
+    )]
+    UnseenTestLabel {
+        path: PathBuf,
+        index: usize,
+        label: u8,
+        /// The training labels, e.g. `0..=9` or `0, 1, 4`.
+        training: String,
+    },
+
     /// A split holds no samples.
     #[error("{}: holds no samples", path.display())]
     Empty { path: PathBuf },

@@ -75,6 +75,19 @@ fn is_data_file(path: &Path) -> Result<bool, DataError> {
     }
 }
 
+/// The labels marked in `seen`, as `0..=9` when they run without a gap from 0, else listed.
+fn label_list(seen: &[bool; 256]) -> String {
+    let labels: Vec<usize> = (0..256).filter(|&l| seen[l]).collect();
+    match labels.last() {
+        Some(&last) if labels.len() == last + 1 => format!("0..={last}"),
+        _ => labels
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
 /// Loads the data set in `dir` (see [`DataSource::Dir`](super::DataSource::Dir) for `hint`).
 /// Class names come from the known data set when there is one (labels must then be below its
 /// class count), else they are "0".."N-1" with N = largest label + 1, at least 2.
@@ -134,7 +147,26 @@ pub fn load_dir(dir: &Path, hint: Option<KnownDataset>) -> Result<Dataset, DataE
             (ds.name().to_string(), names)
         }
         None => {
-            let max = train.labels.iter().chain(&test.labels).copied().max();
+            // The classes are what the training labels use; a test label outside them would
+            // silently widen the model (a corrupt file of 255s made a 256-class model).
+            let mut seen = [false; 256];
+            for &l in &train.labels {
+                seen[usize::from(l)] = true;
+            }
+            if let Some((index, &label)) = test
+                .labels
+                .iter()
+                .enumerate()
+                .find(|(_, &l)| !seen[usize::from(l)])
+            {
+                return Err(DataError::UnseenTestLabel {
+                    path: files.test_labels,
+                    index,
+                    label,
+                    training: label_list(&seen),
+                });
+            }
+            let max = train.labels.iter().copied().max();
             let classes = max.map_or(0, |m| usize::from(m) + 1).max(2);
             (folder_name, (0..classes).map(|c| c.to_string()).collect())
         }
