@@ -476,11 +476,7 @@ impl Checker<'_> {
         let shape = format!("batch {batch} of {count}x{features}{case}");
         let images = self.bytes(count * features, 256);
         let labels = self.bytes(count, 10);
-        let mut order: Vec<u32> = (0..count as u32).collect();
-        for i in (1..order.len()).rev() {
-            let j = self.rng.random_range(0..=i);
-            order.swap(i, j);
-        }
+        let order = crate::train::shuffled_rows(count, &mut self.rng);
         let start = (count - batch).min(1);
         let step = StepRecord {
             start: start as u32,
