@@ -391,6 +391,17 @@ fn summary_counts_the_tutorial_networks_as_keras_does() {
     let quickstart = summary(&[]);
     assert!(quickstart.contains(" dropout (Dropout)  "), "{quickstart}");
     assert!(quickstart.contains("FLOPs per sample: 203,264 for inference, 409,088 for training"));
+    // 101,770 parameters × 4 bytes × 4 buffers, plus 922 activations × 16 bytes per row:
+    // 2,100,384 bytes at batch 32 (CPU), 31,840,416 at the GPU's 2,048 evaluation rows;
+    // 784 bytes per sample of u8 data.
+    assert!(
+        quickstart.contains(
+            "Memory at batch 32: CPU engine 2.00 MB; GPU engine 30.37 MB on the device \
+             (activations for evaluation batches of 2048); plus the data, resident as u8: \
+             7.48 MB per 10,000 samples"
+        ),
+        "{quickstart}"
+    );
 
     // A saved model's own layers.
     let dir = tempfile::tempdir().unwrap();

@@ -1,10 +1,11 @@
 //! `gpu-mlp summary`: a network's layers as Keras's `model.summary()` prints them, with what a
-//! training step costs: FLOPs per sample and GPU dispatches per step.
+//! training step costs: FLOPs per sample, GPU dispatches per step, and the memory each engine
+//! needs at a batch size.
 
 use crate::checkpoint;
 use crate::cli::{SummaryArgs, DEFAULT_HIDDEN, DEFAULT_NETWORK_DROPOUT};
 use crate::error::Result;
-use crate::model::ModelSpec;
+use crate::model::{ModelSpec, CPU_ENGINE_PARAMETER_COPIES};
 
 /// The network the flags describe: a saved model's, or `--hidden` / the quickstart's.
 pub fn spec_from(args: &SummaryArgs) -> Result<ModelSpec> {
@@ -43,6 +44,16 @@ pub fn run(args: &SummaryArgs) -> Result<()> {
         gpu_dispatches_per_step(&spec),
         spec.layers().len(),
         2 * spec.layers().len() - 1,
+    );
+    // Both engines hold four parameter-sized buffers (parameters, gradients, Adam's moments);
+    // the GPU's activations are sized for its evaluation batches too.
+    let eval_rows = crate::gpu::GpuOptions::default().eval_batch;
+    println!(
+        "Memory at batch {batch}: CPU engine {}; GPU engine {} on the device (activations for \
+         evaluation batches of {eval_rows}); plus the data, resident as u8: {} per 10,000 samples",
+        bytes(spec.memory_bytes(CPU_ENGINE_PARAMETER_COPIES, batch) as f64),
+        bytes(spec.memory_bytes(CPU_ENGINE_PARAMETER_COPIES, batch.max(eval_rows)) as f64),
+        bytes(spec.inputs as f64 * 10_000.0),
     );
     Ok(())
 }
