@@ -118,21 +118,18 @@ fn decimal(x: f32) -> Value {
         .map_or(Value::Null, |v| json!(v))
 }
 
-/// Passes everything to `inner` and keeps the epochs and the test result for the summary. With
-/// `stop_on_signal`, ends the run after an epoch once SIGINT or SIGTERM came (see
-/// `crate::interrupt`).
+/// Passes everything to `inner` and keeps the epochs and the test result for the summary; ends
+/// the run after an epoch once SIGINT or SIGTERM came (see `crate::interrupt`).
 pub struct Recorder<'a> {
     inner: &'a mut dyn Observer,
-    stop_on_signal: bool,
     history: Vec<EpochRecord>,
     test: Option<Evaluation>,
 }
 
 impl<'a> Recorder<'a> {
-    pub fn new(inner: &'a mut dyn Observer, stop_on_signal: bool) -> Self {
+    pub fn new(inner: &'a mut dyn Observer) -> Self {
         Self {
             inner,
-            stop_on_signal,
             history: Vec::new(),
             test: None,
         }
@@ -157,7 +154,7 @@ impl Observer for Recorder<'_> {
         self.inner.epoch_finished(record, epochs)?;
         self.history.push(record.clone());
         match crate::interrupt::requested() {
-            Some(signal) if self.stop_on_signal => Err(crate::interrupt::Interrupted {
+            Some(signal) => Err(crate::interrupt::Interrupted {
                 signal,
                 epoch: record.epoch,
             }

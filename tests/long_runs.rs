@@ -444,3 +444,54 @@ fn parameters_and_moments_carried_to_a_fresh_cpu_engine_continue_bit_for_bit() {
         "wrong lengths are refused"
     );
 }
+
+/// The first Ctrl-C ends the run after its epoch: the model of that epoch is saved, the way on
+/// is printed, and the exit status is 130 (128 + SIGINT).
+#[cfg(unix)]
+#[test]
+fn ctrl_c_saves_the_model_after_its_epoch_and_exits_with_130() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
+        .args(["train", "--backend", "cpu", "--data", support::MNIST_DIR])
+        .args([
+            "--train-samples",
+            "1000",
+            "--hidden",
+            "16",
+            "--epochs",
+            "100000",
+        ])
+        .arg("--save")
+        .arg(&model)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first_epoch = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("Epoch 1/"));
+    assert!(first_epoch.is_some(), "no epoch line");
+    let signalled = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    let said = rest.join("\n");
+    assert!(
+        said.contains("interrupted: the model after epoch"),
+        "{said}"
+    );
+    assert!(said.contains("--init-from"), "{said}");
+    let saved = gpu_mlp::checkpoint::load(&model).expect("the interrupted run's model loads");
+    let epochs: usize = saved.metadata["epochs_completed"].parse().unwrap();
+    assert!((1..100000).contains(&epochs), "{epochs}");
+    assert_eq!(saved.spec.hidden, vec![16]);
+}

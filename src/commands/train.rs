@@ -3,7 +3,7 @@
 use super::train_outputs::TrainOutputs;
 use crate::cli::{OptimizerArg, TrainArgs};
 use crate::early_stopping::{EarlyStopping, Monitor};
-use crate::error::{ConfigError, Result};
+use crate::error::{ConfigError, Error, Result};
 use crate::optimizer::Optimizer;
 use crate::report::{ConsoleReporter, MetricsFile};
 use crate::summary::{self, Recorder, RunFacts};
@@ -53,8 +53,10 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
         .transpose()?;
     if let Some(path) = &args.summary_json {
         summary::check_writable(path)?;
-        crate::interrupt::install();
     }
+    // A first Ctrl-C (or SIGTERM) ends the run after its epoch, with the model saved when
+    // --save is given; a second one ends it at once.
+    crate::interrupt::install();
     let outputs = TrainOutputs::prepare(args)?;
     let mut data = super::load_dataset(&args.data)?;
     let subset_of = args.train_samples.map(|_| data.train.count);
@@ -125,10 +127,16 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
         engine_name.clone(),
     );
     let mut observer = outputs.observer(&mut reporter, args, &data, &spec, optimizer, &engine_name);
-    let mut recorder = Recorder::new(&mut observer, args.summary_json.is_some());
+    let mut recorder = Recorder::new(&mut observer);
     let result = train::run(&config, &data, engine.as_mut(), &mut recorder);
     let (history, test) = recorder.into_results();
-    let result = result.and_then(|report| observer.finish(&report).map(|()| report));
+    let result = match result {
+        Ok(report) => observer.finish(&report).map(|()| report),
+        Err(Error::Interrupted(stop)) => observer
+            .finish_interrupted(&engine.parameters()?)
+            .and(Err(Error::Interrupted(stop))),
+        Err(e) => Err(e),
+    };
     if let Some(path) = &args.summary_json {
         let seconds = started.elapsed().as_secs_f64();
         summary::write_for(path, &facts, &history, test.as_ref(), &result, seconds)?;

@@ -198,6 +198,24 @@ impl OutputObserver<'_> {
     }
 }
 
+impl OutputObserver<'_> {
+    /// After a signal stopped the run between epochs: saves `parameters` (those of the last
+    /// finished epoch) when `--save` was given and says how to go on from them.
+    pub fn finish_interrupted(self, parameters: &[f32]) -> Result<()> {
+        let Some(path) = &self.outputs.save else {
+            return Ok(());
+        };
+        checkpoint::save(path, &self.checkpoint(parameters, None))?;
+        let epoch = self.history.last().map_or(0, |r| r.epoch);
+        println!(
+            "interrupted: the model after epoch {epoch} is saved to {0}; go on from it with \
+             --init-from {0} (its parameters; Adam's moments start again)",
+            path.display()
+        );
+        Ok(())
+    }
+}
+
 impl Observer for OutputObserver<'_> {
     fn epoch_started(&mut self, epoch: usize, epochs: usize, steps: usize) {
         self.inner.epoch_started(epoch, epochs, steps);
