@@ -2,6 +2,7 @@
 //! end-to-end training on real MNIST, and engine selection. One device and pipeline set shared.
 
 mod gpu_support;
+mod support;
 
 use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::{Dataset, Samples};
@@ -171,28 +172,7 @@ fn parameters_and_moments_carried_to_a_fresh_engine_continue_bit_for_bit() {
     };
     let mut second = gpu_engine(&spec, opt, 25, GpuOptions::default()).unwrap();
     let data = training_rows(300);
-    let mut planner = EpochPlanner::new(4, 300, 25, opt);
-    let plans = [planner.next_epoch(), planner.next_epoch()];
-    for engine in [&mut first, &mut second] {
-        engine.load_split(Split::Train, &data).unwrap();
-        engine.set_parameters(&spec.init_parameters(4)).unwrap();
-    }
-    first.train_epoch(&plans[0], &mut |_, _| {}).unwrap();
-    let state = first.optimizer_state().unwrap();
-    assert!(state.moment2.iter().any(|&v| v > 0.0), "Adam has moments");
-    second.set_parameters(&first.parameters().unwrap()).unwrap();
-    second.set_optimizer_state(&state).unwrap();
-    let a = first.train_epoch(&plans[1], &mut |_, _| {}).unwrap();
-    let b = second.train_epoch(&plans[1], &mut |_, _| {}).unwrap();
-    assert_eq!(a, b, "the continued epoch's metrics");
-    assert!(same_bits(
-        &first.parameters().unwrap(),
-        &second.parameters().unwrap()
-    ));
-    assert_eq!(
-        first.optimizer_state().unwrap(),
-        second.optimizer_state().unwrap()
-    );
+    support::assert_moments_carry_over(&mut first, &mut second, &spec, opt, &data);
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod support;
 use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::Dataset;
 use gpu_mlp::early_stopping::{EarlyStopping, Monitor};
-use gpu_mlp::engine::{Engine, OptimizerState, Split, StepPlan};
+use gpu_mlp::engine::{Engine, StepPlan};
 use gpu_mlp::optimizer::Optimizer;
 use gpu_mlp::train::{self, EpochPlanner, Silent, TrainConfig, TrainReport};
 
@@ -421,28 +421,9 @@ fn parameters_and_moments_carried_to_a_fresh_cpu_engine_continue_bit_for_bit() {
     let data = small_mnist(300, 10);
     let spec = gpu_mlp::model::ModelSpec::new(784, vec![32], 10, 0.2).unwrap();
     let opt = Optimizer::adam(2e-3);
-    let mut planner = EpochPlanner::new(4, 300, 25, opt);
-    let plans = [planner.next_epoch(), planner.next_epoch()];
     let mut first = CpuEngine::new(&spec, opt, 25).unwrap();
     let mut second = CpuEngine::new(&spec, opt, 25).unwrap();
-    for engine in [&mut first, &mut second] {
-        engine.load_split(Split::Train, &data.train).unwrap();
-        engine.set_parameters(&spec.init_parameters(4)).unwrap();
-    }
-    first.train_epoch(&plans[0], &mut |_, _| {}).unwrap();
-    let state = first.optimizer_state().unwrap();
-    assert!(state.moment2.iter().any(|&v| v > 0.0), "Adam has moments");
-    second.set_parameters(&first.parameters().unwrap()).unwrap();
-    second.set_optimizer_state(&state).unwrap();
-    let a = first.train_epoch(&plans[1], &mut |_, _| {}).unwrap();
-    let b = second.train_epoch(&plans[1], &mut |_, _| {}).unwrap();
-    assert_eq!(a, b, "the continued epoch's metrics");
-    assert!(first.parameters().unwrap() == second.parameters().unwrap());
-    let bad = OptimizerState::default();
-    assert!(
-        second.set_optimizer_state(&bad).is_err(),
-        "wrong lengths are refused"
-    );
+    support::assert_moments_carry_over(&mut first, &mut second, &spec, opt, &data.train);
 }
 
 /// The first Ctrl-C ends the run after its epoch: the model of that epoch is saved, the way on

@@ -204,3 +204,48 @@ pub fn small_checkpoint() -> Checkpoint {
         metadata: BTreeMap::new(),
     }
 }
+
+/// Trains `first` one epoch, carries its parameters and Adam's moments to `second`, and checks
+/// that the next epoch runs bit for bit alike on both (metrics, parameters, moments), and that
+/// moments of the wrong length are refused. Both engines are fresh for `spec` with `opt` at
+/// batch 25; `train` holds at least 300 rows.
+pub fn assert_moments_carry_over(
+    first: &mut dyn Engine,
+    second: &mut dyn Engine,
+    spec: &ModelSpec,
+    opt: Optimizer,
+    train: &Samples,
+) {
+    let mut planner = train::EpochPlanner::new(4, 300, 25, opt);
+    let plans = [planner.next_epoch(), planner.next_epoch()];
+    for engine in [first as &mut dyn Engine, second] {
+        engine
+            .load_split(gpu_mlp::engine::Split::Train, train)
+            .unwrap();
+        engine.set_parameters(&spec.init_parameters(4)).unwrap();
+    }
+    first.train_epoch(&plans[0], &mut |_, _| {}).unwrap();
+    let state = first.optimizer_state().unwrap();
+    assert!(state.moment2.iter().any(|&v| v > 0.0), "Adam has moments");
+    second.set_parameters(&first.parameters().unwrap()).unwrap();
+    second.set_optimizer_state(&state).unwrap();
+    let a = first.train_epoch(&plans[1], &mut |_, _| {}).unwrap();
+    let b = second.train_epoch(&plans[1], &mut |_, _| {}).unwrap();
+    assert_eq!(a, b, "the continued epoch's metrics");
+    let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+    assert_eq!(
+        bits(first.parameters().unwrap()),
+        bits(second.parameters().unwrap()),
+        "the continued epoch's parameters"
+    );
+    assert_eq!(
+        first.optimizer_state().unwrap(),
+        second.optimizer_state().unwrap()
+    );
+    assert!(
+        second
+            .set_optimizer_state(&gpu_mlp::engine::OptimizerState::default())
+            .is_err(),
+        "wrong lengths are refused"
+    );
+}
