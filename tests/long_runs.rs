@@ -431,11 +431,10 @@ fn parameters_and_moments_carried_to_a_fresh_cpu_engine_continue_bit_for_bit() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_saves_the_model_after_its_epoch_and_exits_with_130() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("m.safetensors");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
+    let mut train = std::process::Command::new(env!("CARGO_BIN_EXE_gpu-mlp"));
+    train
         .args(["train", "--backend", "cpu", "--data", support::MNIST_DIR])
         .args([
             "--train-samples",
@@ -447,23 +446,8 @@ fn ctrl_c_saves_the_model_after_its_epoch_and_exits_with_130() {
         ])
         .arg("--save")
         .arg(&model)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first_epoch = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find(|l| l.starts_with("Epoch 1/"));
-    assert!(first_epoch.is_some(), "no epoch line");
-    let signalled = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(signalled.success());
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let status = child.wait().unwrap();
+        .stderr(std::process::Stdio::null());
+    let (status, rest) = support::signal_after_first_epoch(&mut train, "INT");
     assert_eq!(status.code(), Some(130), "{rest:?}");
     let said = rest.join("\n");
     assert!(

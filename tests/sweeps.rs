@@ -5,10 +5,10 @@
 //! SQLite storage.
 
 mod loopback;
+mod support;
 
 use loopback::{ok, Server};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -148,26 +148,10 @@ fn bad_settings_exit_with_2_and_name_the_key() {
 fn sigterm_stops_the_run_after_its_epoch_with_a_summary() {
     let dir = tempfile::tempdir().unwrap();
     let summary = dir.path().join("summary.json");
-    let mut child = quick_train(&["--epochs", "100000", "--summary-json"])
-        .arg(&summary)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    // Wait for the first epoch, then ask the run to stop as a batch scheduler does.
-    let first_epoch = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find(|l| l.starts_with("Epoch 1/"));
-    assert!(first_epoch.is_some(), "no epoch line");
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let status = child.wait().unwrap();
+    let mut train = quick_train(&["--epochs", "100000", "--summary-json"]);
+    train.arg(&summary).stderr(Stdio::null());
+    // Stop the run after its first epoch as a batch scheduler does.
+    let (status, rest) = support::signal_after_first_epoch(&mut train, "TERM");
     assert_eq!(status.code(), Some(143), "{rest:?}");
     let s = read_json(&summary);
     assert_eq!(s["outcome"], "interrupted", "{s}");

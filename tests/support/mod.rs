@@ -249,3 +249,29 @@ pub fn assert_moments_carry_over(
         "wrong lengths are refused"
     );
 }
+
+/// Spawns `cmd` (a `gpu-mlp train` run) with its standard output piped, waits for its first
+/// epoch line, sends it `signal` (`INT`, `TERM`) as a user or a scheduler would, and returns
+/// how it ended and the lines it printed after that.
+#[cfg(unix)]
+pub fn signal_after_first_epoch(
+    cmd: &mut std::process::Command,
+    signal: &str,
+) -> (std::process::ExitStatus, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first_epoch = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("Epoch 1/"));
+    assert!(first_epoch.is_some(), "no epoch line");
+    let signalled = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    (child.wait().unwrap(), rest)
+}
