@@ -4,29 +4,18 @@
 
 mod gpu_support;
 
-use std::process::Command;
-
-/// Runs `train` on `backend` and returns its stdout, asserting success.
+/// Runs `train` on `backend` and returns what it showed, asserting success.
 fn train(backend: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
-        .args([
-            "train",
-            "--backend",
-            backend,
-            "--data",
-            "../shared/data/mnist",
-        ])
-        .args(["--epochs", "1", "--hidden", "32", "--batch-size", "32"])
-        .args(["--validation-split", "0.9", "--steps-per-submit", "16"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    let mnist = "../shared/data/mnist";
+    let args = [
+        &["train", "--backend", backend, "--data", mnist][..],
+        &["--epochs", "1", "--hidden", "32", "--batch-size", "32"],
+        &["--validation-split", "0.9", "--steps-per-submit", "16"],
+    ]
+    .concat();
+    gpu_support::gpu_mlp(&args, &[])
+        .succeeded("train")
+        .to_string()
 }
 
 fn test_accuracy(stdout: &str) -> f64 {

@@ -6,14 +6,14 @@
 mod gpu_support;
 
 use gpu_mlp::gpu::ops::mutant::{self, Mutant};
-use gpu_support::{gpu_mlp, text};
+use gpu_support::{gpu_mlp, Run};
 use std::path::Path;
-use std::process::Output;
 
-/// True when the adapter and MNIST are there; false (skip) when not, unless `CI=true`.
-fn ready() -> bool {
+/// A scratch folder when the adapter and MNIST are there; `None` (skip) when not, unless
+/// `CI=true`.
+fn ready() -> Option<tempfile::TempDir> {
     if gpu_support::lab().is_none() {
-        return false; // printed why (and failed under CI=true)
+        return None; // printed why (and failed under CI=true)
     }
     let dir = gpu_support::mnist_dir();
     let present = dir.join("train-images-idx3-ubyte.gz").exists();
@@ -25,11 +25,11 @@ fn ready() -> bool {
         );
         eprintln!("skipping: MNIST not found at {}", dir.display());
     }
-    present
+    present.then(|| tempfile::tempdir().expect("temp dir"))
 }
 
 /// `train` on the adapter: a 784-32-10 model on 2,000 MNIST rows, with `extra` flags.
-fn train(extra: &[&str], env: &[(&str, &str)]) -> Output {
+fn train(extra: &[&str], env: &[(&str, &str)]) -> Run {
     let data = gpu_support::mnist_dir();
     let mut args = vec![
         "train",
@@ -84,15 +84,12 @@ fn test_line(shown: &str) -> (f64, f64) {
 /// compiled wrong on purpose it refuses to train and saves nothing.
 #[test]
 fn train_verify_checks_the_adapter_first_and_refuses_a_wrong_kernel() {
-    if !ready() {
+    let Some(dir) = ready() else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("temp dir");
+    };
     let model = dir.path().join("m.gmlp");
-    let args = ["--epochs", "1", "--verify", "--save", path(&model)];
-    let out = train(&args, &[]);
-    let shown = text(&out);
-    assert!(out.status.success(), "{shown}");
+    let out = train(&["--epochs", "1", "--verify", "--save", path(&model)], &[]);
+    let shown = out.succeeded("train --verify");
     let pass = shown.find("PASS: ").unwrap_or_else(|| panic!("{shown}"));
     let epoch = shown.find("Epoch 1/1").unwrap_or_else(|| panic!("{shown}"));
     assert!(pass < epoch, "verified after training:\n{shown}");
@@ -105,7 +102,7 @@ fn train_verify_checks_the_adapter_first_and_refuses_a_wrong_kernel() {
     let broken = dir.path().join("broken.gmlp");
     let args = ["--epochs", "1", "--verify", "--save", path(&broken)];
     let out = train(&args, &[(mutant::ENV, Mutant::MatmulNoBias.name())]);
-    let shown = text(&out);
+    let shown = &out.shown;
     assert_eq!(out.status.code(), Some(1), "{shown}");
     assert!(shown.contains("failed verification"), "{shown}");
     assert!(!shown.contains("Epoch 1/1"), "trained anyway:\n{shown}");
@@ -116,46 +113,37 @@ fn train_verify_checks_the_adapter_first_and_refuses_a_wrong_kernel() {
 /// the CPU engine's and with what training printed, and `--init-from` continues from it.
 #[test]
 fn checkpoints_eval_and_init_from_on_the_adapter() {
-    if !ready() {
+    let Some(dir) = ready() else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("temp dir");
+    };
     let model = dir.path().join("m.gmlp");
-    let args = [
-        "--epochs",
-        "2",
-        "--checkpoint-every",
-        "1",
-        "--save",
-        path(&model),
-    ];
-    let out = train(&args, &[]);
-    let trained = text(&out);
-    assert!(out.status.success(), "{trained}");
+    let saved = path(&model);
+    let out = train(
+        &["--epochs", "2", "--checkpoint-every", "1", "--save", saved],
+        &[],
+    );
+    let trained = out.succeeded("train");
     for epoch in [1, 2] {
         let line = format!("checkpoint: epoch {epoch} saved to");
         assert!(trained.contains(&line), "no '{line}' in:\n{trained}");
     }
     assert!(model.exists());
-    let fresh_loss = first_epoch_loss(&trained);
-    let (train_loss, train_acc) = test_line(&trained);
+    let fresh_loss = first_epoch_loss(trained);
+    let (train_loss, train_acc) = test_line(trained);
 
     let data = gpu_support::mnist_dir();
     let eval = |backend: &str| {
-        let out = gpu_mlp(
-            &[
-                "eval",
-                "--model",
-                path(&model),
-                "--data",
-                path(&data),
-                "--backend",
-                backend,
-            ],
-            &[],
-        );
-        let shown = text(&out);
-        assert!(out.status.success(), "{shown}");
+        let args = [
+            "eval",
+            "--model",
+            saved,
+            "--data",
+            path(&data),
+            "--backend",
+            backend,
+        ];
+        let out = gpu_mlp(&args, &[]);
+        let shown = out.succeeded("eval");
         assert!(shown.contains(&format!("engine: {backend}")), "{shown}");
         test_line(&shown)
     };
@@ -170,18 +158,11 @@ fn checkpoints_eval_and_init_from_on_the_adapter() {
     assert!((gpu_loss - train_loss).abs() <= 2e-4);
 
     let next = dir.path().join("next.gmlp");
-    let args = [
-        "--epochs",
-        "1",
-        "--init-from",
-        path(&model),
-        "--save",
-        path(&next),
-    ];
-    let out = train(&args, &[]);
-    let shown = text(&out);
-    assert!(out.status.success(), "{shown}");
-    let continued = first_epoch_loss(&shown);
+    let out = train(
+        &["--epochs", "1", "--init-from", saved, "--save", path(&next)],
+        &[],
+    );
+    let continued = first_epoch_loss(out.succeeded("train --init-from"));
     assert!(
         continued < 0.75 * fresh_loss,
         "--init-from started over: first epoch loss {continued} vs {fresh_loss} from scratch"
@@ -193,23 +174,13 @@ fn checkpoints_eval_and_init_from_on_the_adapter() {
 /// stops with advice, fails, and saves nothing.
 #[test]
 fn a_nan_loss_stops_training_on_the_adapter() {
-    if !ready() {
+    let Some(dir) = ready() else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("temp dir");
+    };
     let model = dir.path().join("m.gmlp");
-    let args = [
-        "--epochs",
-        "2",
-        "--optimizer",
-        "sgd",
-        "--lr",
-        "1e30",
-        "--save",
-        path(&model),
-    ];
-    let out = train(&args, &[]);
-    let shown = text(&out);
+    let args = ["--epochs", "2", "--optimizer", "sgd", "--lr", "1e30"];
+    let out = train(&[&args[..], &["--save", path(&model)]].concat(), &[]);
+    let shown = &out.shown;
     assert!(!out.status.success(), "{shown}");
     assert!(shown.contains("loss became NaN"), "{shown}");
     assert!(shown.contains("--lr"), "{shown}");

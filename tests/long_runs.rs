@@ -357,13 +357,7 @@ fn summary(args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    support::succeeded(&out, "summary")
 }
 
 #[test]

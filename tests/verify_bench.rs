@@ -13,7 +13,7 @@ use gpu_mlp::gpu::timing::{timestamp_method, TimestampMethod};
 use gpu_mlp::gpu::{DeviceNeeds, GpuContext, GpuEngine, GpuOptions};
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::optimizer::Optimizer;
-use gpu_support::{gpu_mlp, text, Rng};
+use gpu_support::{gpu_mlp, gpu_mlp_json, Rng};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -29,7 +29,7 @@ fn backend() -> String {
 /// not, unless `CI=true`, where that fails the test.
 fn adapter_present() -> bool {
     let out = gpu_mlp(&["devices", "--backend", &backend(), "--json"], &[]);
-    assert!(out.status.success(), "devices failed: {}", text(&out));
+    out.succeeded("devices");
     let list: Value = serde_json::from_slice(&out.stdout).expect("devices --json prints JSON");
     let present = list.as_array().is_some_and(|a| !a.is_empty());
     if !present {
@@ -41,11 +41,6 @@ fn adapter_present() -> bool {
         eprintln!("skipping: no {} adapter", backend());
     }
     present
-}
-
-fn read_json(path: &std::path::Path) -> Value {
-    let bytes = std::fs::read(path).expect("the JSON file was written");
-    serde_json::from_slice(&bytes).expect("valid JSON")
 }
 
 fn assert_adapter_fields(adapter: &Value) {
@@ -68,26 +63,12 @@ fn verify_passes_on_the_adapter_and_reports_it() {
     if !adapter_present() {
         return;
     }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let json = dir.path().join("verify.json");
-    let out = gpu_mlp(
-        &[
-            "verify",
-            "--backend",
-            &backend(),
-            "--steps",
-            "12",
-            "--json",
-            json.to_str().expect("utf-8 path"),
-        ],
-        &[],
-    );
-    let shown = text(&out);
-    assert!(out.status.success(), "verify failed:\n{shown}");
+    let out = gpu_mlp_json(&["verify", "--backend", &backend(), "--steps", "12"], &[]);
+    let shown = out.succeeded("verify");
     assert!(shown.contains("max abs err") && shown.contains("rel err") && shown.contains("bound"));
     assert!(shown.contains("PASS:"), "{shown}");
     assert!(shown.contains("worst layer"), "{shown}");
-    let report = read_json(&json);
+    let report = out.json();
     assert_eq!(report["format"], "gpu-mlp-verify/2");
     assert_eq!(report["passed"], true);
     assert_adapter_fields(&report["adapter"]);
@@ -147,27 +128,21 @@ fn verify_exits_1_when_a_kernel_is_perturbed() {
     if !adapter_present() {
         return;
     }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let json = dir.path().join("bad.json");
-    let out = gpu_mlp(
-        &[
-            "verify",
-            "--backend",
-            &backend(),
-            "--steps",
-            "0",
-            "--hidden",
-            "17",
-            "--json",
-            json.to_str().expect("utf-8 path"),
-        ],
-        &[("GPU_MLP_VERIFY_PERTURB", "matmul")],
-    );
-    let shown = text(&out);
+    let args = [
+        "verify",
+        "--backend",
+        &backend(),
+        "--steps",
+        "0",
+        "--hidden",
+        "17",
+    ];
+    let out = gpu_mlp_json(&args, &[("GPU_MLP_VERIFY_PERTURB", "matmul")]);
+    let shown = &out.shown;
     assert_eq!(out.status.code(), Some(1), "{shown}");
     assert!(shown.contains("FAIL"), "{shown}");
     assert!(shown.contains("failed verification"), "{shown}");
-    let report = read_json(&json);
+    let report = out.json();
     assert_eq!(report["passed"], false);
     assert_eq!(report["perturbed"], "matmul");
     let kernels = report["kernels"].as_array().expect("kernel checks");
@@ -188,27 +163,17 @@ fn verify_fails_every_mutant_kernel_and_names_it() {
     if !adapter_present() {
         return;
     }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let json = dir.path().join("mutant.json");
-    let args = [
-        "verify",
-        "--backend",
-        &backend(),
-        "--steps",
-        "12",
-        "--json",
-        json.to_str().expect("utf-8 path"),
-    ];
+    let args = ["verify", "--backend", &backend(), "--steps", "12"];
     for m in Mutant::ALL {
-        let out = gpu_mlp(&args, &[(mutant::ENV, m.name())]);
-        let shown = text(&out);
+        let out = gpu_mlp_json(&args, &[(mutant::ENV, m.name())]);
+        let shown = &out.shown;
         assert_eq!(out.status.code(), Some(1), "{} passed:\n{shown}", m.name());
         let first = shown.lines().next().unwrap_or_default();
         assert!(
             first.contains(m.name()) && first.contains("WRONG on purpose"),
             "{first}"
         );
-        let report = read_json(&json);
+        let report = out.json();
         assert_eq!(report["mutant"], m.name());
         assert_eq!(report["passed"], false);
         let failed: Vec<&str> = report["kernels"]
@@ -226,11 +191,10 @@ fn verify_fails_every_mutant_kernel_and_names_it() {
             failed,
             m.kernel()
         );
-        std::fs::remove_file(&json).expect("remove the report");
     }
     let out = gpu_mlp(&args, &[(mutant::ENV, "no-such-bug")]);
     assert_ne!(out.status.code(), Some(0));
-    assert!(text(&out).contains("names no mutant"), "{}", text(&out));
+    assert!(out.shown.contains("names no mutant"), "{}", out.shown);
 }
 
 #[test]
@@ -238,24 +202,17 @@ fn bench_quick_writes_a_complete_record_that_compares_to_itself_as_one() {
     if !adapter_present() {
         return;
     }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let json = dir.path().join("bench.json");
-    let path = json.to_str().expect("utf-8 path");
-    let out = gpu_mlp(
-        &[
-            "bench",
-            "--backend",
-            &backend(),
-            "--quick",
-            "--repeats",
-            "1",
-            "--json",
-            path,
-        ],
-        &[],
-    );
-    assert!(out.status.success(), "bench failed:\n{}", text(&out));
-    let record = read_json(&json);
+    let args = [
+        "bench",
+        "--backend",
+        &backend(),
+        "--quick",
+        "--repeats",
+        "1",
+    ];
+    let out = gpu_mlp_json(&args, &[]);
+    out.succeeded("bench");
+    let record = out.json();
     assert_eq!(record["format"], "gpu-mlp-bench/1");
     assert_eq!(record["backend"], backend());
     assert_adapter_fields(&record["adapter"]);
@@ -292,9 +249,9 @@ fn bench_quick_writes_a_complete_record_that_compares_to_itself_as_one() {
         assert!(figures.iter().any(|f| f["name"] == name), "no {name}");
     }
 
-    let out = gpu_mlp(&["bench", "--from", path, "--compare", path], &[]);
-    let shown = text(&out);
-    assert!(out.status.success(), "{shown}");
+    let path = out.json_path();
+    let compared = gpu_mlp(&["bench", "--from", path, "--compare", path], &[]);
+    let shown = compared.succeeded("bench --compare");
     let ratios: Vec<&str> = shown
         .lines()
         .skip_while(|l| !l.contains("new/old"))
@@ -337,7 +294,7 @@ fn bench_refuses_a_file_that_is_not_a_record() {
     std::fs::write(&bad, "{\"format\": \"something else\"}").expect("write");
     let out = gpu_mlp(&["bench", "--from", bad.to_str().expect("utf-8")], &[]);
     assert_eq!(out.status.code(), Some(1));
-    let shown = text(&out);
+    let shown = &out.shown;
     assert!(shown.contains("not a gpu-mlp bench record"), "{shown}");
     assert!(!shown.contains("panicked"), "{shown}");
 }
@@ -510,8 +467,8 @@ fn timing_attempt(
 /// that is a real picture, and a record that compares to itself as 1.
 fn sweep_writes_record_and_plot(engine: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (json, png) = (dir.path().join("sweep.json"), dir.path().join("sweep.png"));
-    let (json_arg, png_arg) = (json.to_str().expect("utf-8"), png.to_str().expect("utf-8"));
+    let png = dir.path().join("sweep.png");
+    let png_arg = png.to_str().expect("utf-8");
     let args = [
         "bench",
         "--backend",
@@ -520,15 +477,10 @@ fn sweep_writes_record_and_plot(engine: &str) {
         "--quick",
         "--repeats",
         "1",
-        "--json",
-        json_arg,
-        "--plot",
-        png_arg,
     ];
-    let out = gpu_mlp(&args, &[]);
-    let shown = text(&out);
-    assert!(out.status.success(), "bench --sweep failed:\n{shown}");
-    let record = read_json(&json);
+    let out = gpu_mlp_json(&[&args[..], &["--plot", png_arg]].concat(), &[]);
+    let shown = out.succeeded("bench --sweep");
+    let record = out.json();
     let figures = record["figures"].as_array().expect("figures");
     assert!(figures.iter().all(|f| f["group"] == "sweep"), "{shown}");
     let peak = figures
@@ -577,9 +529,9 @@ fn sweep_writes_record_and_plot(engine: &str) {
             .count();
         assert!(blue > 50, "a panel without its first line ({blue} pixels)");
     }
-    let out = gpu_mlp(&["bench", "--from", json_arg, "--compare", json_arg], &[]);
-    let shown = text(&out);
-    assert!(out.status.success(), "{shown}");
+    let json = out.json_path();
+    let compared = gpu_mlp(&["bench", "--from", json, "--compare", json], &[]);
+    let shown = compared.succeeded("bench --compare");
     assert!(shown.contains("geometric mean speed-up 1.00x"), "{shown}");
 }
 

@@ -110,7 +110,7 @@ pub fn mnist(split: &str, n: usize) -> Option<Samples> {
 
 /// Runs this build's `gpu-mlp` binary with `args`, without the checker's self-test and
 /// fault-injection variables unless `env` sets them.
-pub fn gpu_mlp(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+pub fn gpu_mlp(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gpu-mlp"));
     cmd.args(args)
         .env_remove(gpu_mlp::verify::PERTURB_ENV)
@@ -118,14 +118,56 @@ pub fn gpu_mlp(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().expect("the gpu-mlp binary runs")
+    let out = cmd.output().expect("the gpu-mlp binary runs");
+    Run {
+        status: out.status,
+        shown: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        stdout: out.stdout,
+        json: None,
+    }
 }
 
-/// A command's stdout and stderr, as one text.
-pub fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+/// [`gpu_mlp`] with `--json FILE` added (a fresh temporary file): for the commands that write a
+/// report or record, read back with [`Run::json`].
+pub fn gpu_mlp_json(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("report.json");
+    let file = path.to_str().expect("utf-8 path");
+    let mut run = gpu_mlp(&[args, &["--json", file]].concat(), env);
+    run.json = Some((dir, path));
+    run
+}
+
+/// A finished run of the binary.
+pub struct Run {
+    pub status: std::process::ExitStatus,
+    /// Its stdout and stderr, as one text.
+    pub shown: String,
+    pub stdout: Vec<u8>,
+    /// The `--json` file [`gpu_mlp_json`] named, and the folder that holds it while the run lives.
+    json: Option<(tempfile::TempDir, PathBuf)>,
+}
+
+impl Run {
+    /// What it showed, after asserting that it succeeded (`what` names it in the message).
+    pub fn succeeded(&self, what: &str) -> &str {
+        assert!(self.status.success(), "{what} failed:\n{}", self.shown);
+        &self.shown
+    }
+
+    /// The `--json` file's path.
+    pub fn json_path(&self) -> &str {
+        let (_, path) = self.json.as_ref().expect("a run of gpu_mlp_json");
+        path.to_str().expect("utf-8 path")
+    }
+
+    /// The `--json` file, parsed.
+    pub fn json(&self) -> serde_json::Value {
+        let bytes = std::fs::read(self.json_path()).expect("the JSON file was written");
+        serde_json::from_slice(&bytes).expect("valid JSON")
+    }
 }
