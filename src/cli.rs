@@ -2,6 +2,8 @@
 //! `commands`.
 
 use crate::engine::BackendChoice;
+use crate::error::ConfigError;
+use crate::model::ModelSpec;
 use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -172,9 +174,10 @@ docs/benchmarking.md.";
 /// Where the data comes from.
 #[derive(Args, Debug, Clone)]
 pub struct DataArgs {
-    /// A known data set (default: mnist), looked for in $GPU_MLP_DATA, ./data/<name>, the user
-    /// cache and system folders, and downloaded into the cache when found nowhere. With --data,
-    /// names what the folder holds (for its class names)
+    /// A known data set, looked for in $GPU_MLP_DATA, ./data/<name>, the user cache and system
+    /// folders, and downloaded into the cache when found nowhere. With --data, names what the
+    /// folder holds (for its class names). Default: mnist; for a saved model (eval, predict) the
+    /// data it was trained on (its folder while that exists, else the known data set of its name)
     #[arg(long, value_parser = ["mnist", "fashion-mnist"])]
     pub dataset: Option<String>,
     /// A folder holding train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
@@ -225,14 +228,8 @@ pub struct TrainArgs {
     pub data: DataArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// Hidden layer widths, comma-separated; "none" for no hidden layer [default: 128, the
-    /// quickstart's Dense(128) with its Dropout(0.2)]
-    #[arg(long, value_parser = parse_hidden, value_name = "W1,W2,..")]
-    pub hidden: Option<HiddenLayers>,
-    /// Dropout rate after every hidden layer while training, in [0, 1) [default: 0.2 for the
-    /// default network, 0 for one given by --hidden, the saved rate with --init-from]
-    #[arg(long, value_parser = parse_rate, value_name = "RATE")]
-    pub dropout: Option<f32>,
+    #[command(flatten)]
+    pub network: NetworkArgs,
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
     pub epochs: u64,
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
@@ -321,7 +318,30 @@ pub const DEFAULT_HIDDEN: [usize; 1] = [128];
 /// 784-50-50-10 does: 0.2 there costs it ~1 pp after 5 epochs).
 pub const DEFAULT_NETWORK_DROPOUT: f32 = 0.2;
 
-impl TrainArgs {
+/// The network `train` builds and `summary` describes: the quickstart's unless the flags say.
+#[derive(Args, Debug, Clone)]
+pub struct NetworkArgs {
+    /// Hidden layer widths, comma-separated; "none" for no hidden layer [default: 128, the
+    /// quickstart's Dense(128) with its Dropout(0.2)]
+    #[arg(long, value_parser = parse_hidden, value_name = "W1,W2,..")]
+    pub hidden: Option<HiddenLayers>,
+    /// Dropout rate after every hidden layer while training, in [0, 1) [default: 0.2 for the
+    /// default network, 0 for one given by --hidden, the saved rate with train --init-from]
+    #[arg(long, value_parser = parse_rate, value_name = "RATE")]
+    pub dropout: Option<f32>,
+}
+
+impl NetworkArgs {
+    /// The fresh network the flags describe, from `inputs` to `classes`.
+    pub fn spec(&self, inputs: usize, classes: usize) -> Result<ModelSpec, ConfigError> {
+        ModelSpec::new(
+            inputs,
+            self.hidden_layers(),
+            classes,
+            self.dropout_rate(None),
+        )
+    }
+
     /// Hidden widths: `--hidden`, else the quickstart's.
     pub fn hidden_layers(&self) -> Vec<usize> {
         match &self.hidden {
@@ -347,14 +367,8 @@ pub struct SummaryArgs {
     /// A saved model (from `train --save`): its layers and dropout
     #[arg(long, value_name = "FILE", conflicts_with_all = ["hidden", "dropout", "inputs", "classes"])]
     pub model: Option<PathBuf>,
-    /// Hidden layer widths, comma-separated; "none" for no hidden layer [default: 128, the
-    /// quickstart's, with its dropout 0.2]
-    #[arg(long, value_parser = parse_hidden, value_name = "W1,W2,..")]
-    pub hidden: Option<HiddenLayers>,
-    /// Dropout rate after every hidden layer [default: as `train`: 0.2 for the default network,
-    /// 0 for one given by --hidden]
-    #[arg(long, value_parser = parse_rate, value_name = "RATE")]
-    pub dropout: Option<f32>,
+    #[command(flatten)]
+    pub network: NetworkArgs,
     /// Inputs per sample (MNIST's 28x28 pixels)
     #[arg(long, default_value_t = 784, value_parser = clap::value_parser!(u64).range(1..))]
     pub inputs: u64,
@@ -442,28 +456,13 @@ pub struct BenchArgs {
     pub from: Option<PathBuf>,
 }
 
-/// Where the data for a saved model comes from: by default the data set it was trained on.
-#[derive(Args, Debug, Clone)]
-pub struct ModelDataArgs {
-    /// A known data set. Default: the data the model was trained on (its folder while that
-    /// exists, else the known data set of its name)
-    #[arg(long, value_parser = ["mnist", "fashion-mnist"])]
-    pub dataset: Option<String>,
-    /// A folder holding the four IDX files (as for `train --data`)
-    #[arg(long, value_name = "DIR")]
-    pub data: Option<PathBuf>,
-    /// Never download: fail with the list of places looked at instead
-    #[arg(long)]
-    pub offline: bool,
-}
-
 #[derive(Args, Debug, Clone)]
 pub struct EvalArgs {
     /// The saved model (from `train --save`)
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
     #[command(flatten)]
-    pub data: ModelDataArgs,
+    pub data: DataArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
     /// Draw the confusion matrix as a heat map into this PNG
@@ -494,7 +493,7 @@ pub struct PredictArgs {
     #[arg(long, value_name = "FILE")]
     pub grid: Option<PathBuf>,
     #[command(flatten)]
-    pub data: ModelDataArgs,
+    pub data: DataArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -612,17 +611,25 @@ mod tests {
     #[test]
     fn dropout_comes_with_the_default_network_only() {
         let quickstart = train_args(&[]);
-        assert_eq!(quickstart.hidden_layers(), vec![128]);
-        assert_eq!(quickstart.dropout_rate(None), 0.2);
+        assert_eq!(quickstart.network.hidden_layers(), vec![128]);
+        assert_eq!(quickstart.network.dropout_rate(None), 0.2);
         // A network described by --hidden (even the same widths) has no dropout unless asked.
-        assert_eq!(train_args(&["--hidden", "50,50"]).dropout_rate(None), 0.0);
-        assert_eq!(train_args(&["--hidden", "128"]).dropout_rate(None), 0.0);
+        assert_eq!(
+            train_args(&["--hidden", "50,50"])
+                .network
+                .dropout_rate(None),
+            0.0
+        );
+        assert_eq!(
+            train_args(&["--hidden", "128"]).network.dropout_rate(None),
+            0.0
+        );
         let asked = train_args(&["--hidden", "50,50", "--dropout", "0.3"]);
-        assert_eq!(asked.hidden_layers(), vec![50, 50]);
-        assert_eq!(asked.dropout_rate(None), 0.3);
+        assert_eq!(asked.network.hidden_layers(), vec![50, 50]);
+        assert_eq!(asked.network.dropout_rate(None), 0.3);
         // A checkpoint's rate wins over the defaults, --dropout over the checkpoint's.
-        assert_eq!(quickstart.dropout_rate(Some(0.1)), 0.1);
-        assert_eq!(asked.dropout_rate(Some(0.1)), 0.3);
+        assert_eq!(quickstart.network.dropout_rate(Some(0.1)), 0.1);
+        assert_eq!(asked.network.dropout_rate(Some(0.1)), 0.3);
     }
 
     #[test]

@@ -260,7 +260,7 @@ mod tests {
                     offline = true\ntrain-samples = 500\n";
         let args = parse(dir.path(), "t.toml", toml, &[]).unwrap();
         assert_eq!(args.lr, 0.01);
-        assert_eq!(args.hidden_layers(), vec![64, 32]);
+        assert_eq!(args.network.hidden_layers(), vec![64, 32]);
         assert_eq!(args.batch_size, 64);
         assert_eq!(args.optimizer, OptimizerArg::Sgd);
         assert!(args.data.offline);
@@ -274,14 +274,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!((args.lr, args.batch_size), (0.5, 8));
-        assert_eq!(args.hidden_layers(), vec![64, 32]);
+        assert_eq!(args.network.hidden_layers(), vec![64, 32]);
         // JSON, by extension or by content; a switch set to false stays off.
         let json = r#"{"lr": 0.002, "epochs": 2, "offline": false, "hidden": "none"}"#;
         for name in ["t.json", "trial.cfg"] {
             let args = parse(dir.path(), name, json, &[]).unwrap();
             assert_eq!((args.lr, args.epochs), (0.002, 2));
             assert!(!args.data.offline);
-            assert!(args.hidden_layers().is_empty());
+            assert!(args.network.hidden_layers().is_empty());
         }
         // Without the file, the defaults.
         let args = parse(dir.path(), "empty.toml", "", &[]).unwrap();

@@ -472,13 +472,12 @@ mod tests {
             "--checkpoint-every",
             "2",
         ]);
-        let spec = ModelSpec::new(784, args.hidden_layers(), 10, args.dropout_rate(None)).unwrap();
+        let spec = args.network.spec(784, 10).unwrap();
         let first = settings(&args, &spec);
         let config = dir.path().join("again.json");
         std::fs::write(&config, Value::Object(first.clone()).to_string()).unwrap();
         let again = parse(&["gpu-mlp", "train", "--config", config.to_str().unwrap()]);
-        let spec =
-            ModelSpec::new(784, again.hidden_layers(), 10, again.dropout_rate(None)).unwrap();
+        let spec = again.network.spec(784, 10).unwrap();
         assert_eq!(settings(&again, &spec), first);
         assert_eq!(first["hidden"], json!([64, 32]));
         assert_eq!(first["optimizer"], "sgd");

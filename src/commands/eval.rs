@@ -2,7 +2,7 @@
 //! class, and the confusion matrix (text, and a heat map with `--confusion-png`).
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::cli::{DataArgs, EngineArgs, EvalArgs, ModelDataArgs};
+use crate::cli::{DataArgs, EngineArgs, EvalArgs};
 use crate::data::{Dataset, KnownDataset, Samples};
 use crate::engine::{Engine, Evaluation, Split};
 use crate::error::{ConfigError, Result};
@@ -44,7 +44,7 @@ pub fn confusion_matrix(predictions: &[u32], labels: &[u8], classes: usize) -> V
 /// The data arguments for a saved model: the flags where given, else the data it was trained
 /// on: the folder it was read from (recorded as `data_dir`) while that still exists, else the
 /// known data set of that name.
-pub fn data_for_model(args: &ModelDataArgs, ckpt: &Checkpoint) -> Result<DataArgs> {
+pub fn data_for_model(args: &DataArgs, ckpt: &Checkpoint) -> Result<DataArgs> {
     let trained_on = KnownDataset::from_name(&ckpt.dataset).ok();
     let recorded_dir = ckpt
         .metadata
@@ -73,7 +73,7 @@ pub fn data_for_model(args: &ModelDataArgs, ckpt: &Checkpoint) -> Result<DataArg
             .clone()
             .or_else(|| trained_on.map(|d| d.name().to_string())),
         data,
-        offline: args.offline,
+        ..args.clone()
     })
 }
 

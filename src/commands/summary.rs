@@ -3,28 +3,19 @@
 //! needs at a batch size.
 
 use crate::checkpoint;
-use crate::cli::{SummaryArgs, DEFAULT_HIDDEN, DEFAULT_NETWORK_DROPOUT};
+use crate::cli::SummaryArgs;
 use crate::error::Result;
 use crate::model::{ModelSpec, CPU_ENGINE_PARAMETER_COPIES};
 
-/// The network the flags describe: a saved model's, or `--hidden` / the quickstart's.
+/// The network the flags describe: a saved model's, or `--hidden` / the quickstart's (as `train`
+/// builds it).
 pub fn spec_from(args: &SummaryArgs) -> Result<ModelSpec> {
     if let Some(path) = &args.model {
         return Ok(checkpoint::load(path)?.spec);
     }
-    let (hidden, dropout) = match (&args.hidden, args.dropout) {
-        (None, rate) => (
-            DEFAULT_HIDDEN.to_vec(),
-            rate.unwrap_or(DEFAULT_NETWORK_DROPOUT),
-        ),
-        (Some(hidden), rate) => (hidden.0.clone(), rate.unwrap_or(0.0)),
-    };
-    Ok(ModelSpec::new(
-        args.inputs as usize,
-        hidden,
-        args.classes as usize,
-        dropout,
-    )?)
+    Ok(args
+        .network
+        .spec(args.inputs as usize, args.classes as usize)?)
 }
 
 pub fn run(args: &SummaryArgs) -> Result<()> {

@@ -48,12 +48,7 @@ impl TrainOutputs {
     pub fn model(&self, args: &TrainArgs, data: &Dataset) -> Result<(ModelSpec, Vec<f32>)> {
         match &self.init {
             None => {
-                let spec = ModelSpec::new(
-                    data.features(),
-                    args.hidden_layers(),
-                    data.classes(),
-                    args.dropout_rate(None),
-                )?;
+                let spec = args.network.spec(data.features(), data.classes())?;
                 // Before the first allocation of the parameters; the engine checks its own share.
                 let what = format!("the model {}", spec.describe());
                 let host = spec.memory_bytes(crate::model::HOST_PARAMETER_COPIES, 0);
@@ -64,6 +59,7 @@ impl TrainOutputs {
             Some((path, ckpt)) => {
                 ckpt.check_fits(path, data)?;
                 if args
+                    .network
                     .hidden
                     .as_ref()
                     .is_some_and(|h| h.0 != ckpt.spec.hidden)
@@ -84,7 +80,7 @@ impl TrainOutputs {
                     ckpt.spec.inputs,
                     ckpt.spec.hidden.clone(),
                     ckpt.spec.classes,
-                    args.dropout_rate(Some(ckpt.spec.dropout)),
+                    args.network.dropout_rate(Some(ckpt.spec.dropout)),
                 )?;
                 if ckpt.parameters.len() != spec.parameter_count() {
                     return Err(CheckpointError::Invalid {
