@@ -126,13 +126,47 @@ fn cpu_product(t: Transpose, a: &[f32], b: &[f32], m: usize, k: usize, n: usize)
     c
 }
 
-/// A dense layer whose weights start at `offset` of a flat buffer, its bias right after.
-fn layer_at(offset: usize, (fan_in, fan_out): (usize, usize)) -> DenseLayer {
-    DenseLayer {
-        fan_in,
-        fan_out,
-        weight_offset: offset,
-        bias_offset: offset + fan_in * fan_out,
+/// A layer's product in the grid: a step of `rows` rows in buffers sized for `max_rows`, as the
+/// engine's (rows past the step hold stale values, which the kernel must leave alone and a sum
+/// over more than the step's rows would take in); `label` ends the checks' shapes.
+#[derive(Clone, Copy)]
+struct LayerStep<'a> {
+    rows: usize,
+    max_rows: usize,
+    /// `(fan_in, fan_out)`.
+    dims: (usize, usize),
+    label: &'a str,
+}
+
+impl<'a> LayerStep<'a> {
+    fn new(rows: usize, max_rows: usize, dims: (usize, usize), label: &'a str) -> Self {
+        Self {
+            rows,
+            max_rows,
+            dims,
+            label,
+        }
+    }
+
+    /// A full step of `rows` rows, unlabelled (the ragged grid).
+    fn full(rows: usize, dims: (usize, usize)) -> Self {
+        Self::new(rows, rows, dims, "")
+    }
+
+    /// The layer, its weights starting at `offset` of a flat buffer and its bias right after.
+    fn layer_at(&self, offset: usize) -> DenseLayer {
+        let (fan_in, fan_out) = self.dims;
+        DenseLayer {
+            fan_in,
+            fan_out,
+            weight_offset: offset,
+            bias_offset: offset + fan_in * fan_out,
+        }
+    }
+
+    /// The check's shape: the product's `m x k x n` and the label.
+    fn shape(&self, m: usize, k: usize, n: usize) -> String {
+        format!("{m}x{k}x{n}{}", self.label)
     }
 }
 
@@ -321,21 +355,11 @@ impl Checker<'_> {
 
     /// A dense layer's forward product with its fused epilogue, as the engine dispatches it:
     /// W and b at offsets in one flat buffer, the batch length from the step record.
-    #[allow(clippy::too_many_arguments)]
-    fn forward(
-        &mut self,
-        rows: usize,
-        max_rows: usize,
-        dims: (usize, usize),
-        epilogue: Epilogue,
-        index: usize,
-        mask: DropoutMask,
-        case: &str,
-    ) {
-        let (fan_in, fan_out) = dims;
-        let shape = format!("{rows}x{fan_in}x{fan_out}{case}");
-        let layer = layer_at(5, dims);
-        // Buffers sized for `max_rows`, as the engine's: rows past the step hold stale values.
+    fn forward(&mut self, at: LayerStep, epilogue: Epilogue, index: usize, mask: DropoutMask) {
+        let (fan_in, fan_out) = at.dims;
+        let (rows, max_rows) = (at.rows, at.max_rows);
+        let shape = at.shape(rows, fan_in, fan_out);
+        let layer = at.layer_at(5);
         let x = self.vec(max_rows * fan_in);
         let mut flat = self.vec(layer.bias_offset + fan_out);
         flat[..layer.weight_offset].fill(f32::NAN);
@@ -379,18 +403,11 @@ impl Checker<'_> {
     }
 
     /// The input gradient `dX = dZ·Wᵀ ⊙ (act > 0)·scale` (ReLU and dropout backward fused).
-    fn backward(
-        &mut self,
-        rows: usize,
-        max_rows: usize,
-        dims: (usize, usize),
-        scale: f32,
-        case: &str,
-    ) {
-        let (fan_in, fan_out) = dims;
-        let shape = format!("{rows}x{fan_out}x{fan_in}{case}");
-        let layer = layer_at(7, dims);
-        // Buffers sized for `max_rows`, as the engine's: rows past the step hold stale values.
+    fn backward(&mut self, at: LayerStep, scale: f32) {
+        let (fan_in, fan_out) = at.dims;
+        let (rows, max_rows) = (at.rows, at.max_rows);
+        let shape = at.shape(rows, fan_out, fan_in);
+        let layer = at.layer_at(7);
         let dz = self.vec(max_rows * fan_out);
         let flat = self.vec(layer.bias_offset);
         let act: Vec<f32> = self
@@ -438,13 +455,12 @@ impl Checker<'_> {
 
     /// The weight and bias gradient in one product: `[dW; db] = [X 1]ᵀ·dZ`, written at an offset
     /// of the flat gradient buffer (nothing before it may change).
-    fn grad(&mut self, rows: usize, max_rows: usize, dims: (usize, usize), case: &str) {
-        let (fan_in, fan_out) = dims;
+    fn grad(&mut self, at: LayerStep) {
+        let (fan_in, fan_out) = at.dims;
+        let (rows, max_rows) = (at.rows, at.max_rows);
         let kernel = "matmul A^T*B +ones-row";
-        let shape = format!("{}x{rows}x{fan_out}{case}", fan_in + 1);
-        let layer = layer_at(3, dims);
-        // Buffers sized for `max_rows`, as the engine's: rows past the step hold stale values,
-        // which a sum over more than the step's rows would take in.
+        let shape = at.shape(fan_in + 1, rows, fan_out);
+        let layer = at.layer_at(3);
         let x = self.vec(max_rows * fan_in);
         let dz = self.vec(max_rows * fan_out);
         let mut want = poison(fan_in * fan_out + fan_out);
@@ -797,16 +813,16 @@ pub fn check_kernels(
             Epilogue::BiasRelu,
             Epilogue::BiasReluDropout,
         ] {
-            c.forward(33, 33, (17, 65), epilogue, 1, mask, "");
-            c.forward(3, 3, (128, 10), epilogue, 1, mask, "");
+            c.forward(LayerStep::full(33, (17, 65)), epilogue, 1, mask);
+            c.forward(LayerStep::full(3, (128, 10)), epilogue, 1, mask);
         }
-        c.backward(33, 33, (65, 17), 1.25, "");
-        c.backward(130, 130, (128, 10), 1.0, "");
-        c.backward(1, 1, (17, 10), 1.25, "");
-        c.backward(3, 3, (1, 1), 1.0, "");
-        c.grad(33, 33, (17, 65), "");
-        c.grad(1, 1, (3, 1), "");
-        c.grad(3, 3, (1, 1), "");
+        c.backward(LayerStep::full(33, (65, 17)), 1.25);
+        c.backward(LayerStep::full(130, (128, 10)), 1.0);
+        c.backward(LayerStep::full(1, (17, 10)), 1.25);
+        c.backward(LayerStep::full(3, (1, 1)), 1.0);
+        c.grad(LayerStep::full(33, (17, 65)));
+        c.grad(LayerStep::full(1, (3, 1)));
+        c.grad(LayerStep::full(3, (1, 1)));
     }
     if let Some((spec, batch)) = &grid.model {
         let batch = (*batch).max(1);
@@ -816,27 +832,34 @@ pub fn check_kernels(
         let eval_rows = GpuOptions::default().eval_batch;
         for (l, layer) in layers.iter().enumerate() {
             let dims = (layer.fan_in, layer.fan_out);
-            let case = format!(" (model L{l} train)");
             let training = Epilogue::forward(l == last, true, spec.dropout);
-            c.forward(batch, batch, dims, training, l, mask, &case);
+            let label = format!(" (model L{l} train)");
+            let full = LayerStep::new(batch, batch, dims, &label);
+            c.forward(full, training, l, mask);
             // Evaluation batches: up to eval_rows rows (so the engine may pick another tile),
             // no dropout.
             let eval = Epilogue::forward(l == last, false, spec.dropout);
-            let eval_case = format!(" (model L{l} eval)");
-            c.forward(batch, eval_rows, dims, eval, l, mask, &eval_case);
-            c.grad(batch, batch, dims, &case);
+            let label = format!(" (model L{l} eval)");
+            c.forward(
+                LayerStep::new(batch, eval_rows, dims, &label),
+                eval,
+                l,
+                mask,
+            );
+            c.grad(full);
             if l > 0 {
-                c.backward(batch, batch, dims, mask.scale, &case);
+                c.backward(full, mask.scale);
             }
             // An epoch's short last batch: fewer rows than the buffers and the grid were made
             // for (the engine sizes both for full batches).
             let short = batch - batch / 3;
             if short < batch {
-                let case = format!(" (model L{l} short batch)");
-                c.forward(short, batch, dims, training, l, mask, &case);
-                c.grad(short, batch, dims, &case);
+                let label = format!(" (model L{l} short batch)");
+                let at = LayerStep::new(short, batch, dims, &label);
+                c.forward(at, training, l, mask);
+                c.grad(at);
                 if l > 0 {
-                    c.backward(short, batch, dims, mask.scale, &case);
+                    c.backward(at, mask.scale);
                 }
             }
         }
