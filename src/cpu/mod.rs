@@ -302,8 +302,7 @@ impl Engine for CpuEngine {
     }
 
     fn set_optimizer_state(&mut self, state: &OptimizerState) -> Result<()> {
-        self.spec.check_parameters(&state.moment1)?;
-        self.spec.check_parameters(&state.moment2)?;
+        state.check(&self.spec)?;
         self.moment1.copy_from_slice(&state.moment1);
         self.moment2.copy_from_slice(&state.moment2);
         Ok(())
@@ -314,13 +313,7 @@ impl Engine for CpuEngine {
         plan: &EpochPlan,
         progress: &mut dyn FnMut(usize, &[StepMetrics]),
     ) -> Result<Vec<StepMetrics>> {
-        if let Some(step) = plan.steps.iter().find(|s| s.len as usize > self.batch.rows) {
-            return Err(ConfigError::new(format!(
-                "a step of {} rows exceeds the engine's batch size {}",
-                step.len, self.batch.rows
-            ))
-            .into());
-        }
+        plan.check(self.train.count, self.batch.rows)?;
         let mut all = Vec::with_capacity(plan.steps.len());
         let workers = Arc::clone(&self.workers);
         for chunk in plan.steps.chunks(STEPS_PER_REPORT) {

@@ -9,7 +9,8 @@ mod select;
 pub use select::{open_engine, BackendChoice, EngineOptions, OpenedEngine, SOFTWARE_ONLY_NOTE};
 
 use crate::data::Samples;
-use crate::error::Result;
+use crate::error::{ConfigError, Result};
+use crate::model::ModelSpec;
 use std::ops::Range;
 
 /// Which resident data set an evaluation or epoch refers to.
@@ -45,6 +46,31 @@ pub struct EpochPlan {
     pub order: Vec<u32>,
     /// One entry per optimizer step, in order.
     pub steps: Vec<StepPlan>,
+}
+
+impl EpochPlan {
+    /// Checks the plan against an engine holding `loaded` training samples and taking at most
+    /// `max_rows` rows a step: every index names a loaded sample, every step has 1 to
+    /// `max_rows` rows and lies inside the order.
+    pub fn check(&self, loaded: usize, max_rows: usize) -> std::result::Result<(), ConfigError> {
+        if self.order.len() > loaded || self.order.iter().any(|&i| i as usize >= loaded) {
+            return Err(ConfigError::new(format!(
+                "the epoch order refers to samples beyond the {loaded} loaded"
+            )));
+        }
+        for s in &self.steps {
+            if s.len == 0 || s.len as usize > max_rows {
+                return Err(ConfigError::new(format!(
+                    "a step of {} rows; the engine takes 1 to {max_rows} rows",
+                    s.len
+                )));
+            }
+            if s.start as usize + s.len as usize > self.order.len() {
+                return Err(ConfigError::new("a step reaches past the epoch order"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What one step measured, on the batch before its update (with dropout active).
@@ -90,6 +116,14 @@ pub struct OptimizerState {
     pub moment2: Vec<f32>,
 }
 
+impl OptimizerState {
+    /// Checks that both moments have the layout of `spec`'s parameters.
+    pub fn check(&self, spec: &ModelSpec) -> std::result::Result<(), ConfigError> {
+        spec.check_parameters(&self.moment1)?;
+        spec.check_parameters(&self.moment2)
+    }
+}
+
 /// A training engine. Both engines compute the same operations with the same conventions, so
 /// the CPU engine is the GPU engine's oracle.
 pub trait Engine {
@@ -123,4 +157,45 @@ pub trait Engine {
 
     /// Forward pass (no dropout) over `rows` of a resident split.
     fn evaluate(&mut self, split: Split, rows: Range<usize>) -> Result<Evaluation>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(start: u32, len: u32) -> StepPlan {
+        StepPlan {
+            start,
+            len,
+            t: 1,
+            step_size: 1e-3,
+            decay: 0.0,
+            dropout_seed: 0,
+        }
+    }
+
+    #[test]
+    fn a_plan_must_fit_the_loaded_samples_and_the_batch() {
+        let plan = |order: Vec<u32>, steps: Vec<StepPlan>| EpochPlan { order, steps };
+        assert!(plan(vec![2, 0, 1], vec![step(0, 2), step(2, 1)])
+            .check(3, 2)
+            .is_ok());
+        let refused = [
+            (plan(vec![0, 3], vec![step(0, 2)]), "beyond the 3 loaded"),
+            (
+                plan(vec![0, 1, 2, 0], vec![step(0, 2)]),
+                "beyond the 3 loaded",
+            ),
+            (plan(vec![0, 1, 2], vec![step(0, 3)]), "1 to 2 rows"),
+            (plan(vec![0, 1, 2], vec![step(0, 0)]), "1 to 2 rows"),
+            (
+                plan(vec![0, 1, 2], vec![step(2, 2)]),
+                "past the epoch order",
+            ),
+        ];
+        for (plan, why) in refused {
+            let e = plan.check(3, 2).expect_err(why).to_string();
+            assert!(e.contains(why), "{e}");
+        }
+    }
 }

@@ -274,8 +274,7 @@ impl Engine for GpuEngine {
 
     fn set_optimizer_state(&mut self, state: &OptimizerState) -> Result<()> {
         let core = &self.core;
-        core.spec.check_parameters(&state.moment1)?;
-        core.spec.check_parameters(&state.moment2)?;
+        state.check(&core.spec)?;
         let queue = &core.ctx.queue;
         queue.write_buffer(
             &core.buffers.moment1,
@@ -287,8 +286,7 @@ impl Engine for GpuEngine {
             0,
             bytemuck::cast_slice(&state.moment2),
         );
-        core.ctx.take_error()?;
-        Ok(())
+        Ok(core.ctx.take_error()?)
     }
 
     fn train_epoch(
@@ -302,24 +300,7 @@ impl Engine for GpuEngine {
             .as_ref()
             .map(|r| r.count)
             .ok_or_else(|| ConfigError::new("no training split loaded"))?;
-        if plan.order.len() > count || plan.order.iter().any(|&i| i as usize >= count) {
-            return Err(ConfigError::new(format!(
-                "the epoch order refers to samples beyond the {count} loaded"
-            ))
-            .into());
-        }
-        for s in &plan.steps {
-            if s.len == 0 || s.len as usize > core.max_batch {
-                return Err(ConfigError::new(format!(
-                    "a step of {} rows; the engine takes 1 to {} rows",
-                    s.len, core.max_batch
-                ))
-                .into());
-            }
-            if s.start as usize + s.len as usize > plan.order.len() {
-                return Err(ConfigError::new("a step reaches past the epoch order").into());
-            }
-        }
+        plan.check(count, core.max_batch)?;
         let steps = plan.steps.len();
         if steps == 0 {
             return Ok(Vec::new());
