@@ -4,7 +4,6 @@
 
 use crate::error::ConfigError;
 use crate::train::EpochRecord;
-use std::fmt;
 use std::str::FromStr;
 
 /// The metric early stopping watches.
@@ -57,11 +56,7 @@ impl Monitor {
     }
 }
 
-impl fmt::Display for Monitor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_as_name!(Monitor);
 
 impl FromStr for Monitor {
     type Err = ConfigError;

@@ -66,6 +66,17 @@
 // The API's items and the errors must carry docs; hidden modules are not the API.
 #![warn(missing_docs)]
 
+/// `Display` for types shown by their `name()` (the word a flag or a file spells them with).
+macro_rules! display_as_name {
+    ($t:ty) => {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
 #[doc(hidden)]
 pub mod checkpoint;
 #[doc(hidden)]

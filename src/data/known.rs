@@ -2,7 +2,6 @@
 //! folder a distribution installs one into.
 
 use super::DataError;
-use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -79,11 +78,7 @@ impl KnownDataset {
     }
 }
 
-impl fmt::Display for KnownDataset {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_as_name!(KnownDataset);
 
 impl FromStr for KnownDataset {
     type Err = DataError;

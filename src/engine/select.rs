@@ -66,11 +66,7 @@ impl BackendChoice {
     }
 }
 
-impl fmt::Display for BackendChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_as_name!(BackendChoice);
 
 impl FromStr for BackendChoice {
     type Err = ConfigError;
