@@ -110,17 +110,22 @@ fn failures(checks: &[KernelCheck]) -> Vec<String> {
         .collect()
 }
 
+/// The ragged shapes and those of a 784-`hidden`-10 model (dropout 0.2) at `batch` rows.
+fn grid_with_model(hidden: &[usize], batch: usize, every_product: bool) -> Grid {
+    let spec = ModelSpec::new(784, hidden.to_vec(), 10, 0.2).expect("a valid model");
+    Grid {
+        ragged: true,
+        every_product,
+        model: Some((spec, batch)),
+    }
+}
+
 /// `verify`'s grid, the only kernel grid: every check passes on this adapter, every variant
 /// runs every product, and every variant gives the first one's bits.
 #[test]
 fn the_kernel_grid_passes_on_the_adapter() {
     let Some(lab) = lab() else { return };
-    let spec = ModelSpec::new(784, vec![128, 64], 10, 0.2).unwrap();
-    let grid = Grid {
-        ragged: true,
-        every_product: true,
-        model: Some((spec, 32)),
-    };
+    let grid = grid_with_model(&[128, 64], 32, true);
     let checks = check_kernels(lab, &grid, 7, None, &mut |_| {});
     let failed = failures(&checks);
     assert!(
@@ -162,12 +167,7 @@ fn the_kernel_grid_gives_the_same_bits_with_runtime_checks() {
     let Some(lab) = lab() else { return };
     let pipes = Pipelines::with_runtime_checks(&lab.ctx.device, true).expect("checked pipelines");
     let checked = KernelLab::with_pipelines(Arc::clone(&lab.ctx), Arc::new(pipes));
-    let spec = ModelSpec::new(784, vec![65, 17], 10, 0.2).unwrap();
-    let grid = Grid {
-        ragged: true,
-        every_product: false,
-        model: Some((spec, 33)),
-    };
+    let grid = grid_with_model(&[65, 17], 33, false);
     let plain = check_kernels(lab, &grid, 9, None, &mut |_| {});
     let with_checks = check_kernels(&checked, &grid, 9, None, &mut |_| {});
     assert_eq!(plain.len(), with_checks.len());
