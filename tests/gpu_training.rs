@@ -287,12 +287,7 @@ fn trains_mnist_end_to_end_and_evaluates_like_the_cpu() {
         g.loss_sum,
         c.loss_sum
     );
-    let differ = c
-        .predictions
-        .iter()
-        .zip(&g.predictions)
-        .filter(|(a, b)| a != b)
-        .count();
+    let differ = c.prediction_mismatches(g);
     assert!(differ <= 2, "{differ} predictions differ");
 }
 

@@ -104,6 +104,15 @@ impl Evaluation {
     pub fn accuracy(&self) -> f64 {
         self.correct as f64 / self.count.max(1) as f64
     }
+    /// How many samples `other` (of the same rows, e.g. on the other engine) predicts
+    /// differently.
+    pub fn prediction_mismatches(&self, other: &Evaluation) -> usize {
+        self.predictions
+            .iter()
+            .zip(&other.predictions)
+            .filter(|(a, b)| a != b)
+            .count()
+    }
 }
 
 /// Adam's moments, each in the parameters' flat layout: what a resumed run needs besides the

@@ -406,18 +406,12 @@ pub fn run(
     let eval_rows = (data.count - first).min(4096);
     let ge = gpu.evaluate(Split::Train, first..first + eval_rows)?;
     let ce = cpu.evaluate(Split::Train, first..first + eval_rows)?;
-    let mismatches = ge
-        .predictions
-        .iter()
-        .zip(&ce.predictions)
-        .filter(|(a, b)| a != b)
-        .count();
     let evaluation = EvalAgreement {
         rows: eval_rows,
         cpu_loss: ce.loss(),
         gpu_loss: ge.loss(),
         loss_rel_error: rel_error(ge.loss_sum, ce.loss_sum),
-        prediction_mismatches: mismatches,
+        prediction_mismatches: ge.prediction_mismatches(&ce),
         mismatch_bound: 1 + eval_rows / 1000,
         judged: steps <= CHECKED_STEPS,
     };
