@@ -260,31 +260,19 @@ impl DeviceNeeds {
                 )))
             }
         };
-        l.max_storage_buffers_per_shader_stage = count(
-            self.storage_buffers_per_stage,
-            offered.max_storage_buffers_per_shader_stage,
-            "storage buffers per shader stage",
-        )?;
-        l.max_compute_workgroup_storage_size = count(
-            self.workgroup_storage_bytes,
-            offered.max_compute_workgroup_storage_size,
-            "bytes of workgroup storage",
-        )?;
-        l.max_compute_invocations_per_workgroup = count(
-            self.invocations_per_workgroup,
-            offered.max_compute_invocations_per_workgroup,
-            "invocations per workgroup",
-        )?;
-        l.max_compute_workgroup_size_x = count(
-            self.invocations_per_workgroup,
-            offered.max_compute_workgroup_size_x,
-            "invocations in workgroup x",
-        )?;
-        l.max_dynamic_uniform_buffers_per_pipeline_layout = count(
-            1,
-            offered.max_dynamic_uniform_buffers_per_pipeline_layout,
-            "dynamic uniform buffers",
-        )?;
+        // Each count limit: what the engine needs of it, checked against the adapter's.
+        macro_rules! counts {
+            ($($limit:ident: $need:expr, $what:literal;)+) => {
+                $(l.$limit = count($need, offered.$limit, $what)?;)+
+            };
+        }
+        counts! {
+            max_storage_buffers_per_shader_stage: self.storage_buffers_per_stage, "storage buffers per shader stage";
+            max_compute_workgroup_storage_size: self.workgroup_storage_bytes, "bytes of workgroup storage";
+            max_compute_invocations_per_workgroup: self.invocations_per_workgroup, "invocations per workgroup";
+            max_compute_workgroup_size_x: self.invocations_per_workgroup, "invocations in workgroup x";
+            max_dynamic_uniform_buffers_per_pipeline_layout: 1, "dynamic uniform buffers";
+        }
         l.max_compute_workgroups_per_dimension =
             offered.max_compute_workgroups_per_dimension.min(65535);
         // Alignments are minimums: take the adapter's (a request may not be stricter than it).
@@ -379,5 +367,32 @@ impl GpuContext {
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| GpuError::Device(format!("waiting for the device: {e}")))?;
         self.take_error()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_count_limit_is_raised_to_the_need_or_refused_by_name() {
+        let offered = wgpu::Limits::default();
+        let needs = DeviceNeeds {
+            storage_buffers_per_stage: 7,
+            workgroup_storage_bytes: 8192,
+            ..DeviceNeeds::default()
+        };
+        let l = needs.limits("test", &offered).expect("within the offer");
+        assert_eq!(l.max_storage_buffers_per_shader_stage, 7);
+        assert_eq!(l.max_compute_workgroup_storage_size, 8192);
+        assert_eq!(l.max_compute_invocations_per_workgroup, 256);
+        assert_eq!(l.max_compute_workgroup_size_x, 256);
+        assert_eq!(l.max_dynamic_uniform_buffers_per_pipeline_layout, 1);
+        let too_many = DeviceNeeds {
+            invocations_per_workgroup: offered.max_compute_invocations_per_workgroup + 1,
+            ..DeviceNeeds::default()
+        };
+        let e = too_many.limits("test", &offered).unwrap_err().to_string();
+        assert!(e.contains("invocations per workgroup needed"), "{e}");
     }
 }
