@@ -134,10 +134,14 @@ mod tests {
 
     #[test]
     fn numbers_read_as_keras_prints_them() {
-        assert_eq!(thousands(101_770.0), "101,770");
-        assert_eq!(thousands(0.0), "0");
-        assert_eq!(thousands(999.0), "999");
-        assert_eq!(thousands(1_000.0), "1,000");
+        for (n, shown) in [
+            (0.0, "0"),
+            (999.0, "999"),
+            (1e3, "1,000"),
+            (101_770.0, "101,770"),
+        ] {
+            assert_eq!(thousands(n), shown);
+        }
         assert_eq!(bytes(101_770.0 * 4.0), "397.54 KB");
         assert_eq!(bytes(12.0), "12.00 B");
     }
