@@ -12,9 +12,7 @@ use std::path::Path;
 /// A scratch folder when the adapter and MNIST are there; `None` (skip) when not, unless
 /// `CI=true`.
 fn ready() -> Option<tempfile::TempDir> {
-    if gpu_support::lab().is_none() {
-        return None; // printed why (and failed under CI=true)
-    }
+    gpu_support::lab()?; // None printed why (and failed under CI=true)
     let dir = gpu_support::mnist_dir();
     let present = dir.join("train-images-idx3-ubyte.gz").exists();
     if !present {
@@ -145,7 +143,7 @@ fn checkpoints_eval_and_init_from_on_the_adapter() {
         let out = gpu_mlp(&args, &[]);
         let shown = out.succeeded("eval");
         assert!(shown.contains(&format!("engine: {backend}")), "{shown}");
-        test_line(&shown)
+        test_line(shown)
     };
     let (gpu_loss, gpu_acc) = eval("vulkan");
     let (cpu_loss, cpu_acc) = eval("cpu");
