@@ -555,14 +555,13 @@ impl Checker<'_> {
             1.0 / used as f32,
             &mut want,
         );
-        let out = self.lab.softmax_cross_entropy(
-            &SoftmaxParams::training(classes),
-            &step,
-            &logits,
-            &labels32,
-            &poison(rows * classes),
-            1,
-        );
+        // Both modes on the same logits and labels, the gradient buffer poisoned.
+        let lab = self.lab;
+        let run = |params: SoftmaxParams, step: &StepRecord, predictions: usize| {
+            let dlogits = poison(rows * classes);
+            lab.softmax_cross_entropy(&params, step, &logits, &labels32, &dlogits, predictions)
+        };
+        let out = run(SoftmaxParams::training(classes), &step, 1);
         match out {
             Ok(out) => {
                 let (head, tail) = out.dlogits.split_at(used * classes);
@@ -600,14 +599,7 @@ impl Checker<'_> {
         }
         // Evaluation mode: predictions written from out_base on, the same slot figures.
         step.out_base = 1;
-        let ev = self.lab.softmax_cross_entropy(
-            &SoftmaxParams::evaluation(classes),
-            &step,
-            &logits,
-            &labels32,
-            &poison(rows * classes),
-            used + 1,
-        );
+        let ev = run(SoftmaxParams::evaluation(classes), &step, used + 1);
         let want: Vec<f32> = (0..used)
             .map(|r| {
                 let z = &logits[r * classes..(r + 1) * classes];
