@@ -60,7 +60,8 @@ pub struct KernelCheck {
 /// Which shapes to check.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Grid {
-    /// The ragged shapes (1, 3, 17, 33, 65, 127, 130, 784: not multiples of any tile).
+    /// The ragged shapes (1, 3, 17, 33, 65, 127, 130, 784: not multiples of any tile; 20, 36, 68
+    /// too, multiples of 4 for the vec4 loads).
     pub ragged: bool,
     /// Every plain product of m ∈ {1, 3, 32, 33}, k ∈ {1, 17, 128, 784}, n ∈ {1, 10, 65, 128}
     /// (the tests run it; 192 products per tile).
@@ -326,15 +327,14 @@ impl Checker<'_> {
         &mut self,
         rows: usize,
         max_rows: usize,
-        dims: (usize, usize),
+        layer: DenseLayer,
         epilogue: Epilogue,
         index: usize,
         mask: DropoutMask,
         case: &str,
     ) {
-        let (fan_in, fan_out) = dims;
+        let (fan_in, fan_out) = (layer.fan_in, layer.fan_out);
         let shape = format!("{rows}x{fan_in}x{fan_out}{case}");
-        let layer = layer_at(5, dims);
         // Buffers sized for `max_rows`, as the engine's: rows past the step hold stale values.
         let x = self.vec(max_rows * fan_in);
         let mut flat = self.vec(layer.bias_offset + fan_out);
@@ -383,13 +383,12 @@ impl Checker<'_> {
         &mut self,
         rows: usize,
         max_rows: usize,
-        dims: (usize, usize),
+        layer: DenseLayer,
         scale: f32,
         case: &str,
     ) {
-        let (fan_in, fan_out) = dims;
+        let (fan_in, fan_out) = (layer.fan_in, layer.fan_out);
         let shape = format!("{rows}x{fan_out}x{fan_in}{case}");
-        let layer = layer_at(7, dims);
         // Buffers sized for `max_rows`, as the engine's: rows past the step hold stale values.
         let dz = self.vec(max_rows * fan_out);
         let flat = self.vec(layer.bias_offset);
@@ -782,9 +781,11 @@ pub fn check_kernels(
     }
     if grid.ragged {
         for t in Transpose::ALL {
+            // (36, 20, 68): vec4-aligned operands, no dimension a multiple of a tile.
             for shape in [
                 (1, 1, 1),
                 (3, 17, 10),
+                (36, 20, 68),
                 (33, 65, 127),
                 (127, 784, 65),
                 (130, 17, 33),
@@ -797,14 +798,18 @@ pub fn check_kernels(
             Epilogue::BiasRelu,
             Epilogue::BiasReluDropout,
         ] {
-            c.forward(33, 33, (17, 65), epilogue, 1, mask, "");
-            c.forward(3, 3, (128, 10), epilogue, 1, mask, "");
+            c.forward(33, 33, layer_at(5, (17, 65)), epilogue, 1, mask, "");
+            c.forward(3, 3, layer_at(5, (128, 10)), epilogue, 1, mask, "");
+            // Every operand aligned for vec4 loads, k and n not multiples of the tile.
+            c.forward(33, 33, layer_at(8, (20, 68)), epilogue, 1, mask, "");
         }
-        c.backward(33, 33, (65, 17), 1.25, "");
-        c.backward(130, 130, (128, 10), 1.0, "");
-        c.backward(1, 1, (17, 10), 1.25, "");
-        c.backward(3, 3, (1, 1), 1.0, "");
+        c.backward(33, 33, layer_at(7, (65, 17)), 1.25, "");
+        c.backward(130, 130, layer_at(7, (128, 10)), 1.0, "");
+        c.backward(1, 1, layer_at(7, (17, 10)), 1.25, "");
+        c.backward(3, 3, layer_at(7, (1, 1)), 1.0, "");
+        c.backward(33, 33, layer_at(8, (68, 20)), 1.25, "");
         c.grad(33, 33, (17, 65), "");
+        c.grad(36, 36, (20, 68), "");
         c.grad(1, 1, (3, 1), "");
         c.grad(3, 3, (1, 1), "");
     }
@@ -814,29 +819,30 @@ pub fn check_kernels(
         let last = layers.len() - 1;
         let mask = DropoutMask::new(spec.dropout);
         let eval_rows = GpuOptions::default().eval_batch;
-        for (l, layer) in layers.iter().enumerate() {
+        for (l, &layer) in layers.iter().enumerate() {
+            // At the layer's own offsets in the flat parameters, as the engine dispatches it.
             let dims = (layer.fan_in, layer.fan_out);
             let case = format!(" (model L{l} train)");
             let training = Epilogue::forward(l == last, true, spec.dropout);
-            c.forward(batch, batch, dims, training, l, mask, &case);
+            c.forward(batch, batch, layer, training, l, mask, &case);
             // Evaluation batches: up to eval_rows rows (so the engine may pick another tile),
             // no dropout.
             let eval = Epilogue::forward(l == last, false, spec.dropout);
             let eval_case = format!(" (model L{l} eval)");
-            c.forward(batch, eval_rows, dims, eval, l, mask, &eval_case);
+            c.forward(batch, eval_rows, layer, eval, l, mask, &eval_case);
             c.grad(batch, batch, dims, &case);
             if l > 0 {
-                c.backward(batch, batch, dims, mask.scale, &case);
+                c.backward(batch, batch, layer, mask.scale, &case);
             }
             // An epoch's short last batch: fewer rows than the buffers and the grid were made
             // for (the engine sizes both for full batches).
             let short = batch - batch / 3;
             if short < batch {
                 let case = format!(" (model L{l} short batch)");
-                c.forward(short, batch, dims, training, l, mask, &case);
+                c.forward(short, batch, layer, training, l, mask, &case);
                 c.grad(short, batch, dims, &case);
                 if l > 0 {
-                    c.backward(short, batch, dims, mask.scale, &case);
+                    c.backward(short, batch, layer, mask.scale, &case);
                 }
             }
         }
