@@ -216,22 +216,6 @@ fn bias_activation_row(z: &mut [f32], bias: &[f32], relu: bool) {
     }
 }
 
-/// Dense layer forward: `z = x·W + b`, ReLU when `relu`.
-#[allow(clippy::too_many_arguments)]
-pub fn dense_forward(
-    x: &[f32],
-    w: &[f32],
-    bias: &[f32],
-    z: &mut [f32],
-    rows: usize,
-    fan_in: usize,
-    fan_out: usize,
-    relu: bool,
-) {
-    matmul(x, w, z, rows, fan_in, fan_out);
-    bias_activation(z, bias, rows, fan_out, relu);
-}
-
 /// The dropout of one hidden layer at one step: which mask, and where it is drawn from.
 #[derive(Clone, Copy, Debug)]
 pub struct StepDropout {
@@ -240,8 +224,9 @@ pub struct StepDropout {
     pub seed: u32,
 }
 
-/// `dense_forward` then `dropout` (when given) on the workers, each part finishing its rows
-/// of `z` (bias, ReLU, dropout) right after its product: the same bits as the three passes.
+/// Dense layer forward on the workers, `z = x·W + b`, ReLU when `relu`, then `dropout` when
+/// given: each part finishes its rows of `z` right after its product, with the bits of the
+/// three passes `matmul`, `bias_activation`, `dropout`.
 #[allow(clippy::too_many_arguments)]
 pub fn dense_forward_on(
     workers: &Workers,
@@ -656,7 +641,8 @@ mod tests {
                     seed: 99,
                 };
                 let mut plain = vec![f32::NAN; rows * fan_out];
-                dense_forward(&x, &w, &bias, &mut plain, rows, fan_in, fan_out, true);
+                matmul(&x, &w, &mut plain, rows, fan_in, fan_out);
+                bias_activation(&mut plain, &bias, rows, fan_out, true);
                 super::dropout(&mut plain, rows, fan_out, 1, 99, mask);
                 let mut fused = vec![f32::NAN; rows * fan_out];
                 dense_forward_on(

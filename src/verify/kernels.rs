@@ -345,7 +345,8 @@ impl Checker<'_> {
         let relu = epilogue != Epilogue::Bias;
         let (w, bias) = (layer.weights(&flat), layer.bias(&flat));
         let x_rows = &x[..rows * fan_in];
-        ops::dense_forward(x_rows, w, bias, &mut want, rows, fan_in, fan_out, relu);
+        ops::matmul(x_rows, w, &mut want, rows, fan_in, fan_out);
+        ops::bias_activation(&mut want, bias, rows, fan_out, relu);
         if epilogue == Epilogue::BiasReluDropout {
             ops::dropout(&mut want, rows, fan_out, index as u32, step.seed, mask);
         }

@@ -1,6 +1,6 @@
 //! The tiled matrix product with a fused epilogue (`shaders/matmul.wgsl`). CPU references:
 //! `cpu::ops::matmul`, `matmul_a_bt`, `matmul_at_b` for the three products, and for a layer's
-//! calls `dense_forward` + `dropout`, `matmul_a_bt` + `relu_dropout_backward`, `matmul_at_b` +
+//! calls `matmul` + `bias_activation` + `dropout`, `matmul_a_bt` + `relu_dropout_backward`, `matmul_at_b` +
 //! `column_sums`.
 //!
 //! The tile strategies are numbered variants (`MatmulVariant`), as in a kernel lab: each is
