@@ -1,7 +1,7 @@
 //! The tiled matrix product with a fused epilogue (`shaders/matmul.wgsl`). CPU references:
 //! `cpu::ops::matmul`, `matmul_a_bt`, `matmul_at_b` for the three products, and for a layer's
-//! calls `matmul` + `bias_activation` + `dropout`, `matmul_a_bt` + `relu_dropout_backward`, `matmul_at_b` +
-//! `column_sums`.
+//! calls `matmul` + `bias_activation` + `dropout`, `matmul_a_bt` + `relu_dropout_backward`,
+//! `matmul_at_b` + `column_sums`.
 //!
 //! The tile strategies are numbered variants (`MatmulVariant`), as in a kernel lab: each is
 //! correct for every shape and sums over k in the same order, so every variant gives the same
