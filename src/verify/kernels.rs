@@ -89,16 +89,13 @@ fn adam_reference(
         ..Default::default()
     };
     let (mut w2, mut m2, mut v2) = (w.to_vec(), m.to_vec(), v.to_vec());
-    ops::adam(
-        &mut w2,
-        g,
-        &mut m2,
-        &mut v2,
-        step.step_size,
-        p.beta1,
-        p.beta2,
-        p.epsilon,
-    );
+    let adam = ops::AdamStep {
+        step_size: step.step_size,
+        beta1: p.beta1,
+        beta2: p.beta2,
+        epsilon: p.epsilon,
+    };
+    ops::adam(&mut w2, g, &mut m2, &mut v2, adam);
     (p, step, [w2, m2, v2])
 }
 
@@ -680,16 +677,13 @@ impl Checker<'_> {
             v[..short].to_vec(),
         );
         let g4 = &g[..short];
-        ops::adam(
-            &mut w4,
-            g4,
-            &mut m4,
-            &mut v4,
-            step.step_size,
+        let adam = ops::AdamStep {
+            step_size: step.step_size,
             beta1,
             beta2,
             epsilon,
-        );
+        };
+        ops::adam(&mut w4, g4, &mut m4, &mut v4, adam);
         match self
             .lab
             .optimizer(&p.with_count(short), &step, &w, &g, &m, &v)
