@@ -9,6 +9,7 @@
 //                     the bias at bias_off (forward: b is the flat parameter buffer)
 //   4 storage rw      c: C, [m,n] row-major with stride ldc
 //   5 storage read    aux: the layer's activation for the ReLU/dropout backward mask
+//   6, 7 storage read a4, b4: the buffers of a and b again, as vec4 (matmul_shared with VEC4)
 // Override constants (each distinct set is one pipeline):
 //   TRANS 0 = A·B (forward), 1 = A·Bᵀ (dX = dZ·Wᵀ), 2 = Aᵀ·B (dW = Xᵀ·dZ)
 //   WG_X, WG_Y workgroup size (WG_X·WG_Y ≤ 256); TM×TN outputs per invocation (matmul_reg:
@@ -16,6 +17,11 @@
 //   PAD (matmul_shared) floats between the rows of the workgroup slabs: with 1, the k-major
 //   stores of a 64-wide slab (invocations e, e+1 at k, k+1) fall in different memory banks
 //   instead of all in one; BK·(WG_Y·TM + PAD) and BK·(WG_X·TN + PAD) ≤ 2048
+//   VEC4 (matmul_shared) stages an operand four floats per load where its layout allows (offset
+//   and leading dimension multiples of 4, and its contiguous dimension too, so that a vec4 lies
+//   wholly inside or wholly outside the shape), one float at a time otherwise (a uniform branch
+//   per operand and dispatch); both stage the same values. Needs WG_Y·TM and WG_X·TN multiples
+//   of 4
 // Entry points:
 //   matmul_reg    register tiling only; a workgroup covers (WG_Y·TM) rows × (WG_X·TN) columns
 //   matmul_shared the same tile staged through workgroup memory, BK = 16 deep slabs
@@ -48,6 +54,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 @group(0) @binding(5) var<storage, read> aux: array<f32>;
+@group(0) @binding(6) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> b4: array<vec4<f32>>;
 
 override TRANS: u32 = 0u;
 override WG_X: u32 = 8u;
@@ -55,6 +63,7 @@ override WG_Y: u32 = 8u;
 override TM: u32 = 8u;
 override TN: u32 = 8u;
 override PAD: u32 = 0u;
+override VEC4: bool = false;
 
 const BK: u32 = 16u;
 
@@ -190,6 +199,89 @@ fn matmul_reg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
     }
 }
 
+// The workgroup slabs of matmul_shared: sa[kk][ii] = op(A)[tile_row + ii, k0 + kk] and
+// sb[kk][jj] = op(B)[k0 + kk, tile_col + jj], zeros past k; rows from a_rows read ones_row(),
+// rows and columns past the shape read clamped values (their outputs are never stored).
+// Load e of a slab `width` wide fills `per` consecutive elements from (kk, ii) = slab_at(...):
+// along the slab's row when the operand is stored with that dimension contiguous (`along`:
+// consecutive invocations read consecutive addresses), else along k.
+fn slab_at(e: u32, width: u32, along: bool, per: u32) -> vec2<u32> {
+    if along {
+        return vec2<u32>(e / (width / per), per * (e % (width / per)));
+    }
+    return vec2<u32>(per * (e % (BK / per)), e / (BK / per));
+}
+
+// Where element c of the load at `at` goes in a slab with rows `ld` apart.
+fn slab_index(at: vec2<u32>, c: u32, ld: u32, along: bool) -> u32 {
+    return select((at.x + c) * ld + at.y, at.x * ld + at.y + c, along);
+}
+
+// The vec4 holding element (q, r) of an operand at `off` with rows `ld` apart: stored [k, rows]
+// (`along`) or [rows, k], clamped into the shape (a multiple of 4 in the contiguous dimension).
+fn vec4_at(off: u32, ld: u32, along: bool, q: u32, k: u32, r: u32, rows: u32) -> u32 {
+    if along {
+        return (off + min(q, k - 1u) * ld + min(r, rows - 4u)) / 4u;
+    }
+    return (off + min(r, rows - 1u) * ld + min(q, k - 4u)) / 4u;
+}
+
+fn stage_a(k0: u32, tile_row: u32, tid: u32, d: Dims) {
+    let bm = WG_Y * TM;
+    for (var e = tid; e < bm * BK; e += WG_X * WG_Y) {
+        let at = slab_at(e, bm, TRANS == 2u, 1u);
+        let i = tile_row + at.y;
+        let q = min(k0 + at.x, d.k - 1u);
+        let v = select(load_a(min(i, d.a_rows - 1u), q), ones_row(), i >= d.a_rows);
+        sa[at.x * (bm + PAD) + at.y] = select(0.0, v, k0 + at.x < d.k);
+    }
+}
+
+fn stage_b(k0: u32, tile_col: u32, tid: u32, d: Dims) {
+    let bn = WG_X * TN;
+    for (var e = tid; e < bn * BK; e += WG_X * WG_Y) {
+        let at = slab_at(e, bn, TRANS != 1u, 1u);
+        let q = min(k0 + at.x, d.k - 1u);
+        let v = load_b(q, min(tile_col + at.y, p.n - 1u));
+        sb[at.x * (bn + PAD) + at.y] = select(0.0, v, k0 + at.x < d.k);
+    }
+}
+
+// stage_a's slab, four floats per load: four consecutive rows i (A stored [k, m]) or four
+// consecutive k (A stored [m, k]). With a_rows (or k) a multiple of 4 a vec4 lies wholly below
+// it or wholly at or past it, so one select per vec4 gives stage_a's values.
+fn stage_a_vec4(k0: u32, tile_row: u32, tid: u32, d: Dims) {
+    let bm = WG_Y * TM;
+    let along = TRANS == 2u;
+    for (var e = tid; e < bm * BK / 4u; e += WG_X * WG_Y) {
+        let at = slab_at(e, bm, along, 4u);
+        let i = tile_row + at.y;
+        let q = k0 + at.x;
+        var v = a4[vec4_at(p.a_off, p.lda, along, q, d.k, i, d.a_rows)];
+        v = select(v, vec4<f32>(ones_row()), i >= d.a_rows);
+        v = select(vec4<f32>(0.0), v, q < d.k);
+        for (var c = 0u; c < 4u; c++) {
+            sa[slab_index(at, c, bm + PAD, along)] = v[c];
+        }
+    }
+}
+
+// stage_b's slab, four floats per load: four consecutive columns (B stored [k, n]) or four
+// consecutive k (B stored [n, k]), with n (or k) a multiple of 4.
+fn stage_b_vec4(k0: u32, tile_col: u32, tid: u32, d: Dims) {
+    let bn = WG_X * TN;
+    let along = TRANS != 1u;
+    for (var e = tid; e < bn * BK / 4u; e += WG_X * WG_Y) {
+        let at = slab_at(e, bn, along, 4u);
+        let j = tile_col + at.y;
+        let q = k0 + at.x;
+        let v = select(vec4<f32>(0.0), b4[vec4_at(p.b_off, p.ldb, along, q, d.k, j, p.n)], q < d.k);
+        for (var c = 0u; c < 4u; c++) {
+            sb[slab_index(at, c, bn + PAD, along)] = v[c];
+        }
+    }
+}
+
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn matmul_shared(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let d = dims();
@@ -200,43 +292,26 @@ fn matmul_shared(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
     if wg.y * bm >= d.m {
         return;
     }
-    let threads = WG_X * WG_Y;
     let tid = lid.y * WG_X + lid.x;
     let tile_row = wg.y * bm;
     let tile_col = wg.x * bn;
+    // Whether each operand's vec4 reads stay aligned and wholly inside or outside its shape.
+    let a_vec4 = VEC4 && p.a_off % 4u == 0u && p.lda % 4u == 0u
+        && select(d.k, d.a_rows, TRANS == 2u) % 4u == 0u;
+    let b_vec4 = VEC4 && p.b_off % 4u == 0u && p.ldb % 4u == 0u
+        && select(p.n, d.k, TRANS == 1u) % 4u == 0u;
     var acc: array<f32, 128>;
     var av: array<f32, 16>;
     for (var k0 = 0u; k0 < d.k; k0 += BK) {
-        for (var e = tid; e < bm * BK; e += threads) {
-            var kk: u32;
-            var ii: u32;
-            if TRANS == 2u {
-                // A is stored [k, m]: consecutive invocations read consecutive rows i.
-                kk = e / bm;
-                ii = e % bm;
-            } else {
-                kk = e % BK;
-                ii = e / BK;
-            }
-            let i = tile_row + ii;
-            let q = min(k0 + kk, d.k - 1u);
-            var v = select(load_a(min(i, d.a_rows - 1u), q), ones_row(), i >= d.a_rows);
-            v = select(0.0, v, k0 + kk < d.k);
-            sa[kk * lda_s + ii] = v;
+        if a_vec4 {
+            stage_a_vec4(k0, tile_row, tid, d);
+        } else {
+            stage_a(k0, tile_row, tid, d);
         }
-        for (var e = tid; e < bn * BK; e += threads) {
-            var kk: u32;
-            var jj: u32;
-            if TRANS == 1u {
-                kk = e % BK;
-                jj = e / BK;
-            } else {
-                kk = e / bn;
-                jj = e % bn;
-            }
-            let q = min(k0 + kk, d.k - 1u);
-            let v = load_b(q, min(tile_col + jj, p.n - 1u));
-            sb[kk * ldb_s + jj] = select(0.0, v, k0 + kk < d.k);
+        if b_vec4 {
+            stage_b_vec4(k0, tile_col, tid, d);
+        } else {
+            stage_b(k0, tile_col, tid, d);
         }
         workgroupBarrier();
         for (var kk = 0u; kk < BK; kk++) {

@@ -190,10 +190,12 @@ impl CpuEngine {
                 &self.grads,
                 &mut self.moment1,
                 &mut self.moment2,
-                step_size,
-                beta1,
-                beta2,
-                epsilon,
+                ops::AdamStep {
+                    step_size,
+                    beta1,
+                    beta2,
+                    epsilon,
+                },
             ),
             Optimizer::Sgd { .. } => ops::sgd(&mut self.params, &self.grads, step_size),
         }

@@ -216,22 +216,6 @@ fn bias_activation_row(z: &mut [f32], bias: &[f32], relu: bool) {
     }
 }
 
-/// Dense layer forward: `z = x·W + b`, ReLU when `relu`.
-#[allow(clippy::too_many_arguments)]
-pub fn dense_forward(
-    x: &[f32],
-    w: &[f32],
-    bias: &[f32],
-    z: &mut [f32],
-    rows: usize,
-    fan_in: usize,
-    fan_out: usize,
-    relu: bool,
-) {
-    matmul(x, w, z, rows, fan_in, fan_out);
-    bias_activation(z, bias, rows, fan_out, relu);
-}
-
 /// The dropout of one hidden layer at one step: which mask, and where it is drawn from.
 #[derive(Clone, Copy, Debug)]
 pub struct StepDropout {
@@ -240,8 +224,9 @@ pub struct StepDropout {
     pub seed: u32,
 }
 
-/// `dense_forward` then `dropout` (when given) on the workers, each part finishing its rows
-/// of `z` (bias, ReLU, dropout) right after its product: the same bits as the three passes.
+/// Dense layer forward on the workers, `z = x·W + b`, ReLU when `relu`, then `dropout` when
+/// given: each part finishes its rows of `z` right after its product, with the bits of the
+/// three passes `matmul`, `bias_activation`, `dropout`.
 #[allow(clippy::too_many_arguments)]
 pub fn dense_forward_on(
     workers: &Workers,
@@ -430,30 +415,14 @@ pub fn softmax(z: &[f32], out: &mut [f32]) {
     out.iter_mut().for_each(|o| *o /= sum);
 }
 
-/// Adam update over the flat buffers (Keras numerics; `step_size` is the bias-corrected α_t).
-#[allow(clippy::too_many_arguments)]
-pub fn adam(
-    params: &mut [f32],
-    grads: &[f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    step_size: f32,
-    beta1: f32,
-    beta2: f32,
-    epsilon: f32,
-) {
+/// Adam update over the flat buffers (Keras numerics).
+pub fn adam(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], step: AdamStep) {
     let n = params.len();
     let buffers = AdamBuffers {
         params,
         grads: &grads[..n],
         m: &mut m[..n],
         v: &mut v[..n],
-    };
-    let step = AdamStep {
-        step_size,
-        beta1,
-        beta2,
-        epsilon,
     };
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
@@ -473,12 +442,13 @@ struct AdamBuffers<'a> {
 }
 
 /// The scalars of one Adam update.
-#[derive(Clone, Copy)]
-struct AdamStep {
-    step_size: f32,
-    beta1: f32,
-    beta2: f32,
-    epsilon: f32,
+#[derive(Clone, Copy, Debug)]
+pub struct AdamStep {
+    /// The bias-corrected α_t.
+    pub step_size: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub epsilon: f32,
 }
 
 /// `adam_loop` compiled for 16-float vectors. Its square roots and divisions (Adam's cost) are
@@ -502,17 +472,13 @@ fn adam_loop(b: AdamBuffers, s: AdamStep) {
 
 /// `adam` on the workers, each on its own slice of the buffers (element-wise, so the same
 /// bits however the buffers are cut).
-#[allow(clippy::too_many_arguments)]
 pub fn adam_on(
     workers: &Workers,
     params: &mut [f32],
     grads: &[f32],
     m: &mut [f32],
     v: &mut [f32],
-    step_size: f32,
-    beta1: f32,
-    beta2: f32,
-    epsilon: f32,
+    step: AdamStep,
 ) {
     let chunk = params.len().div_ceil(workers.threads()).max(1);
     workers.run(|| {
@@ -521,7 +487,7 @@ pub fn adam_on(
             .zip(grads.par_chunks(chunk))
             .zip(m.par_chunks_mut(chunk))
             .zip(v.par_chunks_mut(chunk))
-            .for_each(|(((p, g), m), v)| adam(p, g, m, v, step_size, beta1, beta2, epsilon));
+            .for_each(|(((p, g), m), v)| adam(p, g, m, v, step));
     });
 }
 
@@ -656,7 +622,8 @@ mod tests {
                     seed: 99,
                 };
                 let mut plain = vec![f32::NAN; rows * fan_out];
-                dense_forward(&x, &w, &bias, &mut plain, rows, fan_in, fan_out, true);
+                matmul(&x, &w, &mut plain, rows, fan_in, fan_out);
+                bias_activation(&mut plain, &bias, rows, fan_out, true);
                 super::dropout(&mut plain, rows, fan_out, 1, 99, mask);
                 let mut fused = vec![f32::NAN; rows * fan_out];
                 dense_forward_on(
@@ -704,25 +671,22 @@ mod tests {
         let (mut p1, mut m1, mut v1) = (values(n, 0.1), values(n, 0.2), vec![0.5; n]);
         let (mut p2, mut m2, mut v2) = (p1.clone(), m1.clone(), v1.clone());
         let (mut p3, mut m3, mut v3) = (p1.clone(), m1.clone(), v1.clone());
-        adam(&mut p1, &grads, &mut m1, &mut v1, 1e-3, 0.9, 0.999, 1e-7);
-        adam_on(
-            &workers, &mut p2, &grads, &mut m2, &mut v2, 1e-3, 0.9, 0.999, 1e-7,
-        );
+        let step = AdamStep {
+            step_size: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+        };
+        adam(&mut p1, &grads, &mut m1, &mut v1, step);
+        adam_on(&workers, &mut p2, &grads, &mut m2, &mut v2, step);
         // the plain loop, compiled for the baseline vector width
-        adam_loop(
-            AdamBuffers {
-                params: &mut p3,
-                grads: &grads,
-                m: &mut m3,
-                v: &mut v3,
-            },
-            AdamStep {
-                step_size: 1e-3,
-                beta1: 0.9,
-                beta2: 0.999,
-                epsilon: 1e-7,
-            },
-        );
+        let buffers = AdamBuffers {
+            params: &mut p3,
+            grads: &grads,
+            m: &mut m3,
+            v: &mut v3,
+        };
+        adam_loop(buffers, step);
         for (p, m, v) in [(&p2, &m2, &v2), (&p3, &m3, &v3)] {
             assert_eq!(bits(&p1), bits(p));
             assert_eq!(bits(&m1), bits(m));
@@ -756,31 +720,19 @@ mod tests {
         let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-7f64);
         let mut p = [1.0f32];
         let (mut m, mut v) = ([0.0f32], [0.0f32]);
-        adam(
-            &mut p,
-            &[0.5],
-            &mut m,
-            &mut v,
-            opt.step_size(1),
-            0.9,
-            0.999,
-            1e-7,
-        );
+        let keras = |step_size| AdamStep {
+            step_size,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+        };
+        adam(&mut p, &[0.5], &mut m, &mut v, keras(opt.step_size(1)));
         // m1 = 0.05, v1 = 0.00025, α1 = 0.1·sqrt(0.001)/0.1 = sqrt(0.001)
         let (m1, v1) = (0.05f64, 0.00025f64);
         let a1 = 0.1 * (1.0 - b2).sqrt() / (1.0 - b1);
         let p1 = 1.0 - a1 * m1 / (v1.sqrt() + eps);
         assert!((p[0] as f64 - p1).abs() < 1e-6, "{} vs {p1}", p[0]);
-        adam(
-            &mut p,
-            &[-0.25],
-            &mut m,
-            &mut v,
-            opt.step_size(2),
-            0.9,
-            0.999,
-            1e-7,
-        );
+        adam(&mut p, &[-0.25], &mut m, &mut v, keras(opt.step_size(2)));
         let m2 = 0.9 * m1 + 0.1 * -0.25;
         let v2 = 0.999 * v1 + 0.001 * 0.0625;
         let a2 = 0.1 * (1.0 - b2 * b2).sqrt() / (1.0 - b1 * b1);

@@ -196,7 +196,7 @@ impl Default for DeviceNeeds {
         Self {
             buffer_bytes: 256 << 20,
             storage_binding_bytes: 128 << 20,
-            storage_buffers_per_stage: 5,
+            storage_buffers_per_stage: super::ops::MAX_STORAGE_BINDINGS,
             workgroup_storage_bytes: 16384,
             invocations_per_workgroup: 256,
             optional_features: wgpu::Features::empty(),

@@ -22,10 +22,13 @@ fn module(device: &wgpu::Device, label: &str, source: &str, checked: bool) -> wg
     // sound for our shaders because (1) every loop runs to a bound read from a uniform with a
     // positive step far below u32::MAX (no infinite loop); (2) local and workgroup arrays are
     // indexed below their sizes for every variant `MatmulVariant::check` accepts, and
-    // `Pipelines::matmul` compiles no other; (3) every storage index is clamped into, or guarded by, the shapes
-    // in the kernel's uniforms, and those shapes fit the bound buffers: `GpuEngine` derives
-    // them from the buffers it allocated and the steps it validated (`train_epoch`, `evaluate`),
-    // and `KernelLab` checks caller-given shapes against the buffer lengths before dispatching.
+    // `Pipelines::matmul` compiles no other; (3) every storage index is clamped into, or guarded
+    // by, the shapes in the kernel's uniforms (the matmul's vec4 views are read only where
+    // offsets, leading dimensions and the contiguous dimension are multiples of 4, so every vec4
+    // ends at or before the last element the shapes reach), and those shapes fit the bound
+    // buffers: `GpuEngine` derives them from the buffers it allocated and the steps it validated
+    // (`train_epoch`, `evaluate`), and `KernelLab` checks caller-given shapes against the buffer
+    // lengths before dispatching.
     unsafe { device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked()) }
 }
 

@@ -60,7 +60,8 @@ pub struct KernelCheck {
 /// Which shapes to check.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Grid {
-    /// The ragged shapes (1, 3, 17, 33, 65, 127, 130, 784: not multiples of any tile).
+    /// The ragged shapes (1, 3, 17, 33, 65, 127, 130, 784: not multiples of any tile; 20, 36, 68
+    /// too, multiples of 4 for the vec4 loads).
     pub ragged: bool,
     /// Every plain product of m ∈ {1, 3, 32, 33}, k ∈ {1, 17, 128, 784}, n ∈ {1, 10, 65, 128}
     /// (the tests run it; 192 products per tile).
@@ -88,16 +89,13 @@ fn adam_reference(
         ..Default::default()
     };
     let (mut w2, mut m2, mut v2) = (w.to_vec(), m.to_vec(), v.to_vec());
-    ops::adam(
-        &mut w2,
-        g,
-        &mut m2,
-        &mut v2,
-        step.step_size,
-        p.beta1,
-        p.beta2,
-        p.epsilon,
-    );
+    let adam = ops::AdamStep {
+        step_size: step.step_size,
+        beta1: p.beta1,
+        beta2: p.beta2,
+        epsilon: p.epsilon,
+    };
+    ops::adam(&mut w2, g, &mut m2, &mut v2, adam);
     (p, step, [w2, m2, v2])
 }
 
@@ -136,6 +134,8 @@ struct LayerStep<'a> {
     /// `(fan_in, fan_out)`.
     dims: (usize, usize),
     label: &'a str,
+    /// Where the layer's weights start in the flat buffer; `None`: the check's own offset.
+    offset: Option<usize>,
 }
 
 impl<'a> LayerStep<'a> {
@@ -145,6 +145,16 @@ impl<'a> LayerStep<'a> {
             max_rows,
             dims,
             label,
+            offset: None,
+        }
+    }
+
+    /// The same step with the weights at `offset` (a model layer's own, or one aligned for
+    /// vec4 loads).
+    fn at_offset(self, offset: usize) -> Self {
+        Self {
+            offset: Some(offset),
+            ..self
         }
     }
 
@@ -153,9 +163,11 @@ impl<'a> LayerStep<'a> {
         Self::new(rows, rows, dims, "")
     }
 
-    /// The layer, its weights starting at `offset` of a flat buffer and its bias right after.
-    fn layer_at(&self, offset: usize) -> DenseLayer {
+    /// The layer, its weights starting at the step's offset (else `default`) of a flat buffer
+    /// and its bias right after.
+    fn layer_at(&self, default: usize) -> DenseLayer {
         let (fan_in, fan_out) = self.dims;
+        let offset = self.offset.unwrap_or(default);
         DenseLayer {
             fan_in,
             fan_out,
@@ -369,7 +381,8 @@ impl Checker<'_> {
         let relu = epilogue != Epilogue::Bias;
         let (w, bias) = (layer.weights(&flat), layer.bias(&flat));
         let x_rows = &x[..rows * fan_in];
-        ops::dense_forward(x_rows, w, bias, &mut want, rows, fan_in, fan_out, relu);
+        ops::matmul(x_rows, w, &mut want, rows, fan_in, fan_out);
+        ops::bias_activation(&mut want, bias, rows, fan_out, relu);
         if epilogue == Epilogue::BiasReluDropout {
             ops::dropout(&mut want, rows, fan_out, index as u32, step.seed, mask);
         }
@@ -688,16 +701,13 @@ impl Checker<'_> {
             v[..short].to_vec(),
         );
         let g4 = &g[..short];
-        ops::adam(
-            &mut w4,
-            g4,
-            &mut m4,
-            &mut v4,
-            step.step_size,
+        let adam = ops::AdamStep {
+            step_size: step.step_size,
             beta1,
             beta2,
             epsilon,
-        );
+        };
+        ops::adam(&mut w4, g4, &mut m4, &mut v4, adam);
         match self
             .lab
             .optimizer(&p.with_count(short), &step, &w, &g, &m, &v)
@@ -790,9 +800,11 @@ pub fn check_kernels(
     }
     if grid.ragged {
         for t in Transpose::ALL {
+            // (36, 20, 68): vec4-aligned operands, no dimension a multiple of a tile.
             for shape in [
                 (1, 1, 1),
                 (3, 17, 10),
+                (36, 20, 68),
                 (33, 65, 127),
                 (127, 784, 65),
                 (130, 17, 33),
@@ -807,12 +819,17 @@ pub fn check_kernels(
         ] {
             c.forward(LayerStep::full(33, (17, 65)), epilogue, 1, mask);
             c.forward(LayerStep::full(3, (128, 10)), epilogue, 1, mask);
+            // Every operand aligned for vec4 loads, k and n not multiples of the tile.
+            let aligned = LayerStep::full(33, (20, 68)).at_offset(8);
+            c.forward(aligned, epilogue, 1, mask);
         }
         c.backward(LayerStep::full(33, (65, 17)), 1.25);
         c.backward(LayerStep::full(130, (128, 10)), 1.0);
         c.backward(LayerStep::full(1, (17, 10)), 1.25);
         c.backward(LayerStep::full(3, (1, 1)), 1.0);
+        c.backward(LayerStep::full(33, (68, 20)).at_offset(8), 1.25);
         c.grad(LayerStep::full(33, (17, 65)));
+        c.grad(LayerStep::full(36, (20, 68)));
         c.grad(LayerStep::full(1, (3, 1)));
         c.grad(LayerStep::full(3, (1, 1)));
     }
@@ -822,18 +839,19 @@ pub fn check_kernels(
         let last = layers.len() - 1;
         let mask = DropoutMask::new(spec.dropout);
         let eval_rows = GpuOptions::default().eval_batch;
-        for (l, layer) in layers.iter().enumerate() {
+        for (l, &layer) in layers.iter().enumerate() {
+            // At the layer's own offsets in the flat parameters, as the engine dispatches it.
             let dims = (layer.fan_in, layer.fan_out);
             let training = Epilogue::forward(l == last, true, spec.dropout);
             let label = format!(" (model L{l} train)");
-            let full = LayerStep::new(batch, batch, dims, &label);
+            let full = LayerStep::new(batch, batch, dims, &label).at_offset(layer.weight_offset);
             c.forward(full, training, l, mask);
             // Evaluation batches: up to eval_rows rows (so the engine may pick another tile),
             // no dropout.
             let eval = Epilogue::forward(l == last, false, spec.dropout);
             let label = format!(" (model L{l} eval)");
             c.forward(
-                LayerStep::new(batch, eval_rows, dims, &label),
+                LayerStep::new(batch, eval_rows, dims, &label).at_offset(layer.weight_offset),
                 eval,
                 l,
                 mask,
@@ -847,7 +865,7 @@ pub fn check_kernels(
             let short = batch - batch / 3;
             if short < batch {
                 let label = format!(" (model L{l} short batch)");
-                let at = LayerStep::new(short, batch, dims, &label);
+                let at = LayerStep::new(short, batch, dims, &label).at_offset(layer.weight_offset);
                 c.forward(at, training, l, mask);
                 c.grad(at);
                 if l > 0 {

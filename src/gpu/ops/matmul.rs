@@ -1,7 +1,7 @@
 //! The tiled matrix product with a fused epilogue (`shaders/matmul.wgsl`). CPU references:
 //! `cpu::ops::matmul`, `matmul_a_bt`, `matmul_at_b` for the three products, and for a layer's
-//! calls `dense_forward` + `dropout`, `matmul_a_bt` + `relu_dropout_backward`, `matmul_at_b` +
-//! `column_sums`.
+//! calls `matmul` + `bias_activation` + `dropout`, `matmul_a_bt` + `relu_dropout_backward`,
+//! `matmul_at_b` + `column_sums`.
 //!
 //! The tile strategies are numbered variants (`MatmulVariant`), as in a kernel lab: each is
 //! correct for every shape and sums over k in the same order, so every variant gives the same
@@ -260,7 +260,8 @@ impl MatmulCall {
     }
 }
 
-/// The storage buffers of a product, in binding order (2, 3, 4, 5).
+/// The storage buffers of a product, in binding order (2, 3, 4, 5; a and b again as 6, 7, the
+/// shader's vec4 views of them).
 pub struct MatmulBindings<'a> {
     /// A (read).
     pub a: &'a wgpu::Buffer,
@@ -274,7 +275,7 @@ pub struct MatmulBindings<'a> {
 
 impl MatmulBindings<'_> {
     /// Read-only flag of each storage binding.
-    pub const STORAGE: &'static [bool] = &[true, true, false, true];
+    pub const STORAGE: &'static [bool] = &[true, true, false, true, true, true];
 
     /// The bind group of `params` with these buffers and the step table `steps`.
     pub fn bind(
@@ -285,7 +286,7 @@ impl MatmulBindings<'_> {
         params: &MatmulParams,
         steps: &wgpu::Buffer,
     ) -> wgpu::BindGroup {
-        let storage = [self.a, self.b, self.c, self.aux];
+        let storage = [self.a, self.b, self.c, self.aux, self.a, self.b];
         bind_group(ctx, label, layout, params, steps, &storage)
     }
 }
@@ -335,6 +336,8 @@ struct TileShape {
     tn: u32,
     /// Floats between the rows of the workgroup-memory slabs (`PAD`).
     pad: u32,
+    /// Stage operands four floats per load where they are aligned (`VEC4`).
+    vec4: bool,
 }
 
 /// The matmul's tile strategies, numbered as in a kernel lab (new ones take the next number).
@@ -355,7 +358,9 @@ pub enum MatmulVariant {
     ///    runs 2), to occupy a GPU with many compute units.
     Narrow8 = 4,
     /// 5. Variant 3 with its workgroup-memory slabs padded by one float per row, so that the
-    ///    k-major stores of A (and of B in `A·Bᵀ`) do not all fall in one memory bank.
+    ///    k-major stores of A (and of B in `A·Bᵀ`) do not all fall in one memory bank, and each
+    ///    operand staged by vec4 loads where its offset, leading dimension and contiguous
+    ///    dimension are multiples of 4 (one float at a time otherwise).
     Shared64Padded = 5,
 }
 
@@ -381,19 +386,20 @@ impl MatmulVariant {
     }
 
     fn shape(self) -> TileShape {
-        let square = |shared, tm, pad| TileShape {
+        let square = |shared, tm, pad, vec4| TileShape {
             shared,
             wg_x: 8,
             wg_y: 8,
             tm,
             tn: 8,
             pad,
+            vec4,
         };
         match self {
-            MatmulVariant::Register32 => square(false, 4, 0),
-            MatmulVariant::Register64 => square(false, 8, 0),
-            MatmulVariant::Shared64 => square(true, 8, 0),
-            MatmulVariant::Shared64Padded => square(true, 8, 1),
+            MatmulVariant::Register32 => square(false, 4, 0, false),
+            MatmulVariant::Register64 => square(false, 8, 0, false),
+            MatmulVariant::Shared64 => square(true, 8, 0, false),
+            MatmulVariant::Shared64Padded => square(true, 8, 1, true),
             MatmulVariant::Narrow8 => TileShape {
                 shared: false,
                 wg_x: 16,
@@ -401,6 +407,7 @@ impl MatmulVariant {
                 tm: 4,
                 tn: 1,
                 pad: 0,
+                vec4: false,
             },
         }
     }
@@ -421,11 +428,12 @@ impl MatmulVariant {
     pub fn name(self) -> String {
         let s = self.shape();
         format!(
-            "{} {}x{}{}",
+            "{} {}x{}{}{}",
             if s.shared { "shared" } else { "reg" },
             self.rows(),
             self.cols(),
-            if s.pad > 0 { " padded" } else { "" }
+            if s.pad > 0 { " padded" } else { "" },
+            if s.vec4 { " vec4" } else { "" }
         )
     }
 
@@ -463,6 +471,11 @@ impl MatmulVariant {
         if s.shared {
             if self.rows() > 128 || self.cols() > 128 {
                 return Err(format!("{name}: a shared tile covers at most 128x128"));
+            }
+            if s.vec4 && !(self.rows().is_multiple_of(4) && self.cols().is_multiple_of(4)) {
+                return Err(format!(
+                    "{name}: vec4 staging needs tiles in multiples of 4"
+                ));
             }
             if 16 * (self.rows().max(self.cols()) + s.pad) > 2048 {
                 return Err(format!(
@@ -524,6 +537,7 @@ impl MatmulVariant {
         ];
         if s.shared {
             constants.push(("PAD", s.pad as f64));
+            constants.push(("VEC4", f64::from(u8::from(s.vec4))));
         }
         constants
     }

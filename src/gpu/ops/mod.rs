@@ -43,7 +43,7 @@ pub const SHADERS: &[(&str, &str, &[&str])] = &[
 ];
 
 /// The most storage buffers any kernel binds.
-pub const MAX_STORAGE_BINDINGS: u32 = 5;
+pub const MAX_STORAGE_BINDINGS: u32 = 6;
 
 /// Bytes of one step record in the shaders.
 pub const STEP_RECORD_BYTES: u64 = 48;
