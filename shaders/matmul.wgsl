@@ -48,8 +48,6 @@ struct Params {
     scale: f32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> a: array<f32>;
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;

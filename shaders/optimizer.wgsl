@@ -21,8 +21,6 @@ struct Params {
     one_minus_beta1: f32, one_minus_beta2: f32, epsilon: f32, _pad0: u32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read_write> w: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> g: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> m: array<vec4<f32>>;

@@ -1,5 +1,5 @@
-// Prepended to every shader (src/gpu/ops/mod.rs assembles them): the step record and the
-// dropout hash, written once.
+// Prepended to every shader (src/gpu/ops/mod.rs assembles them): the bindings every kernel
+// shares, the step record and the dropout hash, written once.
 
 // One step's values at a dynamic offset of the step table (`ops::StepRecord` on the host).
 struct Step {
@@ -7,6 +7,11 @@ struct Step {
     step_size: f32, grad_scale: f32, direct: u32, out_base: u32,
     decay: f32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
+
+// Group 0 of every kernel: 0 its own `Params` (each shader declares the struct), 1 its step
+// record; its storage buffers follow from binding 2.
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<uniform> step: Step;
 
 // The dropout hash of src/dropout.rs, bit for bit.
 fn mix32(x0: u32) -> u32 {

@@ -16,8 +16,6 @@ struct Params { classes: u32, mode: u32, _pad0: u32, _pad1: u32 }
 
 struct Slot { loss_sum: f32, correct: u32 }
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
 @group(0) @binding(3) var<storage, read> labels: array<u32>;
 @group(0) @binding(4) var<storage, read_write> dlogits: array<f32>;

@@ -17,6 +17,53 @@ macro_rules! shader {
     };
 }
 
+/// A one-entry-point kernel's assembled shader (`WGSL`, from `shaders/<file>`) and the name of
+/// its entry point (`ENTRY_POINT`).
+macro_rules! kernel_shader {
+    ($file:literal, $entry:literal) => {
+        /// The assembled shader.
+        pub const WGSL: &str = shader!($file);
+
+        /// The shader's entry point.
+        pub const ENTRY_POINT: &str = $entry;
+    };
+}
+
+/// A kernel's storage buffers (bindings 2, 3, ... in the order listed, each `read` or `write`)
+/// as a struct of named buffers, with the layout's read-only flags and the one call that binds
+/// them with the kernel's params and the step table: the binding order is written only here.
+macro_rules! storage_bindings {
+    (
+        $(#[$doc:meta])*
+        pub struct $name:ident($label:literal, $params:ty) {
+            $($(#[$field_doc:meta])* $field:ident: $access:ident,)+
+        }
+    ) => {
+        $(#[$doc])*
+        pub struct $name<'a> {
+            $($(#[$field_doc])* pub $field: &'a wgpu::Buffer,)+
+        }
+
+        impl $name<'_> {
+            /// Read-only flag of each storage binding.
+            pub const STORAGE: &'static [bool] = &[$(storage_bindings!(@read_only $access)),+];
+
+            /// The bind group of `params` with these buffers and the step table `steps`.
+            pub fn bind(
+                &self,
+                ctx: &crate::gpu::context::GpuContext,
+                layout: &super::Layout,
+                params: &$params,
+                steps: &wgpu::Buffer,
+            ) -> wgpu::BindGroup {
+                super::bind_group(ctx, $label, layout, params, steps, &[$(self.$field),+])
+            }
+        }
+    };
+    (@read_only read) => { true };
+    (@read_only write) => { false };
+}
+
 pub mod gather;
 pub mod matmul;
 pub mod mutant;

@@ -1,15 +1,10 @@
 //! The optimizer update over the flat parameter buffer (`shaders/optimizer.wgsl`). CPU
 //! references: `cpu::ops::adam` and `cpu::ops::sgd`.
 
-use super::{bind_group, Layout};
-use crate::gpu::context::GpuContext;
 use crate::optimizer::Optimizer;
 use bytemuck::{Pod, Zeroable};
 
-/// The assembled shader.
-pub const WGSL: &str = shader!("optimizer.wgsl");
-
-pub const ENTRY_POINT: &str = "update";
+kernel_shader!("optimizer.wgsl", "update");
 
 /// The shader's `Params`.
 #[repr(C)]
@@ -69,30 +64,16 @@ pub fn workgroups(n: usize) -> (u32, u32) {
     ((n.div_ceil(4) as u32).div_ceil(64 * 4).clamp(1, 1024), 1)
 }
 
-/// The storage buffers, in binding order (2 ..= 5), each ⌈n/4⌉ vec4.
-pub struct OptimizerBindings<'a> {
-    /// Parameters (updated).
-    pub w: &'a wgpu::Buffer,
-    /// Gradients (read).
-    pub g: &'a wgpu::Buffer,
-    /// First moments (Adam; updated).
-    pub m: &'a wgpu::Buffer,
-    /// Second moments (Adam; updated).
-    pub v: &'a wgpu::Buffer,
-}
-
-impl OptimizerBindings<'_> {
-    /// Read-only flag of each storage binding.
-    pub const STORAGE: &'static [bool] = &[false, true, false, false];
-
-    pub fn bind(
-        &self,
-        ctx: &GpuContext,
-        layout: &Layout,
-        params: &OptimizerParams,
-        steps: &wgpu::Buffer,
-    ) -> wgpu::BindGroup {
-        let storage = [self.w, self.g, self.m, self.v];
-        bind_group(ctx, "optimizer", layout, params, steps, &storage)
+storage_bindings! {
+    /// The storage buffers, in binding order (2 ..= 5), each ⌈n/4⌉ vec4.
+    pub struct OptimizerBindings("optimizer", OptimizerParams) {
+        /// Parameters (updated).
+        w: write,
+        /// Gradients (read).
+        g: read,
+        /// First moments (Adam; updated).
+        m: write,
+        /// Second moments (Adam; updated).
+        v: write,
     }
 }

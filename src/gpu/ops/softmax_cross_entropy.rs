@@ -2,15 +2,11 @@
 //! written to its slot (`shaders/softmax_ce.wgsl`). CPU references:
 //! `cpu::ops::softmax_cross_entropy` (training) and `softmax_cross_entropy_row` (predictions).
 
-use super::{bind_group, out_of_bounds, Layout, StepRecord};
+use super::{out_of_bounds, StepRecord};
 use crate::error::GpuError;
-use crate::gpu::context::GpuContext;
 use bytemuck::{Pod, Zeroable};
 
-/// The assembled shader.
-pub const WGSL: &str = shader!("softmax_ce.wgsl");
-
-pub const ENTRY_POINT: &str = "softmax_ce";
+kernel_shader!("softmax_ce.wgsl", "softmax_ce");
 
 /// The shader's `Params`.
 #[repr(C)]
@@ -73,38 +69,18 @@ impl SoftmaxParams {
 /// One workgroup; it loops over the rows.
 pub const WORKGROUPS: (u32, u32) = (1, 1);
 
-/// The storage buffers, in binding order (2 ..= 6).
-pub struct SoftmaxBindings<'a> {
-    /// `[len, classes]` logits (read).
-    pub logits: &'a wgpu::Buffer,
-    /// `[len]` u32 labels (read).
-    pub labels: &'a wgpu::Buffer,
-    /// `[len, classes]` gradient (written in training mode).
-    pub dlogits: &'a wgpu::Buffer,
-    /// (loss sum, correct) per slot (written at the step's slot).
-    pub slots: &'a wgpu::Buffer,
-    /// Predicted classes (written in evaluation mode from the step's `out_base`).
-    pub predictions: &'a wgpu::Buffer,
-}
-
-impl SoftmaxBindings<'_> {
-    /// Read-only flag of each storage binding.
-    pub const STORAGE: &'static [bool] = &[true, true, false, false, false];
-
-    pub fn bind(
-        &self,
-        ctx: &GpuContext,
-        layout: &Layout,
-        params: &SoftmaxParams,
-        steps: &wgpu::Buffer,
-    ) -> wgpu::BindGroup {
-        let storage = [
-            self.logits,
-            self.labels,
-            self.dlogits,
-            self.slots,
-            self.predictions,
-        ];
-        bind_group(ctx, "softmax_ce", layout, params, steps, &storage)
+storage_bindings! {
+    /// The storage buffers, in binding order (2 ..= 6).
+    pub struct SoftmaxBindings("softmax_ce", SoftmaxParams) {
+        /// `[len, classes]` logits (read).
+        logits: read,
+        /// `[len]` u32 labels (read).
+        labels: read,
+        /// `[len, classes]` gradient (written in training mode).
+        dlogits: write,
+        /// (loss sum, correct) per slot (written at the step's slot).
+        slots: write,
+        /// Predicted classes (written in evaluation mode from the step's `out_base`).
+        predictions: write,
     }
 }
