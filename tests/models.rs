@@ -26,7 +26,7 @@ use support::{assert_contains_all, hand_drawn_digits, mnist, png_bytes, succeede
 
 fn first_test_images(n: usize) -> Vec<f32> {
     let data = mnist();
-    preprocess::normalise(&data.test.images[..n * data.test.features])
+    (0..n).flat_map(|i| data.test.input(i)).collect()
 }
 
 /// The fixture model and its checkpoint file's bytes.
@@ -246,7 +246,7 @@ fn a_mnist_image_survives_preprocessing_almost_unchanged() {
     let data = mnist();
     let mut same = 0;
     for i in 0..50 {
-        let x = preprocess::normalise(data.test.image(i));
+        let x = data.test.input(i);
         let img = image::DynamicImage::ImageLuma8(preprocess::to_grey_image(&x, 28, 28));
         let again = preprocess::prepare(&img, 28, 28);
         let a = top_k(&classifier.probabilities(&x), 1)[0].0;
@@ -286,8 +286,10 @@ fn train_args(extra: &[&str]) -> TrainArgs {
 /// A small data set of `rows × cols` images and `classes` classes.
 fn toy_data(rows: usize, cols: usize, classes: usize) -> Dataset {
     let samples = |n: usize| Samples {
-        images: (0..n * rows * cols).map(|i| (i * 37 % 256) as u8).collect(),
-        labels: (0..n).map(|i| (i % classes) as u8).collect(),
+        inputs: gpu_mlp::data::Inputs::Pixels(
+            (0..n * rows * cols).map(|i| (i * 37 % 256) as u8).collect(),
+        ),
+        labels: (0..n).map(|i| (i % classes) as u16).collect(),
         count: n,
         features: rows * cols,
     };
@@ -296,6 +298,9 @@ fn toy_data(rows: usize, cols: usize, classes: usize) -> Dataset {
         class_names: (0..classes).map(|c| format!("c{c}")).collect(),
         rows,
         cols,
+        channels: 1,
+        source: gpu_mlp::data::SourceKind::Idx,
+        scaling: gpu_mlp::data::Scaling::Pixels,
         train: samples(40),
         test: samples(10),
         dir: "toy".into(),
@@ -686,7 +691,7 @@ fn pictures_are_drawn() {
     let tiles: Vec<PredictionTile> = (0..12)
         .chain(wrong)
         .map(|i| {
-            let pixels = preprocess::normalise(data.test.image(i));
+            let pixels = data.test.input(i);
             PredictionTile {
                 probabilities: classifier.probabilities(&pixels),
                 pixels,

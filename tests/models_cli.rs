@@ -66,12 +66,7 @@ fn argv<'a>(line: &'a str, paths: &[&'a Path]) -> Vec<&'a str> {
 /// `dir/digits`: the first 3000 training and the fixture's test images of MNIST as IDX files.
 fn digits_dir(dir: &Path) -> PathBuf {
     let m = mnist();
-    let take = |x: &Samples, n: usize| Samples {
-        images: x.images[..n * x.features].to_vec(),
-        labels: x.labels[..n].to_vec(),
-        count: n,
-        features: x.features,
-    };
+    let take = |x: &Samples, n: usize| x.first(n);
     let subset = Dataset {
         train: take(&m.train, 3000),
         test: m.test.clone(),
@@ -84,21 +79,12 @@ fn digits_dir(dir: &Path) -> PathBuf {
 
 /// `dir/tiny`: 10x10 images, so no 28x28 model fits it.
 fn tiny_dir(dir: &Path) -> PathBuf {
-    let samples = |n: usize| Samples {
-        images: (0..n * 100).map(|i| (i * 29 % 256) as u8).collect(),
-        labels: (0..n).map(|i| (i % 10) as u8).collect(),
-        count: n,
-        features: 100,
+    let samples = |n: usize| {
+        let pixels = (0..n * 100).map(|i| (i * 29 % 256) as u8).collect();
+        Samples::pixels(pixels, (0..n).map(|i| (i % 10) as u16).collect(), 100).unwrap()
     };
-    let tiny = Dataset {
-        name: "tiny".into(),
-        class_names: (0..10).map(|c| c.to_string()).collect(),
-        rows: 10,
-        cols: 10,
-        train: samples(50),
-        test: samples(20),
-        dir: dir.into(),
-    };
+    let names = (0..10).map(|c| c.to_string()).collect();
+    let tiny = Dataset::new("tiny", names, (10, 10), samples(50), samples(20)).unwrap();
     let path = dir.join("tiny");
     data::write_dir(&path, &tiny, Compression::None).unwrap();
     path

@@ -3,6 +3,7 @@
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::cli::{DataArgs, EngineArgs, EvalArgs, ModelDataArgs};
+use crate::data::Label;
 use crate::data::{Dataset, KnownDataset, Samples};
 use crate::engine::{Engine, Evaluation, Split};
 use crate::error::{ConfigError, Result};
@@ -31,7 +32,7 @@ impl EvalReport {
 }
 
 /// `confusion[true][predicted]` over `classes` classes; labels out of range are left out.
-pub fn confusion_matrix(predictions: &[u32], labels: &[u8], classes: usize) -> Vec<Vec<usize>> {
+pub fn confusion_matrix(predictions: &[u32], labels: &[Label], classes: usize) -> Vec<Vec<usize>> {
     let mut m = vec![vec![0usize; classes]; classes];
     for (&p, &t) in predictions.iter().zip(labels) {
         if (t as usize) < classes && (p as usize) < classes {

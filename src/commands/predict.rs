@@ -157,7 +157,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     }
     if let Some(data) = &data {
         for &i in &indices {
-            let pixels = preprocess::normalise(data.test.image(i));
+            let pixels = data.test.input(i);
             let probabilities = classifier.probabilities(&pixels);
             predictions.push(Prediction::new(
                 format!("test[{i}]"),

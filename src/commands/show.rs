@@ -4,8 +4,8 @@
 use crate::cli::ShowArgs;
 use crate::data::Dataset;
 use crate::error::Result;
+use crate::output;
 use crate::plots::{self, Tile};
-use crate::{output, preprocess};
 use std::path::Path;
 
 /// Images in the grid (5 x 5).
@@ -17,7 +17,7 @@ pub fn draw(path: &Path, data: &Dataset) -> Result<()> {
         .map(|i| {
             let label = data.train.labels[i] as usize;
             Tile {
-                pixels: preprocess::normalise(data.train.image(i)),
+                pixels: data.train.input(i),
                 caption: data
                     .class_names
                     .get(label)

@@ -25,13 +25,7 @@ pub const TEST_SAMPLES: usize = 2_000;
 
 /// The first `n` samples of `s` (all of them when it has fewer).
 pub fn take(s: &Samples, n: usize) -> Samples {
-    let n = n.min(s.count);
-    Samples {
-        images: s.images[..n * s.features].to_vec(),
-        labels: s.labels[..n].to_vec(),
-        count: n,
-        features: s.features,
-    }
+    s.first(n)
 }
 
 /// The first `TRAIN_SAMPLES` training and `TEST_SAMPLES` test samples of real MNIST.
