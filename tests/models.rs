@@ -8,7 +8,7 @@ use gpu_mlp::classifier::{top_k, Classifier};
 use gpu_mlp::cli::{Cli, Command as CliCommand, TrainArgs};
 use gpu_mlp::commands::{eval, show, train_outputs::TrainOutputs};
 use gpu_mlp::cpu::CpuEngine;
-use gpu_mlp::data::{Dataset, Samples};
+use gpu_mlp::data::{Dataset, Samples, Scaling, SourceKind};
 use gpu_mlp::engine::Engine;
 use gpu_mlp::error::Error;
 use gpu_mlp::model::ModelSpec;
@@ -233,7 +233,9 @@ fn hand_drawn_digits_are_recognised() {
             image::ImageFormat::Jpeg,
         )
         .unwrap();
-    let p = classifier.classify_image(&preprocess::decode(&jpeg).unwrap());
+    let p = classifier
+        .classify_image(&preprocess::decode(&jpeg).unwrap())
+        .unwrap();
     assert_eq!(top_k(&p, 1)[0].0, digit);
 }
 
@@ -592,6 +594,9 @@ fn child_save_under_file_size_limit() {
         dataset: "big".into(),
         rows: 28,
         cols: 28,
+        channels: 1,
+        source: SourceKind::Idx,
+        scaling: Scaling::Pixels,
         metadata: BTreeMap::new(),
     };
     let err = checkpoint::save(Path::new(&target), &big).unwrap_err();

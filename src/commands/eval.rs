@@ -3,13 +3,13 @@
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::cli::{DataArgs, EngineArgs, EvalArgs, ModelDataArgs};
-use crate::data::Label;
-use crate::data::{Dataset, KnownDataset, Samples};
+use crate::data::{Dataset, Inputs, KnownDataset, Label, Samples, Scaling};
 use crate::engine::{Engine, Evaluation, Split};
 use crate::error::{ConfigError, Result};
 use crate::optimizer::Optimizer;
 use crate::{output, plots, report};
-use std::path::PathBuf;
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
 
 /// The figures `eval` prints.
 #[derive(Clone, Debug)]
@@ -76,6 +76,50 @@ pub fn data_for_model(args: &ModelDataArgs, ckpt: &Checkpoint) -> Result<DataArg
         data,
         offline: args.offline,
     })
+}
+
+/// The data for the model saved at `model`, as the flags name it (see [`data_for_model`]),
+/// checked to fit the model. Its test split is not scaled yet: see [`test_for_model`].
+pub fn data_for_checkpoint(
+    args: &ModelDataArgs,
+    ckpt: &Checkpoint,
+    model: &Path,
+) -> Result<Dataset> {
+    let data = super::load_dataset(&data_for_model(args, ckpt)?)?;
+    ckpt.check_fits(model, &data)?;
+    Ok(data)
+}
+
+/// `data`'s test split scaled as the model's training data was: with the scaling the model
+/// carries, never one measured again on this data (a test set standardised by its own mean
+/// would not be the inputs the model learned from). Pixels and raw values are scaled here;
+/// data that was loaded already scaled another way is refused.
+pub fn test_for_model<'a>(data: &'a Dataset, ckpt: &Checkpoint) -> Result<Cow<'a, Samples>> {
+    let test = &data.test;
+    if data.scaling == ckpt.scaling {
+        return Ok(Cow::Borrowed(test));
+    }
+    let mut raw: Vec<f32> = match (&test.inputs, &data.scaling) {
+        (Inputs::Pixels(p), _) => p.iter().map(|&x| f32::from(x)).collect(),
+        (Inputs::Values(v), Scaling::None) => v.clone(),
+        (Inputs::Values(_), loaded) => {
+            return Err(ConfigError::new(format!(
+                "the data '{}' was loaded with '{}' scaling, but the model needs its own '{}' \
+                 scaling of the raw values",
+                data.name,
+                loaded.name(),
+                ckpt.scaling.name()
+            ))
+            .into());
+        }
+    };
+    ckpt.scaling.apply_all(&mut raw, test.features);
+    Ok(Cow::Owned(Samples {
+        inputs: Inputs::Values(raw),
+        labels: test.labels.clone(),
+        count: test.count,
+        features: test.features,
+    }))
 }
 
 /// The engine that evaluates: the one `--backend` / `--adapter` pick (as for `train`), holding
@@ -164,14 +208,15 @@ pub fn run(args: &EvalArgs) -> Result<EvalReport> {
         output::check_writable(path)?;
     }
     let ckpt = checkpoint::load(&args.model)?;
-    let data: Dataset = super::load_dataset(&data_for_model(&args.data, &ckpt)?)?;
-    ckpt.check_fits(&args.model, &data)?;
+    let data = data_for_checkpoint(&args.data, &ckpt, &args.model)?;
+    let test = test_for_model(&data, &ckpt)?;
     let mut engine = engine_for(&args.engine, &ckpt)?;
     println!("model: {} - {}", args.model.display(), ckpt.describe());
     println!(
-        "data: {} test split, {} images - engine: {}",
+        "data: {} test split, {} {} - engine: {}",
         data.name,
         data.test.count,
+        if data.is_image() { "images" } else { "rows" },
         engine.describe()
     );
     if ckpt.dataset != data.name && ckpt.dataset != "unknown" {
@@ -180,7 +225,7 @@ pub fn run(args: &EvalArgs) -> Result<EvalReport> {
             ckpt.dataset, data.name
         );
     }
-    let report = evaluate(engine.as_mut(), &ckpt, &data.test)?;
+    let report = evaluate(engine.as_mut(), &ckpt, &test)?;
     print!("{}", format_report(&report));
     if let Some(path) = &args.confusion_png {
         let title = format!(

@@ -195,6 +195,9 @@ pub fn small_checkpoint() -> Checkpoint {
         dataset: "toy".into(),
         rows: 4,
         cols: 4,
+        channels: 1,
+        source: gpu_mlp::data::SourceKind::Idx,
+        scaling: gpu_mlp::data::Scaling::Pixels,
         metadata: BTreeMap::new(),
     }
 }
