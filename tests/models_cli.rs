@@ -7,41 +7,10 @@ mod support;
 use gpu_mlp::checkpoint;
 use gpu_mlp::data::{self, idx::Compression, Dataset, Samples};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use support::{assert_contains_all, hand_drawn_digits, mnist, succeeded, trained};
-
-fn gpu_mlp(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
-        .args(args)
-        .env_remove("RUST_BACKTRACE")
-        .env_remove("GPU_MLP_DATA")
-        .output()
-        .expect("the gpu-mlp binary runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use support::{assert_contains_all, fails, gpu_mlp, hand_drawn_digits, mnist, succeeded, trained};
 
 fn ok(args: &[&str]) -> String {
     succeeded(&gpu_mlp(args), &format!("{args:?}"))
-}
-
-/// Runs a command that must fail: exit status ≠ 0, one `error:` line containing `expected`.
-fn fails(args: &[&str], expected: &str) {
-    let out = gpu_mlp(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "{args:?} succeeded:\n{}",
-        stdout(&out)
-    );
-    let line = stderr.lines().last().unwrap_or("");
-    assert!(
-        line.starts_with("error: ") && line.contains(expected),
-        "{args:?}: expected an 'error: ...{expected}...' line, got:\n{stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{args:?} panicked:\n{stderr}");
 }
 
 fn s(p: &Path) -> &str {

@@ -13,6 +13,7 @@ use gpu_mlp::train::{self, Silent, TrainConfig, TrainReport};
 use image::{Rgb, RgbImage};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// Where CI and the developers keep MNIST (relative to the crate root), as `tests/data.rs`.
@@ -166,6 +167,33 @@ pub fn picture_dir() -> (Option<tempfile::TempDir>, PathBuf) {
             (Some(tmp), path)
         }
     }
+}
+
+/// Runs the gpu-mlp binary with `args` (no backtraces, no `GPU_MLP_DATA` from outside).
+pub fn gpu_mlp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("GPU_MLP_DATA")
+        .output()
+        .expect("the gpu-mlp binary runs")
+}
+
+/// Runs a command that must fail: exit status ≠ 0, one `error:` line containing `expected`.
+pub fn fails(args: &[&str], expected: &str) {
+    let out = gpu_mlp(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "{args:?} succeeded:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let line = stderr.lines().last().unwrap_or("");
+    assert!(
+        line.starts_with("error: ") && line.contains(expected),
+        "{args:?}: expected an 'error: ...{expected}...' line, got:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{args:?} panicked:\n{stderr}");
 }
 
 /// The standard output of a finished process that must have succeeded; on failure both of its
