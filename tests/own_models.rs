@@ -13,7 +13,7 @@ use gpu_mlp::cli::{Cli, Command as CliCommand};
 use gpu_mlp::commands::{draw, eval, show};
 use gpu_mlp::cpu::ops::INV_255;
 use gpu_mlp::cpu::CpuEngine;
-use gpu_mlp::data::{Dataset, Inputs, Samples, Scaling, SourceKind};
+use gpu_mlp::data::{self, idx::Compression, Dataset, Inputs, Samples, Scaling, SourceKind};
 use gpu_mlp::engine::{Engine, Split};
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::optimizer::Optimizer;
@@ -511,6 +511,95 @@ fn eval_scales_the_data_with_the_models_scaling() {
     assert_eq!(
         scaled.inputs,
         Inputs::Values(vec![-2.0, -1.0, 0.0, 1.0, 3.0])
+    );
+}
+
+/// 4x4 grey pictures: class `c` has a bright row `c`, over noise.
+fn grey_rows(count: usize, seed: u64) -> Samples {
+    let mut rand = noise(seed);
+    let mut pixels = Vec::with_capacity(count * 16);
+    let labels: Vec<u16> = (0..count).map(|i| (i % 3) as u16).collect();
+    for &class in &labels {
+        for p in 0..16 {
+            let bright = p / 4 == usize::from(class);
+            pixels.push((if bright { 140.0 } else { 20.0 } + 100.0 * rand()) as u8);
+        }
+    }
+    Samples::new(Inputs::Pixels(pixels), labels, 16).unwrap()
+}
+
+/// `samples`' pixels as raw values 0..=255.
+fn raw_pixels(samples: &Samples) -> Vec<f32> {
+    let pixels = samples.inputs.pixels().unwrap();
+    pixels.iter().map(|&p| f32::from(p)).collect()
+}
+
+/// `samples`' pixels as raw values scaled by `scaling`.
+fn standardised(samples: &Samples, scaling: &Scaling) -> Samples {
+    let mut values = raw_pixels(samples);
+    scaling.apply_all(&mut values, samples.features);
+    Samples::new(
+        Inputs::Values(values),
+        samples.labels.clone(),
+        samples.features,
+    )
+    .unwrap()
+}
+
+#[test]
+fn eval_gives_idx_pixels_to_a_standardised_model_in_its_own_scaling() {
+    let names: Vec<String> = ["0", "1", "2"].map(String::from).to_vec();
+    let pixels = Dataset::new(
+        "rows",
+        names.clone(),
+        (4, 4),
+        grey_rows(60, 5),
+        grey_rows(15, 6),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("rows");
+    data::write_dir(&folder, &pixels, Compression::None).unwrap();
+    // Trained on the standardised pixels, as `--scale standardize` trains.
+    let scaling = Scaling::standardize(&raw_pixels(&pixels.train), 16);
+    let mut trained_on = Dataset::new(
+        "rows",
+        names,
+        (4, 4),
+        standardised(&pixels.train, &scaling),
+        standardised(&pixels.test, &scaling),
+    )
+    .unwrap();
+    (trained_on.source, trained_on.scaling) = (SourceKind::Idx, scaling);
+    let ckpt = train_model(&trained_on, 8);
+    let model = saved(dir.path(), "rows.safetensors", &ckpt);
+
+    let mut engine = CpuEngine::new(&ckpt.spec, Optimizer::adam(1e-3), 1).unwrap();
+    engine.set_parameters(&ckpt.parameters).unwrap();
+    engine.load_split(Split::Test, &trained_on.test).unwrap();
+    let e = engine
+        .evaluate(Split::Test, 0..trained_on.test.count)
+        .unwrap();
+    let expected = format!(
+        "test loss: {:.4} - test accuracy: {:.4}",
+        e.loss(),
+        e.accuracy()
+    );
+    let text = succeeded(
+        &gpu_mlp(&[
+            "eval",
+            "--backend",
+            "cpu",
+            "--model",
+            s(&model),
+            "--data",
+            s(&folder),
+        ]),
+        "eval of a standardised model",
+    );
+    assert!(
+        text.contains(&expected),
+        "expected {expected:?} in:\n{text}"
     );
 }
 
