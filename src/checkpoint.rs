@@ -19,8 +19,11 @@ use std::path::{Path, PathBuf};
 
 /// Value of the `format` key: marks files written by gpu-mlp.
 pub const FORMAT: &str = "gpu-mlp";
-/// Value of the `format_version` key; files with a higher version are refused.
-pub const FORMAT_VERSION: u32 = 1;
+/// The highest `format_version` this gpu-mlp reads; files with a higher version are refused.
+/// Version 2 added colour, tables and scalings other than `x/255`; a model of grey pixels is
+/// still written as version 1, which older versions read correctly, while they refuse the
+/// models they would misread.
+pub const FORMAT_VERSION: u32 = 2;
 /// How pixels (`u8`, 0 = background) become model inputs under `Scaling::Pixels`.
 pub const PIXEL_NORMALISATION: &str = "x/255";
 /// Tensor names of a standardised model's per-feature mean and standard deviation (`[inputs]`).
@@ -316,6 +319,16 @@ fn canonical(bytes: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// The version a model needs its reader to know: 1 for grey pixels (as every version reads
+/// them), 2 for colour, tables and other scalings.
+fn format_version(ckpt: &Checkpoint) -> u32 {
+    if ckpt.channels == 1 && ckpt.scaling == Scaling::Pixels && ckpt.is_image() {
+        1
+    } else {
+        FORMAT_VERSION
+    }
+}
+
 /// The header's string map: the free-form metadata, then the format's own keys over it.
 fn header(ckpt: &Checkpoint) -> HashMap<String, String> {
     let mut map: HashMap<String, String> = ckpt
@@ -331,7 +344,7 @@ fn header(ckpt: &Checkpoint) -> HashMap<String, String> {
         serde_json::to_string(&ckpt.class_names).expect("a list of strings serialises to JSON");
     for (key, value) in [
         (keys::FORMAT, FORMAT.to_string()),
-        (keys::FORMAT_VERSION, FORMAT_VERSION.to_string()),
+        (keys::FORMAT_VERSION, format_version(ckpt).to_string()),
         (keys::GPU_MLP_VERSION, env!("CARGO_PKG_VERSION").to_string()),
         (keys::ARCHITECTURE, format!("mlp {}", widths.join("-"))),
         (keys::INPUTS, spec.inputs.to_string()),

@@ -124,6 +124,7 @@ fn tensors_use_pytorch_names_shapes_and_layout() {
     let header = meta.metadata().clone().unwrap();
     for (key, value) in [
         ("format", "gpu-mlp"),
+        ("format_version", "1"),
         ("inputs", "784"),
         ("hidden", "64"),
         ("classes", "10"),
@@ -136,6 +137,9 @@ fn tensors_use_pytorch_names_shapes_and_layout() {
         ("input_rows", "28"),
         ("input_cols", "28"),
         ("pixel_normalisation", "x/255"),
+        ("input_channels", "1"),
+        ("source", "idx"),
+        ("scale", "pixels"),
         ("activation", "relu"),
         ("gpu_mlp_version", env!("CARGO_PKG_VERSION")),
         ("epochs", "3"),

@@ -208,6 +208,8 @@ fn checkpoints_keep_channels_source_and_scaling() {
     let meta = meta.metadata().clone().unwrap();
     assert_eq!(meta["scale"], "standardize");
     assert_eq!(meta["source"], "csv");
+    // Older readers, which know version 1 only, refuse it rather than misread it.
+    assert_eq!(meta["format_version"], "2");
     assert!(!meta.contains_key("pixel_normalisation"), "{meta:?}");
     let bytes = std::fs::read(saved(dir.path(), "r.safetensors", &rgb)).unwrap();
     let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
@@ -217,6 +219,10 @@ fn checkpoints_keep_channels_source_and_scaling() {
         ("3", "pixels")
     );
     assert!(meta["pixel_layout"].contains("RGB"), "{meta:?}");
+    assert_eq!(meta["format_version"], "2");
+    let bytes = std::fs::read(saved(dir.path(), "g.safetensors", &small_checkpoint())).unwrap();
+    let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+    assert_eq!(meta.metadata().clone().unwrap()["format_version"], "1");
 }
 
 /// A file with `tensors` (name, shape, values) and `metadata`, as another tool might write it.
