@@ -135,20 +135,26 @@ impl Preprocess {
 }
 
 /// A picture as `rows × cols` pixels of `channels` (1: grey, 3: RGB interleaved), row-major
-/// `u8`: resized (triangle filter, aspect ratio not kept) unless it has that size already, and
-/// converted to grey or RGB; transparency is dropped.
+/// `u8`: converted to grey or RGB (transparency dropped), then resized (triangle filter, aspect
+/// ratio not kept) unless it has that size already. The image-folder reader makes its training
+/// images in this same order, so a picture from the training folder gives the same inputs.
 pub fn plain(img: &DynamicImage, rows: usize, cols: usize, channels: usize) -> Vec<u8> {
-    let (w, h) = (cols as u32, rows as u32);
-    let resized;
-    let img = if (img.width(), img.height()) == (w, h) {
-        img
-    } else {
-        resized = img.resize_exact(w, h, FilterType::Triangle);
-        &resized
-    };
+    let size = (cols as u32, rows as u32);
     match channels {
-        3 => img.to_rgb8().into_raw(),
-        _ => img.to_luma8().into_raw(),
+        3 => resized_to(img.to_rgb8(), size),
+        _ => resized_to(img.to_luma8(), size),
+    }
+}
+
+/// `img`'s pixels at `(width, height)`: as they are when it has that size, else resized.
+fn resized_to<P>(img: ImageBuffer<P, Vec<u8>>, (w, h): (u32, u32)) -> Vec<u8>
+where
+    P: image::Pixel<Subpixel = u8> + 'static,
+{
+    if img.dimensions() == (w, h) {
+        img.into_raw()
+    } else {
+        image::imageops::resize(&img, w, h, FilterType::Triangle).into_raw()
     }
 }
 

@@ -447,6 +447,16 @@ fn a_table_model_predicts_csv_rows_with_its_own_standardisation() {
         "predict on TSV rows",
     );
     assert_eq!(json_probabilities(&out).concat(), expected);
+    // And gzipped.
+    let gz = dir.path().join("rows.csv.gz");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, csv.as_bytes()).unwrap();
+    std::fs::write(&gz, encoder.finish().unwrap()).unwrap();
+    let out = succeeded(
+        &gpu_mlp(&["predict", "--json", "--model", s(&model), s(&gz)]),
+        "predict on gzipped CSV rows",
+    );
+    assert_eq!(json_probabilities(&out).concat(), expected);
 
     let bad = dir.path().join("bad.csv");
     for (content, expected) in [
