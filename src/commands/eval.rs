@@ -43,15 +43,15 @@ pub fn confusion_matrix(predictions: &[u32], labels: &[Label], classes: usize) -
 }
 
 /// The data arguments for a saved model: the flags where given, else the data it was trained
-/// on: the folder it was read from (recorded as `data_dir`) while that still exists, else the
-/// known data set of that name.
+/// on: the folder or file it was read from (recorded as `data_dir`) while that still exists,
+/// else the known data set of that name.
 pub fn data_for_model(args: &ModelDataArgs, ckpt: &Checkpoint) -> Result<DataArgs> {
     let trained_on = KnownDataset::from_name(&ckpt.dataset).ok();
     let recorded_dir = ckpt
         .metadata
         .get("data_dir")
         .map(PathBuf::from)
-        .filter(|dir| dir.is_dir());
+        .filter(|path| path.exists());
     let data = match (&args.data, &args.dataset) {
         (Some(dir), _) => Some(dir.clone()),
         (None, Some(_)) => None,
@@ -61,7 +61,7 @@ pub fn data_for_model(args: &ModelDataArgs, ckpt: &Checkpoint) -> Result<DataArg
             (None, None) => {
                 return Err(ConfigError::new(format!(
                     "the model was trained on '{}', which is not a known data set and whose \
-                     folder is not found; pass --data DIR or --dataset NAME",
+                     folder or file is not found; pass --data PATH or --dataset NAME",
                     ckpt.dataset
                 ))
                 .into());
