@@ -1,7 +1,9 @@
 //! The rows `predict` classifies with a table model: a CSV (or TSV, either gzipped) file of
 //! feature values, one sample per row. A header is optional (a first row with a cell that is
-//! not a number); a label column the header names is left out, so the file the model was
-//! trained on can be given as it is.
+//! not a number). A row with one cell more than the model's features holds a label, left out
+//! where it can be found: the column training recorded as its label column (the model's
+//! `label_column`: a name, `first`, `last` or a 0-based index), else a header column named
+//! `label`, `class`, `target` or `y`; so the file the model was trained on can be given as it is.
 
 use crate::data::DataError;
 use crate::error::Result;
@@ -21,7 +23,7 @@ pub struct Row {
 }
 
 /// Reads the rows of `path` for a model of `features` inputs. `label_column` is the label
-/// column's name recorded by training, if any. Every problem is an error naming the file and
+/// column recorded by training, if any. Every problem is an error naming the file and
 /// the line: a row of another length, a cell that is not a finite number, no rows at all.
 pub fn read(path: &Path, features: usize, label_column: Option<&str>) -> Result<Vec<Row>> {
     let bad = |problem: String| DataError::BadFile {
@@ -48,7 +50,7 @@ pub fn read(path: &Path, features: usize, label_column: Option<&str>) -> Result<
         .from_reader(reader);
 
     let mut rows = Vec::new();
-    // The column left out (a label column named by the header), once the first row is read.
+    // The column left out (the label's), decided by the first row.
     let mut skip: Option<Option<usize>> = None;
     let mut record = csv::StringRecord::new();
     loop {
@@ -62,14 +64,13 @@ pub fn read(path: &Path, features: usize, label_column: Option<&str>) -> Result<
         let line = record.position().map_or(0, |p| p.line());
         if skip.is_none() {
             let header = record.iter().any(|cell| cell.parse::<f64>().is_err());
+            let label = label_index(&record, header, features, label_column);
+            skip = Some(label);
             if header {
-                let label = label_index(&record, features, label_column);
                 check_width(record.len() - usize::from(label.is_some()), features)
                     .map_err(|p| bad(format!("line {line} (the header): {p}")))?;
-                skip = Some(label);
                 continue;
             }
-            skip = Some(None);
         }
         let left_out = skip.flatten();
         let width = record.len() - usize::from(left_out.is_some());
@@ -111,20 +112,34 @@ pub fn read(path: &Path, features: usize, label_column: Option<&str>) -> Result<
     Ok(rows)
 }
 
-/// The header's label column: only when the header has one column more than the model's
-/// features and one is named as training's label column was (or `label`, `class`, ...).
+/// The label column of a file whose first row is `first` (a header or not): only when it has
+/// one column more than the model's features. Training's recorded `label_column` decides
+/// (`first`, `last`, an index, or a header name in any case); without one, a header column
+/// named `label`, `class`, `target` or `y`.
 fn label_index(
-    header: &csv::StringRecord,
+    first: &csv::StringRecord,
+    header: bool,
     features: usize,
     label_column: Option<&str>,
 ) -> Option<usize> {
-    if header.len() != features + 1 {
+    let width = first.len();
+    if width != features + 1 {
         return None;
     }
-    header.iter().position(|name| {
-        label_column.is_some_and(|l| l == name)
-            || LABEL_NAMES.iter().any(|l| l.eq_ignore_ascii_case(name))
-    })
+    let named = |names: &[&str]| {
+        first
+            .iter()
+            .position(|cell| header && names.iter().any(|n| n.eq_ignore_ascii_case(cell)))
+    };
+    match label_column {
+        Some("first") => Some(0),
+        Some("last") => Some(width - 1),
+        Some(recorded) => match recorded.parse::<usize>() {
+            Ok(index) => (index < width).then_some(index),
+            Err(_) => named(&[recorded]),
+        },
+        None => named(&LABEL_NAMES),
+    }
 }
 
 /// The problem with a row of `width` feature cells for a model of `features`, if any.
@@ -141,4 +156,47 @@ fn check_width(width: usize, features: usize) -> std::result::Result<(), String>
     Err(format!(
         "{width} cells, but the model takes {features} features{hint}"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The values `read` takes from `content` for 2 features with `recorded` as the label
+    /// column, or its error.
+    fn values(content: &str, recorded: Option<&str>) -> std::result::Result<Vec<f32>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rows.csv");
+        std::fs::write(&path, content).unwrap();
+        read(&path, 2, recorded)
+            .map(|rows| rows.into_iter().flat_map(|r| r.values).collect())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_label_column_is_left_out_where_training_or_the_header_names_it() {
+        assert_eq!(
+            values("1,2,0\n3,4,1\n", Some("last")),
+            Ok(vec![1., 2., 3., 4.])
+        );
+        assert_eq!(
+            values("0,1,2\n1,3,4\n", Some("first")),
+            Ok(vec![1., 2., 3., 4.])
+        );
+        assert_eq!(values("1,0,2\n", Some("1")), Ok(vec![1., 2.]));
+        assert_eq!(
+            values("a,Price,b\n1,9,2\n", Some("price")),
+            Ok(vec![1., 2.])
+        );
+        assert_eq!(values("a,b,Target\n1,2,9\n", None), Ok(vec![1., 2.]));
+        // Rows of exactly the features keep every column, whatever was recorded.
+        assert_eq!(values("label,b\n1,2\n", Some("last")), Ok(vec![1., 2.]));
+        let err = values("1,2,0\n", None).unwrap_err();
+        assert!(
+            err.contains("line 1: 3 cells, but the model takes 2 features; if one is the label"),
+            "{err}"
+        );
+        let err = values("a,b,c\n1,2,0\n", Some("d")).unwrap_err();
+        assert!(err.contains("line 1 (the header): 3 cells"), "{err}");
+    }
 }
