@@ -492,6 +492,10 @@ fn a_table_model_predicts_csv_rows_with_its_own_standardisation() {
         ],
         "--grid draws pictures, but",
     );
+    fails(
+        &["predict", "--model", s(&model), s(&rows), "digit.png"],
+        "digit.png is a picture, but",
+    );
 }
 
 #[test]

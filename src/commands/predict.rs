@@ -97,16 +97,24 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let ckpt = checkpoint::load(&args.model)?;
     let table = !ckpt.is_image();
     if table {
-        let flag = match (&args.grid, args.preprocess) {
-            (Some(_), _) => Some("--grid draws pictures"),
-            (None, Some(_)) => Some("--preprocess prepares pictures"),
-            (None, None) => None,
+        // Named by extension: a picture's name (`digit.png`) never names a CSV file.
+        let picture = args
+            .images
+            .iter()
+            .find(|p| image::ImageFormat::from_path(p).is_ok());
+        let refused = match (&args.grid, args.preprocess, picture) {
+            (Some(_), _, _) => Some("--grid draws pictures".to_string()),
+            (None, Some(_), _) => Some("--preprocess prepares pictures".to_string()),
+            (None, None, Some(p)) => Some(format!("{} is a picture", p.display())),
+            (None, None, None) => None,
         };
-        if let Some(flag) = flag {
+        if let Some(refused) = refused {
             return Err(ConfigError::new(format!(
-                "{flag}, but {} takes rows of {}; give CSV files of rows instead",
+                "{refused}, but {} takes rows of {} (it was trained on a {} table); give CSV \
+                 files of rows instead",
                 args.model.display(),
-                ckpt.input_words()
+                ckpt.input_words(),
+                ckpt.source.name()
             ))
             .into());
         }
