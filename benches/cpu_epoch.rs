@@ -36,7 +36,7 @@ fn batch_sizes() -> Vec<usize> {
 fn synthetic_mnist() -> Samples {
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
     Samples {
-        images: (0..SAMPLES * 784).map(|_| rng.random()).collect(),
+        inputs: gpu_mlp::data::Inputs::Pixels((0..SAMPLES * 784).map(|_| rng.random()).collect()),
         labels: (0..SAMPLES).map(|_| rng.random_range(0..10)).collect(),
         count: SAMPLES,
         features: 784,

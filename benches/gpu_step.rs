@@ -33,8 +33,8 @@ fn data(n: usize) -> Samples {
         x
     };
     Samples {
-        images: (0..n * 784).map(|_| next() as u8).collect(),
-        labels: (0..n).map(|_| (next() % 10) as u8).collect(),
+        inputs: gpu_mlp::data::Inputs::Pixels((0..n * 784).map(|_| next() as u8).collect()),
+        labels: (0..n).map(|_| (next() % 10) as u16).collect(),
         count: n,
         features: 784,
     }

@@ -1,19 +1,22 @@
-// Batch gather: the step's rows of the resident u8 data set, normalised to f32, and their labels.
+// Batch gather: the step's rows of the resident data set as f32, and their labels.
 //
 // Bindings (group 0):
-//   0 uniform Params  features per sample
+//   0 uniform Params  features per sample; values: 0 for u8 pixels, 1 for f32 values
 //   1 uniform Step    start, len, direct (dynamic offset)
-//   2 storage read    images: the data set's u8 pixels packed little-endian, 4 per u32
-//   3 storage read    labels: the data set's u8 labels packed the same way
+//   2 storage read    images: the data set's inputs: u8 pixels packed little-endian, 4 per
+//                     u32, or f32 values (their bits, one per word), used as they are
+//   3 storage read    labels: one u32 per sample
 //   4 storage read    order: the epoch's permutation; row r of the batch is sample
 //                     order[start + r] (or start + r when `direct`, for evaluation)
 //   5 storage rw      x: [len, features] f32, pixel · INV_255 (a multiply, bit-equal to the CPU)
+//                     or the value
 //   6 storage rw      y: [len] u32 labels
-// Workgroup: 256 invocations in x, grid-stride. When features % 4 == 0 (rows start on a word)
+// Workgroup: 256 invocations in x, grid-stride. Values: one output element each. Pixels: when
+// features % 4 == 0 (rows start on a word)
 // each invocation turns one u32 word into four outputs (one load, one division per 4 pixels);
 // otherwise one output element each. See src/gpu/ops/gather.rs for the grid.
 
-struct Params { features: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
+struct Params { features: u32, values: u32, _pad1: u32, _pad2: u32 }
 
 @group(0) @binding(2) var<storage, read> images: array<u32>;
 @group(0) @binding(3) var<storage, read> labels: array<u32>;
@@ -39,6 +42,21 @@ fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     let total = step.len * p.features;
     let stride = nwg.x * 256u;
     let inv = bitcast<f32>(INV_255_BITS);
+    if p.values != 0u {
+        for (var e = gid.x; e < total; e += stride) {
+            let r = e / p.features;
+            let f = e - r * p.features;
+            var sample = direct_sample(r);
+            if step.direct == 0u {
+                sample = order[step.start + r];
+            }
+            x[e] = bitcast<f32>(images[sample * p.features + f]);
+            if f == 0u {
+                y[r] = labels[sample];
+            }
+        }
+        return;
+    }
     if p.features % 4u == 0u {
         let words = p.features / 4u;
         for (var e = gid.x; e < step.len * words; e += stride) {
@@ -55,7 +73,7 @@ fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
             x[o + 2u] = f32((word >> 16u) & 0xffu) * inv;
             x[o + 3u] = f32(word >> 24u) * inv;
             if fw == 0u {
-                y[r] = byte_of(labels[sample >> 2u], sample);
+                y[r] = labels[sample];
             }
         }
         return;
@@ -70,7 +88,7 @@ fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         let byte = sample * p.features + f;
         x[e] = f32(byte_of(images[byte >> 2u], byte)) * inv;
         if f == 0u {
-            y[r] = byte_of(labels[sample >> 2u], sample);
+            y[r] = labels[sample];
         }
     }
 }

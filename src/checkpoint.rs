@@ -5,10 +5,11 @@
 //! `layers.{i}.bias` is `[out]`, f32, `i` counting dense layers from 0. Our own layout is
 //! `W[in, out]` (Keras), so weights are transposed on the way in and out. The header's string
 //! map records what a reader needs besides the numbers (architecture, class names, input shape,
-//! pixel normalisation) and what a person wants to know later (data set, training settings,
-//! final metrics, gpu-mlp version). `docs/checkpoint-format.md` describes the format.
+//! channels, source kind, scaling) and what a person wants to know later (data set, training
+//! settings, final metrics, gpu-mlp version). A standardised model also holds its per-feature
+//! `scaling.mean` and `scaling.std` tensors. `docs/checkpoint-format.md` describes the format.
 
-use crate::data::Dataset;
+use crate::data::{Dataset, Scaling, SourceKind};
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
 use crate::output;
@@ -18,10 +19,16 @@ use std::path::{Path, PathBuf};
 
 /// Value of the `format` key: marks files written by gpu-mlp.
 pub const FORMAT: &str = "gpu-mlp";
-/// Value of the `format_version` key; files with a higher version are refused.
-pub const FORMAT_VERSION: u32 = 1;
-/// How pixels (`u8`, 0 = background) become model inputs; the only one gpu-mlp uses.
+/// The highest `format_version` this gpu-mlp reads; files with a higher version are refused.
+/// Version 2 added colour, tables and scalings other than `x/255`; a model of grey pixels is
+/// still written as version 1, which older versions read correctly, while they refuse the
+/// models they would misread.
+pub const FORMAT_VERSION: u32 = 2;
+/// How pixels (`u8`, 0 = background) become model inputs under `Scaling::Pixels`.
 pub const PIXEL_NORMALISATION: &str = "x/255";
+/// Tensor names of a standardised model's per-feature mean and standard deviation (`[inputs]`).
+pub const SCALING_MEAN: &str = "scaling.mean";
+pub const SCALING_STD: &str = "scaling.std";
 
 /// Header keys that `Checkpoint`'s own fields (or fixed facts of the format) are written to;
 /// every other key lands in `Checkpoint::metadata`.
@@ -42,6 +49,9 @@ pub mod keys {
     pub const INPUT_COLS: &str = "input_cols";
     pub const PIXEL_NORMALISATION: &str = "pixel_normalisation";
     pub const PIXEL_LAYOUT: &str = "pixel_layout";
+    pub const INPUT_CHANNELS: &str = "input_channels";
+    pub const SOURCE: &str = "source";
+    pub const SCALE: &str = "scale";
 
     /// Keys owned by the format; `Checkpoint::metadata` never holds them.
     pub const RESERVED: &[&str] = &[
@@ -60,6 +70,9 @@ pub mod keys {
         INPUT_COLS,
         PIXEL_NORMALISATION,
         PIXEL_LAYOUT,
+        INPUT_CHANNELS,
+        SOURCE,
+        SCALE,
     ];
 }
 
@@ -73,9 +86,16 @@ pub struct Checkpoint {
     pub class_names: Vec<String>,
     /// The data set it was trained on (`mnist`, `fashion-mnist`, or a folder's name).
     pub dataset: String,
-    /// Input image height and width; `rows * cols == spec.inputs`.
+    /// Input image height and width (1 and the feature count for a table);
+    /// `rows * cols * channels == spec.inputs`.
     pub rows: usize,
     pub cols: usize,
+    /// Values per pixel: 1 grey, 3 RGB (interleaved); 1 for a table.
+    pub channels: usize,
+    /// The kind of source it was trained on: decides what `predict` takes.
+    pub source: SourceKind,
+    /// How raw inputs become the network's inputs (applied by `predict` and `eval`).
+    pub scaling: Scaling,
     /// Everything else in the header: training settings, final metrics, gpu-mlp version.
     pub metadata: BTreeMap<String, String>,
 }
@@ -104,8 +124,23 @@ impl Checkpoint {
             dataset: data.name.clone(),
             rows: data.rows,
             cols: data.cols,
+            channels: data.channels,
+            source: data.source,
+            scaling: data.scaling.clone(),
             metadata: BTreeMap::new(),
         }
+    }
+
+    /// True when the model takes images (`predict` reads image files, `show` and `draw` apply),
+    /// false for a table's rows. Decided as `Dataset::is_image` decides it.
+    pub fn is_image(&self) -> bool {
+        matches!(self.source, SourceKind::Idx | SourceKind::ImageFolder)
+            || (self.source != SourceKind::Csv && self.rows > 1)
+    }
+
+    /// `28x28 images`, `32x32 RGB images`, or `4 features`: what the model takes, in words.
+    pub fn input_words(&self) -> String {
+        shape_words(self.is_image(), self.rows, self.cols, self.channels)
     }
 
     /// Checks that the fields agree with each other; the problem in words otherwise.
@@ -125,11 +160,29 @@ impl Checkpoint {
                 self.spec.classes
             ));
         }
-        if self.rows * self.cols != self.spec.inputs {
+        if !matches!(self.channels, 1 | 3)
+            || self.rows * self.cols * self.channels != self.spec.inputs
+        {
             return Err(format!(
-                "input shape {}x{} does not give the model's {} inputs",
-                self.rows, self.cols, self.spec.inputs
+                "input shape {}x{}x{} does not give the model's {} inputs",
+                self.rows, self.cols, self.channels, self.spec.inputs
             ));
+        }
+        if let Scaling::Standardize { mean, std } = &self.scaling {
+            if mean.len() != self.spec.inputs || std.len() != self.spec.inputs {
+                return Err(format!(
+                    "{} means and {} standard deviations for {} inputs",
+                    mean.len(),
+                    std.len(),
+                    self.spec.inputs
+                ));
+            }
+            if let Some(bad) = mean.iter().chain(std).find(|v| !v.is_finite()) {
+                return Err(format!("the standardisation holds {bad}"));
+            }
+            if let Some(bad) = std.iter().find(|&&s| s < 0.0) {
+                return Err(format!("a standard deviation is negative ({bad})"));
+            }
         }
         if let Some(pos) = self.parameters.iter().position(|v| !v.is_finite()) {
             return Err(format!(
@@ -143,37 +196,52 @@ impl Checkpoint {
     /// One line: `784-128-10, dropout 0.2 (mnist, 28x28, 10 classes)`.
     pub fn describe(&self) -> String {
         format!(
-            "{} ({}, {}x{}, {} classes)",
+            "{} ({}, {}, {} classes)",
             self.spec.describe(),
             self.dataset,
-            self.rows,
-            self.cols,
+            self.input_words().trim_end_matches(" images"),
             self.spec.classes
         )
     }
 
-    /// Fails with a clear `Mismatch` unless the model takes `data`'s images and labels.
-    /// `path` names the checkpoint in the message.
+    /// Fails with a clear `Mismatch` unless the model takes `data`'s inputs and labels: the
+    /// same number of inputs and classes, the same channels, and (when both are images) the
+    /// same image size. MNIST as a CSV table fits an MNIST image model: its rows hold the same
+    /// 784 pixels.
     pub fn check_fits(&self, path: &Path, data: &Dataset) -> Result<()> {
-        if (self.rows, self.cols) != (data.rows, data.cols) || self.spec.classes != data.classes() {
+        let shape_differs = self.channels != data.channels
+            || (self.is_image()
+                && data.is_image()
+                && (self.rows, self.cols) != (data.rows, data.cols));
+        if self.spec.inputs != data.features()
+            || shape_differs
+            || self.spec.classes != data.classes()
+        {
             return Err(CheckpointError::Mismatch {
                 path: path.to_path_buf(),
                 problem: format!(
-                    "the model takes {}x{} images and {} classes ({}), but the data '{}' has \
-                     {}x{} images and {} classes; use a checkpoint trained on this kind of data",
-                    self.rows,
-                    self.cols,
+                    "the model takes {} and {} classes ({}), but the data '{}' has {} and {} \
+                     classes; use a checkpoint trained on this kind of data",
+                    self.input_words(),
                     self.spec.classes,
                     self.dataset,
                     data.name,
-                    data.rows,
-                    data.cols,
+                    shape_words(data.is_image(), data.rows, data.cols, data.channels),
                     data.classes()
                 ),
             }
             .into());
         }
         Ok(())
+    }
+}
+
+/// `28x28 images`, `32x32 RGB images`, or `4 features`.
+fn shape_words(image: bool, rows: usize, cols: usize, channels: usize) -> String {
+    match (image, channels) {
+        (false, _) => format!("{} features", rows * cols * channels),
+        (true, 3) => format!("{rows}x{cols} RGB images"),
+        (true, _) => format!("{rows}x{cols} images"),
     }
 }
 
@@ -202,6 +270,12 @@ pub fn to_bytes(ckpt: &Checkpoint) -> Result<Vec<u8>, String> {
             .flat_map(|v| v.to_le_bytes())
             .collect();
         buffers.push((format!("layers.{i}.bias"), vec![layer.fan_out], b));
+    }
+    if let Scaling::Standardize { mean, std } = &ckpt.scaling {
+        for (name, values) in [(SCALING_MEAN, mean), (SCALING_STD, std)] {
+            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            buffers.push((name.to_string(), vec![values.len()], bytes));
+        }
     }
     let views = buffers
         .iter()
@@ -245,6 +319,16 @@ fn canonical(bytes: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// The version a model needs its reader to know: 1 for grey pixels (as every version reads
+/// them), 2 for colour, tables and other scalings.
+fn format_version(ckpt: &Checkpoint) -> u32 {
+    if ckpt.channels == 1 && ckpt.scaling == Scaling::Pixels && ckpt.is_image() {
+        1
+    } else {
+        FORMAT_VERSION
+    }
+}
+
 /// The header's string map: the free-form metadata, then the format's own keys over it.
 fn header(ckpt: &Checkpoint) -> HashMap<String, String> {
     let mut map: HashMap<String, String> = ckpt
@@ -260,7 +344,7 @@ fn header(ckpt: &Checkpoint) -> HashMap<String, String> {
         serde_json::to_string(&ckpt.class_names).expect("a list of strings serialises to JSON");
     for (key, value) in [
         (keys::FORMAT, FORMAT.to_string()),
-        (keys::FORMAT_VERSION, FORMAT_VERSION.to_string()),
+        (keys::FORMAT_VERSION, format_version(ckpt).to_string()),
         (keys::GPU_MLP_VERSION, env!("CARGO_PKG_VERSION").to_string()),
         (keys::ARCHITECTURE, format!("mlp {}", widths.join("-"))),
         (keys::INPUTS, spec.inputs.to_string()),
@@ -276,13 +360,26 @@ fn header(ckpt: &Checkpoint) -> HashMap<String, String> {
         (keys::CLASS_NAMES, class_names),
         (keys::INPUT_ROWS, ckpt.rows.to_string()),
         (keys::INPUT_COLS, ckpt.cols.to_string()),
-        (keys::PIXEL_NORMALISATION, PIXEL_NORMALISATION.to_string()),
-        (
-            keys::PIXEL_LAYOUT,
-            "row-major, 0 = background, 255 = ink (white digit on black, as in MNIST)".to_string(),
-        ),
+        (keys::INPUT_CHANNELS, ckpt.channels.to_string()),
+        (keys::SOURCE, ckpt.source.name().to_string()),
+        (keys::SCALE, ckpt.scaling.name().to_string()),
     ] {
         map.insert(key.to_string(), value);
+    }
+    // Pixel models say how a pixel becomes an input, for readers that predate `scale`.
+    if ckpt.scaling == Scaling::Pixels {
+        let layout = match (ckpt.source, ckpt.channels) {
+            (SourceKind::Idx, 1) => {
+                "row-major, 0 = background, 255 = ink (white digit on black, as in MNIST)"
+            }
+            (_, 3) => "row-major, RGB interleaved (r, g, b of each pixel in turn)",
+            _ => "row-major, one grey value per pixel",
+        };
+        map.insert(
+            keys::PIXEL_NORMALISATION.to_string(),
+            PIXEL_NORMALISATION.to_string(),
+        );
+        map.insert(keys::PIXEL_LAYOUT.to_string(), layout.to_string());
     }
     map
 }
@@ -498,15 +595,20 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
         layer_tensors.push((f32s(weight.data()), f32s(bias.data())));
     }
     let layer_count = layer_tensors.len();
-    if tensors.len() != 2 * layer_count {
+    let scaling_tensors = [SCALING_MEAN, SCALING_STD]
+        .iter()
+        .filter(|n| tensors.tensor(n).is_ok())
+        .count();
+    if tensors.len() != 2 * layer_count + scaling_tensors {
         let mut extra: Vec<&str> = tensors
             .names()
             .into_iter()
             .filter(|n| {
-                !(0..layer_count).any(|i| {
-                    *n == format!("layers.{i}.weight").as_str()
-                        || *n == format!("layers.{i}.bias").as_str()
-                })
+                ![SCALING_MEAN, SCALING_STD].contains(n)
+                    && !(0..layer_count).any(|i| {
+                        *n == format!("layers.{i}.weight").as_str()
+                            || *n == format!("layers.{i}.bias").as_str()
+                    })
             })
             .collect();
         extra.sort_unstable();
@@ -567,20 +669,41 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
             })
             .transpose()
     };
+    // Files from before channels were recorded hold grey images.
+    let channels = parse_dim(keys::INPUT_CHANNELS)?.unwrap_or(1);
+    if !matches!(channels, 1 | 3) {
+        return Err(invalid(format!(
+            "input_channels '{channels}' is neither 1 (grey) nor 3 (RGB)"
+        )));
+    }
     let (rows, cols) = match (parse_dim(keys::INPUT_ROWS)?, parse_dim(keys::INPUT_COLS)?) {
         (Some(r), Some(c)) => (r, c),
         _ => {
-            let side = (inputs as f64).sqrt().round() as usize;
-            if side * side == inputs {
+            let pixels = inputs / channels;
+            let side = (pixels as f64).sqrt().round() as usize;
+            if side * side == pixels {
                 (side, side)
             } else {
-                (1, inputs)
+                (1, pixels)
             }
         }
     };
-    if rows * cols != inputs {
+    if rows.checked_mul(cols).and_then(|p| p.checked_mul(channels)) != Some(inputs) {
         return Err(invalid(format!(
-            "input shape {rows}x{cols} does not give the {inputs} inputs of layers.0.weight"
+            "input shape {rows}x{cols}x{channels} does not give the {inputs} inputs of \
+             layers.0.weight"
+        )));
+    }
+    let source = match header.get(keys::SOURCE) {
+        Some(v) => SourceKind::from_name(v)
+            .ok_or_else(|| invalid(format!("source '{v}' is not a kind gpu-mlp knows")))?,
+        None => SourceKind::Idx,
+    };
+    let scaling = read_scaling(&tensors, header.get(keys::SCALE), inputs).map_err(invalid)?;
+    if scaling != Scaling::Pixels && header.contains_key(keys::PIXEL_NORMALISATION) {
+        return Err(invalid(format!(
+            "the header says both scale={} and pixel_normalisation",
+            scaling.name()
         )));
     }
 
@@ -606,10 +729,62 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
         dataset,
         rows,
         cols,
+        channels,
+        source,
+        scaling,
         metadata: header,
     };
     ckpt.validate().map_err(invalid)?;
     Ok(ckpt)
+}
+
+/// The scaling a file records: the `scale` key (absent in older files, whose inputs were
+/// pixels) and, for `standardize`, the `[inputs]` F32 tensors `scaling.mean` and `scaling.std`,
+/// which no other scaling may carry.
+fn read_scaling(
+    tensors: &SafeTensors,
+    scale: Option<&String>,
+    inputs: usize,
+) -> Result<Scaling, String> {
+    let vector = |name: &str| -> Result<Option<Vec<f32>>, String> {
+        let Ok(t) = tensors.tensor(name) else {
+            return Ok(None);
+        };
+        if t.dtype() != Dtype::F32 || t.shape() != [inputs] {
+            return Err(format!(
+                "'{name}' is {:?} {:?}; expected F32 [{inputs}], one value per input",
+                t.dtype(),
+                t.shape()
+            ));
+        }
+        Ok(Some(f32s(t.data())))
+    };
+    let (mean, std) = (vector(SCALING_MEAN)?, vector(SCALING_STD)?);
+    let scaling = match scale.map(String::as_str) {
+        None | Some("pixels") => Scaling::Pixels,
+        Some("none") => Scaling::None,
+        Some("standardize") => {
+            return match (mean, std) {
+                (Some(mean), Some(std)) => Ok(Scaling::Standardize { mean, std }),
+                _ => Err(format!(
+                    "scale is 'standardize' but the tensors '{SCALING_MEAN}' and \
+                     '{SCALING_STD}' are not both there"
+                )),
+            };
+        }
+        Some(other) => {
+            return Err(format!(
+                "scale '{other}' is not one gpu-mlp knows (pixels, standardize, none)"
+            ));
+        }
+    };
+    if mean.is_some() || std.is_some() {
+        return Err(format!(
+            "the file holds standardisation tensors but its scale is '{}'",
+            scaling.name()
+        ));
+    }
+    Ok(scaling)
 }
 
 /// Little-endian f32 values of a tensor's bytes (which need not be aligned).
@@ -636,6 +811,9 @@ mod tests {
             dataset: "pets".into(),
             rows: 2,
             cols: 3,
+            channels: 1,
+            source: SourceKind::Idx,
+            scaling: Scaling::Pixels,
             metadata: BTreeMap::from([("epochs".to_string(), "3".to_string())]),
         }
     }

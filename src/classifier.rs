@@ -1,14 +1,26 @@
-//! A loaded model that classifies images: what `predict`, `eval` and the `draw` page use.
-//! It runs on the CPU engine: one image is a few hundred thousand multiply-adds, far less than
-//! a GPU round trip costs.
+//! A loaded model that classifies images or table rows: what `predict`, `eval` and the `draw`
+//! page use. It runs on the CPU engine: one image is a few hundred thousand multiply-adds, far
+//! less than a GPU round trip costs. New inputs are scaled with the model's own scaling (the
+//! one measured on its training data), so they reach the network as the training data did.
 
 use crate::checkpoint::Checkpoint;
+use crate::cpu::ops::INV_255;
 use crate::cpu::CpuEngine;
+use crate::data::Scaling;
 use crate::engine::Engine;
-use crate::error::Result;
+use crate::error::{ConfigError, Result};
 use crate::optimizer::Optimizer;
-use crate::preprocess;
+use crate::preprocess::{self, Preprocess};
 use image::DynamicImage;
+
+/// A picture made ready for the model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PreparedImage {
+    /// What the model sees as a picture: `rows × cols × channels` values in `[0, 1]`.
+    pub shown: Vec<f32>,
+    /// The network's input (`shown` in the model's scaling).
+    pub inputs: Vec<f32>,
+}
 
 /// A checkpoint ready to predict. `Send`, so a server can keep one behind a mutex.
 pub struct Classifier {
@@ -40,49 +52,111 @@ impl Classifier {
         &self.checkpoint.class_names
     }
 
-    /// `(rows, cols)` of the images the model takes.
+    /// `(rows, cols)` of the images the model takes (`(1, features)` for a table).
     pub fn input_shape(&self) -> (usize, usize) {
         (self.checkpoint.rows, self.checkpoint.cols)
     }
 
-    /// Class probabilities (softmax, summing to 1) for one image of `rows × cols` values in
-    /// `[0, 1]`, row-major, 1 = ink (`preprocess::prepare` or `preprocess::normalise` output).
+    /// Inputs per sample: `rows × cols × channels`.
+    pub fn inputs(&self) -> usize {
+        self.checkpoint.spec.inputs
+    }
+
+    /// Class probabilities (softmax, summing to 1) for one sample's network inputs, already
+    /// scaled (see [`Classifier::scale`], [`Classifier::unit_inputs`], [`Classifier::prepare`]).
     ///
-    /// Panics if `pixels.len() != rows * cols`: that is a caller's bug, not bad input.
-    pub fn probabilities(&mut self, pixels: &[f32]) -> Vec<f32> {
-        let (rows, cols) = self.input_shape();
+    /// Panics if `inputs.len()` is not the model's input count: that is a caller's bug, not
+    /// bad input.
+    pub fn probabilities(&mut self, inputs: &[f32]) -> Vec<f32> {
         assert_eq!(
-            pixels.len(),
-            rows * cols,
-            "Classifier::probabilities: {} values for a {rows}x{cols} model",
-            pixels.len()
+            inputs.len(),
+            self.inputs(),
+            "Classifier::probabilities: {} values for a model of {} inputs",
+            inputs.len(),
+            self.inputs()
         );
-        self.engine.predict_probabilities(pixels)
+        self.engine.predict_probabilities(inputs)
     }
 
-    /// Probabilities for many images at once (`n × rows × cols` values), `n × classes` out.
-    pub fn probabilities_batch(&mut self, pixels: &[f32]) -> Vec<f32> {
-        let (rows, cols) = self.input_shape();
+    /// Probabilities for many samples at once (`n × inputs` values), `n × classes` out.
+    pub fn probabilities_batch(&mut self, inputs: &[f32]) -> Vec<f32> {
         assert_eq!(
-            pixels.len() % (rows * cols),
+            inputs.len() % self.inputs(),
             0,
-            "Classifier::probabilities_batch: {} values is not a whole number of {rows}x{cols} images",
-            pixels.len()
+            "Classifier::probabilities_batch: {} values is not a whole number of samples of {}",
+            inputs.len(),
+            self.inputs()
         );
-        self.engine.predict_probabilities(pixels)
+        self.engine.predict_probabilities(inputs)
     }
 
-    /// Preprocesses any picture MNIST-style (`preprocess::prepare`) and classifies it.
-    pub fn classify_image(&mut self, img: &DynamicImage) -> Vec<f32> {
+    /// Scales samples of raw values in place (a table's numbers; pixels as 0..=255) as the
+    /// model's training data was scaled.
+    pub fn scale(&self, raw: &mut [f32]) {
+        self.checkpoint.scaling.apply_all(raw, self.inputs());
+    }
+
+    /// The network's inputs for picture values in `[0, 1]` (1 = full ink or colour), as
+    /// `preprocess::prepare` and the draw page make them: as they are for a pixel model (whose
+    /// training pixels became `p/255`), else back in 0..=255 and scaled.
+    pub fn unit_inputs(&self, unit: &[f32]) -> Vec<f32> {
+        if self.checkpoint.scaling == Scaling::Pixels {
+            return unit.to_vec();
+        }
+        let mut raw: Vec<f32> = unit.iter().map(|&v| v * 255.0).collect();
+        self.scale(&mut raw);
+        raw
+    }
+
+    /// Makes a picture the model's input the way `how` says. `Mnist` makes a grey digit, so it
+    /// needs a grey model. `Plain` pixels become inputs exactly as the engines turn a data
+    /// set's pixels into inputs.
+    pub fn prepare(&self, img: &DynamicImage, how: Preprocess) -> Result<PreparedImage> {
         let (rows, cols) = self.input_shape();
-        let pixels = preprocess::prepare(img, rows, cols);
-        self.probabilities(&pixels)
+        let channels = self.checkpoint.channels;
+        match how {
+            Preprocess::Mnist if channels != 1 => Err(ConfigError::new(format!(
+                "--preprocess mnist makes grey digits, but the model takes {}; use \
+                 --preprocess plain",
+                self.checkpoint.input_words()
+            ))
+            .into()),
+            Preprocess::Mnist => {
+                let shown = preprocess::prepare(img, rows, cols);
+                let inputs = self.unit_inputs(&shown);
+                Ok(PreparedImage { shown, inputs })
+            }
+            Preprocess::Plain => {
+                let pixels = preprocess::plain(img, rows, cols, channels);
+                let shown: Vec<f32> = pixels.iter().map(|&p| f32::from(p) * INV_255).collect();
+                let inputs = if self.checkpoint.scaling == Scaling::Pixels {
+                    shown.clone()
+                } else {
+                    let mut raw: Vec<f32> = pixels.iter().map(|&p| f32::from(p)).collect();
+                    self.scale(&mut raw);
+                    raw
+                };
+                Ok(PreparedImage { shown, inputs })
+            }
+        }
+    }
+
+    /// The way pictures are prepared unless told otherwise ([`Preprocess::default_for`]).
+    pub fn default_preprocess(&self) -> Preprocess {
+        let c = &self.checkpoint;
+        Preprocess::default_for(c.rows, c.cols, c.channels)
+    }
+
+    /// Prepares any picture the model's default way and classifies it.
+    pub fn classify_image(&mut self, img: &DynamicImage) -> Result<Vec<f32>> {
+        let prepared = self.prepare(img, self.default_preprocess())?;
+        Ok(self.probabilities(&prepared.inputs))
     }
 
     /// Reads a picture file (PNG, JPEG or BMP, any size, dark ink on light or light on dark)
     /// and classifies it as [`Classifier::classify_image`] does.
     pub fn classify_file(&mut self, path: &std::path::Path) -> Result<Vec<f32>> {
-        Ok(self.classify_image(&preprocess::open(path)?))
+        self.classify_image(&preprocess::open(path)?)
     }
 }
 
@@ -122,6 +196,9 @@ mod tests {
             dataset: "toy".into(),
             rows: 2,
             cols: 2,
+            channels: 1,
+            source: crate::data::SourceKind::Idx,
+            scaling: crate::data::Scaling::Pixels,
             metadata: BTreeMap::new(),
         };
         let mut c = Classifier::from_checkpoint(ckpt).unwrap();

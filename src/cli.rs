@@ -475,10 +475,16 @@ pub struct PredictArgs {
     /// The saved model (from `train --save`)
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
-    /// Images to classify: PNG, JPEG or BMP, any size, colour or grey, dark ink on light or
-    /// light on dark; each is converted as MNIST's digits were (cropped, fitted, centred)
-    #[arg(value_name = "IMAGE")]
+    /// Images to classify (PNG, JPEG or BMP, any size, colour or grey), prepared as
+    /// --preprocess says; or, for a model trained on a table, CSV/TSV files of rows of feature
+    /// values (a header naming the label column leaves that column out)
+    #[arg(value_name = "IMAGE|ROWS.csv")]
     pub images: Vec<PathBuf>,
+    /// How an image becomes the model's input: mnist (grey, inverted when the background is
+    /// light, cropped, fitted and centred as MNIST's digits were) or plain (resized to the
+    /// model's size and colour). Default: mnist for 28x28 grey models, plain for others
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub preprocess: Option<crate::preprocess::Preprocess>,
     /// Classify test-set sample N (repeat or separate with commas) and show its true label
     #[arg(long, value_name = "N", value_delimiter = ',')]
     pub index: Vec<usize>,

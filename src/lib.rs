@@ -26,8 +26,8 @@
 //!
 //! # fn main() -> gpu_mlp::Result<()> {
 //! // Class 0 is ink on the left column, class 1 ink on the right.
-//! let samples = Samples::new(vec![255, 0, 255, 0, 0, 255, 0, 255, 200, 0, 255, 0, 0, 200, 0, 255],
-//!                            vec![0, 1, 0, 1], 4)?;
+//! let samples = Samples::pixels(vec![255, 0, 255, 0, 0, 255, 0, 255, 200, 0, 255, 0, 0, 200, 0, 255],
+//!                               vec![0, 1, 0, 1], 4)?;
 //! let data = Dataset::new("columns", vec!["left".into(), "right".into()], (2, 2),
 //!                         samples.clone(), samples)?;
 //!

@@ -81,8 +81,8 @@ fn centred(size: u32, color: &RGBColor) -> TextStyle<'static> {
 }
 
 /// Draws an image (values in `[0, 1]`, 1 = ink) as dark ink on white, like matplotlib's
-/// `binary` colour map in the tutorials, filling `area`'s largest centred square of whole
-/// pixels, with a thin frame.
+/// `binary` colour map in the tutorials, or in its colours when it holds three values (RGB) per
+/// pixel, filling `area`'s largest centred square of whole pixels, with a thin frame.
 fn draw_image(area: &Area, pixels: &[f32], rows: usize, cols: usize) -> DrawResult {
     let (w, h) = area.dim_in_pixel();
     let scale = (w as usize / cols.max(1))
@@ -91,16 +91,24 @@ fn draw_image(area: &Area, pixels: &[f32], rows: usize, cols: usize) -> DrawResu
     let (img_w, img_h) = (scale * cols as i32, scale * rows as i32);
     let x0 = (w as i32 - img_w) / 2;
     let y0 = (h as i32 - img_h) / 2;
+    let rgb = pixels.len() == 3 * rows * cols;
+    let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
     for r in 0..rows {
         for c in 0..cols {
-            let v = 255 - (pixels[r * cols + c].clamp(0.0, 1.0) * 255.0).round() as u8;
-            if v == 255 {
+            let color = if rgb {
+                let p = &pixels[3 * (r * cols + c)..3 * (r * cols + c + 1)];
+                RGBColor(byte(p[0]), byte(p[1]), byte(p[2]))
+            } else {
+                let v = 255 - byte(pixels[r * cols + c]);
+                RGBColor(v, v, v)
+            };
+            if color == WHITE {
                 continue;
             }
             let (x, y) = (x0 + c as i32 * scale, y0 + r as i32 * scale);
             area.draw(&Rectangle::new(
                 [(x, y), (x + scale, y + scale)],
-                RGBColor(v, v, v).filled(),
+                color.filled(),
             ))?;
         }
     }
@@ -346,7 +354,7 @@ fn scaling_lines<'a, Y: Ranged<ValueType = f64> + ValueFormatter<f64>>(
 
 /// An image with a caption under it.
 pub struct Tile {
-    /// `rows × cols` values in `[0, 1]`, 1 = ink.
+    /// `rows × cols` values in `[0, 1]`, 1 = ink, or `rows × cols × 3` RGB values in `[0, 1]`.
     pub pixels: Vec<f32>,
     pub caption: String,
 }
@@ -378,7 +386,7 @@ pub fn image_grid(
 
 /// One picture of `predict --grid`: an image, what the model thinks of it, and the truth.
 pub struct PredictionTile {
-    /// `rows × cols` values in `[0, 1]`, 1 = ink (what the model saw).
+    /// `rows × cols` values in `[0, 1]`, 1 = ink, or RGB (as [`Tile`]): what the model saw.
     pub pixels: Vec<f32>,
     pub probabilities: Vec<f32>,
     /// The true class when known (test-set samples); `None` for image files.

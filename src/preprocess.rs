@@ -4,6 +4,9 @@
 //! (for 28×28 inputs) keeping the aspect ratio, and placed so its centre of mass is at the
 //! centre of the field. Without this, a black digit drawn on a white canvas, or a small digit
 //! in a corner, is classified badly however good the model is.
+//!
+//! Models of other pictures (a folder of photos, RGB or grey, any size) take them as they were
+//! trained: [`plain`] resizes a picture to the model's size and colour, nothing more.
 
 use crate::error::{Error, Result};
 use image::imageops::FilterType;
@@ -109,6 +112,50 @@ pub fn working_memory(width: u32, height: u32, bytes_per_pixel: u8, channels: u8
     let shrink_pass = (w * h).min(w.max(h) * u64::from(WORKING_SIDE)) * u64::from(channels) * 4;
     let working = u64::from(WORKING_SIDE).pow(2) * 8;
     decoded + shrink_pass + working
+}
+
+/// How a picture becomes a model's input (`predict --preprocess`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Preprocess {
+    /// As MNIST's digits were made ([`prepare`]): grey, cropped, fitted and centred.
+    Mnist,
+    /// Resized to the model's size and colour ([`plain`]).
+    Plain,
+}
+
+impl Preprocess {
+    /// MNIST's way for models of 28×28 grey images (digits and garments), plain for the rest.
+    pub fn default_for(rows: usize, cols: usize, channels: usize) -> Self {
+        if (rows, cols, channels) == (28, 28, 1) {
+            Preprocess::Mnist
+        } else {
+            Preprocess::Plain
+        }
+    }
+}
+
+/// A picture as `rows × cols` pixels of `channels` (1: grey, 3: RGB interleaved), row-major
+/// `u8`: converted to grey or RGB (transparency dropped), then resized (triangle filter, aspect
+/// ratio not kept) unless it has that size already. The image-folder reader makes its training
+/// images in this same order, so a picture from the training folder gives the same inputs.
+pub fn plain(img: &DynamicImage, rows: usize, cols: usize, channels: usize) -> Vec<u8> {
+    let size = (cols as u32, rows as u32);
+    match channels {
+        3 => resized_to(img.to_rgb8(), size),
+        _ => resized_to(img.to_luma8(), size),
+    }
+}
+
+/// `img`'s pixels at `(width, height)`: as they are when it has that size, else resized.
+fn resized_to<P>(img: ImageBuffer<P, Vec<u8>>, (w, h): (u32, u32)) -> Vec<u8>
+where
+    P: image::Pixel<Subpixel = u8> + 'static,
+{
+    if img.dimensions() == (w, h) {
+        img.into_raw()
+    } else {
+        image::imageops::resize(&img, w, h, FilterType::Triangle).into_raw()
+    }
 }
 
 /// Pixels of a data set (0..=255) as model inputs (`x/255`, the checkpoint's normalisation).
@@ -350,6 +397,26 @@ mod tests {
             .map(|(x, y)| (x - y).abs())
             .fold(0.0, f32::max);
         assert!(diff < 0.1, "max difference {diff}");
+    }
+
+    #[test]
+    fn plain_resizes_to_the_models_size_and_colour_and_keeps_a_fitting_picture() {
+        let rgb = DynamicImage::ImageRgb8(image::RgbImage::from_fn(4, 2, |x, y| {
+            image::Rgb([x as u8 * 60, y as u8 * 100, 7])
+        }));
+        let same = plain(&rgb, 2, 4, 3);
+        assert_eq!(same.len(), 24);
+        assert_eq!(&same[3..6], &[60, 0, 7], "pixel (1, 0), RGB interleaved");
+        assert_eq!(plain(&rgb, 5, 3, 3).len(), 45);
+        let grey = plain(&rgb, 2, 4, 1);
+        assert_eq!(grey, rgb.to_luma8().into_raw());
+        assert_eq!(Preprocess::default_for(28, 28, 1), Preprocess::Mnist);
+        for (rows, cols, channels) in [(28, 28, 3), (32, 32, 1), (1, 4, 1)] {
+            assert_eq!(
+                Preprocess::default_for(rows, cols, channels),
+                Preprocess::Plain
+            );
+        }
     }
 
     #[test]

@@ -41,17 +41,7 @@ pub fn stratified(samples: &Samples, n: usize, seed: u64) -> Result<Samples, Con
         chosen.extend_from_slice(&members[..quota]);
     }
     chosen.sort_unstable();
-    let features = samples.features;
-    let mut images = Vec::with_capacity(n * features);
-    for &i in &chosen {
-        images.extend_from_slice(samples.image(i));
-    }
-    Ok(Samples {
-        images,
-        labels: chosen.iter().map(|&i| samples.labels[i]).collect(),
-        count: n,
-        features,
-    })
+    Ok(samples.select(&chosen))
 }
 
 /// How many of `n` each class with `counts` members gets: its exact share rounded down, then
@@ -79,7 +69,7 @@ mod tests {
     /// 1000 samples of 3 features; class k has 100 + 40k members (100..460), interleaved.
     fn skewed() -> Samples {
         let mut labels = Vec::new();
-        for k in 0..10u8 {
+        for k in 0..10u16 {
             labels.extend(std::iter::repeat_n(k, 100 + 40 * k as usize));
         }
         // Interleave deterministically so classes are not in blocks.
@@ -89,7 +79,9 @@ mod tests {
         }
         let count = labels.len();
         Samples {
-            images: (0..count * 3).map(|i| (i / 3 % 251) as u8).collect(),
+            inputs: crate::data::Inputs::Pixels(
+                (0..count * 3).map(|i| (i / 3 % 251) as u8).collect(),
+            ),
             labels,
             count,
             features: 3,
@@ -111,7 +103,7 @@ mod tests {
         for n in [10, 137, 500, 2799] {
             let sub = stratified(&all, n, 42).unwrap();
             assert_eq!((sub.count, sub.labels.len()), (n, n));
-            assert_eq!(sub.images.len(), n * 3);
+            assert_eq!(sub.inputs.len(), n * 3);
             for (k, &c) in class_counts(&sub).iter().enumerate() {
                 let share = n as f64 * full[k] as f64 / all.count as f64;
                 assert!(
@@ -130,9 +122,9 @@ mod tests {
         // Every chosen row is a row of the full set with its own label, in the set's order.
         let mut last = None;
         for i in 0..sub.count {
-            let row = sub.image(i);
+            let row = sub.input(i);
             let source = (0..all.count)
-                .find(|&j| all.image(j) == row && all.labels[j] == sub.labels[i] && Some(j) > last)
+                .find(|&j| all.input(j) == row && all.labels[j] == sub.labels[i] && Some(j) > last)
                 .expect("a row of the full set");
             last = Some(source);
         }
@@ -144,7 +136,7 @@ mod tests {
         let a = stratified(&all, 200, 42).unwrap();
         assert_eq!(a, stratified(&all, 200, 42).unwrap());
         let b = stratified(&all, 200, 43).unwrap();
-        assert_ne!(a.images, b.images);
+        assert_ne!(a.inputs, b.inputs);
         assert_eq!(class_counts(&a), class_counts(&b));
     }
 

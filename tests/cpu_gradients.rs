@@ -14,7 +14,7 @@ const ROWS: usize = 5;
 const DROPOUT_SEED: u32 = 0xdead_beef;
 
 /// Mean cross-entropy of the batch, computed in f64 with plain loops.
-fn loss_f64(spec: &ModelSpec, params: &[f64], x: &[f64], labels: &[u8]) -> f64 {
+fn loss_f64(spec: &ModelSpec, params: &[f64], x: &[f64], labels: &[u16]) -> f64 {
     let layers = spec.layers();
     let mask = DropoutMask::new(spec.dropout);
     let mut act: Vec<f64> = x.to_vec();
@@ -63,7 +63,7 @@ fn check(hidden: Vec<usize>, dropout: f32, seed: u64) {
         }
     }
     let x: Vec<f32> = (0..ROWS * 7).map(|_| rng.random_range(0.0..1.0)).collect();
-    let labels: Vec<u8> = (0..ROWS).map(|_| rng.random_range(0..4)).collect();
+    let labels: Vec<u16> = (0..ROWS).map(|_| rng.random_range(0..4)).collect();
 
     let mut engine = CpuEngine::new(&spec, Optimizer::adam(1e-3), ROWS).unwrap();
     engine.set_parameters(&params).unwrap();

@@ -81,18 +81,21 @@ fn write_set(dir: &Path, rows: usize, cols: usize, train_labels: &[u8], test_lab
         class_names: vec![],
         rows,
         cols,
-        train: Samples {
-            images: pixels(train_labels.len() * f),
-            labels: train_labels.to_vec(),
-            count: train_labels.len(),
-            features: f,
-        },
-        test: Samples {
-            images: pixels(test_labels.len() * f),
-            labels: test_labels.to_vec(),
-            count: test_labels.len(),
-            features: f,
-        },
+        channels: 1,
+        source: gpu_mlp::data::SourceKind::Idx,
+        scaling: gpu_mlp::data::Scaling::Pixels,
+        train: Samples::pixels(
+            pixels(train_labels.len() * f),
+            train_labels.iter().map(|&l| u16::from(l)).collect(),
+            f,
+        )
+        .expect("train samples"),
+        test: Samples::pixels(
+            pixels(test_labels.len() * f),
+            test_labels.iter().map(|&l| u16::from(l)).collect(),
+            f,
+        )
+        .expect("test samples"),
         dir: dir.to_path_buf(),
     };
     data::write_dir(dir, &set, Compression::Gzip).expect("write data set");
@@ -127,7 +130,7 @@ fn round_trip_raw_and_gzip_detected_by_content() {
 
         let (samples, rows, cols) = idx::read_samples(&img, &lab).unwrap();
         assert_eq!((rows, cols, samples.count, samples.features), (3, 4, 5, 12));
-        assert_eq!(samples.image(1), &px[12..24]);
+        assert_eq!(samples.inputs.pixels().unwrap()[12..24], px[12..24]);
     }
     // Atomic writes leave no temporary files behind.
     let mut names: Vec<_> = std::fs::read_dir(tmp.path())
@@ -161,7 +164,7 @@ fn write_dir_then_load_dir_unknown_folder() {
     assert_eq!(d.class_names, ["0", "1", "2", "3", "4"]);
     assert_eq!((d.rows, d.cols, d.features(), d.classes()), (2, 3, 6, 5));
     assert_eq!((d.train.count, d.test.count), (4, 2));
-    assert_eq!(d.train.images, pixels(4 * 6));
+    assert_eq!(d.train.inputs.pixels(), Some(&pixels(4 * 6)[..]));
     assert_eq!(d.test.labels, [4, 0]);
     assert_eq!(d.dir, dir);
 
@@ -713,7 +716,7 @@ fn real_mnist() {
     assert_eq!((d.rows, d.cols), (28, 28));
     assert_eq!((d.train.count, d.test.count), (60000, 10000));
     assert_eq!(
-        (d.train.images.len(), d.test.images.len()),
+        (d.train.inputs.len(), d.test.inputs.len()),
         (47_040_000, 7_840_000)
     );
     assert_eq!(d.train.labels[0], 5);

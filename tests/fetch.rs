@@ -25,21 +25,15 @@ fn sha256(bytes: &[u8]) -> String {
 fn small_set() -> Vec<(String, Vec<u8>)> {
     let tmp = tempfile::tempdir().unwrap();
     let px = |n: usize| (0..n * 16).map(|i| (i * 37) as u8).collect::<Vec<u8>>();
-    let samples = |labels: &[u8]| Samples {
-        images: px(labels.len()),
-        labels: labels.to_vec(),
-        count: labels.len(),
-        features: 16,
-    };
-    let set = Dataset {
-        name: "small".into(),
-        class_names: vec![],
-        rows: 4,
-        cols: 4,
-        train: samples(&[0, 1, 2, 1, 0]),
-        test: samples(&[2, 2, 0]),
-        dir: tmp.path().to_path_buf(),
-    };
+    let samples = |labels: &[u16]| Samples::pixels(px(labels.len()), labels.to_vec(), 16).unwrap();
+    let set = Dataset::new(
+        "small",
+        vec!["0".into(), "1".into(), "2".into()],
+        (4, 4),
+        samples(&[0, 1, 2, 1, 0]),
+        samples(&[2, 2, 0]),
+    )
+    .unwrap();
     data::write_dir(tmp.path(), &set, Compression::Gzip).unwrap();
     data::FILE_STEMS
         .iter()

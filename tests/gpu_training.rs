@@ -45,8 +45,8 @@ fn training_rows(n: usize) -> Samples {
     );
     let mut rng = Rng::new(9);
     Samples {
-        images: (0..n * 784).map(|_| rng.next_u32() as u8).collect(),
-        labels: (0..n).map(|_| (rng.next_u32() % 10) as u8).collect(),
+        inputs: gpu_mlp::data::Inputs::Pixels((0..n * 784).map(|_| rng.next_u32() as u8).collect()),
+        labels: (0..n).map(|_| (rng.next_u32() % 10) as u16).collect(),
         count: n,
         features: 784,
     }
@@ -246,6 +246,9 @@ fn trains_mnist_end_to_end_and_evaluates_like_the_cpu() {
         class_names: (0..10).map(|d| d.to_string()).collect(),
         rows: 28,
         cols: 28,
+        channels: 1,
+        source: gpu_mlp::data::SourceKind::Idx,
+        scaling: gpu_mlp::data::Scaling::Pixels,
         train: train_rows,
         test: test_rows,
         dir: gpu_support::mnist_dir(),

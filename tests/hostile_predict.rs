@@ -17,6 +17,9 @@ fn save_model(dir: &Path) -> std::path::PathBuf {
         dataset: "mnist".into(),
         rows: 28,
         cols: 28,
+        channels: 1,
+        source: gpu_mlp::data::SourceKind::Idx,
+        scaling: gpu_mlp::data::Scaling::Pixels,
         metadata: BTreeMap::new(),
     };
     let path = dir.join("model.safetensors");

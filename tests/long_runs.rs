@@ -332,7 +332,9 @@ fn adamw_takes_lr_times_w_of_each_parameter_before_the_adam_step() {
     let adam = one_step(Optimizer::adam(lr));
     let adamw = one_step(Optimizer::adamw(lr, w));
     let decay = (lr as f64 * w as f64) as f32;
-    let blank: Vec<usize> = (0..784).filter(|&p| data.train.images[p] == 0).collect();
+    let blank: Vec<usize> = (0..784)
+        .filter(|&p| data.train.inputs.pixels().expect("pixels")[p] == 0)
+        .collect();
     assert!(blank.len() > 300, "an MNIST digit is mostly blank");
     for &pixel in &blank {
         for class in 0..10 {

@@ -8,7 +8,7 @@ use gpu_mlp::classifier::{top_k, Classifier};
 use gpu_mlp::cli::{Cli, Command as CliCommand, TrainArgs};
 use gpu_mlp::commands::{eval, show, train_outputs::TrainOutputs};
 use gpu_mlp::cpu::CpuEngine;
-use gpu_mlp::data::{Dataset, Samples};
+use gpu_mlp::data::{Dataset, Samples, Scaling, SourceKind};
 use gpu_mlp::engine::Engine;
 use gpu_mlp::error::Error;
 use gpu_mlp::model::ModelSpec;
@@ -26,7 +26,7 @@ use support::{assert_contains_all, hand_drawn_digits, mnist, png_bytes, succeede
 
 fn first_test_images(n: usize) -> Vec<f32> {
     let data = mnist();
-    preprocess::normalise(&data.test.images[..n * data.test.features])
+    (0..n).flat_map(|i| data.test.input(i)).collect()
 }
 
 /// The fixture model and its checkpoint file's bytes.
@@ -124,6 +124,7 @@ fn tensors_use_pytorch_names_shapes_and_layout() {
     let header = meta.metadata().clone().unwrap();
     for (key, value) in [
         ("format", "gpu-mlp"),
+        ("format_version", "1"),
         ("inputs", "784"),
         ("hidden", "64"),
         ("classes", "10"),
@@ -136,6 +137,9 @@ fn tensors_use_pytorch_names_shapes_and_layout() {
         ("input_rows", "28"),
         ("input_cols", "28"),
         ("pixel_normalisation", "x/255"),
+        ("input_channels", "1"),
+        ("source", "idx"),
+        ("scale", "pixels"),
         ("activation", "relu"),
         ("gpu_mlp_version", env!("CARGO_PKG_VERSION")),
         ("epochs", "3"),
@@ -233,7 +237,9 @@ fn hand_drawn_digits_are_recognised() {
             image::ImageFormat::Jpeg,
         )
         .unwrap();
-    let p = classifier.classify_image(&preprocess::decode(&jpeg).unwrap());
+    let p = classifier
+        .classify_image(&preprocess::decode(&jpeg).unwrap())
+        .unwrap();
     assert_eq!(top_k(&p, 1)[0].0, digit);
 }
 
@@ -246,7 +252,7 @@ fn a_mnist_image_survives_preprocessing_almost_unchanged() {
     let data = mnist();
     let mut same = 0;
     for i in 0..50 {
-        let x = preprocess::normalise(data.test.image(i));
+        let x = data.test.input(i);
         let img = image::DynamicImage::ImageLuma8(preprocess::to_grey_image(&x, 28, 28));
         let again = preprocess::prepare(&img, 28, 28);
         let a = top_k(&classifier.probabilities(&x), 1)[0].0;
@@ -286,8 +292,10 @@ fn train_args(extra: &[&str]) -> TrainArgs {
 /// A small data set of `rows × cols` images and `classes` classes.
 fn toy_data(rows: usize, cols: usize, classes: usize) -> Dataset {
     let samples = |n: usize| Samples {
-        images: (0..n * rows * cols).map(|i| (i * 37 % 256) as u8).collect(),
-        labels: (0..n).map(|i| (i % classes) as u8).collect(),
+        inputs: gpu_mlp::data::Inputs::Pixels(
+            (0..n * rows * cols).map(|i| (i * 37 % 256) as u8).collect(),
+        ),
+        labels: (0..n).map(|i| (i % classes) as u16).collect(),
         count: n,
         features: rows * cols,
     };
@@ -296,6 +304,9 @@ fn toy_data(rows: usize, cols: usize, classes: usize) -> Dataset {
         class_names: (0..classes).map(|c| format!("c{c}")).collect(),
         rows,
         cols,
+        channels: 1,
+        source: gpu_mlp::data::SourceKind::Idx,
+        scaling: gpu_mlp::data::Scaling::Pixels,
         train: samples(40),
         test: samples(10),
         dir: "toy".into(),
@@ -587,6 +598,9 @@ fn child_save_under_file_size_limit() {
         dataset: "big".into(),
         rows: 28,
         cols: 28,
+        channels: 1,
+        source: SourceKind::Idx,
+        scaling: Scaling::Pixels,
         metadata: BTreeMap::new(),
     };
     let err = checkpoint::save(Path::new(&target), &big).unwrap_err();
@@ -686,7 +700,7 @@ fn pictures_are_drawn() {
     let tiles: Vec<PredictionTile> = (0..12)
         .chain(wrong)
         .map(|i| {
-            let pixels = preprocess::normalise(data.test.image(i));
+            let pixels = data.test.input(i);
             PredictionTile {
                 probabilities: classifier.probabilities(&pixels),
                 pixels,

@@ -7,41 +7,10 @@ mod support;
 use gpu_mlp::checkpoint;
 use gpu_mlp::data::{self, idx::Compression, Dataset, Samples};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use support::{assert_contains_all, hand_drawn_digits, mnist, succeeded, trained};
-
-fn gpu_mlp(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
-        .args(args)
-        .env_remove("RUST_BACKTRACE")
-        .env_remove("GPU_MLP_DATA")
-        .output()
-        .expect("the gpu-mlp binary runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use support::{assert_contains_all, fails, gpu_mlp, hand_drawn_digits, mnist, succeeded, trained};
 
 fn ok(args: &[&str]) -> String {
     succeeded(&gpu_mlp(args), &format!("{args:?}"))
-}
-
-/// Runs a command that must fail: exit status ≠ 0, one `error:` line containing `expected`.
-fn fails(args: &[&str], expected: &str) {
-    let out = gpu_mlp(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "{args:?} succeeded:\n{}",
-        stdout(&out)
-    );
-    let line = stderr.lines().last().unwrap_or("");
-    assert!(
-        line.starts_with("error: ") && line.contains(expected),
-        "{args:?}: expected an 'error: ...{expected}...' line, got:\n{stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{args:?} panicked:\n{stderr}");
 }
 
 fn s(p: &Path) -> &str {
@@ -66,12 +35,7 @@ fn argv<'a>(line: &'a str, paths: &[&'a Path]) -> Vec<&'a str> {
 /// `dir/digits`: the first 3000 training and the fixture's test images of MNIST as IDX files.
 fn digits_dir(dir: &Path) -> PathBuf {
     let m = mnist();
-    let take = |x: &Samples, n: usize| Samples {
-        images: x.images[..n * x.features].to_vec(),
-        labels: x.labels[..n].to_vec(),
-        count: n,
-        features: x.features,
-    };
+    let take = |x: &Samples, n: usize| x.first(n);
     let subset = Dataset {
         train: take(&m.train, 3000),
         test: m.test.clone(),
@@ -84,21 +48,12 @@ fn digits_dir(dir: &Path) -> PathBuf {
 
 /// `dir/tiny`: 10x10 images, so no 28x28 model fits it.
 fn tiny_dir(dir: &Path) -> PathBuf {
-    let samples = |n: usize| Samples {
-        images: (0..n * 100).map(|i| (i * 29 % 256) as u8).collect(),
-        labels: (0..n).map(|i| (i % 10) as u8).collect(),
-        count: n,
-        features: 100,
+    let samples = |n: usize| {
+        let pixels = (0..n * 100).map(|i| (i * 29 % 256) as u8).collect();
+        Samples::pixels(pixels, (0..n).map(|i| (i % 10) as u16).collect(), 100).unwrap()
     };
-    let tiny = Dataset {
-        name: "tiny".into(),
-        class_names: (0..10).map(|c| c.to_string()).collect(),
-        rows: 10,
-        cols: 10,
-        train: samples(50),
-        test: samples(20),
-        dir: dir.into(),
-    };
+    let names = (0..10).map(|c| c.to_string()).collect();
+    let tiny = Dataset::new("tiny", names, (10, 10), samples(50), samples(20)).unwrap();
     let path = dir.join("tiny");
     data::write_dir(&path, &tiny, Compression::None).unwrap();
     path

@@ -23,12 +23,7 @@ fn mnist() -> &'static Dataset {
 
 /// MNIST cut to its first `train` training and `test` test samples.
 fn mnist_head(train: usize, test: usize) -> Dataset {
-    let head = |s: &Samples, n: usize| Samples {
-        images: s.images[..n * s.features].to_vec(),
-        labels: s.labels[..n].to_vec(),
-        count: n,
-        features: s.features,
-    };
+    let head = |s: &Samples, n: usize| s.first(n);
     let full = mnist();
     Dataset {
         train: head(&full.train, train),

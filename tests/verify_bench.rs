@@ -351,8 +351,10 @@ fn timestamps_agree(features: wgpu::Features) -> bool {
     .expect("engine");
     let mut rng = Rng::new(11);
     let data = Samples {
-        images: (0..batch * 784).map(|_| rng.next_u32() as u8).collect(),
-        labels: (0..batch).map(|_| (rng.next_u32() % 10) as u8).collect(),
+        inputs: gpu_mlp::data::Inputs::Pixels(
+            (0..batch * 784).map(|_| rng.next_u32() as u8).collect(),
+        ),
+        labels: (0..batch).map(|_| (rng.next_u32() % 10) as u16).collect(),
         count: batch,
         features: 784,
     };

@@ -6,7 +6,7 @@
 
 use super::{BenchRecord, Figure, FORMAT};
 use crate::cpu::CpuEngine;
-use crate::data::Samples;
+use crate::data::{Inputs, Label, Samples};
 use crate::dropout;
 use crate::engine::{Engine, EpochPlan, Split, StepPlan};
 use crate::error::Result;
@@ -136,8 +136,10 @@ pub const DATA_NOTE: &str = "synthetic u8 pixels and labels (784 features, 10 cl
 pub(super) fn synthetic(count: usize) -> Samples {
     let mut rng = Pcg64Mcg::seed_from_u64(0xbe9c_4d47);
     Samples {
-        images: (0..count * 784).map(|_| rng.random::<u8>()).collect(),
-        labels: (0..count).map(|_| rng.random_range(0..10u8)).collect(),
+        inputs: Inputs::Pixels((0..count * 784).map(|_| rng.random::<u8>()).collect()),
+        labels: (0..count)
+            .map(|_| Label::from(rng.random_range(0..10u8)))
+            .collect(),
         count,
         features: 784,
     }

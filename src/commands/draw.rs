@@ -4,6 +4,7 @@ use crate::classifier::Classifier;
 use crate::cli::DrawArgs;
 use crate::draw::{self, DrawError, DrawServer, Limits, ModelInfo};
 use crate::engine::BackendChoice;
+use crate::error::ConfigError;
 use std::process::{Command, Stdio};
 
 /// Loads the model, binds the address, prints the URL, optionally opens a browser, then serves.
@@ -20,6 +21,7 @@ pub fn start(args: &DrawArgs) -> Result<DrawServer, DrawError> {
     let addr = draw::resolve(&args.host, args.port)?;
     let classifier = Classifier::load(&args.model)?;
     let checkpoint = classifier.checkpoint();
+    refuse_unless_grey_images(args, checkpoint)?;
     let (rows, cols) = classifier.input_shape();
     let info = ModelInfo {
         classes: classifier.class_names().to_vec(),
@@ -37,7 +39,10 @@ pub fn start(args: &DrawArgs) -> Result<DrawServer, DrawError> {
     };
     let description = checkpoint.describe();
     let mut classifier = classifier;
-    let predictor = move |pixels: &[f32]| classifier.probabilities(pixels);
+    let predictor = move |pixels: &[f32]| {
+        let inputs = classifier.unit_inputs(pixels);
+        classifier.probabilities(&inputs)
+    };
     let server = DrawServer::bind(addr, info, Box::new(predictor), Limits::default())?;
 
     println!(
@@ -57,6 +62,33 @@ pub fn start(args: &DrawArgs) -> Result<DrawServer, DrawError> {
     }
     println!("Draw at {}  (Ctrl+C stops the server)", server.url());
     Ok(server)
+}
+
+/// The page draws in one colour, so it serves models of grey (one-channel) images only; for
+/// the others it says why and what to use instead.
+fn refuse_unless_grey_images(
+    args: &DrawArgs,
+    checkpoint: &crate::checkpoint::Checkpoint,
+) -> Result<(), DrawError> {
+    let model = args.model.display();
+    let why = if !checkpoint.is_image() {
+        format!(
+            "{model} takes rows of {}, not pictures; classify rows with `gpu-mlp predict \
+             --model {model} rows.csv`",
+            checkpoint.input_words()
+        )
+    } else if checkpoint.channels != 1 {
+        format!(
+            "{model} takes {}, but the draw page draws in one colour (grey); classify pictures \
+             with `gpu-mlp predict --model {model} picture.png`",
+            checkpoint.input_words()
+        )
+    } else {
+        return Ok(());
+    };
+    Err(DrawError::Model(
+        ConfigError::new(format!("draw serves models of grey images: {why}")).into(),
+    ))
 }
 
 /// The page classifies one image at a time on the CPU engine (a few hundred thousand

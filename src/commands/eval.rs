@@ -3,12 +3,13 @@
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::cli::{DataArgs, EngineArgs, EvalArgs};
-use crate::data::{Dataset, KnownDataset, Samples};
+use crate::data::{Dataset, Inputs, KnownDataset, Label, Samples, Scaling};
 use crate::engine::{Engine, Evaluation, Split};
 use crate::error::{ConfigError, Result};
 use crate::optimizer::Optimizer;
 use crate::{output, plots, report};
-use std::path::PathBuf;
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
 
 /// The figures `eval` prints.
 #[derive(Clone, Debug)]
@@ -31,7 +32,7 @@ impl EvalReport {
 }
 
 /// `confusion[true][predicted]` over `classes` classes; labels out of range are left out.
-pub fn confusion_matrix(predictions: &[u32], labels: &[u8], classes: usize) -> Vec<Vec<usize>> {
+pub fn confusion_matrix(predictions: &[u32], labels: &[Label], classes: usize) -> Vec<Vec<usize>> {
     let mut m = vec![vec![0usize; classes]; classes];
     for (&p, &t) in predictions.iter().zip(labels) {
         if (t as usize) < classes && (p as usize) < classes {
@@ -42,15 +43,15 @@ pub fn confusion_matrix(predictions: &[u32], labels: &[u8], classes: usize) -> V
 }
 
 /// The data arguments for a saved model: the flags where given, else the data it was trained
-/// on: the folder it was read from (recorded as `data_dir`) while that still exists, else the
-/// known data set of that name.
+/// on: the folder or file it was read from (recorded as `data_dir`) while that still exists,
+/// else the known data set of that name.
 pub fn data_for_model(args: &DataArgs, ckpt: &Checkpoint) -> Result<DataArgs> {
     let trained_on = KnownDataset::from_name(&ckpt.dataset).ok();
     let recorded_dir = ckpt
         .metadata
         .get("data_dir")
         .map(PathBuf::from)
-        .filter(|dir| dir.is_dir());
+        .filter(|path| path.exists());
     let data = match (&args.data, &args.dataset) {
         (Some(dir), _) => Some(dir.clone()),
         (None, Some(_)) => None,
@@ -60,7 +61,7 @@ pub fn data_for_model(args: &DataArgs, ckpt: &Checkpoint) -> Result<DataArgs> {
             (None, None) => {
                 return Err(ConfigError::new(format!(
                     "the model was trained on '{}', which is not a known data set and whose \
-                     folder is not found; pass --data DIR or --dataset NAME",
+                     folder or file is not found; pass --data PATH or --dataset NAME",
                     ckpt.dataset
                 ))
                 .into());
@@ -75,6 +76,46 @@ pub fn data_for_model(args: &DataArgs, ckpt: &Checkpoint) -> Result<DataArgs> {
         data,
         ..args.clone()
     })
+}
+
+/// The data for the model saved at `model`, as the flags name it (see [`data_for_model`]),
+/// checked to fit the model. Its test split is not scaled yet: see [`test_for_model`].
+pub fn data_for_checkpoint(args: &DataArgs, ckpt: &Checkpoint, model: &Path) -> Result<Dataset> {
+    let data = super::load_dataset(&data_for_model(args, ckpt)?)?;
+    ckpt.check_fits(model, &data)?;
+    Ok(data)
+}
+
+/// `data`'s test split scaled as the model's training data was: with the scaling the model
+/// carries, never one measured again on this data (a test set standardised by its own mean
+/// would not be the inputs the model learned from). Pixels and raw values are scaled here;
+/// data that was loaded already scaled another way is refused.
+pub fn test_for_model<'a>(data: &'a Dataset, ckpt: &Checkpoint) -> Result<Cow<'a, Samples>> {
+    let test = &data.test;
+    if data.scaling == ckpt.scaling {
+        return Ok(Cow::Borrowed(test));
+    }
+    let mut raw: Vec<f32> = match (&test.inputs, &data.scaling) {
+        (Inputs::Pixels(p), _) => p.iter().map(|&x| f32::from(x)).collect(),
+        (Inputs::Values(v), Scaling::None) => v.clone(),
+        (Inputs::Values(_), loaded) => {
+            return Err(ConfigError::new(format!(
+                "the data '{}' was loaded with '{}' scaling, but the model needs its own '{}' \
+                 scaling of the raw values",
+                data.name,
+                loaded.name(),
+                ckpt.scaling.name()
+            ))
+            .into());
+        }
+    };
+    ckpt.scaling.apply_all(&mut raw, test.features);
+    Ok(Cow::Owned(Samples {
+        inputs: Inputs::Values(raw),
+        labels: test.labels.clone(),
+        count: test.count,
+        features: test.features,
+    }))
 }
 
 /// The engine that evaluates: the one `--backend` / `--adapter` pick (as for `train`), holding
@@ -163,14 +204,15 @@ pub fn run(args: &EvalArgs) -> Result<EvalReport> {
         output::check_writable(path)?;
     }
     let ckpt = checkpoint::load(&args.model)?;
-    let data: Dataset = super::load_dataset(&data_for_model(&args.data, &ckpt)?)?;
-    ckpt.check_fits(&args.model, &data)?;
+    let data = data_for_checkpoint(&args.data, &ckpt, &args.model)?;
+    let test = test_for_model(&data, &ckpt)?;
     let mut engine = engine_for(&args.engine, &ckpt)?;
     println!("model: {} - {}", args.model.display(), ckpt.describe());
     println!(
-        "data: {} test split, {} images - engine: {}",
+        "data: {} test split, {} {} - engine: {}",
         data.name,
         data.test.count,
+        if data.is_image() { "images" } else { "rows" },
         engine.describe()
     );
     if ckpt.dataset != data.name && ckpt.dataset != "unknown" {
@@ -179,7 +221,7 @@ pub fn run(args: &EvalArgs) -> Result<EvalReport> {
             ckpt.dataset, data.name
         );
     }
-    let report = evaluate(engine.as_mut(), &ckpt, &data.test)?;
+    let report = evaluate(engine.as_mut(), &ckpt, &test)?;
     print!("{}", format_report(&report));
     if let Some(path) = &args.confusion_png {
         let title = format!(

@@ -6,6 +6,7 @@ pub mod draw;
 pub mod eval;
 pub mod fetch;
 pub mod predict;
+pub mod predict_rows;
 pub mod show;
 pub mod summary;
 pub mod train;

@@ -1,12 +1,15 @@
-//! `gpu-mlp predict`: classify image files or test-set samples with a saved model; print the
-//! most probable classes (text or JSON) and optionally draw the tutorial's prediction figure.
+//! `gpu-mlp predict`: classify image files, a table's rows (CSV files, for a model trained on
+//! a table) or test-set samples with a saved model; print the most probable classes (text or
+//! JSON) and optionally draw the tutorial's prediction figure.
 
+use super::{eval, predict_rows};
 use crate::checkpoint;
 use crate::classifier::{top_k, Classifier};
 use crate::cli::PredictArgs;
 use crate::error::{ConfigError, Result};
+use crate::output;
 use crate::plots::{self, PredictionTile};
-use crate::{output, preprocess};
+use crate::preprocess::{self, Preprocess};
 use serde::Serialize;
 
 /// Test images drawn by `--grid` when no image or index is given (the tutorial's 5 x 3).
@@ -15,7 +18,7 @@ pub const DEFAULT_GRID_IMAGES: usize = 15;
 /// One classified image.
 #[derive(Clone, Debug, Serialize)]
 pub struct Prediction {
-    /// The file name, or `test[N]` for a test-set sample.
+    /// The file name, `FILE:LINE` for a table's row, or `test[N]` for a test-set sample.
     pub source: String,
     /// The most probable classes, most probable first.
     pub top: Vec<ClassProbability>,
@@ -26,7 +29,8 @@ pub struct Prediction {
     pub correct: Option<bool>,
     /// Every class's probability, index = class.
     pub probabilities: Vec<f32>,
-    /// What the model saw (after preprocessing); not printed.
+    /// What the model saw as a picture (after preprocessing; empty for table rows); not
+    /// printed.
     #[serde(skip)]
     pub pixels: Vec<f32>,
 }
@@ -91,17 +95,45 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         output::check_writable(path)?;
     }
     let ckpt = checkpoint::load(&args.model)?;
+    let table = !ckpt.is_image();
+    if table {
+        // Named by extension: a picture's name (`digit.png`) never names a CSV file.
+        let picture = args
+            .images
+            .iter()
+            .find(|p| image::ImageFormat::from_path(p).is_ok());
+        let refused = match (&args.grid, args.preprocess, picture) {
+            (Some(_), _, _) => Some("--grid draws pictures".to_string()),
+            (None, Some(_), _) => Some("--preprocess prepares pictures".to_string()),
+            (None, None, Some(p)) => Some(format!("{} is a picture", p.display())),
+            (None, None, None) => None,
+        };
+        if let Some(refused) = refused {
+            return Err(ConfigError::new(format!(
+                "{refused}, but {} takes rows of {} (it was trained on a {} table); give CSV \
+                 files of rows instead",
+                args.model.display(),
+                ckpt.input_words(),
+                ckpt.source.name()
+            ))
+            .into());
+        }
+    }
     let mut indices = args.index.clone();
     let needs_data = !indices.is_empty() || (args.grid.is_some() && args.images.is_empty());
     if args.images.is_empty() && !needs_data {
-        return Err(ConfigError::new(
-            "nothing to predict: give image files, --index N, or --grid FILE",
-        )
+        let what = if table {
+            "CSV files of rows"
+        } else {
+            "image files"
+        };
+        return Err(ConfigError::new(format!(
+            "nothing to predict: give {what}, --index N, or --grid FILE"
+        ))
         .into());
     }
     let data = if needs_data {
-        let data = super::load_dataset(&super::eval::data_for_model(&args.data, &ckpt)?)?;
-        ckpt.check_fits(&args.model, &data)?;
+        let data = eval::data_for_checkpoint(&args.data, &ckpt, &args.model)?;
         if indices.is_empty() {
             indices = (0..DEFAULT_GRID_IMAGES.min(data.test.count)).collect();
         }
@@ -118,14 +150,43 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     } else {
         None
     };
+    let test = data
+        .as_ref()
+        .map(|d| eval::test_for_model(d, &ckpt))
+        .transpose()?;
+    let label_column = ckpt.metadata.get("label_column").cloned();
     let mut classifier = Classifier::from_checkpoint(ckpt)?;
     let (rows, cols) = classifier.input_shape();
     let k = (args.top as usize).min(classifier.class_names().len());
+    let how = args
+        .preprocess
+        .unwrap_or_else(|| classifier.default_preprocess());
 
     let mut predictions = Vec::with_capacity(args.images.len() + indices.len());
-    // An unreadable image does not stop the others; the run fails at the end, naming it.
+    // An unreadable file does not stop the others; the run fails at the end, naming it.
     let mut unreadable = Vec::new();
     for path in &args.images {
+        if table {
+            match predict_rows::read(path, classifier.inputs(), label_column.as_deref()) {
+                Ok(rows) => {
+                    for row in rows {
+                        let mut inputs = row.values;
+                        classifier.scale(&mut inputs);
+                        let probabilities = classifier.probabilities(&inputs);
+                        predictions.push(Prediction::new(
+                            row.source,
+                            Vec::new(),
+                            probabilities,
+                            None,
+                            &classifier,
+                            k,
+                        ));
+                    }
+                }
+                Err(e) => unreadable.push(e),
+            }
+            continue;
+        }
         let img = match preprocess::open_noting(path) {
             Ok((img, note)) => {
                 if let Some(note) = note {
@@ -138,32 +199,32 @@ pub fn run(args: &PredictArgs) -> Result<()> {
                 continue;
             }
         };
-        let pixels = preprocess::prepare(&img, rows, cols);
-        if pixels.iter().all(|&v| v == 0.0) {
+        let prepared = classifier.prepare(&img, how)?;
+        if how == Preprocess::Mnist && prepared.shown.iter().all(|&v| v == 0.0) {
             eprintln!(
                 "note: {} looks blank (no ink found); the prediction means little",
                 path.display()
             );
         }
-        let probabilities = classifier.probabilities(&pixels);
+        let probabilities = classifier.probabilities(&prepared.inputs);
         predictions.push(Prediction::new(
             path.display().to_string(),
-            pixels,
+            prepared.shown,
             probabilities,
             None,
             &classifier,
             k,
         ));
     }
-    if let Some(data) = &data {
+    if let Some(test) = &test {
         for &i in &indices {
-            let pixels = preprocess::normalise(data.test.image(i));
-            let probabilities = classifier.probabilities(&pixels);
+            let inputs = test.input(i);
+            let probabilities = classifier.probabilities(&inputs);
             predictions.push(Prediction::new(
                 format!("test[{i}]"),
-                pixels,
+                inputs,
                 probabilities,
-                Some(data.test.labels[i] as usize),
+                Some(test.labels[i] as usize),
                 &classifier,
                 k,
             ));
@@ -217,9 +278,10 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             eprintln!("error: {e}");
         }
         return Err(ConfigError::new(format!(
-            "{} of the {} images could not be read (listed above); the others were predicted",
+            "{} of the {} {} could not be read (listed above); the others were predicted",
             unreadable.len(),
-            args.images.len()
+            args.images.len(),
+            if table { "files" } else { "images" }
         ))
         .into());
     }

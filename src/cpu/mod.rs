@@ -5,7 +5,7 @@ pub mod flush;
 pub mod ops;
 pub mod workers;
 
-use crate::data::Samples;
+use crate::data::{Label, Samples};
 use crate::dropout::DropoutMask;
 use crate::engine::{Engine, EpochPlan, Evaluation, OptimizerState, Split, StepMetrics};
 use crate::error::{ConfigError, Result};
@@ -30,7 +30,7 @@ struct Workspace {
     acts: Vec<Vec<f32>>,
     /// `deltas[i]`: gradient of the loss w.r.t. the pre-activation of dense layer `i`.
     deltas: Vec<Vec<f32>>,
-    labels: Vec<u8>,
+    labels: Vec<Label>,
 }
 
 impl Workspace {
@@ -104,7 +104,12 @@ impl CpuEngine {
     /// Forward and backward pass on `x` (`rows × inputs`, already normalised) with `labels`,
     /// leaving the gradients in `gradients()`. Dropout uses `dropout_seed` when the spec has it.
     /// Returns the batch's metrics. This is one training step without the update.
-    pub fn forward_backward(&mut self, x: &[f32], labels: &[u8], dropout_seed: u32) -> StepMetrics {
+    pub fn forward_backward(
+        &mut self,
+        x: &[f32],
+        labels: &[Label],
+        dropout_seed: u32,
+    ) -> StepMetrics {
         let rows = labels.len();
         assert!(
             rows <= self.batch.rows,
@@ -326,7 +331,7 @@ impl Engine for CpuEngine {
                     let order = &plan.order[step.start as usize..step.start as usize + rows];
                     ops::gather_on(
                         &self.workers,
-                        &self.train.images,
+                        &self.train.inputs,
                         &self.train.labels,
                         self.train.features,
                         order,
@@ -372,7 +377,7 @@ impl Engine for CpuEngine {
             let n = (rows.end - start).min(EVAL_CHUNK);
             let order: Vec<u32> = (start as u32..(start + n) as u32).collect();
             ops::gather(
-                &samples.images,
+                &samples.inputs,
                 &samples.labels,
                 samples.features,
                 &order,
@@ -407,10 +412,12 @@ mod tests {
     fn train(threads: usize) -> (Vec<u32>, Vec<StepMetrics>, Evaluation) {
         let (count, features) = (1000, 784);
         let samples = Samples {
-            images: (0..count * features)
-                .map(|i| ((i * 2_654_435_761usize) >> 7) as u8)
-                .collect(),
-            labels: (0..count).map(|i| (i * 7 % 10) as u8).collect(),
+            inputs: crate::data::Inputs::Pixels(
+                (0..count * features)
+                    .map(|i| ((i * 2_654_435_761usize) >> 7) as u8)
+                    .collect(),
+            ),
+            labels: (0..count).map(|i| (i * 7 % 10) as Label).collect(),
             count,
             features,
         };
@@ -444,16 +451,18 @@ mod tests {
         let (count, features) = (64, 20);
         let samples = Samples {
             // feature 0 is always 0, so its weights' gradients are exactly 0
-            images: (0..count * features)
-                .map(|i| {
-                    if i % features == 0 {
-                        0
-                    } else {
-                        (i * 37 % 251) as u8
-                    }
-                })
-                .collect(),
-            labels: (0..count).map(|i| (i % 3) as u8).collect(),
+            inputs: crate::data::Inputs::Pixels(
+                (0..count * features)
+                    .map(|i| {
+                        if i % features == 0 {
+                            0
+                        } else {
+                            (i * 37 % 251) as u8
+                        }
+                    })
+                    .collect(),
+            ),
+            labels: (0..count).map(|i| (i % 3) as Label).collect(),
             count,
             features,
         };

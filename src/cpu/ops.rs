@@ -5,6 +5,7 @@
 //! without copies, so each product stays one readable call.
 
 use crate::cpu::workers::Workers;
+use crate::data::{Inputs, Label};
 use crate::dropout::DropoutMask;
 use crate::engine::StepMetrics;
 use rayon::prelude::*;
@@ -361,7 +362,7 @@ pub fn column_sums(d: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
 /// `1/rows` for a batch mean) and returns the batch's loss sum and correct count.
 pub fn softmax_cross_entropy(
     logits: &[f32],
-    labels: &[u8],
+    labels: &[Label],
     rows: usize,
     classes: usize,
     grad_scale: f32,
@@ -505,20 +506,27 @@ pub fn sgd(params: &mut [f32], grads: &[f32], lr: f32) {
     }
 }
 
-/// Builds a batch: rows `order[..]` of the u8 images, normalised to [0, 1], and their labels.
+/// Builds a batch: rows `order[..]` of the inputs (pixels times 1/255, values as they are)
+/// and their labels.
 pub fn gather(
-    images: &[u8],
-    labels: &[u8],
+    inputs: &Inputs,
+    labels: &[Label],
     features: usize,
     order: &[u32],
     x: &mut [f32],
-    batch_labels: &mut [u8],
+    batch_labels: &mut [Label],
 ) {
     for (r, &idx) in order.iter().enumerate() {
         let idx = idx as usize;
-        let src = &images[idx * features..(idx + 1) * features];
-        for (d, &p) in x[r * features..(r + 1) * features].iter_mut().zip(src) {
-            *d = p as f32 * INV_255;
+        let src = idx * features..(idx + 1) * features;
+        let dst = &mut x[r * features..(r + 1) * features];
+        match inputs {
+            Inputs::Pixels(p) => {
+                for (d, &p) in dst.iter_mut().zip(&p[src]) {
+                    *d = p as f32 * INV_255;
+                }
+            }
+            Inputs::Values(v) => dst.copy_from_slice(&v[src]),
         }
         batch_labels[r] = labels[idx];
     }
@@ -527,12 +535,12 @@ pub fn gather(
 /// `gather` on the workers, each building its own rows of the batch.
 pub fn gather_on(
     workers: &Workers,
-    images: &[u8],
-    labels: &[u8],
+    inputs: &Inputs,
+    labels: &[Label],
     features: usize,
     order: &[u32],
     x: &mut [f32],
-    batch_labels: &mut [u8],
+    batch_labels: &mut [Label],
 ) {
     let rows = order.len().div_ceil(workers.threads()).max(1);
     workers.run(|| {
@@ -541,7 +549,7 @@ pub fn gather_on(
             .zip(x.par_chunks_mut(rows * features))
             .zip(batch_labels.par_chunks_mut(rows))
             .for_each(|((order, x), batch_labels)| {
-                gather(images, labels, features, order, x, batch_labels)
+                gather(inputs, labels, features, order, x, batch_labels)
             });
     });
 }
@@ -694,12 +702,14 @@ mod tests {
         }
 
         let (features, count) = (7, 20);
-        let images: Vec<u8> = (0..features * count)
-            .map(|i| (i * 37 % 256) as u8)
-            .collect();
-        let labels: Vec<u8> = (0..count).map(|i| (i % 10) as u8).collect();
+        let images = Inputs::Pixels(
+            (0..features * count)
+                .map(|i| (i * 37 % 256) as u8)
+                .collect(),
+        );
+        let labels: Vec<Label> = (0..count).map(|i| (i % 10) as Label).collect();
         let order: Vec<u32> = (0..11).map(|i| (i * 7 % count) as u32).collect();
-        let (mut x1, mut l1) = (vec![f32::NAN; 16 * features], vec![255u8; 16]);
+        let (mut x1, mut l1) = (vec![f32::NAN; 16 * features], vec![Label::MAX; 16]);
         let (mut x2, mut l2) = (x1.clone(), l1.clone());
         gather(&images, &labels, features, &order, &mut x1, &mut l1);
         gather_on(
@@ -746,7 +756,7 @@ mod tests {
     #[test]
     fn softmax_cross_entropy_is_stable_and_its_gradient_rows_sum_to_zero() {
         let logits = [1e4f32, -1e4, 0.0, -1e4, 1e4, 3.0, 5.0, 5.0, 5.0];
-        let labels = [1u8, 1, 2];
+        let labels: [Label; 3] = [1, 1, 2];
         let mut d = [f32::NAN; 9];
         let m = softmax_cross_entropy(&logits, &labels, 3, 3, 1.0 / 3.0, &mut d);
         assert!(m.loss_sum.is_finite());

@@ -1,72 +1,223 @@
-//! What a loaded data set is: two splits of `u8` pixels and labels, their image shape and the
-//! class names.
+//! What a loaded data set is: two splits of inputs (8-bit pixels or f32 values) and labels, their
+//! shape, the scaling that made them, and the class names.
 
-use super::DataError;
+use super::{DataError, Scaling};
+use crate::cpu::ops::INV_255;
 use std::path::PathBuf;
 
-/// Images and labels of one split, as stored in the IDX files.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// A class label: classes are counted up to [`MAX_CLASSES`].
+pub type Label = u16;
+
+/// The most classes a data set may have (labels `0..MAX_CLASSES`).
+pub const MAX_CLASSES: usize = Label::MAX as usize;
+
+/// The inputs of one split, `count × features`, row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Inputs {
+    /// Packed `u8` pixels (0 = background, 255 = full ink): both engines turn each into
+    /// `p · (1/255)` on the way into the network, bit for bit alike, so 8-bit data stays a
+    /// quarter of the size on the device.
+    Pixels(Vec<u8>),
+    /// `f32` values the network reads as they are (already scaled; see `data::Scaling`).
+    Values(Vec<f32>),
+}
+
+impl Inputs {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            Inputs::Pixels(p) => p.len(),
+            Inputs::Values(v) => v.len(),
+        }
+    }
+
+    /// True when there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes held in memory.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Inputs::Pixels(p) => p.len(),
+            Inputs::Values(v) => v.len() * 4,
+        }
+    }
+
+    /// The pixels, when the inputs are 8-bit.
+    pub fn pixels(&self) -> Option<&[u8]> {
+        match self {
+            Inputs::Pixels(p) => Some(p),
+            Inputs::Values(_) => None,
+        }
+    }
+}
+
+/// Inputs and labels of one split.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Samples {
-    /// `count × features` pixels, row-major, 0..=255.
-    pub images: Vec<u8>,
+    /// `count × features` inputs, row-major.
+    pub inputs: Inputs,
     /// `count` class labels.
-    pub labels: Vec<u8>,
+    pub labels: Vec<Label>,
     /// Number of samples.
     pub count: usize,
-    /// Pixels per image (rows × cols).
+    /// Inputs per sample (pixels × channels of an image, or a table's feature columns).
     pub features: usize,
 }
 
+impl Default for Samples {
+    fn default() -> Self {
+        Self {
+            inputs: Inputs::Pixels(Vec::new()),
+            labels: Vec::new(),
+            count: 0,
+            features: 0,
+        }
+    }
+}
+
 impl Samples {
-    /// Samples from memory: `labels.len()` images of `features` pixels each, one after another
-    /// in `images` (0 = background, 255 = full ink, as in MNIST).
+    /// Samples from memory: `labels.len()` rows of `features` inputs each, one after another.
     ///
     /// ```
-    /// let two = gpu_mlp::Samples::new(vec![0, 255, 255, 0], vec![1, 0], 2)?;
-    /// assert_eq!((two.count, two.image(1)), (2, &[255, 0][..]));
-    /// assert!(gpu_mlp::Samples::new(vec![0; 3], vec![1, 0], 2).is_err());
+    /// use gpu_mlp::data::Inputs;
+    /// let two = gpu_mlp::Samples::new(Inputs::Pixels(vec![0, 255, 255, 0]), vec![1, 0], 2)?;
+    /// assert_eq!((two.count, two.input(1)), (2, vec![1.0, 0.0]));
+    /// assert!(gpu_mlp::Samples::new(Inputs::Pixels(vec![0; 3]), vec![1, 0], 2).is_err());
     /// # Ok::<(), gpu_mlp::error::DataError>(())
     /// ```
-    pub fn new(images: Vec<u8>, labels: Vec<u8>, features: usize) -> Result<Self, DataError> {
+    pub fn new(inputs: Inputs, labels: Vec<Label>, features: usize) -> Result<Self, DataError> {
         if features == 0 {
             return Err(DataError::Invalid {
-                problem: "samples need at least 1 pixel per image".to_string(),
+                problem: "samples need at least 1 input each".to_string(),
             });
         }
-        if labels.len().checked_mul(features) != Some(images.len()) {
+        if labels.len().checked_mul(features) != Some(inputs.len()) {
             return Err(DataError::Invalid {
                 problem: format!(
-                    "{} pixels do not make {} images of {features} pixels",
-                    images.len(),
+                    "{} inputs do not make {} samples of {features}",
+                    inputs.len(),
                     labels.len()
                 ),
             });
         }
         Ok(Self {
             count: labels.len(),
-            images,
+            inputs,
             labels,
             features,
         })
     }
 
-    /// The pixels of sample `i`.
-    pub fn image(&self, i: usize) -> &[u8] {
-        &self.images[i * self.features..(i + 1) * self.features]
+    /// 8-bit pixel samples (see [`Samples::new`]).
+    pub fn pixels(pixels: Vec<u8>, labels: Vec<Label>, features: usize) -> Result<Self, DataError> {
+        Self::new(Inputs::Pixels(pixels), labels, features)
+    }
+
+    /// The input of sample `i` as the network reads it (pixels times 1/255).
+    pub fn input(&self, i: usize) -> Vec<f32> {
+        let range = i * self.features..(i + 1) * self.features;
+        match &self.inputs {
+            Inputs::Pixels(p) => p[range].iter().map(|&x| f32::from(x) * INV_255).collect(),
+            Inputs::Values(v) => v[range].to_vec(),
+        }
+    }
+
+    /// The samples at `indices`, in that order (a subset, a split, a shuffle).
+    pub fn select(&self, indices: &[usize]) -> Samples {
+        let f = self.features;
+        let inputs = match &self.inputs {
+            Inputs::Pixels(p) => Inputs::Pixels(
+                indices
+                    .iter()
+                    .flat_map(|&i| &p[i * f..(i + 1) * f])
+                    .copied()
+                    .collect(),
+            ),
+            Inputs::Values(v) => Inputs::Values(
+                indices
+                    .iter()
+                    .flat_map(|&i| &v[i * f..(i + 1) * f])
+                    .copied()
+                    .collect(),
+            ),
+        };
+        Samples {
+            inputs,
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            count: indices.len(),
+            features: f,
+        }
+    }
+
+    /// The first `n` samples.
+    pub fn first(&self, n: usize) -> Samples {
+        self.select(&(0..n.min(self.count)).collect::<Vec<_>>())
+    }
+}
+
+/// Where a data set's samples came from; models record it, and it decides what `predict`
+/// accepts (images for image sources, table rows for tables).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SourceKind {
+    /// The four IDX files (MNIST's format).
+    #[default]
+    Idx,
+    /// A folder of image files, one subfolder per class.
+    ImageFolder,
+    /// A CSV or TSV file: one row per sample.
+    Csv,
+    /// A NumPy `.npz` archive.
+    Npz,
+    /// Built in memory by a program.
+    Memory,
+}
+
+impl SourceKind {
+    /// The name models record (`idx`, `image-folder`, `csv`, `npz`, `memory`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::Idx => "idx",
+            SourceKind::ImageFolder => "image-folder",
+            SourceKind::Csv => "csv",
+            SourceKind::Npz => "npz",
+            SourceKind::Memory => "memory",
+        }
+    }
+
+    /// The kind named `name` (as [`SourceKind::name`] writes it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            SourceKind::Idx,
+            SourceKind::ImageFolder,
+            SourceKind::Csv,
+            SourceKind::Npz,
+            SourceKind::Memory,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
     }
 }
 
 /// A loaded data set: train and test splits with their shape and class names.
 #[derive(Clone, Debug)]
 pub struct Dataset {
-    /// `mnist`, `fashion-mnist`, or the folder name for `--data DIR`.
+    /// `mnist`, `fashion-mnist`, or the folder or file name for `--data PATH`.
     pub name: String,
     /// One name per class, index = label.
     pub class_names: Vec<String>,
-    /// Image height in pixels.
+    /// Image height in pixels (1 for a table).
     pub rows: usize,
-    /// Image width in pixels.
+    /// Image width in pixels (a table's feature count).
     pub cols: usize,
+    /// Values per pixel: 1 grey, 3 RGB (interleaved, row-major); 1 for a table.
+    pub channels: usize,
+    /// What kind of source the samples came from.
+    pub source: SourceKind,
+    /// How the source's raw values became `train`'s and `test`'s inputs; models keep it so new
+    /// data is scaled the same way.
+    pub scaling: Scaling,
     /// The training split.
     pub train: Samples,
     /// The test split.
@@ -76,8 +227,10 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// A data set from memory: `shape` is `(rows, cols)` of every image, and every label must
-    /// name one of `class_names` (at least 2). Both splits need at least one sample.
+    /// A data set from memory: `shape` is `(rows, cols)` of every image (`(1, features)` for a
+    /// table), each sample holding one input per pixel (grey) or three (RGB, interleaved), and
+    /// every label must name one of `class_names` (at least 2). Both splits need at least one
+    /// sample. Its source is [`SourceKind::Memory`]; pixels are scaled by 1/255, values not.
     pub fn new(
         name: impl Into<String>,
         class_names: Vec<String>,
@@ -100,11 +253,11 @@ impl Dataset {
             if samples.count == 0 {
                 return Err(invalid(format!("the {split} split holds no samples")));
             }
-            if samples.features != rows * cols {
+            if rows * cols == 0 || samples.features != train.features {
                 return Err(invalid(format!(
-                    "the {split} split has {} pixels per image, {rows}x{cols} images have {}",
-                    samples.features,
-                    rows * cols
+                    "the {split} split has {} inputs per sample, {rows}x{cols} images cannot \
+                     have them",
+                    samples.features
                 )));
             }
             if let Some(label) = samples
@@ -118,11 +271,37 @@ impl Dataset {
                 )));
             }
         }
+        if class_names.len() > MAX_CLASSES {
+            return Err(invalid(format!(
+                "{} classes named, at most {MAX_CLASSES} are supported",
+                class_names.len()
+            )));
+        }
+        if matches!(train.inputs, Inputs::Pixels(_)) != matches!(test.inputs, Inputs::Pixels(_)) {
+            return Err(invalid(
+                "one split holds pixels, the other values".to_string(),
+            ));
+        }
+        // Grey images have one value per pixel, colour ones one per channel.
+        let channels = train.features / (rows * cols);
+        if channels * rows * cols != train.features || !matches!(channels, 1 | 3) {
+            return Err(invalid(format!(
+                "{} inputs per sample are not {rows}x{cols} grey or RGB pixels",
+                train.features
+            )));
+        }
+        let scaling = match train.inputs {
+            Inputs::Pixels(_) => Scaling::Pixels,
+            Inputs::Values(_) => Scaling::None,
+        };
         Ok(Self {
             name,
             class_names,
             rows,
             cols,
+            channels,
+            source: SourceKind::Memory,
+            scaling,
             train,
             test,
             dir: PathBuf::new(),
@@ -134,8 +313,14 @@ impl Dataset {
         self.class_names.len()
     }
 
-    /// Pixels per image, the model's input width.
+    /// Inputs per sample, the model's input width.
     pub fn features(&self) -> usize {
-        self.rows * self.cols
+        self.rows * self.cols * self.channels
+    }
+
+    /// True when the samples are images (`show` draws them, `predict` takes image files).
+    pub fn is_image(&self) -> bool {
+        matches!(self.source, SourceKind::Idx | SourceKind::ImageFolder)
+            || (self.source != SourceKind::Csv && self.rows > 1)
     }
 }

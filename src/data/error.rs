@@ -1,7 +1,7 @@
 //! The errors of reading, finding and fetching data, and the hints they give.
 
 use super::idx;
-use super::KnownDataset;
+use super::{KnownDataset, Label};
 use std::io;
 use std::path::PathBuf;
 
@@ -106,7 +106,7 @@ pub enum DataError {
         path: PathBuf,
         dataset: String,
         index: usize,
-        label: u8,
+        label: Label,
         classes: usize,
     },
 
@@ -120,7 +120,7 @@ pub enum DataError {
     UnseenTestLabel {
         path: PathBuf,
         index: usize,
-        label: u8,
+        label: Label,
         /// The training labels, e.g. `0..=9` or `0, 1, 4`.
         training: String,
     },

@@ -1,7 +1,7 @@
 //! A data set folder: the four canonical IDX files (each raw or `.gz`), found and read into a
 //! [`Dataset`] (`write_dir` in the module root writes one).
 
-use super::{idx, DataError, Dataset, KnownDataset};
+use super::{idx, DataError, Dataset, KnownDataset, SourceKind, MAX_CLASSES};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -76,8 +76,8 @@ fn is_data_file(path: &Path) -> Result<bool, DataError> {
 }
 
 /// The labels marked in `seen`, as `0..=9` when they run without a gap from 0, else listed.
-fn label_list(seen: &[bool; 256]) -> String {
-    let labels: Vec<usize> = (0..256).filter(|&l| seen[l]).collect();
+fn label_list(seen: &[bool]) -> String {
+    let labels: Vec<usize> = (0..seen.len()).filter(|&l| seen[l]).collect();
     match labels.last() {
         Some(&last) if labels.len() == last + 1 => format!("0..={last}"),
         _ => labels
@@ -149,7 +149,7 @@ pub fn load_dir(dir: &Path, hint: Option<KnownDataset>) -> Result<Dataset, DataE
         None => {
             // The classes are what the training labels use; a test label outside them would
             // silently widen the model (a corrupt file of 255s made a 256-class model).
-            let mut seen = [false; 256];
+            let mut seen = vec![false; MAX_CLASSES];
             for &l in &train.labels {
                 seen[usize::from(l)] = true;
             }
@@ -174,6 +174,7 @@ pub fn load_dir(dir: &Path, hint: Option<KnownDataset>) -> Result<Dataset, DataE
     // Everything `Dataset::new` checks was checked above, naming the file.
     Ok(Dataset {
         dir: dir.to_path_buf(),
+        source: SourceKind::Idx,
         ..Dataset::new(name, class_names, (rows, cols), train, test)?
     })
 }

@@ -8,7 +8,7 @@
 //! only grows as bytes actually arrive, so a header claiming billions of images in a tiny file
 //! is an error after reading that file, not an allocation failure.
 
-use super::{DataError, Samples};
+use super::{DataError, Inputs, Label, Samples};
 use crate::output::AtomicFile;
 use byteorder::{BigEndian, ReadBytesExt, WriteBytesExt};
 use flate2::bufread::MultiGzDecoder;
@@ -130,8 +130,8 @@ pub fn read_samples(
     let samples = Samples {
         count: images.count,
         features: images.rows * images.cols,
-        images: images.pixels,
-        labels,
+        inputs: Inputs::Pixels(images.pixels),
+        labels: labels.into_iter().map(Label::from).collect(),
     };
     Ok((samples, images.rows, images.cols))
 }

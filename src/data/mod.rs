@@ -21,15 +21,17 @@ pub mod fetch;
 mod folder;
 pub mod idx;
 mod known;
+mod scaling;
 mod search;
 
-pub use dataset::{Dataset, Samples};
+pub use dataset::{Dataset, Inputs, Label, Samples, SourceKind, MAX_CLASSES};
 pub use error::DataError;
 pub use folder::{
     find_files, load_dir, DataFiles, FILE_STEMS, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES,
     TRAIN_LABELS,
 };
 pub use known::KnownDataset;
+pub use scaling::Scaling;
 pub use search::{
     cache_dir, load, load_known, search_dirs, DataSource, LoadOptions, Search, DATA_ENV,
 };
@@ -53,20 +55,27 @@ pub fn write_dir(
         idx::Compression::Gzip => ".gz",
     };
     let path = |stem: &str| dir.join(format!("{stem}{ext}"));
-    idx::write_images(
-        &path(TRAIN_IMAGES),
-        &data.train.images,
-        data.rows,
-        data.cols,
-        compression,
-    )?;
-    idx::write_labels(&path(TRAIN_LABELS), &data.train.labels, compression)?;
-    idx::write_images(
-        &path(TEST_IMAGES),
-        &data.test.images,
-        data.rows,
-        data.cols,
-        compression,
-    )?;
-    idx::write_labels(&path(TEST_LABELS), &data.test.labels, compression)
+    for (samples, images, labels) in [
+        (&data.train, TRAIN_IMAGES, TRAIN_LABELS),
+        (&data.test, TEST_IMAGES, TEST_LABELS),
+    ] {
+        // IDX holds 8-bit grey images with 8-bit labels; anything else would be cut short.
+        let unfit = |problem: &str| DataError::Invalid {
+            problem: format!("{} cannot be written as IDX files: {problem}", data.name),
+        };
+        let pixels = samples
+            .inputs
+            .pixels()
+            .filter(|_| data.channels == 1)
+            .ok_or_else(|| unfit("its inputs are not 8-bit grey pixels"))?;
+        let labels_u8 = samples
+            .labels
+            .iter()
+            .map(|&l| u8::try_from(l))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(|_| unfit("it has labels above 255"))?;
+        idx::write_images(&path(images), pixels, data.rows, data.cols, compression)?;
+        idx::write_labels(&path(labels), &labels_u8, compression)?;
+    }
+    Ok(())
 }

@@ -16,6 +16,7 @@ use super::ops::optimizer::{self, OptimizerBindings, OptimizerParams};
 use super::ops::softmax_cross_entropy::{self, SoftmaxBindings, SoftmaxParams};
 use super::ops::{self, StepRecord};
 use super::pipelines::Pipelines;
+use crate::data::{Inputs, Label};
 use crate::error::GpuError;
 use std::sync::Arc;
 
@@ -113,12 +114,12 @@ impl KernelLab {
         buffers::read(&self.ctx, &c_buf, 0, c.len())
     }
 
-    /// The batch of `step` from u8 `images`/`labels` (`features` per sample) and `order`:
-    /// returns the normalised rows (`x_init` poisons them first) and the labels.
+    /// The batch of `step` from `images`/`labels` (`features` per sample) and `order`:
+    /// returns the gathered rows (`x_init` poisons them first) and the labels.
     pub fn gather(
         &self,
-        images: &[u8],
-        labels: &[u8],
+        images: &Inputs,
+        labels: &[Label],
         features: usize,
         order: &[u32],
         step: &StepRecord,
@@ -133,8 +134,9 @@ impl KernelLab {
             order,
             x_init.len(),
         )?;
-        let images = buffers::with_data(&self.ctx, "images", &buffers::pack_u8(images), STORAGE);
-        let labels = buffers::with_data(&self.ctx, "labels", &buffers::pack_u8(labels), STORAGE);
+        let params = GatherParams::new(features, images);
+        let images = buffers::with_data(&self.ctx, "images", &gather::input_words(images), STORAGE);
+        let labels = buffers::with_data(&self.ctx, "labels", &gather::label_words(labels), STORAGE);
         let order = buffers::with_data(&self.ctx, "order", order, STORAGE);
         let x = buffers::with_data(&self.ctx, "x", x_init, STORAGE);
         let y = buffers::with_data(&self.ctx, "y", &vec![u32::MAX; rows], STORAGE);
@@ -145,7 +147,6 @@ impl KernelLab {
             x: &x,
             y: &y,
         };
-        let params = GatherParams::new(features);
         let workgroups = gather::workgroups(rows, features);
         self.run(&self.pipes.gather, step, workgroups, |steps| {
             bindings.bind(&self.ctx, &self.pipes.gather_layout, &params, steps)

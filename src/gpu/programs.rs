@@ -4,7 +4,7 @@
 
 use super::buffers::{self, STORAGE};
 use super::engine::Core;
-use super::ops::gather::{self, GatherBindings, GatherParams};
+use super::ops::gather::{self, GatherBindings};
 use super::ops::matmul::{Epilogue, MatmulBindings, MatmulCall, Product, Transpose};
 use super::ops::optimizer::{self, OptimizerBindings, OptimizerParams};
 use super::ops::softmax_cross_entropy::{self, SoftmaxBindings, SoftmaxParams};
@@ -255,7 +255,7 @@ impl Builder<'_> {
             x: &core.buffers.acts[0],
             y: &core.buffers.labels,
         };
-        let params = GatherParams::new(core.spec.inputs);
+        let params = resident.gather;
         Dispatch {
             name: "gather".into(),
             pipeline: core.pipes.gather.clone(),

@@ -3,10 +3,11 @@
 
 use super::buffers::{self, STORAGE};
 use super::context::{DeviceNeeds, GpuContext};
+use super::ops::gather::{self, GatherParams};
 use super::ops::matmul::MatmulVariant;
 use super::ops::{self, matmul::Product};
 use super::GpuOptions;
-use crate::data::Samples;
+use crate::data::{Inputs, Samples};
 use crate::error::GpuError;
 use crate::model::ModelSpec;
 
@@ -161,30 +162,53 @@ pub struct Resident {
     pub images: wgpu::Buffer,
     pub labels: wgpu::Buffer,
     pub count: usize,
+    /// The gather's parameters for these inputs (pixels or values).
+    pub gather: GatherParams,
 }
 
 impl Resident {
     /// Uploads `samples` after checking they fit the device.
     pub fn upload(ctx: &GpuContext, samples: &Samples) -> Result<Self, GpuError> {
         let limits = ctx.device.limits();
-        let bytes = samples.images.len().next_multiple_of(4) as u64;
-        if bytes > limits.max_storage_buffer_binding_size || bytes > limits.max_buffer_size {
+        let bytes = samples.inputs.bytes().next_multiple_of(4) as u64;
+        let kind = match samples.inputs {
+            Inputs::Pixels(_) => "pixels",
+            Inputs::Values(_) => "values",
+        };
+        let most = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        if bytes > most {
             return Err(limit(
                 ctx,
                 format!(
-                    "the data set's {} MiB of pixels exceed the device's {} MiB storage binding",
+                    "the data's {} MiB of {kind} ({} samples of {} inputs) exceed the device's \
+                     {} MiB storage binding; use fewer samples (--train-samples) or the CPU \
+                     engine",
                     bytes >> 20,
-                    limits.max_storage_buffer_binding_size >> 20
+                    samples.count,
+                    samples.features,
+                    most >> 20
                 ),
             ));
         }
-        if samples.images.len() >= u32::MAX as usize {
-            return Err(limit(ctx, "data sets over 4 GiB are not supported".into()));
+        if samples.inputs.len() >= u32::MAX as usize {
+            return Err(limit(
+                ctx,
+                "data sets over 4 Gi values are not supported".into(),
+            ));
         }
+        let words = gather::input_words(&samples.inputs);
         Ok(Self {
-            images: buffers::with_data(ctx, "images", &buffers::pack_u8(&samples.images), STORAGE),
-            labels: buffers::with_data(ctx, "labels", &buffers::pack_u8(&samples.labels), STORAGE),
+            images: buffers::with_data(ctx, "images", &words, STORAGE),
+            labels: buffers::with_data(
+                ctx,
+                "labels",
+                &gather::label_words(&samples.labels),
+                STORAGE,
+            ),
             count: samples.count,
+            gather: GatherParams::new(samples.features, &samples.inputs),
         })
     }
 }

@@ -9,6 +9,7 @@
 
 use super::norm::{ErrorNorm, Worst};
 use crate::cpu::ops;
+use crate::data::{Inputs, Label};
 use crate::dropout::DropoutMask;
 use crate::error::GpuError;
 use crate::gpu::kernels::KernelLab;
@@ -498,13 +499,31 @@ impl Checker<'_> {
         });
     }
 
-    /// The batch gather through a shuffled order (or directly, as evaluation reads), normalised
-    /// to [0, 1]: bit for bit, labels included.
-    fn gather(&mut self, count: usize, features: usize, batch: usize, direct: bool, case: &str) {
-        let kernel = if direct { "gather direct" } else { "gather" };
+    /// The batch gather through a shuffled order (or directly, as evaluation reads), of u8
+    /// pixels normalised to [0, 1] or of f32 `values`: bit for bit, labels included (drawn from
+    /// 300 classes, so labels above a byte are checked too).
+    fn gather(
+        &mut self,
+        count: usize,
+        features: usize,
+        batch: usize,
+        direct: bool,
+        values: bool,
+        case: &str,
+    ) {
+        let kernel = match (direct, values) {
+            (false, false) => "gather",
+            (true, false) => "gather direct",
+            (false, true) => "gather values",
+            (true, true) => "gather direct values",
+        };
         let shape = format!("batch {batch} of {count}x{features}{case}");
-        let images = self.bytes(count * features, 256);
-        let labels = self.bytes(count, 10);
+        let images = if values {
+            Inputs::Values(self.vec(count * features))
+        } else {
+            Inputs::Pixels(self.bytes(count * features, 256))
+        };
+        let labels: Vec<Label> = (0..count).map(|_| self.rng.random_range(0..300)).collect();
         let order = crate::train::shuffled_rows(count, &mut self.rng);
         let start = (count - batch).min(1);
         let step = StepRecord {
@@ -527,7 +546,7 @@ impl Checker<'_> {
             order[start..start + batch].to_vec()
         };
         let mut want_x = poison(batch * features);
-        let mut want_y = vec![0u8; batch];
+        let mut want_y = vec![0; batch];
         ops::gather(&images, &labels, features, &rows, &mut want_x, &mut want_y);
         match got {
             Ok((x, y)) => {
@@ -555,8 +574,12 @@ impl Checker<'_> {
             .iter()
             .map(|v| v * spread)
             .collect();
-        let labels = self.bytes(rows, classes as u32);
-        let labels32: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
+        let labels: Vec<Label> = self
+            .bytes(rows, classes as u32)
+            .into_iter()
+            .map(Label::from)
+            .collect();
+        let labels32: Vec<u32> = labels.iter().map(|&l| u32::from(l)).collect();
         let mut step = StepRecord::full(used);
         step.slot = 2;
         let mut want = poison(rows * classes);
@@ -875,10 +898,12 @@ pub fn check_kernels(
         }
     }
     if grid.ragged {
-        c.gather(50, 784, 33, false, "");
-        c.gather(7, 3, 5, false, "");
-        c.gather(10, 17, 1, false, "");
-        c.gather(50, 17, 33, true, "");
+        c.gather(50, 784, 33, false, false, "");
+        c.gather(7, 3, 5, false, false, "");
+        c.gather(10, 17, 1, false, false, "");
+        c.gather(50, 17, 33, true, false, "");
+        c.gather(50, 17, 33, false, true, "");
+        c.gather(9, 5, 4, true, true, "");
         for (rows, classes) in [(1, 10), (3, 2), (33, 10), (300, 10), (64, 65)] {
             c.softmax(rows, classes, 8.0, "");
         }
@@ -889,8 +914,8 @@ pub fn check_kernels(
     if let Some((spec, batch)) = &grid.model {
         let batch = (*batch).max(1);
         let count = batch + batch / 2 + 1;
-        c.gather(count, spec.inputs, batch, false, " (model)");
-        c.gather(count, spec.inputs, batch, true, " (model)");
+        c.gather(count, spec.inputs, batch, false, false, " (model)");
+        c.gather(count, spec.inputs, batch, true, false, " (model)");
         c.softmax(batch + batch / 2, spec.classes, 8.0, " (model)");
         c.softmax(
             batch + batch / 2,

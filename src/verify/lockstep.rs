@@ -6,7 +6,7 @@
 //! later ones are shown, not judged (see there).
 
 use crate::cpu::CpuEngine;
-use crate::data::Samples;
+use crate::data::{Inputs, Label, Samples, MAX_CLASSES};
 use crate::engine::{Engine, EpochPlan, Split};
 use crate::error::Result;
 use crate::gpu::{GpuContext, GpuEngine, GpuOptions, Pipelines};
@@ -58,12 +58,7 @@ impl LockstepRows {
     pub fn from_split(split: &Samples, rows: usize, name: &str) -> Self {
         let rows = rows.min(split.count).max(1).min(split.count);
         Self {
-            samples: Samples {
-                images: split.images[..rows * split.features].to_vec(),
-                labels: split.labels[..rows].to_vec(),
-                count: rows,
-                features: split.features,
-            },
+            samples: split.first(rows),
             note: format!("{name} (first {rows} training rows)"),
         }
     }
@@ -71,12 +66,12 @@ impl LockstepRows {
     /// Seeded random pixels and labels; `why` says why real data is not used.
     pub fn random(features: usize, classes: usize, rows: usize, seed: u64, why: &str) -> Self {
         let mut rng = Pcg64Mcg::seed_from_u64(seed ^ 0x0da7_a5e7);
-        let classes = classes.clamp(1, 256) as u32;
+        let classes = classes.clamp(1, MAX_CLASSES) as u32;
         Self {
             samples: Samples {
-                images: (0..rows * features).map(|_| rng.random::<u8>()).collect(),
+                inputs: Inputs::Pixels((0..rows * features).map(|_| rng.random::<u8>()).collect()),
                 labels: (0..rows)
-                    .map(|_| rng.random_range(0..classes) as u8)
+                    .map(|_| rng.random_range(0..classes) as Label)
                     .collect(),
                 count: rows,
                 features,

@@ -74,6 +74,9 @@ fn checkpoint(hidden: Vec<usize>, metadata: bool) -> Checkpoint {
         dataset: "toy".into(),
         rows: 4,
         cols: 4,
+        channels: 1,
+        source: gpu_mlp::data::SourceKind::Idx,
+        scaling: gpu_mlp::data::Scaling::Pixels,
         metadata: extra,
     }
 }

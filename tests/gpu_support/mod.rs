@@ -99,13 +99,7 @@ pub fn mnist(split: &str, n: usize) -> Option<Samples> {
     } else {
         &data.train
     };
-    let count = n.min(all.count);
-    Some(Samples {
-        images: all.images[..count * all.features].to_vec(),
-        labels: all.labels[..count].to_vec(),
-        count,
-        features: all.features,
-    })
+    Some(all.first(n))
 }
 
 /// Runs this build's `gpu-mlp` binary with `args`, without the checker's self-test and

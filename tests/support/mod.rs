@@ -13,6 +13,7 @@ use gpu_mlp::train::{self, Silent, TrainConfig, TrainReport};
 use image::{Rgb, RgbImage};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// Where CI and the developers keep MNIST (relative to the crate root), as `tests/data.rs`.
@@ -25,13 +26,7 @@ pub const TEST_SAMPLES: usize = 2_000;
 
 /// The first `n` samples of `s` (all of them when it has fewer).
 pub fn take(s: &Samples, n: usize) -> Samples {
-    let n = n.min(s.count);
-    Samples {
-        images: s.images[..n * s.features].to_vec(),
-        labels: s.labels[..n].to_vec(),
-        count: n,
-        features: s.features,
-    }
+    s.first(n)
 }
 
 /// The first `TRAIN_SAMPLES` training and `TEST_SAMPLES` test samples of real MNIST.
@@ -174,6 +169,33 @@ pub fn picture_dir() -> (Option<tempfile::TempDir>, PathBuf) {
     }
 }
 
+/// Runs the gpu-mlp binary with `args` (no backtraces, no `GPU_MLP_DATA` from outside).
+pub fn gpu_mlp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("GPU_MLP_DATA")
+        .output()
+        .expect("the gpu-mlp binary runs")
+}
+
+/// Runs a command that must fail: exit status ≠ 0, one `error:` line containing `expected`.
+pub fn fails(args: &[&str], expected: &str) {
+    let out = gpu_mlp(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "{args:?} succeeded:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let line = stderr.lines().last().unwrap_or("");
+    assert!(
+        line.starts_with("error: ") && line.contains(expected),
+        "{args:?}: expected an 'error: ...{expected}...' line, got:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{args:?} panicked:\n{stderr}");
+}
+
 /// The standard output of a finished process that must have succeeded; on failure both of its
 /// streams go into the message, after `what` it was.
 pub fn succeeded(out: &std::process::Output, what: &str) -> String {
@@ -201,6 +223,9 @@ pub fn small_checkpoint() -> Checkpoint {
         dataset: "toy".into(),
         rows: 4,
         cols: 4,
+        channels: 1,
+        source: gpu_mlp::data::SourceKind::Idx,
+        scaling: gpu_mlp::data::Scaling::Pixels,
         metadata: BTreeMap::new(),
     }
 }

@@ -1,32 +1,48 @@
-//! The batch gather (`shaders/gather.wgsl`): a step's rows of the resident u8 data set,
-//! normalised to f32, and their labels. CPU reference: `cpu::ops::gather` (bit for bit).
+//! The batch gather (`shaders/gather.wgsl`): a step's rows of the resident data set (u8 pixels
+//! normalised to f32, or f32 values as they are), and their labels. CPU reference:
+//! `cpu::ops::gather` (bit for bit).
 
-use super::{bind_group, out_of_bounds, Layout, StepRecord};
+use super::{out_of_bounds, StepRecord};
+use crate::data::{Inputs, Label};
 use crate::error::GpuError;
-use crate::gpu::context::GpuContext;
+use crate::gpu::buffers;
 use bytemuck::{Pod, Zeroable};
 
-/// The assembled shader.
-pub const WGSL: &str = shader!("gather.wgsl");
-
-pub const ENTRY_POINT: &str = "gather";
+kernel_shader!("gather.wgsl", "gather");
 
 /// The shader's `Params`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct GatherParams {
     pub features: u32,
-    pub _pad: [u32; 3],
+    /// 0: the resident words are packed u8 pixels; 1: f32 values.
+    pub values: u32,
+    pub _pad: [u32; 2],
 }
 
 impl GatherParams {
-    /// Rows of `features` pixels each.
-    pub fn new(features: usize) -> Self {
+    /// Rows of `features` inputs each, of the kind `inputs` holds.
+    pub fn new(features: usize, inputs: &Inputs) -> Self {
         Self {
             features: features as u32,
+            values: matches!(inputs, Inputs::Values(_)) as u32,
             ..Default::default()
         }
     }
+}
+
+/// The words the shader reads for `inputs`: pixels packed four to a u32 (a quarter of the
+/// memory), values one per word.
+pub fn input_words(inputs: &Inputs) -> Vec<u32> {
+    match inputs {
+        Inputs::Pixels(p) => buffers::pack_u8(p),
+        Inputs::Values(v) => bytemuck::cast_slice(v).to_vec(),
+    }
+}
+
+/// The labels as the shader reads them, one u32 each.
+pub fn label_words(labels: &[Label]) -> Vec<u32> {
+    labels.iter().map(|&l| u32::from(l)).collect()
 }
 
 /// Workgroups of the gather for `rows` rows of `features`: 256 invocations each, one per u32
@@ -39,38 +55,24 @@ pub fn workgroups(rows: usize, features: usize) -> (u32, u32) {
     (groups, 1)
 }
 
-/// The storage buffers of a gather, in binding order (2 ..= 6).
-pub struct GatherBindings<'a> {
-    /// The data set's u8 pixels, four to a u32 (`buffers::pack_u8`).
-    pub images: &'a wgpu::Buffer,
-    /// The data set's u8 labels, packed the same way.
-    pub labels: &'a wgpu::Buffer,
-    /// The epoch's permutation (unused by direct steps).
-    pub order: &'a wgpu::Buffer,
-    /// The batch's rows, `[len, features]` f32 (written).
-    pub x: &'a wgpu::Buffer,
-    /// The batch's labels, `[len]` u32 (written).
-    pub y: &'a wgpu::Buffer,
-}
-
-impl GatherBindings<'_> {
-    /// Read-only flag of each storage binding.
-    pub const STORAGE: &'static [bool] = &[true, true, true, false, false];
-
-    pub fn bind(
-        &self,
-        ctx: &GpuContext,
-        layout: &Layout,
-        params: &GatherParams,
-        steps: &wgpu::Buffer,
-    ) -> wgpu::BindGroup {
-        let storage = [self.images, self.labels, self.order, self.x, self.y];
-        bind_group(ctx, "gather", layout, params, steps, &storage)
+storage_bindings! {
+    /// The storage buffers of a gather, in binding order (2 ..= 6).
+    pub struct GatherBindings("gather", GatherParams) {
+        /// The data set's inputs ([`input_words`]).
+        images: read,
+        /// The data set's labels ([`label_words`]).
+        labels: read,
+        /// The epoch's permutation (unused by direct steps).
+        order: read,
+        /// The batch's rows, `[len, features]` f32 (written).
+        x: write,
+        /// The batch's labels, `[len]` u32 (written).
+        y: write,
     }
 }
 
 /// Checks that `step` reads samples inside a data set of `count` samples of `features`
-/// (`images` u8 values) through `order`, and writes inside `x_len` floats.
+/// (`images` input values) through `order`, and writes inside `x_len` floats.
 pub fn check_bounds(
     step: &StepRecord,
     count: usize,
