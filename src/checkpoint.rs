@@ -9,9 +9,11 @@
 //! final metrics, gpu-mlp version). `docs/checkpoint-format.md` describes the format.
 
 use crate::data::Dataset;
+use crate::engine::OptimizerState;
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
 use crate::output;
+use crate::resume::{self, ResumeState, TensorGroup};
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -42,6 +44,7 @@ pub mod keys {
     pub const INPUT_COLS: &str = "input_cols";
     pub const PIXEL_NORMALISATION: &str = "pixel_normalisation";
     pub const PIXEL_LAYOUT: &str = "pixel_layout";
+    pub const RESUME: &str = crate::resume::METADATA_KEY;
 
     /// Keys owned by the format; `Checkpoint::metadata` never holds them.
     pub const RESERVED: &[&str] = &[
@@ -60,6 +63,7 @@ pub mod keys {
         INPUT_COLS,
         PIXEL_NORMALISATION,
         PIXEL_LAYOUT,
+        RESUME,
     ];
 }
 
@@ -78,6 +82,8 @@ pub struct Checkpoint {
     pub cols: usize,
     /// Everything else in the header: training settings, final metrics, gpu-mlp version.
     pub metadata: BTreeMap<String, String>,
+    /// What `train --resume` needs to go on (training checkpoints only).
+    pub resume: Option<ResumeState>,
 }
 
 /// What can be wrong with a checkpoint file.
@@ -105,6 +111,7 @@ impl Checkpoint {
             rows: data.rows,
             cols: data.cols,
             metadata: BTreeMap::new(),
+            resume: None,
         }
     }
 
@@ -136,6 +143,17 @@ impl Checkpoint {
                 "parameter {pos} is {}; the model diverged",
                 self.parameters[pos]
             ));
+        }
+        if let Some(state) = &self.resume {
+            let moments = state.moments.iter().flat_map(|m| [&m.moment1, &m.moment2]);
+            if moments
+                .chain(&state.best_parameters)
+                .any(|v| v.len() != expected)
+            {
+                return Err(format!(
+                    "its training state's tensors do not have the network's {expected} values"
+                ));
+            }
         }
         Ok(())
     }
@@ -180,28 +198,18 @@ impl Checkpoint {
 /// The file's bytes: tensors in PyTorch layout plus the header map.
 pub fn to_bytes(ckpt: &Checkpoint) -> Result<Vec<u8>, String> {
     ckpt.validate()?;
-    let layers = ckpt.spec.layers();
-    // Transposed weights and biases as little-endian f32 bytes, kept alive for the views.
-    let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::with_capacity(2 * layers.len());
-    for (i, layer) in layers.iter().enumerate() {
-        let w = layer.weights(&ckpt.parameters);
-        let mut bytes = Vec::with_capacity(4 * w.len());
-        for o in 0..layer.fan_out {
-            for k in 0..layer.fan_in {
-                bytes.extend_from_slice(&w[k * layer.fan_out + o].to_le_bytes());
-            }
+    // Little-endian f32 bytes, kept alive for the views.
+    let mut buffers = layer_tensors(&ckpt.spec, &ckpt.parameters, None);
+    let mut header = header(ckpt);
+    if let Some(state) = &ckpt.resume {
+        if let Some(m) = &state.moments {
+            buffers.extend(layer_tensors(&ckpt.spec, &m.moment1, Some(resume::MOMENT1)));
+            buffers.extend(layer_tensors(&ckpt.spec, &m.moment2, Some(resume::MOMENT2)));
         }
-        buffers.push((
-            format!("layers.{i}.weight"),
-            vec![layer.fan_out, layer.fan_in],
-            bytes,
-        ));
-        let b: Vec<u8> = layer
-            .bias(&ckpt.parameters)
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
-        buffers.push((format!("layers.{i}.bias"), vec![layer.fan_out], b));
+        if let Some(best) = &state.best_parameters {
+            buffers.extend(layer_tensors(&ckpt.spec, best, Some(resume::BEST)));
+        }
+        header.insert(keys::RESUME.to_string(), state.to_json()?);
     }
     let views = buffers
         .iter()
@@ -211,8 +219,94 @@ pub fn to_bytes(ckpt: &Checkpoint) -> Result<Vec<u8>, String> {
                 .map_err(|e| e.to_string())
         })
         .collect::<Result<Vec<_>, String>>()?;
-    let bytes = safetensors::serialize(views, Some(header(ckpt))).map_err(|e| e.to_string())?;
+    let bytes = safetensors::serialize(views, Some(header)).map_err(|e| e.to_string())?;
     canonical(&bytes)
+}
+
+/// `values` (in the flat layout of `spec`'s parameters) as named tensors in PyTorch layout:
+/// `layers.{i}.weight` `[out, in]` (transposed) and `layers.{i}.bias` `[out]`, the names inside
+/// `group`'s when given.
+fn layer_tensors(
+    spec: &ModelSpec,
+    values: &[f32],
+    group: Option<TensorGroup>,
+) -> Vec<(String, Vec<usize>, Vec<u8>)> {
+    let name = |base: String| group.map_or_else(|| base.clone(), |g| g.name(&base));
+    let mut buffers = Vec::new();
+    for (i, layer) in spec.layers().iter().enumerate() {
+        let w = layer.weights(values);
+        let mut bytes = Vec::with_capacity(4 * w.len());
+        for o in 0..layer.fan_out {
+            for k in 0..layer.fan_in {
+                bytes.extend_from_slice(&w[k * layer.fan_out + o].to_le_bytes());
+            }
+        }
+        buffers.push((
+            name(format!("layers.{i}.weight")),
+            vec![layer.fan_out, layer.fan_in],
+            bytes,
+        ));
+        let b: Vec<u8> = layer
+            .bias(values)
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        buffers.push((name(format!("layers.{i}.bias")), vec![layer.fan_out], b));
+    }
+    buffers
+}
+
+/// `group`'s tensors for `spec`'s layers in the flat layout (the inverse of [`layer_tensors`]):
+/// none when the file has none of them; an error when it has some, or one of the wrong shape.
+fn read_group(
+    tensors: &SafeTensors,
+    spec: &ModelSpec,
+    group: TensorGroup,
+) -> Result<Option<Vec<f32>>, String> {
+    let mut values = Vec::with_capacity(spec.parameter_count());
+    let mut found = 0;
+    let layers = spec.layers();
+    for (i, layer) in layers.iter().enumerate() {
+        for (base, shape) in [
+            (
+                format!("layers.{i}.weight"),
+                vec![layer.fan_out, layer.fan_in],
+            ),
+            (format!("layers.{i}.bias"), vec![layer.fan_out]),
+        ] {
+            let name = group.name(&base);
+            let Ok(t) = tensors.tensor(&name) else {
+                continue;
+            };
+            if t.dtype() != Dtype::F32 || t.shape() != shape.as_slice() {
+                return Err(format!(
+                    "'{name}' is {:?} {:?}; expected F32 {shape:?} as '{base}'",
+                    t.dtype(),
+                    t.shape()
+                ));
+            }
+            let v = f32s(t.data());
+            if shape.len() == 2 {
+                // [out, in] in the file, [in, out] in memory.
+                for k in 0..layer.fan_in {
+                    values.extend((0..layer.fan_out).map(|o| v[o * layer.fan_in + k]));
+                }
+            } else {
+                values.extend_from_slice(&v);
+            }
+            found += 1;
+        }
+    }
+    match found {
+        0 => Ok(None),
+        n if n == 2 * layers.len() => Ok(Some(values)),
+        n => Err(format!(
+            "it holds {n} of the {} tensors '{}layers.*{}'",
+            2 * layers.len(),
+            group.prefix,
+            group.suffix
+        )),
+    }
 }
 
 /// The same file with its JSON header's keys sorted. `safetensors::serialize` takes the header
@@ -443,7 +537,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
     // The architecture is what the tensors say; the header, where present, must agree.
     let mut widths: Vec<usize> = Vec::new();
     let mut parameters: Vec<f32> = Vec::new();
-    let mut layer_tensors: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
+    let mut layer_values: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
     for i in 0.. {
         let weight_name = format!("layers.{i}.weight");
         let bias_name = format!("layers.{i}.bias");
@@ -495,26 +589,8 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
             Some(_) => {}
         }
         widths.push(out);
-        layer_tensors.push((f32s(weight.data()), f32s(bias.data())));
+        layer_values.push((f32s(weight.data()), f32s(bias.data())));
     }
-    let layer_count = layer_tensors.len();
-    if tensors.len() != 2 * layer_count {
-        let mut extra: Vec<&str> = tensors
-            .names()
-            .into_iter()
-            .filter(|n| {
-                !(0..layer_count).any(|i| {
-                    *n == format!("layers.{i}.weight").as_str()
-                        || *n == format!("layers.{i}.bias").as_str()
-                })
-            })
-            .collect();
-        extra.sort_unstable();
-        return Err(invalid(format!(
-            "unexpected tensors {extra:?} besides layers.0..{layer_count}"
-        )));
-    }
-
     let inputs = widths[0];
     let classes = widths[widths.len() - 1];
     let hidden = widths[1..widths.len() - 1].to_vec();
@@ -543,6 +619,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
         None => 0.0,
     };
     let spec = ModelSpec::new(inputs, hidden, classes, dropout).map_err(|e| invalid(e.message))?;
+    let resume = resume_state(&tensors, &spec, header.get(keys::RESUME)).map_err(invalid)?;
 
     let class_names = match header.get(keys::CLASS_NAMES) {
         Some(v) => {
@@ -585,7 +662,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
     }
 
     parameters.reserve(spec.parameter_count());
-    for (layer, (weight, bias)) in spec.layers().iter().zip(&layer_tensors) {
+    for (layer, (weight, bias)) in spec.layers().iter().zip(&layer_values) {
         // [out, in] in the file, [in, out] in memory.
         for k in 0..layer.fan_in {
             for o in 0..layer.fan_out {
@@ -607,9 +684,58 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
         rows,
         cols,
         metadata: header,
+        resume,
     };
     ckpt.validate().map_err(invalid)?;
     Ok(ckpt)
+}
+
+/// The training state of a file: its `resume` header text with the extra tensors it goes with.
+/// Any tensor besides `spec`'s layers and the known training-state groups is refused, as are
+/// training-state tensors without the header text.
+fn resume_state(
+    tensors: &SafeTensors,
+    spec: &ModelSpec,
+    text: Option<&String>,
+) -> std::result::Result<Option<ResumeState>, String> {
+    let groups = [resume::MOMENT1, resume::MOMENT2, resume::BEST];
+    let [moment1, moment2, best] = groups.map(|g| read_group(tensors, spec, g));
+    let (moment1, moment2, best) = (moment1?, moment2?, best?);
+    let layers = spec.layers().len();
+    let present = [moment1.is_some(), moment2.is_some(), best.is_some()];
+    let expected = 2 * layers * (1 + present.iter().filter(|p| **p).count());
+    if tensors.len() != expected {
+        let known: Vec<String> = (0..layers)
+            .flat_map(|i| [format!("layers.{i}.weight"), format!("layers.{i}.bias")])
+            .flat_map(|base| {
+                let grouped = groups.map(|g| g.name(&base));
+                std::iter::once(base).chain(grouped)
+            })
+            .collect();
+        let mut extra: Vec<&str> = tensors
+            .names()
+            .into_iter()
+            .filter(|n| !known.iter().any(|k| k == *n))
+            .collect();
+        extra.sort_unstable();
+        return Err(format!(
+            "unexpected tensors {extra:?} besides layers.0..{layers} and the training state's \
+             optimizer.layers.* and early_stopping.best.layers.*"
+        ));
+    }
+    let moments = match (moment1, moment2) {
+        (Some(moment1), Some(moment2)) => Some(OptimizerState { moment1, moment2 }),
+        (None, None) => None,
+        _ => return Err("it holds one of Adam's two moments without the other".to_string()),
+    };
+    match text {
+        Some(text) => ResumeState::from_json(text, moments, best).map(Some),
+        None if present.contains(&true) => Err(format!(
+            "it holds training-state tensors but no '{}' header key",
+            keys::RESUME
+        )),
+        None => Ok(None),
+    }
 }
 
 /// Little-endian f32 values of a tensor's bytes (which need not be aligned).
@@ -637,6 +763,7 @@ mod tests {
             rows: 2,
             cols: 3,
             metadata: BTreeMap::from([("epochs".to_string(), "3".to_string())]),
+            resume: None,
         }
     }
 

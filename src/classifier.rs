@@ -123,6 +123,7 @@ mod tests {
             rows: 2,
             cols: 2,
             metadata: BTreeMap::new(),
+            resume: None,
         };
         let mut c = Classifier::from_checkpoint(ckpt).unwrap();
         let p = c.probabilities(&[0.1, 0.9, 0.3, 0.0]);

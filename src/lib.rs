@@ -100,6 +100,8 @@ pub mod plots;
 #[doc(hidden)]
 pub mod preprocess;
 #[doc(hidden)]
+pub mod resume;
+#[doc(hidden)]
 pub mod schedule;
 #[doc(hidden)]
 pub mod train;

@@ -10,7 +10,7 @@ use crate::engine::Evaluation;
 use crate::error::Result;
 use crate::model::ModelSpec;
 use crate::outcome::Outcome;
-use crate::train::{EpochRecord, Observer, TrainReport};
+use crate::train::{EpochEnd, EpochRecord, Observer, Snapshot, TrainReport};
 use serde_json::{json, Map, Value};
 use std::path::Path;
 
@@ -127,10 +127,11 @@ pub struct Recorder<'a> {
 }
 
 impl<'a> Recorder<'a> {
-    pub fn new(inner: &'a mut dyn Observer) -> Self {
+    /// A recorder of a run that has finished the epochs of `history` already (a resumed one).
+    pub fn new(inner: &'a mut dyn Observer, history: Vec<EpochRecord>) -> Self {
         Self {
             inner,
-            history: Vec::new(),
+            history,
             test: None,
         }
     }
@@ -153,14 +154,15 @@ impl Observer for Recorder<'_> {
     fn epoch_finished(&mut self, record: &EpochRecord, epochs: usize) -> Result<()> {
         self.inner.epoch_finished(record, epochs)?;
         self.history.push(record.clone());
-        match crate::interrupt::requested() {
-            Some(signal) => Err(crate::interrupt::Interrupted {
-                signal,
-                epoch: record.epoch,
-            }
-            .into()),
-            _ => Ok(()),
-        }
+        Ok(())
+    }
+
+    fn stop_requested(&mut self, epoch: usize) -> Option<crate::error::Error> {
+        let inner = self.inner.stop_requested(epoch);
+        inner.or_else(|| {
+            crate::interrupt::requested()
+                .map(|signal| crate::interrupt::Interrupted { signal, epoch }.into())
+        })
     }
 
     fn stopped(&mut self, stopping: &crate::early_stopping::Stopping) -> Result<()> {
@@ -172,12 +174,12 @@ impl Observer for Recorder<'_> {
         self.inner.tested(test)
     }
 
-    fn wants_parameters(&self, epoch: usize) -> bool {
-        self.inner.wants_parameters(epoch)
+    fn wants_snapshot(&self, end: EpochEnd) -> bool {
+        self.inner.wants_snapshot(end)
     }
 
-    fn epoch_parameters(&mut self, record: &EpochRecord, parameters: &[f32]) -> Result<()> {
-        self.inner.epoch_parameters(record, parameters)
+    fn epoch_snapshot(&mut self, snapshot: &Snapshot) -> Result<()> {
+        self.inner.epoch_snapshot(snapshot)
     }
 }
 

@@ -18,6 +18,7 @@ fn save_model(dir: &Path) -> std::path::PathBuf {
         rows: 28,
         cols: 28,
         metadata: BTreeMap::new(),
+        resume: None,
     };
     let path = dir.join("model.safetensors");
     checkpoint::save(&path, &ckpt).expect("save the model");

@@ -588,6 +588,7 @@ fn child_save_under_file_size_limit() {
         rows: 28,
         cols: 28,
         metadata: BTreeMap::new(),
+        resume: None,
     };
     let err = checkpoint::save(Path::new(&target), &big).unwrap_err();
     println!("CHILD-ERROR: {err}");

@@ -75,6 +75,7 @@ fn checkpoint(hidden: Vec<usize>, metadata: bool) -> Checkpoint {
         rows: 4,
         cols: 4,
         metadata: extra,
+        resume: None,
     }
 }
 
