@@ -793,6 +793,125 @@ mod tests {
         );
     }
 
+    /// `small()` with a training state: moments, best parameters and two epochs of history.
+    fn resumable() -> Checkpoint {
+        let mut ckpt = small();
+        let n = ckpt.parameters.len();
+        let values = |scale: f32| (0..n).map(|i| i as f32 * scale).collect::<Vec<f32>>();
+        let record = |epoch| crate::train::EpochRecord {
+            epoch,
+            loss: 0.1 + 1.0 / 3.0,
+            accuracy: 2.0 / 3.0,
+            validation: Some((0.7, 0.25)),
+            seconds: 1.5,
+            samples_per_second: 1e5 / 3.0,
+            learning_rate: Some(1e-3 / 7.0),
+            best: epoch == 1,
+        };
+        ckpt.resume = Some(ResumeState {
+            settings: serde_json::from_str(r#"{"lr": 0.001, "hidden": [4, 3]}"#).unwrap(),
+            history: vec![record(1), record(2)],
+            loss_ceiling: Some(230.1),
+            watch: Some(resume::WatchState {
+                best_epoch: Some(1),
+                best: Some(0.7),
+                wait: 1,
+            }),
+            best_parameters: Some(values(-0.25)),
+            moments: Some(OptimizerState {
+                moment1: values(1e-3),
+                moment2: values(1e-7),
+            }),
+        });
+        ckpt
+    }
+
+    #[test]
+    fn the_training_state_round_trips_exactly() {
+        let ckpt = resumable();
+        let bytes = to_bytes(&ckpt).unwrap();
+        assert_eq!(to_bytes(&ckpt).unwrap(), bytes, "the same bytes every time");
+        let back = from_bytes(&bytes, Path::new("x")).unwrap();
+        assert_eq!(back.resume, ckpt.resume);
+        assert_eq!(back.parameters, ckpt.parameters);
+        assert!(!back.metadata.contains_key(keys::RESUME));
+        let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let text = String::from_utf8_lossy(&bytes[8..8 + header_len]).into_owned();
+        for name in [
+            "optimizer.layers.0.weight.m",
+            "optimizer.layers.2.bias.v",
+            "early_stopping.best.layers.1.weight",
+        ] {
+            assert!(text.contains(&format!("\"{name}\"")), "{name} in {text}");
+        }
+    }
+
+    /// `ckpt`'s bytes with the tensors `keep` accepts, plus `extra` ones (name, shape).
+    fn rewritten(
+        ckpt: &Checkpoint,
+        keep: impl Fn(&str) -> bool,
+        extra: &[(&str, &[usize])],
+    ) -> Vec<u8> {
+        let bytes = to_bytes(ckpt).unwrap();
+        let file = SafeTensors::deserialize(&bytes).unwrap();
+        let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+        let zeros: Vec<Vec<u8>> = extra
+            .iter()
+            .map(|(_, shape)| vec![0u8; 4 * shape.iter().product::<usize>()])
+            .collect();
+        let mut views: Vec<(String, TensorView)> = file
+            .tensors()
+            .into_iter()
+            .filter(|(name, _)| keep(name))
+            .collect();
+        for ((name, shape), data) in extra.iter().zip(&zeros) {
+            views.push((
+                name.to_string(),
+                TensorView::new(Dtype::F32, shape.to_vec(), data).unwrap(),
+            ));
+        }
+        safetensors::serialize(views, meta.metadata().clone()).unwrap()
+    }
+
+    #[test]
+    fn only_whole_known_training_state_groups_load() {
+        let refused = |bytes: Vec<u8>| from_bytes(&bytes, Path::new("x")).unwrap_err().to_string();
+        let ckpt = resumable();
+        let err = refused(rewritten(&ckpt, |_| true, &[("optimizer.extra", &[2])]));
+        assert!(
+            err.contains("unexpected tensors [\"optimizer.extra\"]"),
+            "{err}"
+        );
+        let err = refused(rewritten(&ckpt, |n| n != "optimizer.layers.1.bias.v", &[]));
+        assert!(
+            err.contains("5 of the 6 tensors 'optimizer.layers.*.v'"),
+            "{err}"
+        );
+        let err = refused(rewritten(&ckpt, |n| !n.ends_with(".v"), &[]));
+        assert!(err.contains("one of Adam's two moments"), "{err}");
+        let err = refused(rewritten(
+            &ckpt,
+            |n| n != "optimizer.layers.0.weight.m",
+            &[("optimizer.layers.0.weight.m", &[6, 4])],
+        ));
+        assert!(err.contains("expected F32 [4, 6]"), "{err}");
+        // Training-state tensors need the header's state.
+        let bytes = to_bytes(&ckpt).unwrap();
+        let file = SafeTensors::deserialize(&bytes).unwrap();
+        let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+        let mut header = meta.metadata().clone().unwrap();
+        header.remove(keys::RESUME);
+        let stateless = safetensors::serialize(file.tensors(), Some(header)).unwrap();
+        let err = refused(stateless);
+        assert!(
+            err.contains("training-state tensors but no 'resume'"),
+            "{err}"
+        );
+        let moments_only = rewritten(&ckpt, |n| !n.starts_with("early_stopping."), &[]);
+        let back = from_bytes(&moments_only, Path::new("x")).unwrap();
+        assert!(back.resume.unwrap().best_parameters.is_none());
+    }
+
     #[test]
     fn inconsistent_checkpoints_are_not_written() {
         let mut ckpt = small();
