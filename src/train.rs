@@ -235,6 +235,61 @@ pub trait Observer {
 pub struct Silent;
 impl Observer for Silent {}
 
+/// Several observers, each told of everything in order. Of the calls that can fail, every
+/// observer is called even after one failed (so a failed console write still lets the checkpoint
+/// and the summary see the epoch), and the first error is returned.
+pub struct Observers<'a>(pub Vec<&'a mut dyn Observer>);
+
+impl Observers<'_> {
+    fn each(&mut self, mut call: impl FnMut(&mut dyn Observer) -> Result<()>) -> Result<()> {
+        let mut first = Ok(());
+        for observer in &mut self.0 {
+            let result = call(&mut **observer);
+            if first.is_ok() {
+                first = result;
+            }
+        }
+        first
+    }
+}
+
+impl Observer for Observers<'_> {
+    fn epoch_started(&mut self, epoch: usize, epochs: usize, steps: usize) {
+        for observer in &mut self.0 {
+            observer.epoch_started(epoch, epochs, steps);
+        }
+    }
+    fn epoch_progress(&mut self, steps_done: usize, loss: f64, accuracy: f64) {
+        for observer in &mut self.0 {
+            observer.epoch_progress(steps_done, loss, accuracy);
+        }
+    }
+    fn epoch_finished(&mut self, record: &EpochRecord, epochs: usize) -> Result<()> {
+        self.each(|o| o.epoch_finished(record, epochs))
+    }
+    fn stop_requested(&mut self, epoch: usize) -> Option<Error> {
+        self.0.iter_mut().find_map(|o| o.stop_requested(epoch))
+    }
+    fn stopped(&mut self, stopping: &Stopping) -> Result<()> {
+        self.each(|o| o.stopped(stopping))
+    }
+    fn tested(&mut self, test: &Evaluation) -> Result<()> {
+        self.each(|o| o.tested(test))
+    }
+    fn wants_snapshot(&self, end: EpochEnd) -> bool {
+        self.0.iter().any(|o| o.wants_snapshot(end))
+    }
+    fn epoch_snapshot(&mut self, snapshot: &Snapshot) -> Result<()> {
+        self.each(|o| {
+            if o.wants_snapshot(snapshot.end) {
+                o.epoch_snapshot(snapshot)
+            } else {
+                Ok(())
+            }
+        })
+    }
+}
+
 /// Plans epochs: the seeded shuffle and the per-step table.
 pub struct EpochPlanner {
     rng: Pcg64Mcg,

@@ -8,7 +8,7 @@ use crate::optimizer::Optimizer;
 use crate::report::{ConsoleReporter, MetricsFile};
 use crate::resume::{self, ResumeState};
 use crate::summary::{self, Recorder, RunFacts};
-use crate::train::{self, Observer, Progress, TrainConfig, TrainReport};
+use crate::train::{self, Observer, Observers, Progress, TrainConfig, TrainReport};
 use std::path::Path;
 
 pub fn optimizer_from(args: &TrainArgs) -> Optimizer {
@@ -159,11 +159,12 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
         subset_of,
         engine_name.clone(),
     );
-    let mut observer = outputs.observer(&mut reporter, args, &data, &spec, &engine_name, settings);
-    let mut recorder = Recorder::new(&mut observer, progress.history.clone());
-    let result = train::run_from(&config, &data, engine.as_mut(), &mut recorder, progress);
+    let mut outputs_observer = outputs.observer(args, &data, &spec, &engine_name, settings);
+    let mut recorder = Recorder::new(progress.history.clone());
+    let mut observers = Observers(vec![&mut reporter, &mut outputs_observer, &mut recorder]);
+    let result = train::run_from(&config, &data, engine.as_mut(), &mut observers, progress);
     let (history, test) = recorder.into_results();
-    let result = result.and_then(|report| observer.finish(&report).map(|()| report));
+    let result = result.and_then(|report| outputs_observer.finish(&report).map(|()| report));
     if let Some(path) = &args.summary_json {
         let seconds = started.elapsed().as_secs_f64();
         summary::write_for(path, &facts, &history, test.as_ref(), &result, seconds)?;

@@ -6,7 +6,6 @@
 use crate::checkpoint::{self, Checkpoint};
 use crate::cli::TrainArgs;
 use crate::data::Dataset;
-use crate::early_stopping::Stopping;
 use crate::engine::Evaluation;
 use crate::error::{CheckpointError, Result};
 use crate::model::ModelSpec;
@@ -126,12 +125,10 @@ impl TrainOutputs {
         }
     }
 
-    /// An observer that passes everything to `inner` and also saves checkpoints and plots.
-    /// The optimizer `args` give and `engine` (its description) go into the
+    /// An observer that saves checkpoints and plots. The optimizer `args` give and `engine` (its description) go into the
     /// checkpoint's metadata, `settings` (the run's, for `--resume`) into its training state.
     pub fn observer<'a>(
         &'a self,
-        inner: &'a mut dyn Observer,
         args: &TrainArgs,
         data: &Dataset,
         spec: &ModelSpec,
@@ -174,7 +171,6 @@ impl TrainOutputs {
         template.metadata = metadata;
         OutputObserver {
             outputs: self,
-            inner,
             template,
             settings,
             history: self
@@ -186,10 +182,9 @@ impl TrainOutputs {
     }
 }
 
-/// Forwards to the console observer; saves periodic checkpoints and redraws the plot.
+/// Saves checkpoints (periodic, interrupted, final) and redraws the plot.
 pub struct OutputObserver<'a> {
     outputs: &'a TrainOutputs,
-    inner: &'a mut dyn Observer,
     /// The checkpoint to write, less its parameters, metrics and training state.
     template: Checkpoint,
     /// The run's settings, for the training state.
@@ -249,16 +244,7 @@ impl OutputObserver<'_> {
 }
 
 impl Observer for OutputObserver<'_> {
-    fn epoch_started(&mut self, epoch: usize, epochs: usize, steps: usize) {
-        self.inner.epoch_started(epoch, epochs, steps);
-    }
-
-    fn epoch_progress(&mut self, steps_done: usize, loss: f64, accuracy: f64) {
-        self.inner.epoch_progress(steps_done, loss, accuracy);
-    }
-
-    fn epoch_finished(&mut self, record: &EpochRecord, epochs: usize) -> Result<()> {
-        self.inner.epoch_finished(record, epochs)?;
+    fn epoch_finished(&mut self, record: &EpochRecord, _epochs: usize) -> Result<()> {
         self.history.push(record.clone());
         if let Some(path) = &self.outputs.plot {
             plots::training_curves(path, &self.history, &self.title)?;
@@ -266,32 +252,16 @@ impl Observer for OutputObserver<'_> {
         Ok(())
     }
 
-    fn stop_requested(&mut self, epoch: usize) -> Option<crate::error::Error> {
-        self.inner.stop_requested(epoch)
-    }
-
-    fn stopped(&mut self, stopping: &Stopping) -> Result<()> {
-        self.inner.stopped(stopping)
-    }
-
-    fn tested(&mut self, test: &Evaluation) -> Result<()> {
-        self.inner.tested(test)
-    }
-
     fn wants_snapshot(&self, end: EpochEnd) -> bool {
         let due = self
             .outputs
             .every
             .is_some_and(|n| end.epoch.is_multiple_of(n));
-        self.inner.wants_snapshot(end)
-            || (self.outputs.save.is_some() && (due || end.last || end.interrupted))
+        self.outputs.save.is_some() && (due || end.last || end.interrupted)
     }
 
     fn epoch_snapshot(&mut self, snapshot: &Snapshot) -> Result<()> {
         let end = snapshot.end;
-        if self.inner.wants_snapshot(end) {
-            self.inner.epoch_snapshot(snapshot)?;
-        }
         let Some(path) = &self.outputs.save else {
             return Ok(());
         };
