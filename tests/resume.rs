@@ -274,6 +274,20 @@ fn flags_that_change_the_results_are_refused_and_epochs_may_extend() {
     let out = train_into(dir.path(), &args).output().unwrap();
     support::succeeded(&out, "the first run");
     let model = dir.path().join("m.safetensors");
+    // The training state rides along without bothering the commands that use the model.
+    for command in [
+        &["eval", "--backend", "cpu", "--data", support::MNIST_DIR][..],
+        &["predict", "--data", support::MNIST_DIR, "--index", "0"],
+        &["summary"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
+            .args(command)
+            .arg("--model")
+            .arg(&model)
+            .output()
+            .unwrap();
+        support::succeeded(&out, command[0]);
+    }
     let resume = |extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
             .args(["train", "--resume"])
