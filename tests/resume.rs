@@ -59,23 +59,30 @@ fn tensors(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 /// same bits. Returns the uninterrupted run's metrics lines.
 #[cfg(unix)]
 fn assert_kill_and_resume_is_exact(args: &[&str]) -> Vec<Value> {
+    assert_stop_and_resume_is_exact(args, |first| {
+        first.args(["--checkpoint-every", "2"]);
+        support::kill_after_first_checkpoint(first);
+    })
+}
+
+/// As [`assert_kill_and_resume_is_exact`], with the first run stopped by `stop`.
+#[cfg(unix)]
+fn assert_stop_and_resume_is_exact(args: &[&str], stop: impl FnOnce(&mut Command)) -> Vec<Value> {
     let whole = tempfile::tempdir().unwrap();
     let killed = tempfile::tempdir().unwrap();
     let out = train_into(whole.path(), args).output().unwrap();
     let stdout = support::succeeded(&out, "the uninterrupted run");
 
     let mut first = train_into(killed.path(), args);
-    first
-        .args(["--checkpoint-every", "2"])
-        .stderr(std::process::Stdio::null());
-    support::kill_after_first_checkpoint(&mut first);
+    first.stderr(std::process::Stdio::null());
+    stop(&mut first);
     let saved = checkpoint::load(&killed.path().join("m.safetensors")).unwrap();
     let state = saved.resume.expect("a checkpoint holds the training state");
     let epochs: usize = args[args.iter().position(|a| *a == "--epochs").unwrap() + 1]
         .parse()
         .unwrap();
     assert!(
-        (2..epochs).contains(&state.epochs_completed()),
+        (1..epochs).contains(&state.epochs_completed()),
         "killed after epoch {}",
         state.epochs_completed()
     );
@@ -154,6 +161,20 @@ fn a_killed_run_with_a_schedule_early_stopping_and_validation_resumes_bit_for_bi
         lines.iter().any(|l| l.get("stop").is_some()),
         "early stopping reports: {lines:?}"
     );
+}
+
+/// A Ctrl-C's checkpoint is one to resume from, and the run says how.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_resumes_bit_for_bit() {
+    let mut args = SMALL_RUN.to_vec();
+    args.extend(["--backend", "cpu"]);
+    assert_stop_and_resume_is_exact(&args, |first| {
+        let (status, rest) = support::signal_after_first_epoch(first, "INT");
+        assert_eq!(status.code(), Some(130), "{rest:?}");
+        let said = rest.join("\n");
+        assert!(said.contains("`gpu-mlp train --resume "), "{said}");
+    });
 }
 
 #[cfg(unix)]

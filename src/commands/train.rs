@@ -56,8 +56,8 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     if let Some(path) = &args.summary_json {
         summary::check_writable(path)?;
     }
-    // A first Ctrl-C (or SIGTERM) ends the run after its epoch, with the model saved when
-    // --save is given; a second one ends it at once.
+    // A first Ctrl-C (or SIGTERM) ends the run after its epoch, saving a checkpoint to
+    // --resume from when --save is given; a second one ends it at once.
     crate::interrupt::install();
     let outputs = TrainOutputs::prepare(args)?;
     let mut data = super::load_dataset(&args.data)?;
