@@ -120,29 +120,34 @@ fn assert_stop_and_resume_is_exact(args: &[&str], stop: impl FnOnce(&mut Command
     lines
 }
 
-const SMALL_RUN: [&str; 16] = [
-    "--data",
-    support::MNIST_DIR,
-    "--train-samples",
-    "2000",
-    "--hidden",
-    "32",
-    "--dropout",
-    "0.2",
-    "--epochs",
-    "24",
-    "--batch-size",
-    "32",
-    "--seed",
-    "3",
-    "--lr",
-    "0.002",
-];
+/// A run of `epochs` short epochs on `samples` MNIST samples (784-64-10, dropout 0.2). The
+/// killed runs need epochs enough after the first checkpoint (half a second or more) for the
+/// kill to land before the end.
+fn small_run(samples: &'static str, epochs: &'static str) -> Vec<&'static str> {
+    vec![
+        "--data",
+        support::MNIST_DIR,
+        "--train-samples",
+        samples,
+        "--hidden",
+        "64",
+        "--dropout",
+        "0.2",
+        "--epochs",
+        epochs,
+        "--batch-size",
+        "32",
+        "--seed",
+        "3",
+        "--lr",
+        "0.002",
+    ]
+}
 
 #[cfg(unix)]
 #[test]
 fn a_killed_cpu_run_resumes_bit_for_bit() {
-    let mut args = SMALL_RUN.to_vec();
+    let mut args = small_run("6000", "40");
     args.extend(["--backend", "cpu"]);
     assert_kill_and_resume_is_exact(&args);
 }
@@ -150,16 +155,17 @@ fn a_killed_cpu_run_resumes_bit_for_bit() {
 #[cfg(unix)]
 #[test]
 fn a_killed_run_with_a_schedule_early_stopping_and_validation_resumes_bit_for_bit() {
-    let mut args = SMALL_RUN.to_vec();
+    // Early stopping fires after epoch 24 of 30, after the resume.
+    let mut args = small_run("12000", "30");
     args.extend(["--backend", "cpu", "--validation-split", "0.2"]);
     args.extend(["--lr-schedule", "cosine", "--warmup", "60"]);
-    args.extend(["--early-stopping", "3", "--restore-best"]);
+    args.extend(["--early-stopping", "4", "--restore-best"]);
     args.extend(["--weight-decay", "0.01"]);
     let lines = assert_kill_and_resume_is_exact(&args);
     assert!(lines[0].get("val_loss").is_some() && lines[0].get("learning_rate").is_some());
     assert!(
-        lines.iter().any(|l| l.get("stop").is_some()),
-        "early stopping reports: {lines:?}"
+        lines.iter().any(|l| l["stop"] == "early_stopping"),
+        "early stopping fires: {lines:?}"
     );
 }
 
@@ -167,7 +173,7 @@ fn a_killed_run_with_a_schedule_early_stopping_and_validation_resumes_bit_for_bi
 #[cfg(unix)]
 #[test]
 fn an_interrupted_run_resumes_bit_for_bit() {
-    let mut args = SMALL_RUN.to_vec();
+    let mut args = small_run("6000", "40");
     args.extend(["--backend", "cpu"]);
     assert_stop_and_resume_is_exact(&args, |first| {
         let (status, rest) = support::signal_after_first_epoch(first, "INT");
@@ -183,9 +189,7 @@ fn a_killed_vulkan_run_resumes_bit_for_bit() {
     if gpu_support::lab().is_none() {
         return; // no adapter: printed why (and failed under CI=true)
     }
-    let mut args = SMALL_RUN.to_vec();
-    args[3] = "1000";
-    args[9] = "12";
+    let mut args = small_run("2000", "16");
     args.extend(["--backend", "vulkan", "--steps-per-submit", "8"]);
     args.extend(["--validation-split", "0.1"]);
     assert_kill_and_resume_is_exact(&args);
