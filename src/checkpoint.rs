@@ -148,6 +148,7 @@ impl Checkpoint {
             let moments = state.moments.iter().flat_map(|m| [&m.moment1, &m.moment2]);
             if moments
                 .chain(&state.best_parameters)
+                .chain(&state.parameters)
                 .any(|v| v.len() != expected)
             {
                 return Err(format!(
@@ -208,6 +209,9 @@ pub fn to_bytes(ckpt: &Checkpoint) -> Result<Vec<u8>, String> {
         }
         if let Some(best) = &state.best_parameters {
             buffers.extend(layer_tensors(&ckpt.spec, best, Some(resume::BEST)));
+        }
+        if let Some(last) = &state.parameters {
+            buffers.extend(layer_tensors(&ckpt.spec, last, Some(resume::TRAINING)));
         }
         header.insert(keys::RESUME.to_string(), state.to_json()?);
     }
@@ -698,11 +702,21 @@ fn resume_state(
     spec: &ModelSpec,
     text: Option<&String>,
 ) -> std::result::Result<Option<ResumeState>, String> {
-    let groups = [resume::MOMENT1, resume::MOMENT2, resume::BEST];
-    let [moment1, moment2, best] = groups.map(|g| read_group(tensors, spec, g));
-    let (moment1, moment2, best) = (moment1?, moment2?, best?);
+    let groups = [
+        resume::MOMENT1,
+        resume::MOMENT2,
+        resume::BEST,
+        resume::TRAINING,
+    ];
+    let [moment1, moment2, best, last] = groups.map(|g| read_group(tensors, spec, g));
+    let (moment1, moment2, best, last) = (moment1?, moment2?, best?, last?);
     let layers = spec.layers().len();
-    let present = [moment1.is_some(), moment2.is_some(), best.is_some()];
+    let present = [
+        moment1.is_some(),
+        moment2.is_some(),
+        best.is_some(),
+        last.is_some(),
+    ];
     let expected = 2 * layers * (1 + present.iter().filter(|p| **p).count());
     if tensors.len() != expected {
         let known: Vec<String> = (0..layers)
@@ -720,7 +734,7 @@ fn resume_state(
         extra.sort_unstable();
         return Err(format!(
             "unexpected tensors {extra:?} besides layers.0..{layers} and the training state's \
-             optimizer.layers.* and early_stopping.best.layers.*"
+             optimizer.layers.*, early_stopping.best.layers.* and training.layers.*"
         ));
     }
     let moments = match (moment1, moment2) {
@@ -729,7 +743,7 @@ fn resume_state(
         _ => return Err("it holds one of Adam's two moments without the other".to_string()),
     };
     match text {
-        Some(text) => ResumeState::from_json(text, moments, best).map(Some),
+        Some(text) => ResumeState::from_json(text, moments, best, last).map(Some),
         None if present.contains(&true) => Err(format!(
             "it holds training-state tensors but no '{}' header key",
             keys::RESUME
@@ -822,6 +836,7 @@ mod tests {
                 moment1: values(1e-3),
                 moment2: values(1e-7),
             }),
+            parameters: Some(values(0.125)),
         });
         ckpt
     }
@@ -841,6 +856,7 @@ mod tests {
             "optimizer.layers.0.weight.m",
             "optimizer.layers.2.bias.v",
             "early_stopping.best.layers.1.weight",
+            "training.layers.0.bias",
         ] {
             assert!(text.contains(&format!("\"{name}\"")), "{name} in {text}");
         }

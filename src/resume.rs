@@ -4,7 +4,8 @@
 //! In the file (see `docs/checkpoint-format.md`): Adam's moments as extra tensors
 //! `optimizer.layers.{i}.weight.m` / `.v` and `optimizer.layers.{i}.bias.m` / `.v`, and under
 //! `--restore-best` the best epoch's parameters as `early_stopping.best.layers.{i}.weight` /
-//! `.bias`, all in the shapes and layout of `layers.{i}.*`; everything else (the settings, the
+//! `.bias`, and when the model's parameters are those best ones (a run's final save), the last
+//! epoch's as `training.layers.{i}.*`, all in the shapes and layout of `layers.{i}.*`; everything else (the settings, the
 //! history, early stopping's count) as one JSON object under the header key `resume`.
 
 use crate::cli::TrainArgs;
@@ -53,6 +54,13 @@ pub const BEST: TensorGroup = TensorGroup {
     suffix: "",
 };
 
+/// The parameters training goes on from, when the model's are not they (the final save after
+/// `--restore-best` put the best epoch's back).
+pub const TRAINING: TensorGroup = TensorGroup {
+    prefix: "training.",
+    suffix: "",
+};
+
 /// Early stopping's count where the run left it.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WatchState {
@@ -76,6 +84,9 @@ pub struct ResumeState {
     pub best_parameters: Option<Vec<f32>>,
     /// Adam's moments (none under SGD).
     pub moments: Option<OptimizerState>,
+    /// The parameters training goes on from, when they are not the checkpoint's own (which are
+    /// then the best epoch's, put back by `--restore-best`).
+    pub parameters: Option<Vec<f32>>,
 }
 
 /// The JSON part. Floats are written as their shortest decimal and read back exactly.
@@ -104,6 +115,7 @@ impl ResumeState {
             }),
             best_parameters: progress.best_parameters.clone(),
             moments: snapshot.moments.cloned(),
+            parameters: None,
         }
     }
 
@@ -156,6 +168,7 @@ impl ResumeState {
         text: &str,
         moments: Option<OptimizerState>,
         best_parameters: Option<Vec<f32>>,
+        parameters: Option<Vec<f32>>,
     ) -> Result<Self, String> {
         let json: StateJson = serde_json::from_str(text)
             .map_err(|e| format!("its '{METADATA_KEY}' training state is malformed: {e}"))?;
@@ -185,14 +198,15 @@ impl ResumeState {
             watch: json.early_stopping,
             best_parameters,
             moments,
+            parameters,
         })
     }
 }
 
 /// Why a checkpoint without a training state cannot be resumed.
-pub const NO_STATE: &str = "it holds no training state to resume (it was saved by an older \
-     gpu-mlp, or after --restore-best put back an earlier epoch's parameters); start a new run \
-     from its parameters with --init-from";
+pub const NO_STATE: &str = "it holds no training state to resume (it was not saved by \
+     `gpu-mlp train --save`, or by an older gpu-mlp); start a new run from its parameters with \
+     --init-from";
 
 /// The settings that decide a run's numbers: `--resume` refuses a flag that changes one.
 /// (`epochs` may grow; the engine, the outputs and `--offline` may change.)

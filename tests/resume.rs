@@ -29,6 +29,24 @@ fn train_into(dir: &Path, args: &[&str]) -> Command {
     cmd
 }
 
+/// `gpu-mlp train --resume model` with `more` flags, run to its end.
+fn resume(model: &Path, more: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
+        .args(["train", "--resume"])
+        .arg(model)
+        .args(more)
+        .output()
+        .unwrap()
+}
+
+/// The flags of a CPU run on 300 MNIST samples, then `more`.
+fn tiny_run<'a>(more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--backend", "cpu", "--data", support::MNIST_DIR];
+    args.extend(["--train-samples", "300"]);
+    args.extend_from_slice(more);
+    args
+}
+
 /// The metrics file's lines without the timing columns.
 fn metrics(dir: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(dir.join("m.jsonl")).unwrap();
@@ -87,11 +105,7 @@ fn assert_stop_and_resume_is_exact(args: &[&str], stop: impl FnOnce(&mut Command
         state.epochs_completed()
     );
 
-    let out = Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
-        .args(["train", "--resume"])
-        .arg(killed.path().join("m.safetensors"))
-        .output()
-        .unwrap();
+    let out = resume(&killed.path().join("m.safetensors"), &[]);
     let resumed = support::succeeded(&out, "the resumed run");
     assert!(resumed.contains("resuming "), "{resumed}");
     let backend = args[args.iter().position(|a| *a == "--backend").unwrap() + 1];
@@ -284,18 +298,7 @@ fn the_loop_goes_on_from_a_snapshot_as_if_never_stopped() {
 #[test]
 fn flags_that_change_the_results_are_refused_and_epochs_may_extend() {
     let dir = tempfile::tempdir().unwrap();
-    let args = [
-        "--backend",
-        "cpu",
-        "--data",
-        support::MNIST_DIR,
-        "--train-samples",
-        "300",
-        "--hidden",
-        "8",
-        "--epochs",
-        "2",
-    ];
+    let args = tiny_run(&["--hidden", "8", "--epochs", "2"]);
     let out = train_into(dir.path(), &args).output().unwrap();
     support::succeeded(&out, "the first run");
     let model = dir.path().join("m.safetensors");
@@ -313,14 +316,6 @@ fn flags_that_change_the_results_are_refused_and_epochs_may_extend() {
             .unwrap();
         support::succeeded(&out, command[0]);
     }
-    let resume = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
-            .args(["train", "--resume"])
-            .arg(&model)
-            .args(extra)
-            .output()
-            .unwrap()
-    };
     for (flag, named) in [
         (&["--lr", "0.01"][..], "--lr 0.01"),
         (&["--seed", "1"], "--seed 1"),
@@ -331,16 +326,16 @@ fn flags_that_change_the_results_are_refused_and_epochs_may_extend() {
         (&["--lr-schedule", "cosine"], "--lr-schedule cosine"),
         (&["--epochs", "1"], "--epochs 1"),
     ] {
-        let out = resume(flag);
+        let out = resume(&model, flag);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{flag:?}: {stderr}");
         assert!(stderr.contains(named), "{flag:?}: {stderr}");
     }
-    let out = resume(&["--init-from", model.to_str().unwrap()]);
+    let out = resume(&model, &["--init-from", model.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
 
     // --epochs extends the finished run: as a run of 3 epochs from the start.
-    let out = resume(&["--epochs", "3"]);
+    let out = resume(&model, &["--epochs", "3"]);
     let extended = support::succeeded(&out, "the extended run");
     assert!(extended.contains("resuming "), "{extended}");
     let straight = tempfile::tempdir().unwrap();
@@ -356,15 +351,49 @@ fn flags_that_change_the_results_are_refused_and_epochs_may_extend() {
     let mut ckpt = checkpoint::load(&model).unwrap();
     ckpt.resume = None;
     checkpoint::save(&plain, &ckpt).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
-        .args(["train", "--resume"])
-        .arg(&plain)
-        .output()
-        .unwrap();
+    let out = resume(&plain, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("no training state") && stderr.contains("--init-from"),
         "{stderr}"
     );
+}
+
+/// A run whose `--restore-best` put the best epoch's parameters back saves the last epoch's
+/// apart, so `--resume --epochs N` goes on from where training stood: as a run of N epochs.
+#[test]
+fn a_restored_run_extends_from_its_last_epoch_not_its_best() {
+    let args = |epochs| {
+        tiny_run(&[
+            "--hidden",
+            "16",
+            "--validation-split",
+            "0.3",
+            "--lr",
+            "0.02",
+            "--early-stopping",
+            "10",
+            "--restore-best",
+            "--epochs",
+            epochs,
+        ])
+    };
+    let (short, long) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let out = train_into(short.path(), &args("4")).output().unwrap();
+    let said = support::succeeded(&out, "the 4-epoch run");
+    assert!(said.contains("best epoch 3 (val_loss"), "{said}");
+    assert!(said.contains("restored its parameters"), "{said}");
+    let saved = checkpoint::load(&short.path().join("m.safetensors")).unwrap();
+    let state = saved
+        .resume
+        .expect("a restored run's final save can be resumed");
+    assert!(state.parameters.is_some_and(|p| p != saved.parameters));
+
+    let out = resume(&short.path().join("m.safetensors"), &["--epochs", "8"]);
+    support::succeeded(&out, "the extended run");
+    let out = train_into(long.path(), &args("8")).output().unwrap();
+    support::succeeded(&out, "the 8-epoch run");
+    assert_eq!(metrics(short.path()), metrics(long.path()));
+    assert_eq!(tensors(short.path()), tensors(long.path()));
 }

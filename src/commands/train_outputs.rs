@@ -120,7 +120,11 @@ impl TrainOutputs {
                     }
                     .into());
                 }
-                Ok((spec, ckpt.parameters.clone()))
+                // A final save after --restore-best holds the best epoch's parameters as the
+                // model and the last epoch's, which training goes on from, apart.
+                let resumed = ckpt.resume.as_ref().filter(|_| self.resumed);
+                let parameters = resumed.and_then(|state| state.parameters.as_ref());
+                Ok((spec, parameters.unwrap_or(&ckpt.parameters).clone()))
             }
         }
     }
@@ -190,7 +194,7 @@ pub struct OutputObserver<'a> {
     /// The run's settings, for the training state.
     settings: Map<String, Value>,
     history: Vec<EpochRecord>,
-    /// The training state after the last epoch, for the final checkpoint.
+    /// The training state after the last epoch, with its parameters, for the final checkpoint.
     last_state: Option<ResumeState>,
     title: String,
 }
@@ -226,12 +230,15 @@ impl OutputObserver<'_> {
     }
 
     /// Writes the final checkpoint (with the test metrics) and plot, and says where. It can be
-    /// resumed (e.g. with a larger `--epochs`) unless `--restore-best` put earlier parameters
-    /// back, which are not the ones training would go on from.
+    /// resumed (e.g. with a larger `--epochs`); when `--restore-best` put the best epoch's
+    /// parameters back, the last epoch's, which training would go on from, go in apart.
     pub fn finish(self, report: &TrainReport) -> Result<()> {
         if let Some(path) = &self.outputs.save {
             let restored = report.stopping.as_ref().is_some_and(|s| s.restored);
-            let state = self.last_state.clone().filter(|_| !restored);
+            let state = self.last_state.clone().map(|state| ResumeState {
+                parameters: state.parameters.filter(|_| restored),
+                ..state
+            });
             let ckpt = self.checkpoint(&report.parameters, Some(&report.test), state);
             checkpoint::save(path, &ckpt)?;
             println!("saved the model to {}", path.display());
@@ -289,7 +296,10 @@ impl Observer for OutputObserver<'_> {
             }
         }
         if end.last {
-            self.last_state = Some(state);
+            self.last_state = Some(ResumeState {
+                parameters: Some(snapshot.parameters.to_vec()),
+                ..state
+            });
         }
         Ok(())
     }
