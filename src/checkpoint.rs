@@ -10,9 +10,11 @@
 //! `scaling.mean` and `scaling.std` tensors. `docs/checkpoint-format.md` describes the format.
 
 use crate::data::{Dataset, Scaling, SourceKind};
+use crate::engine::OptimizerState;
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
 use crate::output;
+use crate::resume::{self, ResumeState, TensorGroup};
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -52,6 +54,7 @@ pub mod keys {
     pub const INPUT_CHANNELS: &str = "input_channels";
     pub const SOURCE: &str = "source";
     pub const SCALE: &str = "scale";
+    pub const RESUME: &str = crate::resume::METADATA_KEY;
 
     /// Keys owned by the format; `Checkpoint::metadata` never holds them.
     pub const RESERVED: &[&str] = &[
@@ -73,6 +76,7 @@ pub mod keys {
         INPUT_CHANNELS,
         SOURCE,
         SCALE,
+        RESUME,
     ];
 }
 
@@ -98,6 +102,8 @@ pub struct Checkpoint {
     pub scaling: Scaling,
     /// Everything else in the header: training settings, final metrics, gpu-mlp version.
     pub metadata: BTreeMap<String, String>,
+    /// What `train --resume` needs to go on (training checkpoints only).
+    pub resume: Option<ResumeState>,
 }
 
 /// What can be wrong with a checkpoint file.
@@ -128,6 +134,7 @@ impl Checkpoint {
             source: data.source,
             scaling: data.scaling.clone(),
             metadata: BTreeMap::new(),
+            resume: None,
         }
     }
 
@@ -190,6 +197,18 @@ impl Checkpoint {
                 self.parameters[pos]
             ));
         }
+        if let Some(state) = &self.resume {
+            let moments = state.moments.iter().flat_map(|m| [&m.moment1, &m.moment2]);
+            if moments
+                .chain(&state.best_parameters)
+                .chain(&state.parameters)
+                .any(|v| v.len() != expected)
+            {
+                return Err(format!(
+                    "its training state's tensors do not have the network's {expected} values"
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -248,28 +267,21 @@ fn shape_words(image: bool, rows: usize, cols: usize, channels: usize) -> String
 /// The file's bytes: tensors in PyTorch layout plus the header map.
 pub fn to_bytes(ckpt: &Checkpoint) -> Result<Vec<u8>, String> {
     ckpt.validate()?;
-    let layers = ckpt.spec.layers();
-    // Transposed weights and biases as little-endian f32 bytes, kept alive for the views.
-    let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::with_capacity(2 * layers.len());
-    for (i, layer) in layers.iter().enumerate() {
-        let w = layer.weights(&ckpt.parameters);
-        let mut bytes = Vec::with_capacity(4 * w.len());
-        for o in 0..layer.fan_out {
-            for k in 0..layer.fan_in {
-                bytes.extend_from_slice(&w[k * layer.fan_out + o].to_le_bytes());
-            }
+    // Little-endian f32 bytes, kept alive for the views.
+    let mut buffers = layer_tensors(&ckpt.spec, &ckpt.parameters, None);
+    let mut header = header(ckpt);
+    if let Some(state) = &ckpt.resume {
+        if let Some(m) = &state.moments {
+            buffers.extend(layer_tensors(&ckpt.spec, &m.moment1, Some(resume::MOMENT1)));
+            buffers.extend(layer_tensors(&ckpt.spec, &m.moment2, Some(resume::MOMENT2)));
         }
-        buffers.push((
-            format!("layers.{i}.weight"),
-            vec![layer.fan_out, layer.fan_in],
-            bytes,
-        ));
-        let b: Vec<u8> = layer
-            .bias(&ckpt.parameters)
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
-        buffers.push((format!("layers.{i}.bias"), vec![layer.fan_out], b));
+        if let Some(best) = &state.best_parameters {
+            buffers.extend(layer_tensors(&ckpt.spec, best, Some(resume::BEST)));
+        }
+        if let Some(last) = &state.parameters {
+            buffers.extend(layer_tensors(&ckpt.spec, last, Some(resume::TRAINING)));
+        }
+        header.insert(keys::RESUME.to_string(), state.to_json()?);
     }
     if let Scaling::Standardize { mean, std } = &ckpt.scaling {
         for (name, values) in [(SCALING_MEAN, mean), (SCALING_STD, std)] {
@@ -285,8 +297,94 @@ pub fn to_bytes(ckpt: &Checkpoint) -> Result<Vec<u8>, String> {
                 .map_err(|e| e.to_string())
         })
         .collect::<Result<Vec<_>, String>>()?;
-    let bytes = safetensors::serialize(views, Some(header(ckpt))).map_err(|e| e.to_string())?;
+    let bytes = safetensors::serialize(views, Some(header)).map_err(|e| e.to_string())?;
     canonical(&bytes)
+}
+
+/// `values` (in the flat layout of `spec`'s parameters) as named tensors in PyTorch layout:
+/// `layers.{i}.weight` `[out, in]` (transposed) and `layers.{i}.bias` `[out]`, the names inside
+/// `group`'s when given.
+fn layer_tensors(
+    spec: &ModelSpec,
+    values: &[f32],
+    group: Option<TensorGroup>,
+) -> Vec<(String, Vec<usize>, Vec<u8>)> {
+    let name = |base: String| group.map_or_else(|| base.clone(), |g| g.name(&base));
+    let mut buffers = Vec::new();
+    for (i, layer) in spec.layers().iter().enumerate() {
+        let w = layer.weights(values);
+        let mut bytes = Vec::with_capacity(4 * w.len());
+        for o in 0..layer.fan_out {
+            for k in 0..layer.fan_in {
+                bytes.extend_from_slice(&w[k * layer.fan_out + o].to_le_bytes());
+            }
+        }
+        buffers.push((
+            name(format!("layers.{i}.weight")),
+            vec![layer.fan_out, layer.fan_in],
+            bytes,
+        ));
+        let b: Vec<u8> = layer
+            .bias(values)
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        buffers.push((name(format!("layers.{i}.bias")), vec![layer.fan_out], b));
+    }
+    buffers
+}
+
+/// `group`'s tensors for `spec`'s layers in the flat layout (the inverse of [`layer_tensors`]):
+/// none when the file has none of them; an error when it has some, or one of the wrong shape.
+fn read_group(
+    tensors: &SafeTensors,
+    spec: &ModelSpec,
+    group: TensorGroup,
+) -> Result<Option<Vec<f32>>, String> {
+    let mut values = Vec::with_capacity(spec.parameter_count());
+    let mut found = 0;
+    let layers = spec.layers();
+    for (i, layer) in layers.iter().enumerate() {
+        for (base, shape) in [
+            (
+                format!("layers.{i}.weight"),
+                vec![layer.fan_out, layer.fan_in],
+            ),
+            (format!("layers.{i}.bias"), vec![layer.fan_out]),
+        ] {
+            let name = group.name(&base);
+            let Ok(t) = tensors.tensor(&name) else {
+                continue;
+            };
+            if t.dtype() != Dtype::F32 || t.shape() != shape.as_slice() {
+                return Err(format!(
+                    "'{name}' is {:?} {:?}; expected F32 {shape:?} as '{base}'",
+                    t.dtype(),
+                    t.shape()
+                ));
+            }
+            let v = f32s(t.data());
+            if shape.len() == 2 {
+                // [out, in] in the file, [in, out] in memory.
+                for k in 0..layer.fan_in {
+                    values.extend((0..layer.fan_out).map(|o| v[o * layer.fan_in + k]));
+                }
+            } else {
+                values.extend_from_slice(&v);
+            }
+            found += 1;
+        }
+    }
+    match found {
+        0 => Ok(None),
+        n if n == 2 * layers.len() => Ok(Some(values)),
+        n => Err(format!(
+            "it holds {n} of the {} tensors '{}layers.*{}'",
+            2 * layers.len(),
+            group.prefix,
+            group.suffix
+        )),
+    }
 }
 
 /// The same file with its JSON header's keys sorted. `safetensors::serialize` takes the header
@@ -540,7 +638,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
     // The architecture is what the tensors say; the header, where present, must agree.
     let mut widths: Vec<usize> = Vec::new();
     let mut parameters: Vec<f32> = Vec::new();
-    let mut layer_tensors: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
+    let mut layer_values: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
     for i in 0.. {
         let weight_name = format!("layers.{i}.weight");
         let bias_name = format!("layers.{i}.bias");
@@ -592,31 +690,8 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
             Some(_) => {}
         }
         widths.push(out);
-        layer_tensors.push((f32s(weight.data()), f32s(bias.data())));
+        layer_values.push((f32s(weight.data()), f32s(bias.data())));
     }
-    let layer_count = layer_tensors.len();
-    let scaling_tensors = [SCALING_MEAN, SCALING_STD]
-        .iter()
-        .filter(|n| tensors.tensor(n).is_ok())
-        .count();
-    if tensors.len() != 2 * layer_count + scaling_tensors {
-        let mut extra: Vec<&str> = tensors
-            .names()
-            .into_iter()
-            .filter(|n| {
-                ![SCALING_MEAN, SCALING_STD].contains(n)
-                    && !(0..layer_count).any(|i| {
-                        *n == format!("layers.{i}.weight").as_str()
-                            || *n == format!("layers.{i}.bias").as_str()
-                    })
-            })
-            .collect();
-        extra.sort_unstable();
-        return Err(invalid(format!(
-            "unexpected tensors {extra:?} besides layers.0..{layer_count}"
-        )));
-    }
-
     let inputs = widths[0];
     let classes = widths[widths.len() - 1];
     let hidden = widths[1..widths.len() - 1].to_vec();
@@ -645,6 +720,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
         None => 0.0,
     };
     let spec = ModelSpec::new(inputs, hidden, classes, dropout).map_err(|e| invalid(e.message))?;
+    let resume = resume_state(&tensors, &spec, header.get(keys::RESUME)).map_err(invalid)?;
 
     let class_names = match header.get(keys::CLASS_NAMES) {
         Some(v) => {
@@ -708,7 +784,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
     }
 
     parameters.reserve(spec.parameter_count());
-    for (layer, (weight, bias)) in spec.layers().iter().zip(&layer_tensors) {
+    for (layer, (weight, bias)) in spec.layers().iter().zip(&layer_values) {
         // [out, in] in the file, [in, out] in memory.
         for k in 0..layer.fan_in {
             for o in 0..layer.fan_out {
@@ -733,6 +809,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
         source,
         scaling,
         metadata: header,
+        resume,
     };
     ckpt.validate().map_err(invalid)?;
     Ok(ckpt)
@@ -787,6 +864,70 @@ fn read_scaling(
     Ok(scaling)
 }
 
+/// The training state of a file: its `resume` header text with the extra tensors it goes with.
+/// Any tensor besides `spec`'s layers, the scaling's and the known training-state groups is
+/// refused, as are
+/// training-state tensors without the header text.
+fn resume_state(
+    tensors: &SafeTensors,
+    spec: &ModelSpec,
+    text: Option<&String>,
+) -> std::result::Result<Option<ResumeState>, String> {
+    let groups = [
+        resume::MOMENT1,
+        resume::MOMENT2,
+        resume::BEST,
+        resume::TRAINING,
+    ];
+    let [moment1, moment2, best, last] = groups.map(|g| read_group(tensors, spec, g));
+    let (moment1, moment2, best, last) = (moment1?, moment2?, best?, last?);
+    let layers = spec.layers().len();
+    let present = [
+        moment1.is_some(),
+        moment2.is_some(),
+        best.is_some(),
+        last.is_some(),
+    ];
+    // A standardised model's scaling tensors are read (and checked) by `read_scaling`.
+    let scaling = [SCALING_MEAN, SCALING_STD];
+    let scaling_present = scaling.iter().filter(|n| tensors.tensor(n).is_ok()).count();
+    let expected = 2 * layers * (1 + present.iter().filter(|p| **p).count()) + scaling_present;
+    if tensors.len() != expected {
+        let known: Vec<String> = (0..layers)
+            .flat_map(|i| [format!("layers.{i}.weight"), format!("layers.{i}.bias")])
+            .flat_map(|base| {
+                let grouped = groups.map(|g| g.name(&base));
+                std::iter::once(base).chain(grouped)
+            })
+            .chain(scaling.map(String::from))
+            .collect();
+        let mut extra: Vec<&str> = tensors
+            .names()
+            .into_iter()
+            .filter(|n| !known.iter().any(|k| k == *n))
+            .collect();
+        extra.sort_unstable();
+        return Err(format!(
+            "unexpected tensors {extra:?} besides layers.0..{layers}, the scaling's \
+             scaling.mean/std and the training state's optimizer.layers.*, \
+             early_stopping.best.layers.* and training.layers.*"
+        ));
+    }
+    let moments = match (moment1, moment2) {
+        (Some(moment1), Some(moment2)) => Some(OptimizerState { moment1, moment2 }),
+        (None, None) => None,
+        _ => return Err("it holds one of Adam's two moments without the other".to_string()),
+    };
+    match text {
+        Some(text) => ResumeState::from_json(text, moments, best, last).map(Some),
+        None if present.contains(&true) => Err(format!(
+            "it holds training-state tensors but no '{}' header key",
+            keys::RESUME
+        )),
+        None => Ok(None),
+    }
+}
+
 /// Little-endian f32 values of a tensor's bytes (which need not be aligned).
 fn f32s(bytes: &[u8]) -> Vec<f32> {
     bytes
@@ -815,6 +956,7 @@ mod tests {
             source: SourceKind::Idx,
             scaling: Scaling::Pixels,
             metadata: BTreeMap::from([("epochs".to_string(), "3".to_string())]),
+            resume: None,
         }
     }
 
@@ -842,6 +984,140 @@ mod tests {
             text.starts_with("{\"__metadata__\":{\"activation\""),
             "{text}"
         );
+    }
+
+    /// `small()` with a training state: moments, best parameters and two epochs of history.
+    fn resumable() -> Checkpoint {
+        let mut ckpt = small();
+        let n = ckpt.parameters.len();
+        let values = |scale: f32| (0..n).map(|i| i as f32 * scale).collect::<Vec<f32>>();
+        let record = |epoch| crate::train::EpochRecord {
+            epoch,
+            loss: 0.1 + 1.0 / 3.0,
+            accuracy: 2.0 / 3.0,
+            validation: Some((0.7, 0.25)),
+            seconds: 1.5,
+            samples_per_second: 1e5 / 3.0,
+            learning_rate: Some(1e-3 / 7.0),
+            best: epoch == 1,
+        };
+        ckpt.resume = Some(ResumeState {
+            settings: serde_json::from_str(r#"{"lr": 0.001, "hidden": [4, 3]}"#).unwrap(),
+            history: vec![record(1), record(2)],
+            loss_ceiling: Some(230.1),
+            watch: Some(resume::WatchState {
+                best_epoch: Some(1),
+                best: Some(0.7),
+                wait: 1,
+            }),
+            best_parameters: Some(values(-0.25)),
+            moments: Some(OptimizerState {
+                moment1: values(1e-3),
+                moment2: values(1e-7),
+            }),
+            parameters: Some(values(0.125)),
+        });
+        ckpt
+    }
+
+    #[test]
+    fn the_training_state_round_trips_exactly() {
+        let ckpt = resumable();
+        let bytes = to_bytes(&ckpt).unwrap();
+        assert_eq!(to_bytes(&ckpt).unwrap(), bytes, "the same bytes every time");
+        let back = from_bytes(&bytes, Path::new("x")).unwrap();
+        assert_eq!(back.resume, ckpt.resume);
+        assert_eq!(back.parameters, ckpt.parameters);
+        assert!(!back.metadata.contains_key(keys::RESUME));
+        let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let text = String::from_utf8_lossy(&bytes[8..8 + header_len]).into_owned();
+        for name in [
+            "optimizer.layers.0.weight.m",
+            "optimizer.layers.2.bias.v",
+            "early_stopping.best.layers.1.weight",
+            "training.layers.0.bias",
+        ] {
+            assert!(text.contains(&format!("\"{name}\"")), "{name} in {text}");
+        }
+    }
+
+    #[test]
+    fn a_standardised_training_checkpoint_keeps_its_scaling_and_its_state() {
+        let mut ckpt = resumable();
+        ckpt.source = SourceKind::Csv;
+        ckpt.scaling = Scaling::Standardize {
+            mean: (0..6).map(|i| i as f32 * 0.25).collect(),
+            std: vec![1.5, 0.0, 2.0, 1.0, 0.5, 3.0],
+        };
+        let back = from_bytes(&to_bytes(&ckpt).unwrap(), Path::new("x")).unwrap();
+        assert_eq!(back.scaling, ckpt.scaling);
+        assert_eq!(back.resume, ckpt.resume);
+    }
+
+    /// `ckpt`'s bytes with the tensors `keep` accepts, plus `extra` ones (name, shape).
+    fn rewritten(
+        ckpt: &Checkpoint,
+        keep: impl Fn(&str) -> bool,
+        extra: &[(&str, &[usize])],
+    ) -> Vec<u8> {
+        let bytes = to_bytes(ckpt).unwrap();
+        let file = SafeTensors::deserialize(&bytes).unwrap();
+        let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+        let zeros: Vec<Vec<u8>> = extra
+            .iter()
+            .map(|(_, shape)| vec![0u8; 4 * shape.iter().product::<usize>()])
+            .collect();
+        let mut views: Vec<(String, TensorView)> = file
+            .tensors()
+            .into_iter()
+            .filter(|(name, _)| keep(name))
+            .collect();
+        for ((name, shape), data) in extra.iter().zip(&zeros) {
+            views.push((
+                name.to_string(),
+                TensorView::new(Dtype::F32, shape.to_vec(), data).unwrap(),
+            ));
+        }
+        safetensors::serialize(views, meta.metadata().clone()).unwrap()
+    }
+
+    #[test]
+    fn only_whole_known_training_state_groups_load() {
+        let refused = |bytes: Vec<u8>| from_bytes(&bytes, Path::new("x")).unwrap_err().to_string();
+        let ckpt = resumable();
+        let err = refused(rewritten(&ckpt, |_| true, &[("optimizer.extra", &[2])]));
+        assert!(
+            err.contains("unexpected tensors [\"optimizer.extra\"]"),
+            "{err}"
+        );
+        let err = refused(rewritten(&ckpt, |n| n != "optimizer.layers.1.bias.v", &[]));
+        assert!(
+            err.contains("5 of the 6 tensors 'optimizer.layers.*.v'"),
+            "{err}"
+        );
+        let err = refused(rewritten(&ckpt, |n| !n.ends_with(".v"), &[]));
+        assert!(err.contains("one of Adam's two moments"), "{err}");
+        let err = refused(rewritten(
+            &ckpt,
+            |n| n != "optimizer.layers.0.weight.m",
+            &[("optimizer.layers.0.weight.m", &[6, 4])],
+        ));
+        assert!(err.contains("expected F32 [4, 6]"), "{err}");
+        // Training-state tensors need the header's state.
+        let bytes = to_bytes(&ckpt).unwrap();
+        let file = SafeTensors::deserialize(&bytes).unwrap();
+        let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+        let mut header = meta.metadata().clone().unwrap();
+        header.remove(keys::RESUME);
+        let stateless = safetensors::serialize(file.tensors(), Some(header)).unwrap();
+        let err = refused(stateless);
+        assert!(
+            err.contains("training-state tensors but no 'resume'"),
+            "{err}"
+        );
+        let moments_only = rewritten(&ckpt, |n| !n.starts_with("early_stopping."), &[]);
+        let back = from_bytes(&moments_only, Path::new("x")).unwrap();
+        assert!(back.resume.unwrap().best_parameters.is_none());
     }
 
     #[test]

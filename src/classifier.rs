@@ -200,6 +200,7 @@ mod tests {
             source: crate::data::SourceKind::Idx,
             scaling: crate::data::Scaling::Pixels,
             metadata: BTreeMap::new(),
+            resume: None,
         };
         let mut c = Classifier::from_checkpoint(ckpt).unwrap();
         let p = c.probabilities(&[0.1, 0.9, 0.3, 0.0]);

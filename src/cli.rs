@@ -20,7 +20,12 @@ Examples (the three tutorial networks):
   gpu-mlp train --data ./my-digits --backend cpu
   # Save the model (and every 2 epochs), draw the loss and accuracy curves
   gpu-mlp train --save model.safetensors --checkpoint-every 2 --plot curves.png
-  # Go on training a saved model for 3 more epochs
+  # A run you can kill at any moment: a checkpoint after every epoch, then go on from the last
+  # one exactly as if never stopped (Ctrl-C saves one too), or extend it to 70 epochs
+  gpu-mlp train --epochs 50 --save run.safetensors --checkpoint-every 1
+  gpu-mlp train --resume run.safetensors
+  gpu-mlp train --resume run.safetensors --epochs 70
+  # Go on training a saved model for 3 more epochs (a warm start: Adam's moments start again)
   gpu-mlp train --init-from model.safetensors --epochs 3 --save model2.safetensors
   # 30 epochs with a cosine learning rate after 500 steps of warm-up
   gpu-mlp train --epochs 30 --lr 0.003 --warmup 500 --lr-schedule cosine
@@ -40,7 +45,7 @@ Exit status:
   2    bad settings: on the command line or in the --config file
   3    training diverged (the loss became NaN or infinite)
   130  interrupted by SIGINT, 143 by SIGTERM (the first stops the run after its epoch and
-       saves the model when --save is given; a second ends it at once)
+       saves it to --save, for --resume; a second ends it at once)
 A crash is a panic (101) or death by a signal. With --summary-json, a diverged or interrupted
 run writes its summary too, its `outcome` saying which.";
 
@@ -288,6 +293,12 @@ pub struct TrainArgs {
     /// other settings (--lr, --epochs, ...) apply
     #[arg(long, value_name = "FILE")]
     pub init_from: Option<PathBuf>,
+    /// Go on with a run from its --save file (written by --checkpoint-every, a Ctrl-C or the
+    /// run's end): its settings, parameters, Adam's moments, history and early-stopping state,
+    /// so it ends bit for bit as if never stopped. No other flag is needed; one that would
+    /// change the results is refused, and --epochs may extend the run
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["init_from", "config"])]
+    pub resume: Option<PathBuf>,
     /// Draw loss and accuracy per epoch (training and validation) into this PNG, updated after
     /// every epoch
     #[arg(long, value_name = "FILE")]

@@ -126,6 +126,22 @@ impl Watch {
         self.best
     }
 
+    /// Epochs since the best one (all of them while there is none).
+    pub fn wait(&self) -> usize {
+        self.wait
+    }
+
+    /// The watch of `rule` as a run left it (`best`, `wait`: as [`best`](Self::best) and
+    /// [`wait`](Self::wait) said), so a resumed run goes on counting.
+    pub fn resume(rule: EarlyStopping, best: Option<(usize, f64)>, wait: usize) -> Self {
+        Self { rule, best, wait }
+    }
+
+    /// Patience ran out: the run stops after this epoch.
+    pub fn exhausted(&self) -> bool {
+        self.wait >= self.rule.patience
+    }
+
     /// Takes in a finished epoch. A value that is not a number never improves.
     pub fn observe(&mut self, record: &EpochRecord) -> Verdict {
         let value = self.rule.monitor.value(record).unwrap_or(f64::NAN);
@@ -144,7 +160,7 @@ impl Watch {
         }
         Verdict {
             improved,
-            stop: self.wait >= self.rule.patience,
+            stop: self.exhausted(),
         }
     }
 }

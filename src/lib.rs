@@ -111,6 +111,8 @@ pub mod plots;
 #[doc(hidden)]
 pub mod preprocess;
 #[doc(hidden)]
+pub mod resume;
+#[doc(hidden)]
 pub mod schedule;
 #[doc(hidden)]
 pub mod train;

@@ -1,6 +1,8 @@
 //! `train --config FILE`: settings from a TOML or JSON file keyed by the flags' names, so a sweep
 //! engine writes one small file per trial. A flag given on the command line wins over the file.
 //!
+//! `train --resume FILE` hands the run's recorded settings back to the flags the same way.
+//!
 //! The file's values go through the flags' own parsers, so a value is checked exactly as it is on
 //! the command line, and an error names the key. Keys are spelled as the flags (`batch-size`) or
 //! with underscores (`batch_size`, as TOML and JSON usually are).
@@ -18,6 +20,8 @@ use std::path::Path;
 const SUBCOMMAND: &str = "train";
 /// The flag naming the file; a file cannot name another one.
 const CONFIG_ARG: &str = "config";
+/// The flag naming a checkpoint whose recorded settings the run takes.
+const RESUME_ARG: &str = "resume";
 
 /// Why the command line could not be turned into a [`Cli`].
 #[derive(Debug)]
@@ -42,13 +46,21 @@ where
         .try_get_matches_from(&argv)
         .map_err(CliError::Clap)?;
     let extra = match matches.subcommand() {
-        Some((SUBCOMMAND, train)) => match train.get_one::<std::path::PathBuf>(CONFIG_ARG) {
-            Some(path) => {
-                let settings = read_settings(path).map_err(CliError::Config)?;
-                config_arguments(&command, train, path, settings).map_err(CliError::Config)?
-            }
-            None => Vec::new(),
-        },
+        Some((SUBCOMMAND, train)) => {
+            let file = |arg: &str| train.get_one::<std::path::PathBuf>(arg);
+            let (source, settings) = match (file(CONFIG_ARG), file(RESUME_ARG)) {
+                (Some(path), _) => (
+                    format!("--config {}", path.display()),
+                    read_settings(path).map_err(CliError::Config)?,
+                ),
+                (None, Some(path)) => (
+                    format!("--resume {}", path.display()),
+                    resumed_settings(path).map_err(CliError::Config)?,
+                ),
+                (None, None) => (String::new(), Vec::new()),
+            };
+            config_arguments(&command, train, &source, settings).map_err(CliError::Config)?
+        }
         _ => Vec::new(),
     };
     let matches = if extra.is_empty() {
@@ -96,13 +108,26 @@ pub fn read_settings(path: &Path) -> Result<Vec<(String, Value)>, ConfigError> {
     }
 }
 
-/// The command-line arguments (`--lr=0.01`, `--offline`) that carry `settings` for every flag
-/// `given` does not take from the command line. Fails on unknown keys (naming all of them) and on
-/// the first bad value (naming its key).
+/// The settings a `--resume` checkpoint recorded for its run.
+fn resumed_settings(path: &Path) -> Result<Vec<(String, Value)>, ConfigError> {
+    let ckpt = crate::checkpoint::load(path).map_err(|e| ConfigError::new(e.to_string()))?;
+    match ckpt.resume {
+        Some(state) => Ok(state.settings.into_iter().collect()),
+        None => Err(ConfigError::new(format!(
+            "--resume {}: {}",
+            path.display(),
+            crate::resume::NO_STATE
+        ))),
+    }
+}
+
+/// The command-line arguments (`--lr=0.01`, `--offline`) that carry `settings` (from `source`,
+/// e.g. `--config FILE`) for every flag `given` does not take from the command line. Fails on
+/// unknown keys (naming all of them) and on the first bad value (naming its key).
 fn config_arguments(
     command: &Command,
     given: &ArgMatches,
-    path: &Path,
+    source: &str,
     settings: Vec<(String, Value)>,
 ) -> Result<Vec<OsString>, ConfigError> {
     let train = command
@@ -110,7 +135,9 @@ fn config_arguments(
         .ok_or_else(|| ConfigError::new("the train command is missing"))?;
     let settable: Vec<&Arg> = train
         .get_arguments()
-        .filter(|a| a.get_long().is_some() && a.get_id() != CONFIG_ARG)
+        .filter(|a| {
+            a.get_long().is_some() && ![CONFIG_ARG, RESUME_ARG].contains(&a.get_id().as_str())
+        })
         .collect();
     let find = |key: &str| {
         let flag = key.replace('_', "-");
@@ -126,8 +153,7 @@ fn config_arguments(
         .collect();
     if !unknown.is_empty() {
         return Err(ConfigError::new(format!(
-            "--config {}: unknown key{} {}; the keys are train's flags: {}",
-            path.display(),
+            "{source}: unknown key{} {}; the keys are train's flags: {}",
             if unknown.len() == 1 { "" } else { "s" },
             unknown.join(", "),
             settable
@@ -141,9 +167,7 @@ fn config_arguments(
     let mut seen = std::collections::HashSet::new();
     let mut arguments = Vec::new();
     for (key, value) in &settings {
-        let bad = |why: String| {
-            ConfigError::new(format!("--config {}: key '{key}': {why}", path.display()))
-        };
+        let bad = |why: String| ConfigError::new(format!("{source}: key '{key}': {why}"));
         let Some(arg) = find(key) else { continue };
         let id = arg.get_id().as_str();
         if !seen.insert(id) {

@@ -118,19 +118,18 @@ fn decimal(x: f32) -> Value {
         .map_or(Value::Null, |v| json!(v))
 }
 
-/// Passes everything to `inner` and keeps the epochs and the test result for the summary; ends
-/// the run after an epoch once SIGINT or SIGTERM came (see `crate::interrupt`).
-pub struct Recorder<'a> {
-    inner: &'a mut dyn Observer,
+/// Keeps the epochs and the test result for the summary; ends the run after an epoch once
+/// SIGINT or SIGTERM came (see `crate::interrupt`).
+pub struct Recorder {
     history: Vec<EpochRecord>,
     test: Option<Evaluation>,
 }
 
-impl<'a> Recorder<'a> {
-    pub fn new(inner: &'a mut dyn Observer) -> Self {
+impl Recorder {
+    /// A recorder of a run that has finished the epochs of `history` already (a resumed one).
+    pub fn new(history: Vec<EpochRecord>) -> Self {
         Self {
-            inner,
-            history: Vec::new(),
+            history,
             test: None,
         }
     }
@@ -141,43 +140,20 @@ impl<'a> Recorder<'a> {
     }
 }
 
-impl Observer for Recorder<'_> {
-    fn epoch_started(&mut self, epoch: usize, epochs: usize, steps: usize) {
-        self.inner.epoch_started(epoch, epochs, steps);
-    }
-
-    fn epoch_progress(&mut self, steps_done: usize, loss: f64, accuracy: f64) {
-        self.inner.epoch_progress(steps_done, loss, accuracy);
-    }
-
-    fn epoch_finished(&mut self, record: &EpochRecord, epochs: usize) -> Result<()> {
-        self.inner.epoch_finished(record, epochs)?;
+impl Observer for Recorder {
+    fn epoch_finished(&mut self, record: &EpochRecord, _epochs: usize) -> Result<()> {
         self.history.push(record.clone());
-        match crate::interrupt::requested() {
-            Some(signal) => Err(crate::interrupt::Interrupted {
-                signal,
-                epoch: record.epoch,
-            }
-            .into()),
-            _ => Ok(()),
-        }
+        Ok(())
     }
 
-    fn stopped(&mut self, stopping: &crate::early_stopping::Stopping) -> Result<()> {
-        self.inner.stopped(stopping)
+    fn stop_requested(&mut self, epoch: usize) -> Option<crate::error::Error> {
+        crate::interrupt::requested()
+            .map(|signal| crate::interrupt::Interrupted { signal, epoch }.into())
     }
 
     fn tested(&mut self, test: &Evaluation) -> Result<()> {
         self.test = Some(test.clone());
-        self.inner.tested(test)
-    }
-
-    fn wants_parameters(&self, epoch: usize) -> bool {
-        self.inner.wants_parameters(epoch)
-    }
-
-    fn epoch_parameters(&mut self, record: &EpochRecord, parameters: &[f32]) -> Result<()> {
-        self.inner.epoch_parameters(record, parameters)
+        Ok(())
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::data::Dataset;
 use crate::dropout;
 use crate::early_stopping::{EarlyStopping, Stopping, Watch};
-use crate::engine::{Engine, EpochPlan, Evaluation, Split, StepMetrics, StepPlan};
+use crate::engine::{Engine, EpochPlan, Evaluation, OptimizerState, Split, StepMetrics, StepPlan};
 use crate::error::{ConfigError, Error, Result};
 use crate::optimizer::Optimizer;
 use crate::schedule::{LrSchedule, Schedule};
@@ -113,7 +113,7 @@ impl TrainConfig {
 }
 
 /// The figures of one epoch, as printed and as written to `--metrics-out`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochRecord {
     /// 1-based epoch number.
     pub epoch: usize,
@@ -133,10 +133,60 @@ pub struct EpochRecord {
     pub best: bool,
 }
 
+/// Where a run stands between epochs: what the loop needs, besides the engine's parameters and
+/// optimizer moments, to go on as if it had never stopped (a `--resume` checkpoint holds it).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Progress {
+    /// One record per finished epoch, in order; its length is the epochs completed.
+    pub history: Vec<EpochRecord>,
+    /// The loss beyond which a step counts as exploded, set by the run's first step.
+    pub loss_ceiling: Option<f32>,
+    /// Early stopping's best epoch and patience so far (none without early stopping).
+    pub watch: Option<Watch>,
+    /// The best epoch's parameters, kept under `--restore-best`.
+    pub best_parameters: Option<Vec<f32>>,
+}
+
+impl Progress {
+    /// The start of a run of `config`: no epoch finished yet.
+    pub fn new(config: &TrainConfig) -> Self {
+        Self {
+            watch: config.early_stopping.map(Watch::new),
+            ..Self::default()
+        }
+    }
+
+    /// Epochs finished.
+    pub fn epochs_completed(&self) -> usize {
+        self.history.len()
+    }
+}
+
+/// Why the loop offers a snapshot after an epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EpochEnd {
+    /// 1-based epoch just finished.
+    pub epoch: usize,
+    /// No epoch follows (the last one, or early stopping fired).
+    pub last: bool,
+    /// A signal asked the run to stop here.
+    pub interrupted: bool,
+}
+
+/// Everything a resumable checkpoint needs after an epoch.
+pub struct Snapshot<'a> {
+    pub end: EpochEnd,
+    pub progress: &'a Progress,
+    /// The parameters in force after the epoch (not the best ones).
+    pub parameters: &'a [f32],
+    /// Adam's moments (none under SGD, which keeps none).
+    pub moments: Option<&'a OptimizerState>,
+}
+
 /// The outcome of a run.
 #[derive(Clone, Debug)]
 pub struct TrainReport {
-    /// One record per epoch.
+    /// One record per epoch (those before a resume included).
     pub history: Vec<EpochRecord>,
     /// The test split's evaluation after the last epoch.
     pub test: Evaluation,
@@ -165,13 +215,18 @@ pub trait Observer {
     fn tested(&mut self, _test: &Evaluation) -> Result<()> {
         Ok(())
     }
-    /// Whether `epoch_parameters` wants this epoch's parameters (a readback on a GPU, so only
-    /// when asked; periodic checkpoints use it).
-    fn wants_parameters(&self, _epoch: usize) -> bool {
+    /// Whether to stop after the epoch just finished (e.g. a signal came): the error the run
+    /// ends with. Asked once per epoch, after `epoch_finished`.
+    fn stop_requested(&mut self, _epoch: usize) -> Option<Error> {
+        None
+    }
+    /// Whether `epoch_snapshot` wants a snapshot at `end` (a readback on a GPU, so only when
+    /// asked; checkpoints use it).
+    fn wants_snapshot(&self, _end: EpochEnd) -> bool {
         false
     }
-    /// The parameters after the epoch `record` describes, when `wants_parameters` said so.
-    fn epoch_parameters(&mut self, _record: &EpochRecord, _parameters: &[f32]) -> Result<()> {
+    /// The run's state after an epoch, when `wants_snapshot` said so.
+    fn epoch_snapshot(&mut self, _snapshot: &Snapshot) -> Result<()> {
         Ok(())
     }
 }
@@ -179,6 +234,61 @@ pub trait Observer {
 /// An observer that ignores everything (tests, benchmarks).
 pub struct Silent;
 impl Observer for Silent {}
+
+/// Several observers, each told of everything in order. Of the calls that can fail, every
+/// observer is called even after one failed (so a failed console write still lets the checkpoint
+/// and the summary see the epoch), and the first error is returned.
+pub struct Observers<'a>(pub Vec<&'a mut dyn Observer>);
+
+impl Observers<'_> {
+    fn each(&mut self, mut call: impl FnMut(&mut dyn Observer) -> Result<()>) -> Result<()> {
+        let mut first = Ok(());
+        for observer in &mut self.0 {
+            let result = call(&mut **observer);
+            if first.is_ok() {
+                first = result;
+            }
+        }
+        first
+    }
+}
+
+impl Observer for Observers<'_> {
+    fn epoch_started(&mut self, epoch: usize, epochs: usize, steps: usize) {
+        for observer in &mut self.0 {
+            observer.epoch_started(epoch, epochs, steps);
+        }
+    }
+    fn epoch_progress(&mut self, steps_done: usize, loss: f64, accuracy: f64) {
+        for observer in &mut self.0 {
+            observer.epoch_progress(steps_done, loss, accuracy);
+        }
+    }
+    fn epoch_finished(&mut self, record: &EpochRecord, epochs: usize) -> Result<()> {
+        self.each(|o| o.epoch_finished(record, epochs))
+    }
+    fn stop_requested(&mut self, epoch: usize) -> Option<Error> {
+        self.0.iter_mut().find_map(|o| o.stop_requested(epoch))
+    }
+    fn stopped(&mut self, stopping: &Stopping) -> Result<()> {
+        self.each(|o| o.stopped(stopping))
+    }
+    fn tested(&mut self, test: &Evaluation) -> Result<()> {
+        self.each(|o| o.tested(test))
+    }
+    fn wants_snapshot(&self, end: EpochEnd) -> bool {
+        self.0.iter().any(|o| o.wants_snapshot(end))
+    }
+    fn epoch_snapshot(&mut self, snapshot: &Snapshot) -> Result<()> {
+        self.each(|o| {
+            if o.wants_snapshot(snapshot.end) {
+                o.epoch_snapshot(snapshot)
+            } else {
+                Ok(())
+            }
+        })
+    }
+}
 
 /// Plans epochs: the seeded shuffle and the per-step table.
 pub struct EpochPlanner {
@@ -219,6 +329,14 @@ impl EpochPlanner {
     /// Steps planned so far.
     pub fn steps_taken(&self) -> u64 {
         self.steps_taken
+    }
+
+    /// Plans and drops `epochs` epochs, so the next one is planned as in a run that trained them:
+    /// the same shuffles drawn, the same step count (and so the same rates and dropout seeds).
+    pub fn fast_forward(&mut self, epochs: usize) {
+        for _ in 0..epochs {
+            self.next_epoch();
+        }
     }
 
     /// The next epoch: a fresh shuffle of `0..rows` ([`shuffled_rows`]) and one step per batch.
@@ -278,6 +396,19 @@ pub fn run(
     engine: &mut dyn Engine,
     observer: &mut dyn Observer,
 ) -> Result<TrainReport> {
+    run_from(config, data, engine, observer, Progress::new(config))
+}
+
+/// [`run`] going on from `progress`, with `engine` holding the parameters and optimizer moments
+/// of that point ([`Engine::set_optimizer_state`]): the epochs after it are planned, trained and
+/// reported bit for bit as in a run that was never stopped.
+pub fn run_from(
+    config: &TrainConfig,
+    data: &Dataset,
+    engine: &mut dyn Engine,
+    observer: &mut dyn Observer,
+    mut progress: Progress,
+) -> Result<TrainReport> {
     config.validate()?;
     let (train_rows, validation_rows) = config.split_rows(data.train.count);
     if train_rows == 0 {
@@ -287,6 +418,20 @@ pub fn run(
         ))
         .into());
     }
+    let done = progress.epochs_completed();
+    if done > config.epochs {
+        return Err(ConfigError::new(format!(
+            "--epochs {} is fewer than the {done} epochs the run has finished",
+            config.epochs
+        ))
+        .into());
+    }
+    if progress.watch.map(|w| w.rule()) != config.early_stopping {
+        return Err(ConfigError::new(
+            "the early-stopping state does not belong to this run's --early-stopping",
+        )
+        .into());
+    }
     engine.load_split(Split::Train, &data.train)?;
     engine.load_split(Split::Test, &data.test)?;
 
@@ -294,18 +439,26 @@ pub fn run(
     let mut planner =
         EpochPlanner::new(config.seed, train_rows, config.batch_size, config.optimizer)
             .with_schedule(schedule);
-    let mut history = Vec::with_capacity(config.epochs);
-    // Set from the run's first step; a step's mean loss above it (or not finite) stops the run.
-    let mut loss_ceiling: Option<f32> = None;
-    let mut watch = config.early_stopping.map(Watch::new);
-    let mut best_parameters: Option<Vec<f32>> = None;
-    let mut stopped_after = None;
-    for epoch in 1..=config.epochs {
+    planner.fast_forward(done);
+    progress.history.reserve(config.epochs - done);
+    let restore_best = config.early_stopping.is_some_and(|r| r.restore_best);
+    let keeps_moments = matches!(config.optimizer, Optimizer::Adam { .. });
+    // A run stopped by early stopping right after its last checkpoint stops here again.
+    let mut stopped_after = progress
+        .watch
+        .filter(|w| w.exhausted() && done < config.epochs)
+        .map(|_| done);
+    let first = if stopped_after.is_some() {
+        config.epochs + 1
+    } else {
+        done + 1
+    };
+    for epoch in first..=config.epochs {
         let plan = planner.next_epoch();
         observer.epoch_started(epoch, config.epochs, plan.steps.len());
         let started = Instant::now();
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0u64, 0u64);
-        let mut progress = |done: usize, new: &[StepMetrics]| {
+        let mut progress_shown = |done: usize, new: &[StepMetrics]| {
             let first = done - new.len();
             for (m, step) in new.iter().zip(&plan.steps[first..done]) {
                 loss_sum += m.loss_sum as f64;
@@ -318,9 +471,10 @@ pub fn run(
                 correct as f64 / seen.max(1) as f64,
             );
         };
-        let metrics = engine.train_epoch(&plan, &mut progress)?;
+        let metrics = engine.train_epoch(&plan, &mut progress_shown)?;
         let step_loss = |i: usize| metrics[i].loss_sum / plan.steps[i].len.max(1) as f32;
-        let ceiling = *loss_ceiling
+        let ceiling = *progress
+            .loss_ceiling
             .get_or_insert_with(|| exploded_loss(step_loss(0), data.class_names.len()));
         let exploded = |loss: f32| !loss.is_finite() || loss > ceiling;
         if let Some(bad) = (0..metrics.len()).find(|&i| exploded(step_loss(i))) {
@@ -351,24 +505,50 @@ pub fn run(
                 .then(|| planner.learning_rate(planner.steps_taken())),
             best: false,
         };
-        let verdict = watch.as_mut().map(|w| w.observe(&record));
+        let verdict = progress.watch.as_mut().map(|w| w.observe(&record));
         if let Some(verdict) = verdict {
             record.best = verdict.improved;
-            if verdict.improved && config.early_stopping.is_some_and(|r| r.restore_best) {
-                best_parameters = Some(engine.parameters()?);
+            if verdict.improved && restore_best {
+                progress.best_parameters = Some(engine.parameters()?);
             }
         }
         observer.epoch_finished(&record, config.epochs)?;
-        if observer.wants_parameters(epoch) {
+        progress.history.push(record);
+        let stop = verdict.is_some_and(|v| v.stop) && epoch < config.epochs;
+        let interruption = observer.stop_requested(epoch);
+        let end = EpochEnd {
+            epoch,
+            last: stop || epoch == config.epochs,
+            interrupted: interruption.is_some(),
+        };
+        if observer.wants_snapshot(end) {
             let parameters = engine.parameters()?;
-            observer.epoch_parameters(&record, &parameters)?;
+            let moments = if keeps_moments {
+                Some(engine.optimizer_state()?)
+            } else {
+                None
+            };
+            observer.epoch_snapshot(&Snapshot {
+                end,
+                progress: &progress,
+                parameters: &parameters,
+                moments: moments.as_ref(),
+            })?;
         }
-        history.push(record);
-        if verdict.is_some_and(|v| v.stop) && epoch < config.epochs {
+        if let Some(error) = interruption {
+            return Err(error);
+        }
+        if stop {
             stopped_after = Some(epoch);
             break;
         }
     }
+    let Progress {
+        history,
+        watch,
+        best_parameters,
+        ..
+    } = progress;
     let stopping = match watch {
         Some(watch) => {
             // Only when a later epoch moved away from the best one do parameters change.

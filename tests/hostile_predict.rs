@@ -21,6 +21,7 @@ fn save_model(dir: &Path) -> std::path::PathBuf {
         source: gpu_mlp::data::SourceKind::Idx,
         scaling: gpu_mlp::data::Scaling::Pixels,
         metadata: BTreeMap::new(),
+        resume: None,
     };
     let path = dir.join("model.safetensors");
     checkpoint::save(&path, &ckpt).expect("save the model");

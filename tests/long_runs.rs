@@ -99,16 +99,6 @@ fn a_constant_schedule_plans_the_unscheduled_bits() {
     }
 }
 
-/// The fixture's MNIST cut to `train` and `test` rows.
-fn small_mnist(train: usize, test: usize) -> Dataset {
-    let full = support::mnist();
-    Dataset {
-        train: support::take(&full.train, train),
-        test: support::take(&full.test, test),
-        ..full.clone()
-    }
-}
-
 fn train_cpu(config: &TrainConfig, data: &Dataset, hidden: usize) -> TrainReport {
     let spec =
         gpu_mlp::model::ModelSpec::new(data.features(), vec![hidden], data.classes(), 0.0).unwrap();
@@ -121,7 +111,7 @@ fn train_cpu(config: &TrainConfig, data: &Dataset, hidden: usize) -> TrainReport
 
 #[test]
 fn the_history_names_the_rate_in_force_only_when_it_varies() {
-    let data = small_mnist(400, 100);
+    let data = support::small_mnist(400, 100);
     let constant = TrainConfig {
         epochs: 2,
         batch_size: 50,
@@ -174,7 +164,7 @@ fn expected_stop(values: &[f64], patience: usize) -> Option<usize> {
 fn early_stopping_fires_at_the_right_epoch_and_restores_the_best_parameters() {
     // A high learning rate on 160 training rows overfits within a few epochs: the validation
     // loss turns up and patience must run out long before epoch 40.
-    let data = small_mnist(200, 100);
+    let data = support::small_mnist(200, 100);
     let config = TrainConfig {
         epochs: 40,
         batch_size: 16,
@@ -403,7 +393,7 @@ fn summary_counts_the_tutorial_networks_as_keras_does() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
     let spec = gpu_mlp::model::ModelSpec::new(784, vec![50, 50], 10, 0.0).unwrap();
-    let data = small_mnist(10, 10);
+    let data = support::small_mnist(10, 10);
     let ckpt =
         gpu_mlp::checkpoint::Checkpoint::for_dataset(spec.clone(), spec.init_parameters(1), &data);
     gpu_mlp::checkpoint::save(&path, &ckpt).unwrap();
@@ -414,7 +404,7 @@ fn summary_counts_the_tutorial_networks_as_keras_does() {
 
 #[test]
 fn parameters_and_moments_carried_to_a_fresh_cpu_engine_continue_bit_for_bit() {
-    let data = small_mnist(300, 10);
+    let data = support::small_mnist(300, 10);
     let spec = gpu_mlp::model::ModelSpec::new(784, vec![32], 10, 0.2).unwrap();
     let opt = Optimizer::adam(2e-3);
     let mut first = CpuEngine::new(&spec, opt, 25).unwrap();
@@ -422,8 +412,8 @@ fn parameters_and_moments_carried_to_a_fresh_cpu_engine_continue_bit_for_bit() {
     support::assert_moments_carry_over(&mut first, &mut second, &spec, opt, &data.train);
 }
 
-/// The first Ctrl-C ends the run after its epoch: the model of that epoch is saved, the way on
-/// is printed, and the exit status is 130 (128 + SIGINT).
+/// The first Ctrl-C ends the run after its epoch: the run as that epoch left it is saved, the
+/// way on (`--resume`) is printed, and the exit status is 130 (128 + SIGINT).
 #[cfg(unix)]
 #[test]
 fn ctrl_c_saves_the_model_after_its_epoch_and_exits_with_130() {
@@ -446,13 +436,14 @@ fn ctrl_c_saves_the_model_after_its_epoch_and_exits_with_130() {
     let (status, rest) = support::signal_after_first_epoch(&mut train, "INT");
     assert_eq!(status.code(), Some(130), "{rest:?}");
     let said = rest.join("\n");
-    assert!(
-        said.contains("interrupted: the model after epoch"),
-        "{said}"
-    );
-    assert!(said.contains("--init-from"), "{said}");
+    assert!(said.contains("interrupted: the run after epoch"), "{said}");
+    let way_on = format!("`gpu-mlp train --resume {}`", model.display());
+    assert!(said.contains(&way_on), "{said}");
     let saved = gpu_mlp::checkpoint::load(&model).expect("the interrupted run's model loads");
     let epochs: usize = saved.metadata["epochs_completed"].parse().unwrap();
     assert!((1..100000).contains(&epochs), "{epochs}");
     assert_eq!(saved.spec.hidden, vec![16]);
+    let state = saved.resume.expect("the interrupted run can be resumed");
+    assert_eq!(state.epochs_completed(), epochs);
+    assert!(state.moments.is_some(), "with Adam's moments");
 }

@@ -602,6 +602,7 @@ fn child_save_under_file_size_limit() {
         source: SourceKind::Idx,
         scaling: Scaling::Pixels,
         metadata: BTreeMap::new(),
+        resume: None,
     };
     let err = checkpoint::save(Path::new(&target), &big).unwrap_err();
     println!("CHILD-ERROR: {err}");

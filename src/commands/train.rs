@@ -6,8 +6,10 @@ use crate::early_stopping::{EarlyStopping, Monitor};
 use crate::error::{ConfigError, Error, Result};
 use crate::optimizer::Optimizer;
 use crate::report::{ConsoleReporter, MetricsFile};
+use crate::resume::{self, ResumeState};
 use crate::summary::{self, Recorder, RunFacts};
-use crate::train::{self, TrainConfig, TrainReport};
+use crate::train::{self, Observer, Observers, Progress, TrainConfig, TrainReport};
+use std::path::Path;
 
 pub fn optimizer_from(args: &TrainArgs) -> Optimizer {
     match args.optimizer {
@@ -54,8 +56,8 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     if let Some(path) = &args.summary_json {
         summary::check_writable(path)?;
     }
-    // A first Ctrl-C (or SIGTERM) ends the run after its epoch, with the model saved when
-    // --save is given; a second one ends it at once.
+    // A first Ctrl-C (or SIGTERM) ends the run after its epoch, saving a checkpoint to
+    // --resume from when --save is given; a second one ends it at once.
     crate::interrupt::install();
     let outputs = TrainOutputs::prepare(args)?;
     let mut data = super::load_dataset(&args.data)?;
@@ -73,6 +75,11 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
         .into());
     }
     config.validate()?;
+    let settings = resume::run_settings(args, &spec, config.early_stopping);
+    let progress = match outputs.resume() {
+        Some((path, state)) => resumed_progress(path, state, &settings, &config)?,
+        None => Progress::new(&config),
+    };
     if args.verify {
         // Refuse an adapter that computes wrong numbers before spending minutes on it.
         crate::verify::quick_check(
@@ -90,6 +97,12 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     let engine_batch = config.batch_size.min(train_rows.max(1));
     let mut engine = super::open_engine(&args.engine, &spec, optimizer, engine_batch)?.engine;
     engine.set_parameters(&initial_parameters)?;
+    if let Some(moments) = outputs
+        .resume()
+        .and_then(|(_, state)| state.moments.as_ref())
+    {
+        engine.set_optimizer_state(moments)?;
+    }
     println!(
         "{} on {} ({} train{}, {} test{}) - {} - batch {} - {}",
         spec.describe(),
@@ -118,6 +131,26 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     }
     let mut reporter = ConsoleReporter::new(metrics);
     let engine_name = engine.describe();
+    if let Some((path, state)) = outputs.resume() {
+        println!(
+            "resuming {} after epoch {} of {}",
+            path.display(),
+            state.epochs_completed(),
+            config.epochs
+        );
+        for key in ["backend", "adapter"] {
+            if state.settings.get(key) != settings.get(key) {
+                println!(
+                    "note: the run began with another --{key}; engines agree closely but not \
+                     bit for bit, so the resumed run's numbers may differ in their last digits"
+                );
+            }
+        }
+        // The finished epochs' lines again, on the console and in the metrics file.
+        for record in &progress.history {
+            reporter.epoch_finished(record, config.epochs)?;
+        }
+    }
     let facts = RunFacts::new(
         args,
         &spec,
@@ -126,20 +159,42 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
         subset_of,
         engine_name.clone(),
     );
-    let mut observer = outputs.observer(&mut reporter, args, &data, &spec, optimizer, &engine_name);
-    let mut recorder = Recorder::new(&mut observer);
-    let result = train::run(&config, &data, engine.as_mut(), &mut recorder);
+    let mut outputs_observer = outputs.observer(args, &data, &spec, &engine_name, settings);
+    let mut recorder = Recorder::new(progress.history.clone());
+    let mut observers = Observers(vec![&mut reporter, &mut outputs_observer, &mut recorder]);
+    let result = train::run_from(&config, &data, engine.as_mut(), &mut observers, progress);
     let (history, test) = recorder.into_results();
-    let result = match result {
-        Ok(report) => observer.finish(&report).map(|()| report),
-        Err(Error::Interrupted(stop)) => observer
-            .finish_interrupted(&engine.parameters()?)
-            .and(Err(Error::Interrupted(stop))),
-        Err(e) => Err(e),
-    };
+    let result = result.and_then(|report| outputs_observer.finish(&report).map(|()| report));
     if let Some(path) = &args.summary_json {
         let seconds = started.elapsed().as_secs_f64();
         summary::write_for(path, &facts, &history, test.as_ref(), &result, seconds)?;
     }
     result
+}
+
+/// Where the run `--resume` goes on from stands, checked against the resumed run's `settings`
+/// (a flag that would change its numbers is refused) and `config`.
+fn resumed_progress(
+    path: &Path,
+    state: &ResumeState,
+    settings: &serde_json::Map<String, serde_json::Value>,
+    config: &TrainConfig,
+) -> Result<Progress> {
+    resume::check_unchanged(&state.settings, settings)?;
+    let invalid = |problem: String| -> Error {
+        crate::error::CheckpointError::Invalid {
+            path: path.to_path_buf(),
+            problem,
+        }
+        .into()
+    };
+    let adam = matches!(config.optimizer, Optimizer::Adam { .. });
+    if adam != state.moments.is_some() {
+        return Err(invalid(format!(
+            "its training state {} Adam's moments for a run of {}",
+            if adam { "lacks" } else { "holds" },
+            config.optimizer.describe()
+        )));
+    }
+    state.progress(config.early_stopping).map_err(invalid)
 }

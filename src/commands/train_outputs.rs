@@ -1,20 +1,21 @@
-//! What `train` keeps besides the console: `--save` / `--checkpoint-every` checkpoints,
-//! `--init-from` starting parameters, and the `--plot` picture. Kept apart from `train.rs` so
+//! What `train` keeps besides the console: `--save` / `--checkpoint-every` checkpoints (with
+//! the training state `--resume` goes on from), `--init-from` / `--resume` starting parameters,
+//! and the `--plot` picture. Kept apart from `train.rs` so
 //! the engine selection there and this stay independent.
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::cli::TrainArgs;
 use crate::data::Dataset;
-use crate::early_stopping::Stopping;
 use crate::engine::Evaluation;
 use crate::error::{CheckpointError, Result};
 use crate::model::ModelSpec;
-use crate::optimizer::Optimizer;
 use crate::output;
 use crate::plots;
-use crate::train::{EpochRecord, Observer, TrainReport};
+use crate::resume::ResumeState;
+use crate::train::{EpochEnd, EpochRecord, Observer, Snapshot, TrainReport};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The output and input files of a training run, checked before any data is loaded so a bad
 /// path fails in a second rather than after the training.
@@ -22,25 +23,44 @@ pub struct TrainOutputs {
     save: Option<PathBuf>,
     every: Option<usize>,
     plot: Option<PathBuf>,
+    /// `--init-from`'s or `--resume`'s checkpoint.
     init: Option<(PathBuf, Checkpoint)>,
+    resumed: bool,
 }
 
 impl TrainOutputs {
-    /// Checks that `--save` and `--plot` can be written and loads `--init-from`.
+    /// Checks that `--save` and `--plot` can be written and loads `--init-from` or `--resume`
+    /// (which must hold a training state).
     pub fn prepare(args: &TrainArgs) -> Result<Self> {
         for path in [&args.save, &args.plot].into_iter().flatten() {
             output::check_writable(path)?;
         }
-        let init = match &args.init_from {
+        let init = match args.resume.as_ref().or(args.init_from.as_ref()) {
             Some(path) => Some((path.clone(), checkpoint::load(path)?)),
             None => None,
         };
+        if let (Some(path), Some((_, ckpt))) = (&args.resume, &init) {
+            if ckpt.resume.is_none() {
+                return Err(CheckpointError::Invalid {
+                    path: path.clone(),
+                    problem: crate::resume::NO_STATE.to_string(),
+                }
+                .into());
+            }
+        }
         Ok(Self {
             save: args.save.clone(),
             every: args.checkpoint_every.map(|n| n as usize),
             plot: args.plot.clone(),
             init,
+            resumed: args.resume.is_some(),
         })
+    }
+
+    /// `--resume`'s file and training state.
+    pub fn resume(&self) -> Option<(&Path, &ResumeState)> {
+        let (path, ckpt) = self.init.as_ref().filter(|_| self.resumed)?;
+        Some((path.as_path(), ckpt.resume.as_ref()?))
     }
 
     /// The network to train and its starting parameters: fresh Glorot ones for `--hidden`, or
@@ -66,14 +86,21 @@ impl TrainOutputs {
                 {
                     let hidden: Vec<String> =
                         ckpt.spec.hidden.iter().map(|h| h.to_string()).collect();
+                    let hidden = if hidden.is_empty() {
+                        "none".to_string()
+                    } else {
+                        hidden.join(",")
+                    };
+                    if self.resumed {
+                        return Err(crate::error::ConfigError::new(format!(
+                            "--hidden would change the results of the run --resume goes on \
+                             with (it has {hidden}); leave the flag out"
+                        ))
+                        .into());
+                    }
                     println!(
-                        "note: --init-from {} has hidden layers {}; --hidden is not used",
+                        "note: --init-from {} has hidden layers {hidden}; --hidden is not used",
                         path.display(),
-                        if hidden.is_empty() {
-                            "none".to_string()
-                        } else {
-                            hidden.join(",")
-                        }
                     );
                 }
                 let spec = ModelSpec::new(
@@ -89,28 +116,30 @@ impl TrainOutputs {
                     }
                     .into());
                 }
-                Ok((spec, ckpt.parameters.clone()))
+                // A final save after --restore-best holds the best epoch's parameters as the
+                // model and the last epoch's, which training goes on from, apart.
+                let resumed = ckpt.resume.as_ref().filter(|_| self.resumed);
+                let parameters = resumed.and_then(|state| state.parameters.as_ref());
+                Ok((spec, parameters.unwrap_or(&ckpt.parameters).clone()))
             }
         }
     }
 
-    /// An observer that passes everything to `inner` and also saves checkpoints and plots.
-    /// `optimizer` (the one `args` gave) and `engine` (its description) go into the
-    /// checkpoint's metadata.
+    /// An observer that saves checkpoints and plots. The optimizer `args` give and `engine` (its description) go into the
+    /// checkpoint's metadata, `settings` (the run's, for `--resume`) into its training state.
     pub fn observer<'a>(
         &'a self,
-        inner: &'a mut dyn Observer,
         args: &TrainArgs,
         data: &Dataset,
         spec: &ModelSpec,
-        optimizer: Optimizer,
         engine: &str,
+        settings: Map<String, Value>,
     ) -> OutputObserver<'a> {
         let mut metadata = BTreeMap::new();
         for (key, value) in [
             ("epochs", args.epochs.to_string()),
             ("batch_size", args.batch_size.to_string()),
-            ("optimizer", optimizer.describe()),
+            ("optimizer", super::train::optimizer_from(args).describe()),
             ("learning_rate", args.lr.to_string()),
             ("adam_epsilon", args.adam_epsilon.to_string()),
             ("seed", args.seed.to_string()),
@@ -131,35 +160,53 @@ impl TrainOutputs {
             metadata.insert(key.to_string(), value);
         }
         if let Some((path, _)) = &self.init {
-            metadata.insert("init_from".to_string(), path.display().to_string());
+            let key = if self.resumed {
+                "resumed_from"
+            } else {
+                "init_from"
+            };
+            metadata.insert(key.to_string(), path.display().to_string());
         }
         let mut template = Checkpoint::for_dataset(spec.clone(), Vec::new(), data);
         template.metadata = metadata;
         OutputObserver {
             outputs: self,
-            inner,
             template,
-            history: Vec::new(),
+            settings,
+            history: self
+                .resume()
+                .map_or_else(Vec::new, |(_, s)| s.history.clone()),
+            last_state: None,
             title: format!("{} on {}", spec.describe(), data.name),
         }
     }
 }
 
-/// Forwards to the console observer; saves periodic checkpoints and redraws the plot.
+/// Saves checkpoints (periodic, interrupted, final) and redraws the plot.
 pub struct OutputObserver<'a> {
     outputs: &'a TrainOutputs,
-    inner: &'a mut dyn Observer,
-    /// The checkpoint to write, less its parameters and metrics.
+    /// The checkpoint to write, less its parameters, metrics and training state.
     template: Checkpoint,
+    /// The run's settings, for the training state.
+    settings: Map<String, Value>,
     history: Vec<EpochRecord>,
+    /// The training state after the last epoch, with its parameters, for the final checkpoint.
+    last_state: Option<ResumeState>,
     title: String,
 }
 
 impl OutputObserver<'_> {
-    /// A checkpoint of `parameters` with the metrics of the epochs so far (and the test).
-    fn checkpoint(&self, parameters: &[f32], test: Option<&Evaluation>) -> Checkpoint {
+    /// A checkpoint of `parameters` with the metrics of the epochs so far (and the test) and
+    /// the training state `resume` to go on from.
+    fn checkpoint(
+        &self,
+        parameters: &[f32],
+        test: Option<&Evaluation>,
+        resume: Option<ResumeState>,
+    ) -> Checkpoint {
         let mut ckpt = self.template.clone();
         ckpt.parameters = parameters.to_vec();
+        ckpt.resume = resume;
         if let Some(last) = self.history.last() {
             let m = &mut ckpt.metadata;
             m.insert("epochs_completed".into(), last.epoch.to_string());
@@ -178,13 +225,18 @@ impl OutputObserver<'_> {
         ckpt
     }
 
-    /// Writes the final checkpoint (with the test metrics) and plot, and says where.
+    /// Writes the final checkpoint (with the test metrics) and plot, and says where. It can be
+    /// resumed (e.g. with a larger `--epochs`); when `--restore-best` put the best epoch's
+    /// parameters back, the last epoch's, which training would go on from, go in apart.
     pub fn finish(self, report: &TrainReport) -> Result<()> {
         if let Some(path) = &self.outputs.save {
-            checkpoint::save(
-                path,
-                &self.checkpoint(&report.parameters, Some(&report.test)),
-            )?;
+            let restored = report.stopping.as_ref().is_some_and(|s| s.restored);
+            let state = self.last_state.clone().map(|state| ResumeState {
+                parameters: state.parameters.filter(|_| restored),
+                ..state
+            });
+            let ckpt = self.checkpoint(&report.parameters, Some(&report.test), state);
+            checkpoint::save(path, &ckpt)?;
             println!("saved the model to {}", path.display());
         }
         if let Some(path) = &self.outputs.plot {
@@ -194,35 +246,8 @@ impl OutputObserver<'_> {
     }
 }
 
-impl OutputObserver<'_> {
-    /// After a signal stopped the run between epochs: saves `parameters` (those of the last
-    /// finished epoch) when `--save` was given and says how to go on from them.
-    pub fn finish_interrupted(self, parameters: &[f32]) -> Result<()> {
-        let Some(path) = &self.outputs.save else {
-            return Ok(());
-        };
-        checkpoint::save(path, &self.checkpoint(parameters, None))?;
-        let epoch = self.history.last().map_or(0, |r| r.epoch);
-        println!(
-            "interrupted: the model after epoch {epoch} is saved to {0}; go on from it with \
-             --init-from {0} (its parameters; Adam's moments start again)",
-            path.display()
-        );
-        Ok(())
-    }
-}
-
 impl Observer for OutputObserver<'_> {
-    fn epoch_started(&mut self, epoch: usize, epochs: usize, steps: usize) {
-        self.inner.epoch_started(epoch, epochs, steps);
-    }
-
-    fn epoch_progress(&mut self, steps_done: usize, loss: f64, accuracy: f64) {
-        self.inner.epoch_progress(steps_done, loss, accuracy);
-    }
-
-    fn epoch_finished(&mut self, record: &EpochRecord, epochs: usize) -> Result<()> {
-        self.inner.epoch_finished(record, epochs)?;
+    fn epoch_finished(&mut self, record: &EpochRecord, _epochs: usize) -> Result<()> {
         self.history.push(record.clone());
         if let Some(path) = &self.outputs.plot {
             plots::training_curves(path, &self.history, &self.title)?;
@@ -230,35 +255,47 @@ impl Observer for OutputObserver<'_> {
         Ok(())
     }
 
-    fn stopped(&mut self, stopping: &Stopping) -> Result<()> {
-        self.inner.stopped(stopping)
+    fn wants_snapshot(&self, end: EpochEnd) -> bool {
+        let due = self
+            .outputs
+            .every
+            .is_some_and(|n| end.epoch.is_multiple_of(n));
+        self.outputs.save.is_some() && (due || end.last || end.interrupted)
     }
 
-    fn tested(&mut self, test: &Evaluation) -> Result<()> {
-        self.inner.tested(test)
-    }
-
-    fn wants_parameters(&self, epoch: usize) -> bool {
-        self.inner.wants_parameters(epoch)
-            || self
-                .outputs
-                .every
-                .is_some_and(|n| self.outputs.save.is_some() && epoch.is_multiple_of(n))
-    }
-
-    fn epoch_parameters(&mut self, record: &EpochRecord, parameters: &[f32]) -> Result<()> {
-        if self.inner.wants_parameters(record.epoch) {
-            self.inner.epoch_parameters(record, parameters)?;
-        }
-        if let (Some(path), Some(n)) = (&self.outputs.save, self.outputs.every) {
-            if record.epoch.is_multiple_of(n) {
-                checkpoint::save(path, &self.checkpoint(parameters, None))?;
+    fn epoch_snapshot(&mut self, snapshot: &Snapshot) -> Result<()> {
+        let end = snapshot.end;
+        let Some(path) = &self.outputs.save else {
+            return Ok(());
+        };
+        let state = ResumeState::from_snapshot(self.settings.clone(), snapshot);
+        let due = self
+            .outputs
+            .every
+            .is_some_and(|n| end.epoch.is_multiple_of(n));
+        if due || end.interrupted {
+            let ckpt = self.checkpoint(snapshot.parameters, None, Some(state.clone()));
+            checkpoint::save(path, &ckpt)?;
+            if end.interrupted {
+                println!(
+                    "interrupted: the run after epoch {} is saved to {1}; go on with \
+                     `gpu-mlp train --resume {1}`",
+                    end.epoch,
+                    path.display()
+                );
+            } else {
                 println!(
                     "checkpoint: epoch {} saved to {}",
-                    record.epoch,
+                    end.epoch,
                     path.display()
                 );
             }
+        }
+        if end.last {
+            self.last_state = Some(ResumeState {
+                parameters: Some(snapshot.parameters.to_vec()),
+                ..state
+            });
         }
         Ok(())
     }

@@ -78,6 +78,7 @@ fn checkpoint(hidden: Vec<usize>, metadata: bool) -> Checkpoint {
         source: gpu_mlp::data::SourceKind::Idx,
         scaling: gpu_mlp::data::Scaling::Pixels,
         metadata: extra,
+        resume: None,
     }
 }
 

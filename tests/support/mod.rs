@@ -29,6 +29,16 @@ pub fn take(s: &Samples, n: usize) -> Samples {
     s.first(n)
 }
 
+/// The fixture's MNIST cut to `train` and `test` rows.
+pub fn small_mnist(train: usize, test: usize) -> Dataset {
+    let full = mnist();
+    Dataset {
+        train: take(&full.train, train),
+        test: take(&full.test, test),
+        ..full.clone()
+    }
+}
+
 /// The first `TRAIN_SAMPLES` training and `TEST_SAMPLES` test samples of real MNIST.
 pub fn mnist() -> &'static Dataset {
     static DATA: OnceLock<Dataset> = OnceLock::new();
@@ -227,6 +237,7 @@ pub fn small_checkpoint() -> Checkpoint {
         source: gpu_mlp::data::SourceKind::Idx,
         scaling: gpu_mlp::data::Scaling::Pixels,
         metadata: BTreeMap::new(),
+        resume: None,
     }
 }
 
@@ -283,15 +294,42 @@ pub fn signal_after_first_epoch(
     cmd: &mut std::process::Command,
     signal: &str,
 ) -> (std::process::ExitStatus, Vec<String>) {
+    signal_after_line(cmd, signal, "Epoch 1/")
+}
+
+/// Spawns `cmd` (a `gpu-mlp train` run with `--checkpoint-every`) with its standard output
+/// piped, waits for its first checkpoint and kills it at once with SIGKILL, as a crash or the
+/// out-of-memory killer would, in the middle of the next epoch. Asserts that the signal ended it
+/// (the run must be long enough not to finish first).
+#[cfg(unix)]
+pub fn kill_after_first_checkpoint(cmd: &mut std::process::Command) {
+    use std::os::unix::process::ExitStatusExt;
+    let (status, rest) = signal_after_line(cmd, "KILL", "checkpoint: epoch ");
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the run ended by itself ({status}) before SIGKILL; make it longer: {rest:?}"
+    );
+}
+
+/// Spawns `cmd` with its standard output piped, waits for the first line starting with
+/// `prefix`, sends it `signal` with `kill`, and returns how it ended and the lines it printed
+/// after that.
+#[cfg(unix)]
+pub fn signal_after_line(
+    cmd: &mut std::process::Command,
+    signal: &str,
+    prefix: &str,
+) -> (std::process::ExitStatus, Vec<String>) {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first_epoch = lines
+    let seen = lines
         .by_ref()
         .map_while(Result::ok)
-        .find(|l| l.starts_with("Epoch 1/"));
-    assert!(first_epoch.is_some(), "no epoch line");
+        .find(|l| l.starts_with(prefix));
+    assert!(seen.is_some(), "no line starting with {prefix:?}");
     let signalled = std::process::Command::new("kill")
         .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
