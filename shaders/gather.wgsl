@@ -32,40 +32,24 @@ fn byte_of(word: u32, index: u32) -> u32 {
     return (word >> ((index & 3u) * 8u)) & 0xffu;
 }
 
-// The sample of batch row r when evaluation reads the data in order.
-fn direct_sample(r: u32) -> u32 {
-    return select(step.start, 0u, MUTANT == MUTANT_EVAL_ROW_OFFSET) + r;
+// The data set's sample at batch row r: through the epoch's order, or in order for evaluation.
+fn sample_of(r: u32) -> u32 {
+    if step.direct != 0u {
+        return select(step.start, 0u, MUTANT == MUTANT_EVAL_ROW_OFFSET) + r;
+    }
+    return order[step.start + r];
 }
 
 @compute @workgroup_size(256, 1, 1)
 fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let total = step.len * p.features;
     let stride = nwg.x * 256u;
     let inv = bitcast<f32>(INV_255_BITS);
-    if p.values != 0u {
-        for (var e = gid.x; e < total; e += stride) {
-            let r = e / p.features;
-            let f = e - r * p.features;
-            var sample = direct_sample(r);
-            if step.direct == 0u {
-                sample = order[step.start + r];
-            }
-            x[e] = bitcast<f32>(images[sample * p.features + f]);
-            if f == 0u {
-                y[r] = labels[sample];
-            }
-        }
-        return;
-    }
-    if p.features % 4u == 0u {
+    if p.values == 0u && p.features % 4u == 0u {
         let words = p.features / 4u;
         for (var e = gid.x; e < step.len * words; e += stride) {
             let r = e / words;
             let fw = e - r * words;
-            var sample = direct_sample(r);
-            if step.direct == 0u {
-                sample = order[step.start + r];
-            }
+            let sample = sample_of(r);
             let word = images[sample * words + fw];
             let o = 4u * e;
             x[o] = f32(word & 0xffu) * inv;
@@ -78,15 +62,16 @@ fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         }
         return;
     }
-    for (var e = gid.x; e < total; e += stride) {
+    for (var e = gid.x; e < step.len * p.features; e += stride) {
         let r = e / p.features;
         let f = e - r * p.features;
-        var sample = direct_sample(r);
-        if step.direct == 0u {
-            sample = order[step.start + r];
+        let sample = sample_of(r);
+        let i = sample * p.features + f;
+        if p.values != 0u {
+            x[e] = bitcast<f32>(images[i]);
+        } else {
+            x[e] = f32(byte_of(images[i >> 2u], i)) * inv;
         }
-        let byte = sample * p.features + f;
-        x[e] = f32(byte_of(images[byte >> 2u], byte)) * inv;
         if f == 0u {
             y[r] = labels[sample];
         }

@@ -331,9 +331,7 @@ impl Engine for CpuEngine {
                     let order = &plan.order[step.start as usize..step.start as usize + rows];
                     ops::gather_on(
                         &self.workers,
-                        &self.train.inputs,
-                        &self.train.labels,
-                        self.train.features,
+                        &self.train,
                         order,
                         &mut self.batch.acts[0],
                         &mut self.batch.labels,
@@ -376,14 +374,7 @@ impl Engine for CpuEngine {
         while start < rows.end {
             let n = (rows.end - start).min(EVAL_CHUNK);
             let order: Vec<u32> = (start as u32..(start + n) as u32).collect();
-            ops::gather(
-                &samples.inputs,
-                &samples.labels,
-                samples.features,
-                &order,
-                &mut ws.acts[0],
-                &mut ws.labels,
-            );
+            ops::gather(samples, &order, &mut ws.acts[0], &mut ws.labels);
             let (layers, params) = (&self.layers, &self.params);
             self.workers
                 .run(|| forward(&self.workers, layers, params, ws, n, None));

@@ -5,7 +5,7 @@
 //! without copies, so each product stays one readable call.
 
 use crate::cpu::workers::Workers;
-use crate::data::{Inputs, Label};
+use crate::data::{Inputs, Label, Samples};
 use crate::dropout::DropoutMask;
 use crate::engine::StepMetrics;
 use rayon::prelude::*;
@@ -506,21 +506,15 @@ pub fn sgd(params: &mut [f32], grads: &[f32], lr: f32) {
     }
 }
 
-/// Builds a batch: rows `order[..]` of the inputs (pixels times 1/255, values as they are)
-/// and their labels.
-pub fn gather(
-    inputs: &Inputs,
-    labels: &[Label],
-    features: usize,
-    order: &[u32],
-    x: &mut [f32],
-    batch_labels: &mut [Label],
-) {
+/// Builds a batch: rows `order[..]` of the samples' inputs (pixels times 1/255, values as
+/// they are) and their labels.
+pub fn gather(samples: &Samples, order: &[u32], x: &mut [f32], batch_labels: &mut [Label]) {
+    let features = samples.features;
     for (r, &idx) in order.iter().enumerate() {
         let idx = idx as usize;
         let src = idx * features..(idx + 1) * features;
         let dst = &mut x[r * features..(r + 1) * features];
-        match inputs {
+        match &samples.inputs {
             Inputs::Pixels(p) => {
                 for (d, &p) in dst.iter_mut().zip(&p[src]) {
                     *d = p as f32 * INV_255;
@@ -528,16 +522,14 @@ pub fn gather(
             }
             Inputs::Values(v) => dst.copy_from_slice(&v[src]),
         }
-        batch_labels[r] = labels[idx];
+        batch_labels[r] = samples.labels[idx];
     }
 }
 
 /// `gather` on the workers, each building its own rows of the batch.
 pub fn gather_on(
     workers: &Workers,
-    inputs: &Inputs,
-    labels: &[Label],
-    features: usize,
+    samples: &Samples,
     order: &[u32],
     x: &mut [f32],
     batch_labels: &mut [Label],
@@ -546,11 +538,9 @@ pub fn gather_on(
     workers.run(|| {
         order
             .par_chunks(rows)
-            .zip(x.par_chunks_mut(rows * features))
+            .zip(x.par_chunks_mut(rows * samples.features))
             .zip(batch_labels.par_chunks_mut(rows))
-            .for_each(|((order, x), batch_labels)| {
-                gather(inputs, labels, features, order, x, batch_labels)
-            });
+            .for_each(|((order, x), batch_labels)| gather(samples, order, x, batch_labels));
     });
 }
 
@@ -702,19 +692,16 @@ mod tests {
         }
 
         let (features, count) = (7, 20);
-        let images = Inputs::Pixels(
-            (0..features * count)
-                .map(|i| (i * 37 % 256) as u8)
-                .collect(),
-        );
+        let pixels = (0..features * count)
+            .map(|i| (i * 37 % 256) as u8)
+            .collect();
         let labels: Vec<Label> = (0..count).map(|i| (i % 10) as Label).collect();
+        let samples = Samples::pixels(pixels, labels, features).expect("samples");
         let order: Vec<u32> = (0..11).map(|i| (i * 7 % count) as u32).collect();
         let (mut x1, mut l1) = (vec![f32::NAN; 16 * features], vec![Label::MAX; 16]);
         let (mut x2, mut l2) = (x1.clone(), l1.clone());
-        gather(&images, &labels, features, &order, &mut x1, &mut l1);
-        gather_on(
-            &workers, &images, &labels, features, &order, &mut x2, &mut l2,
-        );
+        gather(&samples, &order, &mut x1, &mut l1);
+        gather_on(&workers, &samples, &order, &mut x2, &mut l2);
         assert_eq!(bits(&x1[..11 * features]), bits(&x2[..11 * features]));
         assert_eq!(l1, l2);
     }

@@ -127,21 +127,16 @@ impl Samples {
     /// The samples at `indices`, in that order (a subset, a split, a shuffle).
     pub fn select(&self, indices: &[usize]) -> Samples {
         let f = self.features;
+        fn rows<T: Copy>(all: &[T], f: usize, indices: &[usize]) -> Vec<T> {
+            indices
+                .iter()
+                .flat_map(|&i| &all[i * f..(i + 1) * f])
+                .copied()
+                .collect()
+        }
         let inputs = match &self.inputs {
-            Inputs::Pixels(p) => Inputs::Pixels(
-                indices
-                    .iter()
-                    .flat_map(|&i| &p[i * f..(i + 1) * f])
-                    .copied()
-                    .collect(),
-            ),
-            Inputs::Values(v) => Inputs::Values(
-                indices
-                    .iter()
-                    .flat_map(|&i| &v[i * f..(i + 1) * f])
-                    .copied()
-                    .collect(),
-            ),
+            Inputs::Pixels(p) => Inputs::Pixels(rows(p, f, indices)),
+            Inputs::Values(v) => Inputs::Values(rows(v, f, indices)),
         };
         Samples {
             inputs,

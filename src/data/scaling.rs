@@ -94,8 +94,8 @@ mod tests {
         let pixels: Vec<u8> = (0..=255).collect();
         let mut gathered = vec![0.0; 256];
         let mut labels = [0; 1];
-        let inputs = crate::data::Inputs::Pixels(pixels.clone());
-        crate::cpu::ops::gather(&inputs, &[0], 256, &[0], &mut gathered, &mut labels);
+        let samples = super::super::Samples::pixels(pixels.clone(), vec![0], 256).unwrap();
+        crate::cpu::ops::gather(&samples, &[0], &mut gathered, &mut labels);
         let mut row: Vec<f32> = pixels.iter().map(|&p| f32::from(p)).collect();
         Scaling::Pixels.apply(&mut row);
         assert_eq!(row, gathered);

@@ -9,7 +9,7 @@
 
 use super::norm::{ErrorNorm, Worst};
 use crate::cpu::ops;
-use crate::data::{Inputs, Label};
+use crate::data::{Inputs, Label, Samples};
 use crate::dropout::DropoutMask;
 use crate::error::GpuError;
 use crate::gpu::kernels::KernelLab;
@@ -547,7 +547,13 @@ impl Checker<'_> {
         };
         let mut want_x = poison(batch * features);
         let mut want_y = vec![0; batch];
-        ops::gather(&images, &labels, features, &rows, &mut want_x, &mut want_y);
+        let samples = Samples {
+            inputs: images,
+            labels,
+            count,
+            features,
+        };
+        ops::gather(&samples, &rows, &mut want_x, &mut want_y);
         match got {
             Ok((x, y)) => {
                 let wrong = y
