@@ -75,6 +75,7 @@ pub fn data_for_model(args: &ModelDataArgs, ckpt: &Checkpoint) -> Result<DataArg
             .or_else(|| trained_on.map(|d| d.name().to_string())),
         data,
         offline: args.offline,
+        ..DataArgs::default()
     })
 }
 
