@@ -16,6 +16,14 @@ Examples (the three tutorial networks):
   gpu-mlp train --hidden 128,128,128 --dropout 0.2 --validation-split 0.1 --metrics-out m.jsonl
   # Any folder holding the four IDX files, on the CPU engine
   gpu-mlp train --data ./my-digits --backend cpu
+  # Your own pictures: one folder per class (photos/cat/*.jpg, photos/dog/*.jpg), resized
+  gpu-mlp train --data photos/ --image-size 32x32 --color rgb --hidden 256
+  # Kaggle's MNIST CSV (label,pixel0..pixel783), 20% of each class held out for the test
+  gpu-mlp train --data train.csv
+  # A table whose labels are its last column (no header), with a separate test file
+  gpu-mlp train --data iris.data --label-column last --test-data iris-test.data --epochs 50
+  # Keras's mnist.npz (x_train, y_train, x_test, y_test), or your own x and y arrays
+  gpu-mlp train --data mnist.npz
   # Save the model (and every 2 epochs), draw the loss and accuracy curves
   gpu-mlp train --save model.safetensors --checkpoint-every 2 --plot curves.png
   # Go on training a saved model for 3 more epochs

@@ -5,8 +5,8 @@
 
 use super::raw::{RawLabels, RawPart};
 use super::{
-    find_files, folder::label_list, images, load_dir, npz, split, table, DataError, Dataset,
-    Inputs, KnownDataset, Label, LoadOptions, Samples, ScaleRequest, Scaling, SourceKind,
+    find_files, folder::label_list, images, load_dir, npz, split, table, ColorMode, DataError,
+    Dataset, Inputs, KnownDataset, Label, LoadOptions, Samples, ScaleRequest, Scaling, SourceKind,
     FILE_STEMS, MAX_CLASSES,
 };
 use std::collections::HashMap;
@@ -165,29 +165,41 @@ pub fn load_path(
             TestOrigin::Own,
         ));
     }
-    let parts = read_parts(path, hint, opts)?;
-    let (test, origin) = match &opts.test_data {
-        Some(test_path) => {
-            // Images of the test set are made the size and colour of the training images.
+    let (parts, given) = match &opts.test_data {
+        // Images of the test set are made the size and colour of the training images.
+        Some(test_path) if kind_of(path)? == Kind::Images => {
+            let parts = read_parts(path, hint, opts)?;
             let (rows, cols, channels) = parts.train.shape;
-            let test_opts = LoadOptions {
-                image_size: (parts.source == SourceKind::ImageFolder)
-                    .then_some((cols as u32, rows as u32))
-                    .or(opts.image_size),
-                color: match (parts.source, channels) {
-                    (SourceKind::ImageFolder, 3) => Some(super::ColorMode::Rgb),
-                    (SourceKind::ImageFolder, _) => Some(super::ColorMode::Gray),
-                    _ => opts.color,
-                },
+            let alike = LoadOptions {
+                image_size: Some((cols as u32, rows as u32)),
+                color: Some(if channels == 3 {
+                    ColorMode::Rgb
+                } else {
+                    ColorMode::Gray
+                }),
                 ..opts.clone()
             };
-            let given = read_parts(test_path, None, &test_opts)?;
-            (
-                Some(given.test.unwrap_or(given.train)),
-                TestOrigin::Given(test_path.clone()),
-            )
+            let given = read_test_part(test_path, &alike);
+            (Ok(parts), Some(given))
         }
-        None => match parts.test {
+        // Two independent files: read them side by side (parsing dominates).
+        Some(test_path) => std::thread::scope(|s| {
+            let given = s.spawn(|| read_test_part(test_path, opts));
+            let parts = read_parts(path, hint, opts);
+            let given = given.join().unwrap_or_else(|_| {
+                Err(DataError::BadFile {
+                    path: test_path.clone(),
+                    problem: "the reader thread panicked".to_string(),
+                })
+            });
+            (parts, Some(given))
+        }),
+        None => (read_parts(path, hint, opts), None),
+    };
+    let parts = parts?;
+    let (test, origin) = match (given, &opts.test_data) {
+        (Some(given), Some(test_path)) => (Some(given?), TestOrigin::Given(test_path.clone())),
+        _ => match parts.test {
             Some(test) => (Some(test), TestOrigin::Own),
             None => (
                 None,
@@ -198,6 +210,19 @@ pub fn load_path(
             ),
         },
     };
+    if let (Some(test), SourceKind::ImageFolder) = (&test, parts.source) {
+        if test.shape != parts.train.shape {
+            return Err(DataError::BadFile {
+                path: test.path.clone(),
+                problem: format!(
+                    "its images are {}, the training images {}; pass --image-size and --color \
+                     to make them alike",
+                    describe_shape(test.shape),
+                    describe_shape(parts.train.shape)
+                ),
+            });
+        }
+    }
     let data = assemble(
         parts.name,
         parts.source,
@@ -213,6 +238,12 @@ pub fn load_path(
         },
         origin,
     ))
+}
+
+/// The test part at `test_path`: its own test part when it has one, else all of it.
+fn read_test_part(test_path: &Path, opts: &LoadOptions) -> Result<RawPart, DataError> {
+    let given = read_parts(test_path, None, opts)?;
+    Ok(given.test.unwrap_or(given.train))
 }
 
 /// The data set of `train` and `test` (`None`: split off `train` by `opts.test_split`).

@@ -12,14 +12,20 @@
 
 use super::raw::{parse_class_number, NameTable, RawLabels, RawPart};
 use super::{DataError, Inputs, Label, LabelColumn};
-use csv::{ByteRecord, ReaderBuilder, Trim};
+use csv::{ByteRecord, ReaderBuilder};
 use flate2::bufread::MultiGzDecoder;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::mpsc;
 
 /// Header names taken as the label column when `--label-column` is not given, in this order.
 const LABEL_NAMES: [&str; 4] = ["label", "class", "target", "y"];
+/// Rows handed from the splitting thread to the parsing one at a time, and batches in flight.
+const BATCH_ROWS: usize = 256;
+const QUEUED_BATCHES: usize = 4;
+/// Bytes buffered per read (the CSV reader's reads then bypass the peeking buffer's copy).
+const BUFFER: usize = 1 << 16;
 /// The two leading bytes of every gzip stream.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
@@ -34,8 +40,8 @@ pub fn read_csv(path: &Path, label_column: Option<&LabelColumn>) -> Result<RawPa
     let mut csv = ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .trim(Trim::All)
         .delimiter(delimiter)
+        .buffer_capacity(BUFFER)
         .from_reader(reader);
 
     let mut first = ByteRecord::new();
@@ -58,7 +64,7 @@ pub fn read_csv(path: &Path, label_column: Option<&LabelColumn>) -> Result<RawPa
     let names: Option<Vec<String>> = header.then(|| {
         first
             .iter()
-            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .map(|c| String::from_utf8_lossy(c.trim_ascii()).into_owned())
             .collect()
     });
     let width = first.len();
@@ -89,14 +95,41 @@ pub fn read_csv(path: &Path, label_column: Option<&LabelColumn>) -> Result<RawPa
     }
     if has_second {
         handle(&second, line_number(&second, 2))?;
-        let mut rec = ByteRecord::new();
-        while read(&mut csv, &mut rec)? {
-            if rec.len() == 1 && rec[0].is_empty() {
-                continue; // a blank line
+        // The rest in two stages on two threads: one splits records (the `csv` crate), this one
+        // parses their cells; a bad cell stops both.
+        let (batches, received) = mpsc::sync_channel::<Vec<ByteRecord>>(QUEUED_BATCHES);
+        let (fields, bytes) = (width, second.as_slice().len() + width);
+        std::thread::scope(|s| {
+            let splitter = s.spawn(move || -> Result<(), DataError> {
+                loop {
+                    let mut batch = Vec::with_capacity(BATCH_ROWS);
+                    let mut more = true;
+                    while more && batch.len() < BATCH_ROWS {
+                        let mut rec = ByteRecord::with_capacity(bytes, fields);
+                        more = read(&mut csv, &mut rec)?;
+                        // Skip blank lines (and the empty record at the end).
+                        if more && !(rec.len() == 1 && rec[0].is_empty()) {
+                            batch.push(rec);
+                        }
+                    }
+                    // A closed channel: the parser stopped at a bad cell and reports it.
+                    if batches.send(batch).is_err() || !more {
+                        return Ok(());
+                    }
+                }
+            });
+            for batch in received {
+                for rec in &batch {
+                    handle(rec, line_number(rec, 0))?;
+                }
             }
-            let line = line_number(&rec, 0);
-            handle(&rec, line)?;
-        }
+            splitter.join().unwrap_or_else(|_| {
+                Err(DataError::BadFile {
+                    path: path.to_path_buf(),
+                    problem: "the CSV reader thread panicked".to_string(),
+                })
+            })
+        })?;
     }
     if rows.count == 0 {
         // A header and nothing else.
@@ -137,24 +170,31 @@ impl Rows {
 
     /// Appends one row; on a bad cell, its 0-based column and what is wrong with it.
     fn push(&mut self, rec: &ByteRecord, label: usize) -> Result<(), (usize, String)> {
-        for (j, cell) in rec.iter().enumerate() {
-            if j == label {
-                self.labels.push(cell).map_err(|p| (j, p))?;
-                continue;
+        self.labels.push(&rec[label]).map_err(|p| (label, p))?;
+        let features = rec.iter().enumerate().filter(|&(j, _)| j != label);
+        if let Inputs::Pixels(p) = &mut self.inputs {
+            let start = p.len();
+            p.reserve(self.features);
+            for (_, cell) in features.clone() {
+                match as_byte(cell) {
+                    Some(byte) => p.push(byte),
+                    None => break,
+                }
             }
-            if let (Inputs::Pixels(p), Some(byte)) = (&mut self.inputs, as_byte(cell)) {
-                p.push(byte);
-                continue;
+            if p.len() - start == self.features {
+                self.count += 1;
+                return Ok(());
             }
-            let value = parse_value(cell).map_err(|p| (j, p))?;
-            if let Inputs::Pixels(p) = &self.inputs {
-                // The first value that is not a byte: everything becomes f32 from here on.
-                let mut values = Vec::with_capacity(p.len() + self.features);
-                values.extend(p.iter().map(|&b| f32::from(b)));
-                self.inputs = Inputs::Values(values);
-            }
-            if let Inputs::Values(v) = &mut self.inputs {
-                v.push(value);
+            // A value that is not a byte: everything becomes f32 from here on.
+            p.truncate(start);
+            let mut values = Vec::with_capacity(p.len() + self.features);
+            values.extend(p.iter().map(|&b| f32::from(b)));
+            self.inputs = Inputs::Values(values);
+        }
+        if let Inputs::Values(v) = &mut self.inputs {
+            v.reserve(self.features);
+            for (j, cell) in features {
+                v.push(parse_value(cell).map_err(|p| (j, p))?);
             }
         }
         self.count += 1;
@@ -170,7 +210,8 @@ enum LabelsSoFar {
 
 impl LabelsSoFar {
     fn push(&mut self, cell: &[u8]) -> Result<(), String> {
-        let text = std::str::from_utf8(cell).map_err(|_| "the label is not UTF-8 text")?;
+        let text =
+            std::str::from_utf8(cell.trim_ascii()).map_err(|_| "the label is not UTF-8 text")?;
         if text.is_empty() {
             return Err("the label is empty".to_string());
         }
@@ -205,6 +246,7 @@ impl LabelsSoFar {
 
 /// A whole number 0..=255 written with digits only (the fast path of every pixel).
 fn as_byte(cell: &[u8]) -> Option<u8> {
+    let cell = cell.trim_ascii();
     if cell.is_empty() || cell.len() > 3 {
         return None;
     }
@@ -220,7 +262,7 @@ fn as_byte(cell: &[u8]) -> Option<u8> {
 
 /// A finite number, or what is wrong with the cell.
 fn parse_value(cell: &[u8]) -> Result<f32, String> {
-    let text = String::from_utf8_lossy(cell);
+    let text = String::from_utf8_lossy(cell.trim_ascii());
     if text.is_empty() {
         return Err("the cell is empty (a missing value?)".to_string());
     }
@@ -232,7 +274,7 @@ fn parse_value(cell: &[u8]) -> Result<f32, String> {
 }
 
 fn is_number(cell: &[u8]) -> bool {
-    std::str::from_utf8(cell).is_ok_and(|t| t.parse::<f64>().is_ok())
+    std::str::from_utf8(cell.trim_ascii()).is_ok_and(|t| t.parse::<f64>().is_ok())
 }
 
 /// The 0-based index of the label column.
@@ -318,19 +360,19 @@ fn delimiter(path: &Path, start: &[u8]) -> u8 {
 }
 
 /// The file's text, gunzipped when it is gzip (told by content).
-fn open_text(path: &Path) -> Result<BufReader<Box<dyn Read>>, DataError> {
+fn open_text(path: &Path) -> Result<BufReader<Box<dyn Read + Send>>, DataError> {
     let file = File::open(path).map_err(|e| io_error(path, e))?;
-    let mut raw = BufReader::with_capacity(1 << 16, file);
+    let mut raw = BufReader::with_capacity(BUFFER, file);
     let is_gzip = raw
         .fill_buf()
         .map_err(|e| io_error(path, e))?
         .starts_with(&GZIP_MAGIC);
-    let inner: Box<dyn Read> = if is_gzip {
+    let inner: Box<dyn Read + Send> = if is_gzip {
         Box::new(MultiGzDecoder::new(raw))
     } else {
         Box::new(raw)
     };
-    Ok(BufReader::with_capacity(1 << 16, inner))
+    Ok(BufReader::with_capacity(BUFFER, inner))
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> DataError {
