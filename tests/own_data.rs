@@ -530,6 +530,12 @@ fn image_folders_take_a_size_and_colour() {
     std::fs::write(&broken, b"\x89PNG\r\n\x1a\nnot really").unwrap();
     let e = load_err(&root, &LoadOptions::default(), &broken);
     assert!(e.contains("decode"), "{e}");
+    // An image larger than any input may be is refused before a buffer of its size exists.
+    std::fs::remove_file(&broken).unwrap();
+    let huge = root.join("circle").join("huge.png");
+    image::GrayImage::new(4100, 4100).save(&huge).unwrap();
+    let e = load_err(&root, &LoadOptions::default(), &huge);
+    assert!(e.contains("4100x4100 pixels, more than the 16777216"), "{e}");
 }
 
 /// Writes `text` to `dir/name` and returns the path.

@@ -6,6 +6,7 @@
 //! skipped. Every image is first probed (size and colour type, from its header), then decoded on
 //! every core, converted to grey or RGB and, where its size is not the chosen one, resized.
 
+use super::idx::MAX_IMAGE_PIXELS;
 use super::raw::{check_size, NameTable, RawPart};
 use super::{ColorMode, DataError, Inputs};
 use image::imageops::FilterType;
@@ -66,6 +67,20 @@ fn read_listings(
         .par_iter()
         .map(|p| probe(p))
         .collect::<Result<Vec<_>, _>>()?;
+    // Without --image-size, every sample is an image's own size: refuse absurd ones up front.
+    let too_big = |&((w, h), _): &((u32, u32), bool)| {
+        size.is_none() && u64::from(w) * u64::from(h) > MAX_IMAGE_PIXELS
+    };
+    if let Some(i) = probes.iter().position(too_big) {
+        let (w, h) = probes[i].0;
+        return Err(DataError::BadFile {
+            path: all[i].clone(),
+            problem: format!(
+                "its header gives {w}x{h} pixels, more than the {MAX_IMAGE_PIXELS} an input \
+                 may have; pass --image-size WxH to shrink the images"
+            ),
+        });
+    }
     let (width, height) = match size {
         Some(s) => s,
         None => {
