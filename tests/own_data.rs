@@ -535,7 +535,10 @@ fn image_folders_take_a_size_and_colour() {
     let huge = root.join("circle").join("huge.png");
     image::GrayImage::new(4100, 4100).save(&huge).unwrap();
     let e = load_err(&root, &LoadOptions::default(), &huge);
-    assert!(e.contains("4100x4100 pixels, more than the 16777216"), "{e}");
+    assert!(
+        e.contains("4100x4100 pixels, more than the 16777216"),
+        "{e}"
+    );
 }
 
 /// Writes `text` to `dir/name` and returns the path.

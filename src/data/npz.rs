@@ -287,6 +287,7 @@ fn labels(y: &Array, count: usize) -> Result<Vec<Label>, String> {
                 None => Err(format!("sample {i}: label {v} is not a whole number")),
             })
             .collect(),
+        [_, 0] => Err("labels of 0 classes".to_string()),
         [_, k] => values
             .chunks_exact(k as usize)
             .enumerate()
@@ -297,8 +298,7 @@ fn labels(y: &Array, count: usize) -> Result<Vec<Label>, String> {
                         .unwrap_or_else(|| Err(format!("class {j}")))
                         .map_err(|p| format!("sample {i}: {p}")),
                     _ => Err(format!(
-                        "sample {i} is not one-hot (one 1 and {} zeros): {row:?}",
-                        k - 1
+                        "sample {i} is not one-hot (a single 1, the rest 0)"
                     )),
                 }
             })

@@ -308,7 +308,10 @@ fn classes(
             labels.iter().for_each(|&l| seen[usize::from(l)] = true);
             let distinct = seen.iter().filter(|&&s| s).count();
             if distinct < 2 {
-                return Err(one_class(format!("class {}", labels[0])));
+                let only = labels
+                    .first()
+                    .map_or("none".to_string(), |l| format!("class {l}"));
+                return Err(one_class(only));
             }
             let test_labels = match test.map(|t| (t, &t.labels)) {
                 None => None,
@@ -343,7 +346,10 @@ fn classes(
         RawLabels::Names { names, ids } => {
             let used: std::collections::BTreeSet<u32> = ids.iter().copied().collect();
             if used.len() < 2 {
-                return Err(one_class(format!("class '{}'", names[ids[0] as usize])));
+                let only = ids.first().and_then(|&i| names.get(i as usize));
+                return Err(one_class(
+                    only.map_or("none".to_string(), |n| format!("class '{n}'")),
+                ));
             }
             if names.len() > MAX_CLASSES {
                 return Err(DataError::BadFile {
