@@ -516,6 +516,26 @@ fn image_folders_take_a_size_and_colour() {
         (4, 4, 1, 16)
     );
 
+    // A separate test folder is made the training images' size and colour.
+    let other = tmp.path().join("other");
+    for class in ["circle", "square"] {
+        std::fs::create_dir_all(other.join(class)).unwrap();
+        image::GrayImage::new(3, 3)
+            .save(other.join(class).join("a.png"))
+            .unwrap();
+    }
+    let (given, origin) = load(
+        &root,
+        &LoadOptions {
+            test_data: Some(other.clone()),
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(origin, TestOrigin::Given(other));
+    assert_eq!((given.train.count, given.test.count), (10, 2));
+    assert_eq!((given.test.features, given.channels), (8 * 6 * 3, 3));
+
     // Another size without --image-size: both files and sizes are named.
     let odd = root.join("square").join("9.png");
     image::RgbImage::new(5, 5).save(&odd).unwrap();
@@ -582,6 +602,11 @@ fn bad_tables_are_one_line_errors_naming_file_and_place() {
         ("one.csv", "a,label\n1,4\n2,4\n3,4\n", "at least 2 classes"),
         ("nolabel.csv", "a,b,c\n1,2,0\n3,4,1\n", "--label-column"),
         ("negative.csv", "a,label\n1,0\n2,-1\n", "negative"),
+        (
+            "measured.csv",
+            "a,label\n1,0\n2,3.7\n",
+            "line 3, column 2 (label): label 3.7 is not a whole number",
+        ),
         ("header-only.csv", "a,b,label\n", "holds no samples"),
         ("empty.csv", "", "holds no samples"),
     ];

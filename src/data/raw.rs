@@ -73,7 +73,7 @@ impl NameTable {
 
 /// Parses a class number as a label: a whole number `0..MAX_CLASSES`, written as an integer
 /// (`3`) or a float with nothing after the point (`3.0`, as pandas writes integer columns that
-/// held a NaN). `None` when the text is no such number.
+/// held a NaN); any other number is an error. `None` when the text is no number at all.
 pub fn parse_class_number(text: &str) -> Option<Result<Label, String>> {
     let t = text.trim();
     let value: f64 = match t.parse::<u64>() {
@@ -82,6 +82,13 @@ pub fn parse_class_number(text: &str) -> Option<Result<Label, String>> {
             Ok(v) if v.is_finite() && v.fract() == 0.0 && !t.starts_with('-') => v,
             Ok(v) if v.is_finite() && v.fract() == 0.0 && v < 0.0 => {
                 return Some(Err(format!("label {t} is negative; labels are 0 or more")))
+            }
+            // A measurement, not a class: a regression target would make one class per value.
+            Ok(v) if v.is_finite() => {
+                return Some(Err(format!(
+                    "label {t} is not a whole number; labels are class numbers (0, 1, ...) or \
+                     class names"
+                )))
             }
             _ => return None,
         },
