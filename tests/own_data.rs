@@ -719,30 +719,42 @@ fn the_cli_trains_a_csv_and_refuses_a_bad_one() {
     let tmp = tempfile::tempdir().unwrap();
     let good = tmp.path().join("flowers.csv");
     blobs_csv(&good, 90);
-    let run = |args: &[&str]| {
+    let run_on = |backend: &str, args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
-            .args(["train", "--backend", "cpu", "--epochs", "1", "--offline"])
+            .args(["train", "--backend", backend, "--epochs", "1", "--offline"])
             .args(args)
             .output()
             .unwrap()
     };
-    let out = run(&[
+    let run = |args: &[&str]| run_on("cpu", args);
+    let flowers = [
         "--data",
         good.to_str().unwrap(),
         "--label-column",
         "species",
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let first = stdout.lines().next().unwrap_or_default();
-    assert!(
-        first.contains("5-128-3, dropout 0.2 on flowers (72 train, 18 test; test set: 20% of each class held out (--test-split 0.2, seed 42))"),
-        "{first}"
-    );
+    ];
+    let mut backends = vec!["cpu"];
+    if gpu_support::lab().is_some() {
+        backends.push("vulkan");
+    }
+    for backend in backends {
+        let out = run_on(backend, &flowers);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{backend}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let first = stdout.lines().next().unwrap_or_default();
+        assert!(
+            first.contains(
+                "5-128-3, dropout 0.2 on flowers (72 train, 18 test; test set: 20% of each \
+                 class held out (--test-split 0.2, seed 42))"
+            ) && first.contains(backend),
+            "{first}"
+        );
+        assert!(stdout.contains("test accuracy"), "{backend}: {stdout}");
+    }
     let bad = put(tmp.path(), "bad.csv", "a,label\n1,0\n2,zero\n3,1\n4\n");
     let out = run(&["--data", bad.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
