@@ -22,7 +22,7 @@ use std::sync::mpsc;
 /// Header names taken as the label column when `--label-column` is not given, in this order.
 const LABEL_NAMES: [&str; 4] = ["label", "class", "target", "y"];
 /// Rows handed from the splitting thread to the parsing one at a time, and batches in flight.
-const BATCH_ROWS: usize = 256;
+const BATCH_ROWS: usize = 128;
 const QUEUED_BATCHES: usize = 4;
 /// Bytes buffered per read (the CSV reader's reads then bypass the peeking buffer's copy).
 const BUFFER: usize = 1 << 16;
@@ -97,31 +97,37 @@ pub fn read_csv(path: &Path, label_column: Option<&LabelColumn>) -> Result<RawPa
         handle(&second, line_number(&second, 2))?;
         // The rest in two stages on two threads: one splits records (the `csv` crate), this one
         // parses their cells; a bad cell stops both.
-        let (batches, received) = mpsc::sync_channel::<Vec<ByteRecord>>(QUEUED_BATCHES);
+        let (batches, received) = mpsc::sync_channel::<(Vec<ByteRecord>, usize)>(QUEUED_BATCHES);
+        // Parsed batches come back to be filled again: no allocation per record.
+        let (give_back, recycled) = mpsc::channel::<Vec<ByteRecord>>();
         let (fields, bytes) = (width, second.as_slice().len() + width);
         std::thread::scope(|s| {
             let splitter = s.spawn(move || -> Result<(), DataError> {
                 loop {
-                    let mut batch = Vec::with_capacity(BATCH_ROWS);
-                    let mut more = true;
-                    while more && batch.len() < BATCH_ROWS {
-                        let mut rec = ByteRecord::with_capacity(bytes, fields);
-                        more = read(&mut csv, &mut rec)?;
-                        // Skip blank lines (and the empty record at the end).
+                    let mut batch = recycled.try_recv().unwrap_or_else(|_| {
+                        vec![ByteRecord::with_capacity(bytes, fields); BATCH_ROWS]
+                    });
+                    let (mut filled, mut more) = (0, true);
+                    while more && filled < BATCH_ROWS {
+                        let rec = &mut batch[filled];
+                        more = read(&mut csv, rec)?;
+                        // Blank lines (and the empty record at the end) are overwritten.
                         if more && !(rec.len() == 1 && rec[0].is_empty()) {
-                            batch.push(rec);
+                            filled += 1;
                         }
                     }
                     // A closed channel: the parser stopped at a bad cell and reports it.
-                    if batches.send(batch).is_err() || !more {
+                    if batches.send((batch, filled)).is_err() || !more {
                         return Ok(());
                     }
                 }
             });
-            for batch in received {
-                for rec in &batch {
+            for (batch, filled) in received {
+                for rec in &batch[..filled] {
                     handle(rec, line_number(rec, 0))?;
                 }
+                // The splitter may be done already; then the batch is simply dropped.
+                let _ = give_back.send(batch);
             }
             splitter.join().unwrap_or_else(|_| {
                 Err(DataError::BadFile {
