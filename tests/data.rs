@@ -580,6 +580,7 @@ fn known_data_set_not_found_lists_every_place() {
         let offline = LoadOptions {
             offline: true,
             show_progress: false,
+            ..LoadOptions::default()
         };
         let e = data::load_known(ds, &search, &offline).unwrap_err();
         assert!(
@@ -675,8 +676,8 @@ fn known_names_and_sources() {
     );
     assert_eq!(
         DataSource::from_flags(Some("fashion-mnist"), Some(Path::new("d"))).unwrap(),
-        DataSource::Dir {
-            dir: "d".into(),
+        DataSource::Path {
+            path: "d".into(),
             hint: Some(KnownDataset::FashionMnist)
         }
     );

@@ -383,6 +383,7 @@ fn missing_known_data_set_is_fetched_into_the_cache_then_loaded() {
     let offline = LoadOptions {
         offline: true,
         show_progress: false,
+        ..LoadOptions::default()
     };
     assert!(matches!(
         data::load_known(KnownDataset::Mnist, &search, &offline),

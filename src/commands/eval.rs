@@ -3,7 +3,10 @@
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::cli::{DataArgs, EngineArgs, EvalArgs};
-use crate::data::{Dataset, Inputs, KnownDataset, Label, Samples, Scaling};
+use crate::data::{
+    ColorMode, Dataset, Inputs, KnownDataset, Label, LoadOptions, Samples, ScaleRequest, Scaling,
+    SourceKind,
+};
 use crate::engine::{Engine, Evaluation, Split};
 use crate::error::{ConfigError, Result};
 use crate::optimizer::Optimizer;
@@ -68,20 +71,48 @@ pub fn data_for_model(args: &DataArgs, ckpt: &Checkpoint) -> Result<DataArgs> {
             }
         },
     };
+    // Read as the model's training data was: its label column, its image size and colour, and
+    // its scaling (never measured again on this data), unless the flags say otherwise.
+    let image_folder = ckpt.source == SourceKind::ImageFolder;
+    let recorded_label = ckpt
+        .metadata
+        .get("label_column")
+        .and_then(|c| c.parse().ok());
+    let color = match ckpt.channels {
+        3 => ColorMode::Rgb,
+        _ => ColorMode::Gray,
+    };
     Ok(DataArgs {
         dataset: args
             .dataset
             .clone()
             .or_else(|| trained_on.map(|d| d.name().to_string())),
         data,
+        label_column: args.label_column.clone().or(recorded_label),
+        image_size: args
+            .image_size
+            .or(image_folder.then_some((ckpt.cols as u32, ckpt.rows as u32))),
+        color: args.color.or(image_folder.then_some(color)),
+        scale: match &args.scale {
+            ScaleRequest::Auto => ScaleRequest::Given(ckpt.scaling.clone()),
+            given => given.clone(),
+        },
         ..args.clone()
     })
+}
+
+/// The seed the model's run drew its `--test-split` with, so `eval` holds out the same rows.
+fn recorded_seed(ckpt: &Checkpoint) -> u64 {
+    ckpt.metadata
+        .get("seed")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(LoadOptions::default().seed)
 }
 
 /// The data for the model saved at `model`, as the flags name it (see [`data_for_model`]),
 /// checked to fit the model. Its test split is not scaled yet: see [`test_for_model`].
 pub fn data_for_checkpoint(args: &DataArgs, ckpt: &Checkpoint, model: &Path) -> Result<Dataset> {
-    let data = super::load_dataset(&data_for_model(args, ckpt)?)?;
+    let (data, _) = super::load_dataset_seeded(&data_for_model(args, ckpt)?, recorded_seed(ckpt))?;
     ckpt.check_fits(model, &data)?;
     Ok(data)
 }

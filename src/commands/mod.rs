@@ -14,7 +14,7 @@ pub mod train_outputs;
 pub mod verify;
 
 use crate::cli::{DataArgs, EngineArgs};
-use crate::data::{self, DataSource, Dataset, LoadOptions};
+use crate::data::{self, DataSource, Dataset, LoadOptions, TestOrigin};
 use crate::engine::{self, EngineOptions, OpenedEngine};
 use crate::error::Result;
 use crate::gpu::GpuOptions;
@@ -23,14 +23,27 @@ use crate::optimizer::Optimizer;
 use std::io::IsTerminal;
 
 /// Loads the data set the flags name (see `data::load`), fetching a known one when it is found
-/// nowhere unless `--offline`.
+/// nowhere unless `--offline`. A `--test-split` is drawn with the default seed.
 pub fn load_dataset(args: &DataArgs) -> Result<Dataset> {
+    Ok(load_dataset_seeded(args, LoadOptions::default().seed)?.0)
+}
+
+/// [`load_dataset`] with `seed` drawing the `--test-split`, also saying how the test set was
+/// made.
+pub fn load_dataset_seeded(args: &DataArgs, seed: u64) -> Result<(Dataset, TestOrigin)> {
     let source = DataSource::from_flags(args.dataset.as_deref(), args.data.as_deref())?;
     let options = LoadOptions {
         offline: args.offline,
         show_progress: std::io::stderr().is_terminal(),
+        scale: args.scale.clone(),
+        label_column: args.label_column.clone(),
+        image_size: args.image_size,
+        color: args.color,
+        test_data: args.test_data.clone(),
+        test_split: args.test_split,
+        seed,
     };
-    Ok(data::load(&source, &options)?)
+    Ok(data::load_explained(&source, &options)?)
 }
 
 /// The engine the flags choose: `--backend`, else `$WGPU_BACKEND` (an explicit choice, like the

@@ -2,6 +2,7 @@
 
 use super::train_outputs::TrainOutputs;
 use crate::cli::{OptimizerArg, TrainArgs};
+use crate::data::{SourceKind, TestOrigin};
 use crate::early_stopping::{EarlyStopping, Monitor};
 use crate::error::{ConfigError, Error, Result};
 use crate::optimizer::Optimizer;
@@ -60,7 +61,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     // --resume from when --save is given; a second one ends it at once.
     crate::interrupt::install();
     let outputs = TrainOutputs::prepare(args)?;
-    let mut data = super::load_dataset(&args.data)?;
+    let (mut data, test_origin) = super::load_dataset_seeded(&args.data, args.seed)?;
     let subset_of = args.train_samples.map(|_| data.train.count);
     if let Some(n) = args.train_samples {
         data.train = crate::subset::stratified(&data.train, n as usize, args.seed)?;
@@ -103,8 +104,13 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     {
         engine.set_optimizer_state(moments)?;
     }
+    // An IDX data set's test part is its t10k files, as ever; any other origin is said.
+    let test_from = match (&test_origin, data.source) {
+        (TestOrigin::Own, SourceKind::Idx) => String::new(),
+        (origin, _) => format!("; test set: {origin}"),
+    };
     println!(
-        "{} on {} ({} train{}, {} test{}) - {} - batch {} - {}",
+        "{} on {} ({} train{}, {} test{test_from}{}) - {} - batch {} - {}",
         spec.describe(),
         data.name,
         train_rows,

@@ -5,7 +5,7 @@
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::cli::TrainArgs;
-use crate::data::Dataset;
+use crate::data::{Dataset, LabelColumn};
 use crate::engine::Evaluation;
 use crate::error::{CheckpointError, Result};
 use crate::model::ModelSpec;
@@ -159,6 +159,15 @@ impl TrainOutputs {
         ] {
             metadata.insert(key.to_string(), value);
         }
+        // What reading the data again needs: eval and predict take the label column from here.
+        if let Some(column) = &args.data.label_column {
+            let text = match column {
+                LabelColumn::Name(name) => name.clone(),
+                other => other.to_string(),
+            };
+            metadata.insert("label_column".to_string(), text);
+        }
+        metadata.insert("test_split".to_string(), args.data.test_split.to_string());
         if let Some((path, _)) = &self.init {
             let key = if self.resumed {
                 "resumed_from"

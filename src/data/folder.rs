@@ -76,7 +76,7 @@ fn is_data_file(path: &Path) -> Result<bool, DataError> {
 }
 
 /// The labels marked in `seen`, as `0..=9` when they run without a gap from 0, else listed.
-fn label_list(seen: &[bool]) -> String {
+pub(super) fn label_list(seen: &[bool]) -> String {
     let labels: Vec<usize> = (0..seen.len()).filter(|&l| seen[l]).collect();
     match labels.last() {
         Some(&last) if labels.len() == last + 1 => format!("0..={last}"),

@@ -1,4 +1,5 @@
-//! Data sets: IDX files in, `u8` pixels and labels out.
+//! Data sets: IDX folders, image folders, CSV/TSV files and NumPy `.npz` archives in; `u8`
+//! pixels or `f32` values, and labels, out.
 //!
 //! A data set is a folder with the four canonical IDX files (each raw or gzip; when both
 //! `NAME.gz` and `NAME` exist the `.gz` is used, since that is what [`fetch`] writes and
@@ -8,10 +9,15 @@
 //!
 //! Known data sets ([`KnownDataset`]) are looked for in [`search_dirs`] order and, when found
 //! nowhere, downloaded into the per-user cache (like Keras' `load_data`) unless offline. Any other
-//! folder is loaded with [`load_dir`]; its class names are "0".."N-1".
+//! folder is loaded with [`load_dir`]; its class names are "0".."N-1". `--data PATH` may also
+//! name an image folder, a CSV/TSV file or a `.npz` archive ([`DataSource::Path`], told apart
+//! by content); [`LoadOptions`] says how its test part is made and its inputs scaled.
 //!
 //! The files by idea: `dataset` (what a loaded data set is), `error`, `known` (the catalogue),
 //! `search` (where one is looked for, and loading by source), `folder` (a folder's four files),
+//! `source` (a path's kind, and assembling its parts: classes, test split, scaling), `table`
+//! (CSV), `npz`, `images` (image folders), `raw` (what those readers hand over), `split`
+//! (`--test-split`), `options` ([`LoadOptions`]),
 //! [`idx`] (the file format), [`fetch`] (downloads); this root writes data sets ([`write_dir`],
 //! through the crate's one atomic writer, `output::AtomicFile`).
 
@@ -20,9 +26,16 @@ mod error;
 pub mod fetch;
 mod folder;
 pub mod idx;
+mod images;
 mod known;
+mod npz;
+mod options;
+mod raw;
 mod scaling;
 mod search;
+mod source;
+mod split;
+mod table;
 
 pub use dataset::{Dataset, Inputs, Label, Samples, SourceKind, MAX_CLASSES};
 pub use error::DataError;
@@ -31,10 +44,14 @@ pub use folder::{
     TRAIN_LABELS,
 };
 pub use known::KnownDataset;
+pub use options::{
+    parse_image_size, ColorMode, LabelColumn, LoadOptions, ScaleRequest, DEFAULT_TEST_SPLIT,
+};
 pub use scaling::Scaling;
 pub use search::{
-    cache_dir, load, load_known, search_dirs, DataSource, LoadOptions, Search, DATA_ENV,
+    cache_dir, load, load_explained, load_known, search_dirs, DataSource, Search, DATA_ENV,
 };
+pub use source::TestOrigin;
 
 use std::fs;
 use std::path::Path;

@@ -1,14 +1,15 @@
 //! Where a data set comes from: a known one looked for by name in a list of folders (and
 //! downloaded into the per-user cache when found nowhere), or a folder given by the user.
 
-use super::{fetch, find_files, load_dir, DataError, Dataset, KnownDataset};
+use super::source::{adapt_known, load_path, TestOrigin};
+use super::{fetch, find_files, load_dir, DataError, Dataset, KnownDataset, LoadOptions};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Environment variable: a folder holding the four files, or `<name>/` subfolders of them.
 pub const DATA_ENV: &str = "GPU_MLP_DATA";
 
-/// What to load: a known data set found by name, or a given folder.
+/// What to load: a known data set found by name, a given IDX folder, or any source at a path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DataSource {
     /// Looked for in [`search_dirs`], fetched when missing (unless offline).
@@ -21,16 +22,24 @@ pub enum DataSource {
         /// The known data set the folder holds, if any.
         hint: Option<KnownDataset>,
     },
+    /// `--data PATH`: whatever the path holds, told by its content: a folder of the four IDX
+    /// files (as [`DataSource::Dir`]), an image folder, a `.npz` archive or a CSV/TSV file.
+    Path {
+        /// The folder or file.
+        path: PathBuf,
+        /// The known data set an IDX folder holds, if any.
+        hint: Option<KnownDataset>,
+    },
 }
 
 impl DataSource {
-    /// From the usual flags: `--data DIR` wins (with `--dataset NAME` as its hint); otherwise
+    /// From the usual flags: `--data PATH` wins (with `--dataset NAME` as its hint); otherwise
     /// the named data set, MNIST when none is named.
     pub fn from_flags(dataset: Option<&str>, data_dir: Option<&Path>) -> Result<Self, DataError> {
         let known = dataset.map(KnownDataset::from_name).transpose()?;
         Ok(match data_dir {
-            Some(dir) => DataSource::Dir {
-                dir: dir.to_path_buf(),
+            Some(path) => DataSource::Path {
+                path: path.to_path_buf(),
                 hint: known,
             },
             None => DataSource::Known(known.unwrap_or(KnownDataset::Mnist)),
@@ -42,22 +51,12 @@ impl fmt::Display for DataSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DataSource::Known(ds) => write!(f, "{ds}"),
-            DataSource::Dir { dir, hint: None } => write!(f, "{}", dir.display()),
-            DataSource::Dir {
-                dir,
-                hint: Some(ds),
-            } => write!(f, "{} ({ds})", dir.display()),
+            DataSource::Dir { dir: path, hint } | DataSource::Path { path, hint } => match hint {
+                None => write!(f, "{}", path.display()),
+                Some(ds) => write!(f, "{} ({ds})", path.display()),
+            },
         }
     }
-}
-
-/// How [`load`] behaves beyond where it looks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LoadOptions {
-    /// Never download: a known data set that is not found locally is an error.
-    pub offline: bool,
-    /// Show a download progress bar (only drawn when stderr is a terminal).
-    pub show_progress: bool,
 }
 
 /// Where a known data set is looked for, and where it is downloaded to when missing.
@@ -123,11 +122,21 @@ pub fn cache_dir(ds: KnownDataset) -> Option<PathBuf> {
     dirs::cache_dir().map(|c| c.join("gpu-mlp").join(ds.name()))
 }
 
-/// Loads a data set: a known one from wherever it is (downloading it if allowed), or a folder.
+/// Loads a data set: a known one from wherever it is (downloading it if allowed), an IDX
+/// folder, or any source at a path; with `opts`'s test part and scaling.
 pub fn load(source: &DataSource, opts: &LoadOptions) -> Result<Dataset, DataError> {
+    load_explained(source, opts).map(|(data, _)| data)
+}
+
+/// [`load`], also saying how the test part was made (for the first line of a run).
+pub fn load_explained(
+    source: &DataSource,
+    opts: &LoadOptions,
+) -> Result<(Dataset, TestOrigin), DataError> {
     match source {
-        DataSource::Known(ds) => load_known(*ds, &Search::standard(*ds), opts),
-        DataSource::Dir { dir, hint } => load_dir(dir, *hint),
+        DataSource::Known(ds) => adapt_known(load_known(*ds, &Search::standard(*ds), opts)?, opts),
+        DataSource::Dir { dir, hint } => adapt_known(load_dir(dir, *hint)?, opts),
+        DataSource::Path { path, hint } => load_path(path, *hint, opts),
     }
 }
 

@@ -1,0 +1,310 @@
+//! NumPy `.npz` archives (a zip of `.npy` arrays, as `numpy.savez` writes them).
+//!
+//! Keras's `mnist.npz` layout: `x_train`, `y_train` and, optionally, `x_test`, `y_test`; or `x`
+//! and `y` alone. Inputs are images `[n, h, w]`, `[n, h, w, c]` (c = 1 or 3) or features
+//! `[n, f]`, as `u8` (kept packed) or any other number type (read as `f32`). Labels are whole
+//! numbers `[n]` (or `[n, 1]`), or one-hot rows `[n, classes]`.
+//!
+//! Each array's bytes are read from the archive as they arrive (never sized from the zip's or
+//! the `.npy` header's claims) and must be exactly what the header describes before a value is
+//! decoded (with `npyz`).
+
+use super::raw::{check_size, parse_class_number, RawLabels, RawPart};
+use super::{DataError, Inputs, Label};
+use npyz::{DType, NpyFile, NpyHeader, Order, TypeChar};
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+/// Bytes read from an archive entry per step; the buffer grows with what arrives.
+const READ_STEP: u64 = 4 << 20;
+
+/// The train part and, when the archive has one, the test part.
+pub fn read_npz(path: &Path) -> Result<(RawPart, Option<RawPart>), DataError> {
+    let bad = |problem: String| DataError::BadFile {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let file = File::open(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut zip = zip::ZipArchive::new(file)
+        .map_err(|e| bad(format!("not a readable .npz (zip) archive: {e}")))?;
+    let keys: Vec<String> = zip
+        .file_names()
+        .filter_map(|n| n.ok())
+        .map(|n| n.strip_suffix(".npy").unwrap_or(&n).to_string())
+        .collect();
+    let has = |k: &str| keys.iter().any(|n| n == k);
+    let (x, y, test) = if has("x_train") && has("y_train") {
+        let test = match (has("x_test"), has("y_test")) {
+            (true, true) => Some(("x_test", "y_test")),
+            (false, false) => None,
+            _ => {
+                return Err(bad(
+                    "has only one of x_test and y_test; a test part needs both".to_string(),
+                ))
+            }
+        };
+        ("x_train", "y_train", test)
+    } else if has("x") && has("y") {
+        ("x", "y", None)
+    } else {
+        let mut listed = keys.clone();
+        listed.sort();
+        return Err(bad(format!(
+            "holds the arrays {}; expected x_train and y_train (with x_test and y_test), or x \
+             and y",
+            if listed.is_empty() {
+                "(none)".to_string()
+            } else {
+                listed.join(", ")
+            }
+        )));
+    };
+    let mut part = |x: &str, y: &str| -> Result<RawPart, DataError> {
+        let inputs = Array::read(&mut zip, path, x)?;
+        let labels = Array::read(&mut zip, path, y)?;
+        split_part(path, &inputs, &labels)
+    };
+    let train = part(x, y)?;
+    let test = test.map(|(x, y)| part(x, y)).transpose()?;
+    Ok((train, test))
+}
+
+/// One `.npy` array of the archive: its header and its data bytes, proven to match.
+struct Array {
+    key: String,
+    header: NpyHeader,
+    data: Vec<u8>,
+    offset: usize,
+}
+
+impl Array {
+    fn read(zip: &mut zip::ZipArchive<File>, path: &Path, key: &str) -> Result<Array, DataError> {
+        let bad = |problem: String| DataError::BadFile {
+            path: path.to_path_buf(),
+            problem: format!("array {key}: {problem}"),
+        };
+        let with_ext = format!("{key}.npy");
+        let name = if zip.index_for_name(&with_ext).is_some() {
+            with_ext.as_str()
+        } else {
+            key
+        };
+        let mut entry = zip
+            .by_name(name)
+            .map_err(|e| bad(format!("cannot open it: {e}")))?;
+        let mut data = Vec::new();
+        loop {
+            let got = (&mut entry)
+                .take(READ_STEP)
+                .read_to_end(&mut data)
+                .map_err(|e| bad(format!("cannot read it: {e}")))?;
+            if got == 0 {
+                break;
+            }
+        }
+        drop(entry);
+        let mut rest: &[u8] = &data;
+        let header =
+            NpyHeader::from_reader(&mut rest).map_err(|e| bad(format!("not a .npy array: {e}")))?;
+        let offset = data.len() - rest.len();
+        let array = Array {
+            key: key.to_string(),
+            header,
+            data,
+            offset,
+        };
+        if array.header.order() != Order::C {
+            return Err(bad(
+                "is stored in Fortran order; save it in C order (np.ascontiguousarray)".into(),
+            ));
+        }
+        let (type_char, size) = array.scalar().map_err(bad)?;
+        let elements = array
+            .header
+            .shape()
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d));
+        let expected = elements.and_then(|n| n.checked_mul(size));
+        let have = (array.data.len() - array.offset) as u64;
+        if expected != Some(have) {
+            return Err(bad(format!(
+                "its header claims shape {:?} of {type_char:?}{size}, {} bytes, but it holds {have}",
+                array.header.shape(),
+                expected.map_or("more than 2^64".to_string(), |e| e.to_string())
+            )));
+        }
+        Ok(array)
+    }
+
+    /// The element's kind and size in bytes, for plain numbers only.
+    fn scalar(&self) -> Result<(TypeChar, u64), String> {
+        match self.header.dtype() {
+            DType::Plain(t)
+                if matches!(
+                    t.type_char(),
+                    TypeChar::Bool | TypeChar::Int | TypeChar::Uint | TypeChar::Float
+                ) && matches!(t.size_field(), 1 | 2 | 4 | 8) =>
+            {
+                Ok((t.type_char(), t.size_field()))
+            }
+            other => Err(format!("holds {other:?}; expected plain numbers")),
+        }
+    }
+
+    fn shape(&self) -> &[u64] {
+        self.header.shape()
+    }
+
+    fn file(&self) -> NpyFile<&[u8]> {
+        NpyFile::with_header(self.header.clone(), &self.data[self.offset..])
+    }
+
+    /// The values as `u8` when they are stored so, else as `f32`.
+    fn values(&self) -> Result<Inputs, String> {
+        let read_err = |e: std::io::Error| format!("cannot decode it: {e}");
+        let (kind, size) = self.scalar()?;
+        let f = self.file();
+        Ok(match (kind, size) {
+            (TypeChar::Uint, 1) => Inputs::Pixels(f.into_vec::<u8>().map_err(read_err)?),
+            (TypeChar::Float, 4) => Inputs::Values(f.into_vec::<f32>().map_err(read_err)?),
+            _ => Inputs::Values(self.as_f64()?.into_iter().map(|v| v as f32).collect()),
+        })
+    }
+
+    /// Every value as `f64` (labels, and numbers of less common types).
+    fn as_f64(&self) -> Result<Vec<f64>, String> {
+        let read_err = |e: std::io::Error| format!("cannot decode it: {e}");
+        let f = self.file();
+        macro_rules! read {
+            ($t:ty) => {
+                f.into_vec::<$t>()
+                    .map_err(read_err)?
+                    .into_iter()
+                    .map(|v| v as f64)
+                    .collect()
+            };
+        }
+        Ok(match self.scalar()? {
+            (TypeChar::Uint, 1) => read!(u8),
+            (TypeChar::Uint, 2) => read!(u16),
+            (TypeChar::Uint, 4) => read!(u32),
+            (TypeChar::Uint, _) => read!(u64),
+            (TypeChar::Int, 1) => read!(i8),
+            (TypeChar::Int, 2) => read!(i16),
+            (TypeChar::Int, 4) => read!(i32),
+            (TypeChar::Int, _) => read!(i64),
+            (TypeChar::Float, 4) => read!(f32),
+            (TypeChar::Float, _) => read!(f64),
+            _ => f
+                .into_vec::<bool>()
+                .map_err(read_err)?
+                .into_iter()
+                .map(|b| if b { 1.0 } else { 0.0 })
+                .collect(),
+        })
+    }
+}
+
+/// One part from its inputs and labels arrays.
+fn split_part(path: &Path, x: &Array, y: &Array) -> Result<RawPart, DataError> {
+    let bad = |key: &str, problem: String| DataError::BadFile {
+        path: path.to_path_buf(),
+        problem: format!("array {key}: {problem}"),
+    };
+    let dims: Vec<usize> = x.shape().iter().map(|&d| d as usize).collect();
+    let (count, shape) = match dims[..] {
+        [n, f] => (n, (1, f, 1)),
+        [n, h, w] => (n, (h, w, 1)),
+        [n, h, w, c @ (1 | 3)] => (n, (h, w, c)),
+        [_, _, _, c] => {
+            return Err(bad(
+                &x.key,
+                format!("images of {c} channels; only 1 (grey) or 3 (RGB) are supported"),
+            ))
+        }
+        _ => {
+            return Err(bad(
+                &x.key,
+                format!(
+                    "shape {:?}; expected images [n, h, w], [n, h, w, c] or features [n, f]",
+                    x.shape()
+                ),
+            ))
+        }
+    };
+    if count == 0 {
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let features = shape.0 * shape.1 * shape.2;
+    if features == 0 {
+        return Err(bad(&x.key, "a sample of 0 values".to_string()));
+    }
+    check_size(path, count as u64, features as u64, 4)?;
+    let inputs = x.values().map_err(|p| bad(&x.key, p))?;
+    if let Inputs::Values(v) = &inputs {
+        if let Some(i) = v.iter().position(|v| !v.is_finite()) {
+            return Err(bad(
+                &x.key,
+                format!(
+                    "sample {}, value {} is {}; every value must be a finite number",
+                    i / features,
+                    i % features,
+                    v[i]
+                ),
+            ));
+        }
+    }
+    let labels = labels(y, count).map_err(|p| bad(&y.key, p))?;
+    Ok(RawPart {
+        path: path.to_path_buf(),
+        inputs,
+        labels: RawLabels::Numbers(labels),
+        shape,
+    })
+}
+
+/// Class numbers from `[n]`, `[n, 1]` or one-hot `[n, classes]` labels.
+fn labels(y: &Array, count: usize) -> Result<Vec<Label>, String> {
+    let shape: Vec<u64> = y.shape().to_vec();
+    let n = shape.first().copied().unwrap_or(0) as usize;
+    if n != count {
+        return Err(format!("{n} labels for {count} samples; they must match"));
+    }
+    let values = y.as_f64()?;
+    match shape[..] {
+        [_] | [_, 1] => values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| match parse_class_number(&v.to_string()) {
+                Some(Ok(l)) => Ok(l),
+                Some(Err(p)) => Err(format!("sample {i}: {p}")),
+                None => Err(format!("sample {i}: label {v} is not a whole number")),
+            })
+            .collect(),
+        [_, 0] => Err("labels of 0 classes".to_string()),
+        [_, k] => values
+            .chunks_exact(k as usize)
+            .enumerate()
+            .map(|(i, row)| {
+                let hot: Vec<usize> = (0..row.len()).filter(|&j| row[j] != 0.0).collect();
+                match hot[..] {
+                    [j] if row[j] == 1.0 => parse_class_number(&j.to_string())
+                        .unwrap_or_else(|| Err(format!("class {j}")))
+                        .map_err(|p| format!("sample {i}: {p}")),
+                    _ => Err(format!(
+                        "sample {i} is not one-hot (a single 1, the rest 0)"
+                    )),
+                }
+            })
+            .collect(),
+        _ => Err(format!(
+            "shape {shape:?}; expected labels [n], [n, 1] or one-hot [n, classes]"
+        )),
+    }
+}

@@ -1,0 +1,125 @@
+//! What a source reader (CSV, `.npz`, image folder) hands over: one part's unscaled inputs and
+//! its labels as the file spells them (numbers or class names), with the shape of a sample.
+//! `assemble` turns these into a [`Dataset`](super::Dataset).
+
+use super::{DataError, Inputs, Label, MAX_CLASSES};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// Labels as a source spells them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RawLabels {
+    /// Class numbers (`0..MAX_CLASSES`); the classes are `0..=max`.
+    Numbers(Vec<Label>),
+    /// Class names: `ids[i]` indexes `names`, which is sorted.
+    Names { names: Vec<String>, ids: Vec<u32> },
+}
+
+/// One part (train or test) of a source, before classes are matched up and values scaled.
+#[derive(Clone, Debug)]
+pub struct RawPart {
+    /// The file or folder it came from, for messages.
+    pub path: PathBuf,
+    /// `count × rows·cols·channels` values: `Pixels` when every value is an integer 0..=255.
+    pub inputs: Inputs,
+    pub labels: RawLabels,
+    /// `(rows, cols, channels)` of a sample; `(1, features, 1)` for a table.
+    pub shape: (usize, usize, usize),
+}
+
+impl RawPart {
+    /// Values per sample.
+    pub fn features(&self) -> usize {
+        self.shape.0 * self.shape.1 * self.shape.2
+    }
+}
+
+/// Gathers class names in order of first appearance and hands out their ids; `finish` sorts the
+/// names (as Keras and scikit-learn order classes) and renumbers.
+#[derive(Default)]
+pub struct NameTable {
+    index: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl NameTable {
+    /// The id of `name`, new ones numbered in order of appearance.
+    pub fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.index.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.index.insert(name.to_string(), id);
+        self.names.push(name.to_string());
+        id
+    }
+
+    /// Labels for `ids` (from [`NameTable::id`]) with the names sorted.
+    pub fn finish(self, ids: Vec<u32>) -> RawLabels {
+        let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
+        order.sort_by(|&a, &b| self.names[a as usize].cmp(&self.names[b as usize]));
+        let mut renumber = vec![0u32; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            renumber[old as usize] = new as u32;
+        }
+        let names = order
+            .iter()
+            .map(|&old| self.names[old as usize].clone())
+            .collect();
+        let ids = ids.into_iter().map(|id| renumber[id as usize]).collect();
+        RawLabels::Names { names, ids }
+    }
+}
+
+/// Parses a class number as a label: a whole number `0..MAX_CLASSES`, written as an integer
+/// (`3`) or a float with nothing after the point (`3.0`, as pandas writes integer columns that
+/// held a NaN); any other number is an error. `None` when the text is no number at all.
+pub fn parse_class_number(text: &str) -> Option<Result<Label, String>> {
+    let t = text.trim();
+    let value: f64 = match t.parse::<u64>() {
+        Ok(v) => v as f64,
+        Err(_) => match t.parse::<f64>() {
+            Ok(v) if v.is_finite() && v.fract() == 0.0 && !t.starts_with('-') => v,
+            Ok(v) if v.is_finite() && v.fract() == 0.0 && v < 0.0 => {
+                return Some(Err(format!("label {t} is negative; labels are 0 or more")))
+            }
+            // A measurement, not a class: a regression target would make one class per value.
+            Ok(v) if v.is_finite() => {
+                return Some(Err(format!(
+                    "label {t} is not a whole number; labels are class numbers (0, 1, ...) or \
+                     class names"
+                )))
+            }
+            _ => return None,
+        },
+    };
+    Some(if value < MAX_CLASSES as f64 {
+        Ok(value as Label)
+    } else {
+        Err(format!(
+            "label {t} is too large: at most {MAX_CLASSES} classes (labels 0..={}) are supported",
+            MAX_CLASSES - 1
+        ))
+    })
+}
+
+/// Checks that `count` samples of `features` values fit in memory as `bytes_per_value`-byte
+/// values, before anything that size is allocated.
+pub fn check_size(
+    path: &std::path::Path,
+    count: u64,
+    features: u64,
+    bytes_per_value: u64,
+) -> Result<usize, DataError> {
+    count
+        .checked_mul(features)
+        .and_then(|n| n.checked_mul(bytes_per_value).map(|_| n))
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n.checked_mul(bytes_per_value as usize).is_some())
+        .ok_or_else(|| DataError::BadDims {
+            path: path.to_path_buf(),
+            problem: format!(
+                "{count} samples of {features} values are more than this machine can hold"
+            ),
+        })
+}

@@ -1,0 +1,95 @@
+//! `--test-split F`: a seeded, class-stratified test set carved out of a source that has no test
+//! part. Each class gives its own share, `round(F · members)`, drawn with the seed, while keeping
+//! at least one member for training; both parts keep the source's order.
+
+use super::{DataError, Samples};
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+
+/// Keeps the split's draws apart from the shuffles and initialisation driven by the same seed.
+const TEST_SPLIT_STREAM: u64 = 0x5445_5354_5350_4c54;
+
+/// `(train, test)` of `all`, about `fraction` of each class going to the test part.
+pub fn stratified(
+    all: &Samples,
+    fraction: f64,
+    seed: u64,
+) -> Result<(Samples, Samples), DataError> {
+    let mut by_class: Vec<Vec<usize>> = Vec::new();
+    for (i, &label) in all.labels.iter().enumerate() {
+        let class = usize::from(label);
+        if by_class.len() <= class {
+            by_class.resize_with(class + 1, Vec::new);
+        }
+        by_class[class].push(i);
+    }
+    let mut rng = Pcg64Mcg::seed_from_u64(seed ^ TEST_SPLIT_STREAM);
+    let mut test = Vec::new();
+    for members in &mut by_class {
+        let share = (fraction * members.len() as f64).round() as usize;
+        let quota = share.min(members.len().saturating_sub(1));
+        // A partial Fisher–Yates shuffle: the first `quota` members are a uniform draw.
+        for i in 0..quota {
+            let j = rng.random_range(i..members.len());
+            members.swap(i, j);
+        }
+        test.extend_from_slice(&members[..quota]);
+    }
+    if test.is_empty() {
+        return Err(DataError::Invalid {
+            problem: format!(
+                "--test-split {fraction} of {} samples leaves no test samples; raise it or pass \
+                 --test-data PATH",
+                all.count
+            ),
+        });
+    }
+    test.sort_unstable();
+    let mut in_test = vec![false; all.count];
+    test.iter().for_each(|&i| in_test[i] = true);
+    let train: Vec<usize> = (0..all.count).filter(|&i| !in_test[i]).collect();
+    Ok((all.select(&train), all.select(&test)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Inputs;
+
+    fn samples(labels: Vec<u16>) -> Samples {
+        let n = labels.len();
+        Samples::new(Inputs::Pixels((0..n).map(|i| i as u8).collect()), labels, 1).unwrap()
+    }
+
+    #[test]
+    fn each_class_gives_its_share_and_keeps_one_for_training() {
+        // 100 of class 0, 10 of class 1, 1 of class 2.
+        let mut labels = vec![0u16; 100];
+        labels.extend([1; 10]);
+        labels.push(2);
+        let (train, test) = stratified(&samples(labels), 0.2, 7).unwrap();
+        let count = |s: &Samples, c: u16| s.labels.iter().filter(|&&l| l == c).count();
+        assert_eq!(
+            (count(&test, 0), count(&test, 1), count(&test, 2)),
+            (20, 2, 0)
+        );
+        assert_eq!(
+            (count(&train, 0), count(&train, 1), count(&train, 2)),
+            (80, 8, 1)
+        );
+        // The seed decides which; the same seed, the same split.
+        assert_eq!(
+            stratified(&samples(vec![0; 50]), 0.2, 7)
+                .unwrap()
+                .1
+                .inputs
+                .len(),
+            10
+        );
+        let a = stratified(&samples((0..60).map(|i| i % 3).collect()), 0.25, 1).unwrap();
+        let b = stratified(&samples((0..60).map(|i| i % 3).collect()), 0.25, 1).unwrap();
+        let c = stratified(&samples((0..60).map(|i| i % 3).collect()), 0.25, 2).unwrap();
+        assert_eq!(a.1.inputs, b.1.inputs);
+        assert_ne!(a.1.inputs, c.1.inputs);
+    }
+}
