@@ -488,6 +488,34 @@ fn test_split_is_stratified_and_seeded() {
 }
 
 #[test]
+fn small_whole_numbers_are_standardised_and_a_table_reaching_255_is_pixels() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Intensities 0..=16, as scikit-learn's 8x8 digits: not pixels of 0..=255.
+    let table = |name: &str, top: u32| {
+        let path = tmp.path().join(name);
+        let mut text = String::from("a,b,label\n");
+        for i in 0..40u32 {
+            writeln!(text, "{},{},{}", i % (top + 1), (i * 7) % (top + 1), i % 2).unwrap();
+        }
+        for _ in 0..10 {
+            writeln!(text, "{top},0,1").unwrap();
+        }
+        std::fs::write(&path, text).unwrap();
+        load_ok(&path, &LoadOptions::default())
+    };
+    let small = table("small.csv", 16);
+    assert!(
+        matches!(small.scaling, Scaling::Standardize { .. }),
+        "{:?}",
+        small.scaling
+    );
+    assert!(matches!(small.train.inputs, Inputs::Values(_)));
+    let bytes = table("bytes.csv", 255);
+    assert_eq!(bytes.scaling, Scaling::Pixels);
+    assert!(matches!(bytes.train.inputs, Inputs::Pixels(_)));
+}
+
+#[test]
 fn image_folders_take_a_size_and_colour() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("shapes");

@@ -277,7 +277,15 @@ fn assemble(
         (Some(test), Some(labels)) => (all, Samples::new(test.inputs, labels, features)?),
         _ => split::stratified(&all, opts.test_split, opts.seed)?,
     };
-    let scaling = scale(&mut train_samples, &mut test_samples, &opts.scale)?;
+    // A table of whole numbers 0..=255 is 8-bit pixels (MNIST as CSV) when it reaches 255, as
+    // images do; small whole numbers (counts, categories, 0..16 intensities) are standardised.
+    let request = match (&opts.scale, &train_samples.inputs) {
+        (ScaleRequest::Auto, Inputs::Pixels(p)) if rows == 1 && !p.contains(&u8::MAX) => {
+            &ScaleRequest::Standardize
+        }
+        _ => &opts.scale,
+    };
+    let scaling = scale(&mut train_samples, &mut test_samples, request)?;
     Ok(Dataset {
         source,
         scaling,
@@ -402,7 +410,8 @@ fn classes(
 }
 
 /// Scales both parts as `request` says, measuring on the training part; returns the scaling.
-/// 8-bit data stays packed under `/255`; otherwise both parts become `f32`.
+/// 8-bit data stays packed under `/255`; otherwise both parts become `f32`. `auto` standardises
+/// a table of small whole numbers (see `assemble`).
 fn scale(
     train: &mut Samples,
     test: &mut Samples,
