@@ -121,6 +121,31 @@ pub enum CheckpointError {
 }
 
 impl Checkpoint {
+    /// A grey image model (8-bit pixels scaled by 1/255, as IDX data) of `parameters` for
+    /// `spec`, its classes named `class_names`, taking `rows × cols` images of the data set
+    /// `dataset`; no metadata. Other inputs: set `channels`, `source` and `scaling`.
+    pub fn grey_images(
+        spec: ModelSpec,
+        parameters: Vec<f32>,
+        class_names: Vec<String>,
+        dataset: &str,
+        (rows, cols): (usize, usize),
+    ) -> Self {
+        Self {
+            spec,
+            parameters,
+            class_names,
+            dataset: dataset.to_string(),
+            rows,
+            cols,
+            channels: 1,
+            source: SourceKind::Idx,
+            scaling: Scaling::Pixels,
+            metadata: BTreeMap::new(),
+            resume: None,
+        }
+    }
+
     /// A checkpoint of `parameters` for `spec`, trained on `data` (names, shape); no metadata.
     pub fn for_dataset(spec: ModelSpec, parameters: Vec<f32>, data: &Dataset) -> Self {
         Self {

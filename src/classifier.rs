@@ -173,7 +173,6 @@ pub fn top_k(probabilities: &[f32], k: usize) -> Vec<(usize, f32)> {
 mod tests {
     use super::*;
     use crate::model::ModelSpec;
-    use std::collections::BTreeMap;
 
     #[test]
     fn top_k_orders_by_probability() {
@@ -189,19 +188,13 @@ mod tests {
         fn assert_send<T: Send>() {}
         assert_send::<Classifier>();
         let spec = ModelSpec::new(4, vec![3], 2, 0.0).unwrap();
-        let ckpt = Checkpoint {
-            parameters: spec.init_parameters(1),
-            spec,
-            class_names: vec!["a".into(), "b".into()],
-            dataset: "toy".into(),
-            rows: 2,
-            cols: 2,
-            channels: 1,
-            source: crate::data::SourceKind::Idx,
-            scaling: crate::data::Scaling::Pixels,
-            metadata: BTreeMap::new(),
-            resume: None,
-        };
+        let ckpt = Checkpoint::grey_images(
+            spec.clone(),
+            spec.init_parameters(1),
+            vec!["a".into(), "b".into()],
+            "toy",
+            (2, 2),
+        );
         let mut c = Classifier::from_checkpoint(ckpt).unwrap();
         let p = c.probabilities(&[0.1, 0.9, 0.3, 0.0]);
         assert_eq!(p.len(), 2);

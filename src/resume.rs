@@ -32,6 +32,10 @@ pub struct TensorGroup {
 }
 
 impl TensorGroup {
+    const fn new(prefix: &'static str, suffix: &'static str) -> Self {
+        Self { prefix, suffix }
+    }
+
     /// The group's name for the parameter tensor `name` (`layers.0.weight`).
     pub fn name(self, name: &str) -> String {
         format!("{}{name}{}", self.prefix, self.suffix)
@@ -39,27 +43,15 @@ impl TensorGroup {
 }
 
 /// Adam's first moments.
-pub const MOMENT1: TensorGroup = TensorGroup {
-    prefix: "optimizer.",
-    suffix: ".m",
-};
+pub const MOMENT1: TensorGroup = TensorGroup::new("optimizer.", ".m");
 /// Adam's second moments.
-pub const MOMENT2: TensorGroup = TensorGroup {
-    prefix: "optimizer.",
-    suffix: ".v",
-};
+pub const MOMENT2: TensorGroup = TensorGroup::new("optimizer.", ".v");
 /// The best epoch's parameters (`--restore-best`).
-pub const BEST: TensorGroup = TensorGroup {
-    prefix: "early_stopping.best.",
-    suffix: "",
-};
+pub const BEST: TensorGroup = TensorGroup::new("early_stopping.best.", "");
 
 /// The parameters training goes on from, when the model's are not they (the final save after
 /// `--restore-best` put the best epoch's back).
-pub const TRAINING: TensorGroup = TensorGroup {
-    prefix: "training.",
-    suffix: "",
-};
+pub const TRAINING: TensorGroup = TensorGroup::new("training.", "");
 
 /// Early stopping's count where the run left it.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

@@ -3,26 +3,19 @@
 
 use gpu_mlp::checkpoint::{self, Checkpoint};
 use gpu_mlp::model::ModelSpec;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
 /// An untrained 784-16-10 model: what it answers does not matter here, only that it answers.
 fn save_model(dir: &Path) -> std::path::PathBuf {
     let spec = ModelSpec::new(784, vec![16], 10, 0.0).expect("a spec");
-    let ckpt = Checkpoint {
-        parameters: spec.init_parameters(5),
-        spec,
-        class_names: (0..10).map(|c| c.to_string()).collect(),
-        dataset: "mnist".into(),
-        rows: 28,
-        cols: 28,
-        channels: 1,
-        source: gpu_mlp::data::SourceKind::Idx,
-        scaling: gpu_mlp::data::Scaling::Pixels,
-        metadata: BTreeMap::new(),
-        resume: None,
-    };
+    let ckpt = Checkpoint::grey_images(
+        spec.clone(),
+        spec.init_parameters(5),
+        (0..10).map(|c| c.to_string()).collect(),
+        "mnist",
+        (28, 28),
+    );
     let path = dir.join("model.safetensors");
     checkpoint::save(&path, &ckpt).expect("save the model");
     path

@@ -8,7 +8,7 @@ use gpu_mlp::classifier::{top_k, Classifier};
 use gpu_mlp::cli::{Cli, Command as CliCommand, TrainArgs};
 use gpu_mlp::commands::{eval, show, train_outputs::TrainOutputs};
 use gpu_mlp::cpu::CpuEngine;
-use gpu_mlp::data::{Dataset, Samples, Scaling, SourceKind};
+use gpu_mlp::data::{Dataset, Samples};
 use gpu_mlp::engine::Engine;
 use gpu_mlp::error::Error;
 use gpu_mlp::model::ModelSpec;
@@ -17,7 +17,6 @@ use gpu_mlp::plots::{self, PredictionTile};
 use gpu_mlp::preprocess;
 use gpu_mlp::train::EpochRecord;
 use safetensors::{Dtype, SafeTensors};
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
@@ -591,19 +590,13 @@ fn child_save_under_file_size_limit() {
     };
     // About 3 MB: far over the limit the parent sets.
     let spec = ModelSpec::new(784, vec![1000], 10, 0.0).unwrap();
-    let big = Checkpoint {
-        parameters: vec![0.5; spec.parameter_count()],
-        spec,
-        class_names: (0..10).map(|c| c.to_string()).collect(),
-        dataset: "big".into(),
-        rows: 28,
-        cols: 28,
-        channels: 1,
-        source: SourceKind::Idx,
-        scaling: Scaling::Pixels,
-        metadata: BTreeMap::new(),
-        resume: None,
-    };
+    let big = Checkpoint::grey_images(
+        spec.clone(),
+        vec![0.5; spec.parameter_count()],
+        (0..10).map(|c| c.to_string()).collect(),
+        "big",
+        (28, 28),
+    );
     let err = checkpoint::save(Path::new(&target), &big).unwrap_err();
     println!("CHILD-ERROR: {err}");
 }

@@ -26,14 +26,8 @@ pub struct Row {
 /// column recorded by training, if any. Every problem is an error naming the file and
 /// the line: a row of another length, a cell that is not a finite number, no rows at all.
 pub fn read(path: &Path, features: usize, label_column: Option<&str>) -> Result<Vec<Row>> {
-    let bad = |problem: String| DataError::BadFile {
-        path: path.to_path_buf(),
-        problem,
-    };
-    let file = File::open(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bad = DataError::bad_file(path);
+    let file = File::open(path).map_err(DataError::io_at(path))?;
     let name = path.to_string_lossy().to_lowercase();
     let stem = name.strip_suffix(".gz").unwrap_or(&name);
     let delimiter = if stem.ends_with(".tsv") { b'\t' } else { b',' };

@@ -239,3 +239,21 @@ fn how_to_get(ds: KnownDataset) -> String {
     }
     s
 }
+
+impl DataError {
+    /// For `map_err`: an I/O failure reading or writing `path`.
+    pub fn io_at(path: &std::path::Path) -> impl Fn(io::Error) -> DataError + '_ {
+        move |source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// For `map_err` and early returns: `path` is there but unusable, and `problem` says why.
+    pub fn bad_file(path: &std::path::Path) -> impl Fn(String) -> DataError + '_ {
+        move |problem| DataError::BadFile {
+            path: path.to_path_buf(),
+            problem,
+        }
+    }
+}

@@ -145,15 +145,9 @@ fn read_listings(
 /// An image's `(width, height)` and whether it is stored grey, from its header.
 fn probe(path: &Path) -> Result<((u32, u32), bool), DataError> {
     let decoder = ImageReader::open(path)
-        .map_err(|source| DataError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
+        .map_err(DataError::io_at(path))?
         .with_guessed_format()
-        .map_err(|source| DataError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
+        .map_err(DataError::io_at(path))?
         .into_decoder()
         .map_err(|e| undecodable(path, e))?;
     let grey = matches!(
@@ -172,10 +166,7 @@ fn decode_into(
 ) -> Result<(), DataError> {
     let image = ImageReader::open(path)
         .and_then(|r| r.with_guessed_format())
-        .map_err(|source| DataError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
+        .map_err(DataError::io_at(path))?
         .decode()
         .map_err(|e| undecodable(path, e))?;
     let fit = |w: u32, h: u32| (w, h) != size;

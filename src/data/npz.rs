@@ -21,14 +21,8 @@ const READ_STEP: u64 = 4 << 20;
 
 /// The train part and, when the archive has one, the test part.
 pub fn read_npz(path: &Path) -> Result<(RawPart, Option<RawPart>), DataError> {
-    let bad = |problem: String| DataError::BadFile {
-        path: path.to_path_buf(),
-        problem,
-    };
-    let file = File::open(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bad = DataError::bad_file(path);
+    let file = File::open(path).map_err(DataError::io_at(path))?;
     let mut zip = zip::ZipArchive::new(file)
         .map_err(|e| bad(format!("not a readable .npz (zip) archive: {e}")))?;
     let keys: Vec<String> = zip

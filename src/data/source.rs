@@ -51,10 +51,7 @@ enum Kind {
 
 /// What `path` holds, by its content.
 fn kind_of(path: &Path) -> Result<Kind, DataError> {
-    let meta = std::fs::metadata(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let meta = std::fs::metadata(path).map_err(DataError::io_at(path))?;
     if meta.is_dir() {
         let has_idx = FILE_STEMS
             .iter()
@@ -69,10 +66,7 @@ fn kind_of(path: &Path) -> Result<Kind, DataError> {
     let mut start = [0u8; 6];
     let got = File::open(path)
         .and_then(|mut f| f.read(&mut start))
-        .map_err(|source| DataError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .map_err(DataError::io_at(path))?;
     match &start[..got] {
         [] => Err(DataError::Empty {
             path: path.to_path_buf(),

@@ -31,10 +31,7 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Reads a CSV or TSV file (see the module docs).
 pub fn read_csv(path: &Path, label_column: Option<&LabelColumn>) -> Result<RawPart, DataError> {
-    let bad = |problem: String| DataError::BadFile {
-        path: path.to_path_buf(),
-        problem,
-    };
+    let bad = DataError::bad_file(path);
     let mut reader = open_text(path)?;
     let delimiter = delimiter(path, reader.fill_buf().map_err(|e| io_error(path, e))?);
     let mut csv = ReaderBuilder::new()
@@ -290,10 +287,7 @@ fn label_index(
     width: usize,
     asked: Option<&LabelColumn>,
 ) -> Result<usize, DataError> {
-    let bad = |problem: String| DataError::BadFile {
-        path: path.to_path_buf(),
-        problem,
-    };
+    let bad = DataError::bad_file(path);
     let listed = || {
         let n = names.unwrap_or_default();
         let mut s = n.iter().take(8).cloned().collect::<Vec<_>>().join(", ");

@@ -68,17 +68,14 @@ fn checkpoint(hidden: Vec<usize>, metadata: bool) -> Checkpoint {
         extra.insert("epochs".to_string(), "3".to_string());
     }
     Checkpoint {
-        parameters: spec.init_parameters(1),
-        spec,
-        class_names: vec!["a".into(), "b".into(), "c".into()],
-        dataset: "toy".into(),
-        rows: 4,
-        cols: 4,
-        channels: 1,
-        source: gpu_mlp::data::SourceKind::Idx,
-        scaling: gpu_mlp::data::Scaling::Pixels,
         metadata: extra,
-        resume: None,
+        ..Checkpoint::grey_images(
+            spec.clone(),
+            spec.init_parameters(1),
+            vec!["a".into(), "b".into(), "c".into()],
+            "toy",
+            (4, 4),
+        )
     }
 }
 

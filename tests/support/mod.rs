@@ -226,19 +226,13 @@ pub fn assert_contains_all(text: &str, needles: &[&str]) {
 /// of the file format and of saving.
 pub fn small_checkpoint() -> Checkpoint {
     let spec = ModelSpec::new(16, vec![8], 3, 0.0).expect("a valid spec");
-    Checkpoint {
-        parameters: spec.init_parameters(3),
-        spec,
-        class_names: vec!["a".into(), "b".into(), "c".into()],
-        dataset: "toy".into(),
-        rows: 4,
-        cols: 4,
-        channels: 1,
-        source: gpu_mlp::data::SourceKind::Idx,
-        scaling: gpu_mlp::data::Scaling::Pixels,
-        metadata: BTreeMap::new(),
-        resume: None,
-    }
+    Checkpoint::grey_images(
+        spec.clone(),
+        spec.init_parameters(3),
+        vec!["a".into(), "b".into(), "c".into()],
+        "toy",
+        (4, 4),
+    )
 }
 
 /// Trains `first` one epoch, carries its parameters and Adam's moments to `second`, and checks
