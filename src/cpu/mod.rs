@@ -75,9 +75,7 @@ impl CpuEngine {
         max_batch: usize,
         threads: usize,
     ) -> Result<Self> {
-        if max_batch == 0 {
-            return Err(ConfigError::new("--batch-size must be at least 1").into());
-        }
+        crate::engine::check_max_batch(max_batch)?;
         let n = spec.parameter_count();
         Ok(Self {
             layers: spec.layers(),

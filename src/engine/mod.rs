@@ -168,6 +168,14 @@ pub trait Engine {
     fn evaluate(&mut self, split: Split, rows: Range<usize>) -> Result<Evaluation>;
 }
 
+/// Both engines are built for batches of up to `max_batch` rows; none is a setting error.
+pub fn check_max_batch(max_batch: usize) -> Result<(), ConfigError> {
+    if max_batch == 0 {
+        return Err(ConfigError::new("--batch-size must be at least 1"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

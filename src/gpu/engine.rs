@@ -79,9 +79,7 @@ impl GpuEngine {
         max_batch: usize,
         opts: GpuOptions,
     ) -> Result<Self> {
-        if max_batch == 0 {
-            return Err(ConfigError::new("--batch-size must be at least 1").into());
-        }
+        crate::engine::check_max_batch(max_batch)?;
         if opts.steps_per_submit == 0 || opts.eval_batch == 0 {
             return Err(ConfigError::new(
                 "--steps-per-submit and the evaluation batch must be at least 1",

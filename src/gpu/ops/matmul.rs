@@ -340,41 +340,35 @@ struct TileShape {
     vec4: bool,
 }
 
-/// The matmul's tile strategies, numbered as in a kernel lab (new ones take the next number).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum MatmulVariant {
-    /// 1. Register tiling, 8x8 invocations of 4 rows × 8 columns (32 × 64 outputs per
-    ///    workgroup): on lavapipe (where workgroup memory does not pay) the best shape for
-    ///    batch-sized m ≤ 64.
-    Register32 = 1,
-    /// 2. Register tiling, 8x8 invocations of 8 × 8 (64 × 64 per workgroup): on lavapipe the best
-    ///    shape once m ≥ 128 (about 1.5x variant 1 there, half of it at m = 32).
-    Register64 = 2,
-    /// 3. A 64x64 workgroup tile staged through workgroup memory, 8x8 micro-tile per
-    ///    invocation: the usual shape on hardware GPUs.
-    Shared64 = 3,
-    /// 4. Register tiling in narrow workgroups, 16x2 invocations of 4 rows × 1 column (8 × 16
-    ///    outputs): a batch-32 product runs as many workgroups (32 for 32×784×128 where variant 1
-    ///    runs 2), to occupy a GPU with many compute units.
-    Narrow8 = 4,
-    /// 5. Variant 3 with its workgroup-memory slabs padded by one float per row, so that the
-    ///    k-major stores of A (and of B in `A·Bᵀ`) do not all fall in one memory bank, and each
-    ///    operand staged by vec4 loads where its offset, leading dimension and contiguous
-    ///    dimension are multiples of 4 (one float at a time otherwise).
-    Shared64Padded = 5,
+numbered_enum! {
+    /// The matmul's tile strategies, numbered as in a kernel lab (new ones take the next number).
+    /// `ALL` are the per-adapter measurement's candidates (`gpu::tuning`); `verify` and the
+    /// tests check each of them.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum MatmulVariant {
+        /// 1. Register tiling, 8x8 invocations of 4 rows × 8 columns (32 × 64 outputs per
+        ///    workgroup): on lavapipe (where workgroup memory does not pay) the best shape for
+        ///    batch-sized m ≤ 64.
+        Register32 = 1,
+        /// 2. Register tiling, 8x8 invocations of 8 × 8 (64 × 64 per workgroup): on lavapipe the best
+        ///    shape once m ≥ 128 (about 1.5x variant 1 there, half of it at m = 32).
+        Register64 = 2,
+        /// 3. A 64x64 workgroup tile staged through workgroup memory, 8x8 micro-tile per
+        ///    invocation: the usual shape on hardware GPUs.
+        Shared64 = 3,
+        /// 4. Register tiling in narrow workgroups, 16x2 invocations of 4 rows × 1 column (8 × 16
+        ///    outputs): a batch-32 product runs as many workgroups (32 for 32×784×128 where variant 1
+        ///    runs 2), to occupy a GPU with many compute units.
+        Narrow8 = 4,
+        /// 5. Variant 3 with its workgroup-memory slabs padded by one float per row, so that the
+        ///    k-major stores of A (and of B in `A·Bᵀ`) do not all fall in one memory bank, and each
+        ///    operand staged by vec4 loads where its offset, leading dimension and contiguous
+        ///    dimension are multiples of 4 (one float at a time otherwise).
+        Shared64Padded = 5,
+    }
 }
 
 impl MatmulVariant {
-    /// Every variant, the per-adapter measurement's candidates (`gpu::tuning`); `verify` and
-    /// the tests check each of them.
-    pub const ALL: [MatmulVariant; 5] = [
-        MatmulVariant::Register32,
-        MatmulVariant::Register64,
-        MatmulVariant::Shared64,
-        MatmulVariant::Narrow8,
-        MatmulVariant::Shared64Padded,
-    ];
-
     /// The variant's number.
     pub fn number(self) -> u32 {
         self as u32

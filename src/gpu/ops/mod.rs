@@ -17,6 +17,27 @@ macro_rules! shader {
     };
 }
 
+/// An enum of the numbers a shader uses (`Variant = N`), with `ALL`, every variant in the order
+/// written: the list is written once.
+macro_rules! numbered_enum {
+    (
+        $(#[$doc:meta])*
+        pub enum $name:ident {
+            $($(#[$variant_doc:meta])* $variant:ident = $number:literal,)+
+        }
+    ) => {
+        $(#[$doc])*
+        pub enum $name {
+            $($(#[$variant_doc])* $variant = $number,)+
+        }
+
+        impl $name {
+            /// Every variant, in the order they are written.
+            pub const ALL: [$name; [$($number),+].len()] = [$($name::$variant),+];
+        }
+    };
+}
+
 /// A one-entry-point kernel's assembled shader (`WGSL`, from `shaders/<file>`) and the name of
 /// its entry point (`ENTRY_POINT`).
 macro_rules! kernel_shader {

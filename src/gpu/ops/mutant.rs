@@ -9,46 +9,35 @@
 /// The environment variable that picks a mutant.
 pub const ENV: &str = "GPU_MLP_MUTANT";
 
-/// One deliberate bug; its number is the shader's `MUTANT_...` constant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mutant {
-    /// Every product sums over k − 1 terms: the last k element skipped.
-    MatmulSkipLastK = 1,
-    /// The forward epilogues leave the bias out.
-    MatmulNoBias = 2,
-    /// The ReLU backward mask passes where the activation is zero and blocks where it is not.
-    ReluMaskInverted = 3,
-    /// The ReLU backward mask of row i is read from row i − 1.
-    ReluMaskRowOffset = 4,
-    /// Inverted dropout without its 1/(1 − rate) scale.
-    DropoutUnscaled = 5,
-    /// Adam's epsilon in PyTorch's place, `sqrt(v)/sqrt(1 − β2^t) + ε` (the shader takes t = 1),
-    /// instead of Keras's `sqrt(v) + ε̂`.
-    AdamPytorchEpsilon = 6,
-    /// Softmax without the max shift: exp overflows for large logits.
-    SoftmaxNoMaxShift = 7,
-    /// A short batch's products run over all the rows the buffers were made for.
-    ShortBatchUnmasked = 8,
-    /// The weight-gradient product's ones-row reads zeros: no bias gradient.
-    BiasGradientDropped = 9,
-    /// Evaluation's gather ignores the batch's first row: every evaluation batch reads from row 0.
-    EvalRowOffset = 10,
+numbered_enum! {
+    /// One deliberate bug; its number is the shader's `MUTANT_...` constant.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Mutant {
+        /// Every product sums over k − 1 terms: the last k element skipped.
+        MatmulSkipLastK = 1,
+        /// The forward epilogues leave the bias out.
+        MatmulNoBias = 2,
+        /// The ReLU backward mask passes where the activation is zero and blocks where it is not.
+        ReluMaskInverted = 3,
+        /// The ReLU backward mask of row i is read from row i − 1.
+        ReluMaskRowOffset = 4,
+        /// Inverted dropout without its 1/(1 − rate) scale.
+        DropoutUnscaled = 5,
+        /// Adam's epsilon in PyTorch's place, `sqrt(v)/sqrt(1 − β2^t) + ε` (the shader takes t = 1),
+        /// instead of Keras's `sqrt(v) + ε̂`.
+        AdamPytorchEpsilon = 6,
+        /// Softmax without the max shift: exp overflows for large logits.
+        SoftmaxNoMaxShift = 7,
+        /// A short batch's products run over all the rows the buffers were made for.
+        ShortBatchUnmasked = 8,
+        /// The weight-gradient product's ones-row reads zeros: no bias gradient.
+        BiasGradientDropped = 9,
+        /// Evaluation's gather ignores the batch's first row: every evaluation batch reads from row 0.
+        EvalRowOffset = 10,
+    }
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 10] = [
-        Mutant::MatmulSkipLastK,
-        Mutant::MatmulNoBias,
-        Mutant::ReluMaskInverted,
-        Mutant::ReluMaskRowOffset,
-        Mutant::DropoutUnscaled,
-        Mutant::AdamPytorchEpsilon,
-        Mutant::SoftmaxNoMaxShift,
-        Mutant::ShortBatchUnmasked,
-        Mutant::BiasGradientDropped,
-        Mutant::EvalRowOffset,
-    ];
-
     /// The value of `GPU_MLP_MUTANT`, e.g. `matmul-skip-last-k`.
     pub fn name(self) -> &'static str {
         match self {
