@@ -220,17 +220,10 @@ fn truncated_header() {
         );
     }
     let e = read_error(tmp.path(), "labels", &[0, 0, 8, 1, 0, 0], idx::read_labels);
-    assert!(
-        matches!(
-            e,
-            DataError::TruncatedHeader {
-                needed: 8,
-                found: 6,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    let DataError::TruncatedHeader { needed, found, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!((*needed, *found), (8, 6));
 }
 
 #[test]
@@ -257,18 +250,16 @@ fn truncated_payload() {
     }
     let short = idx_bytes(0x801, &[10], &[1, 2, 3]);
     let e = read_error(tmp.path(), "labels", &short, idx::read_labels);
-    assert!(
-        matches!(
-            e,
-            DataError::Truncated {
-                what: "labels",
-                expected: 10,
-                found: 3,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    let DataError::Truncated {
+        what,
+        expected,
+        found,
+        ..
+    } = &e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!((*what, *expected, *found), ("labels", 10, 3));
 }
 
 #[test]
@@ -296,17 +287,13 @@ fn wrong_magic() {
     let tmp = tempfile::tempdir().unwrap();
     let labels = idx_bytes(0x801, &[2, 0, 0], &[0, 1]);
     let e = read_error(tmp.path(), "labels", &labels, idx::read_images);
-    assert!(
-        matches!(
-            e,
-            DataError::BadMagic {
-                found: 0x801,
-                expected: 0x803,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    let DataError::BadMagic {
+        found, expected, ..
+    } = &e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!((*found, *expected), (0x801, 0x803));
     assert!(e.to_string().contains("labels"), "{e}");
 
     let images = put(tmp.path(), "images", &idx_bytes(0x803, &[1, 1, 1], &[7]));
@@ -340,17 +327,15 @@ fn count_mismatch() {
     let img = put(tmp.path(), "img", &images);
     let lab = put(tmp.path(), "lab", &idx_bytes(0x801, &[4], &[0, 1, 2, 3]));
     let e = idx::read_samples(&img, &lab).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::CountMismatch {
-                image_count: 3,
-                label_count: 4,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    let DataError::CountMismatch {
+        image_count,
+        label_count,
+        ..
+    } = &e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!((*image_count, *label_count), (3, 4));
     assert_one_line_naming(&e, &img);
     assert_one_line_naming(&e, &lab);
 }
@@ -417,17 +402,10 @@ fn a_test_label_the_training_split_never_has_is_an_error() {
     let dir = tmp.path().join("digits");
     write_set(&dir, 2, 2, &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], &[3, 255, 255]);
     let e = data::load_dir(&dir, None).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::UnseenTestLabel {
-                index: 1,
-                label: 255,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    let DataError::UnseenTestLabel { index, label, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!((*index, *label), (1, 255));
     assert_one_line_naming(&e, &dir.join("t10k-labels-idx1-ubyte.gz"));
     assert!(e.to_string().contains("0..=9"), "{e}");
 
@@ -445,35 +423,26 @@ fn labels_beyond_the_class_count() {
     let dir = tmp.path().join("mnist");
     write_set(&dir, 2, 2, &[1, 2, 3], &[0, 9, 10, 4]);
     let e = data::load_dir(&dir, None).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::LabelOutOfRange {
-                index: 2,
-                label: 10,
-                classes: 10,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    let DataError::LabelOutOfRange {
+        index,
+        label,
+        classes,
+        ..
+    } = &e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!((*index, *label, *classes), (2, 10, 10));
     assert_one_line_naming(&e, &dir.join("t10k-labels-idx1-ubyte.gz"));
 
     // Same via a hint on a neutral folder name.
     let dir = tmp.path().join("x");
     write_set(&dir, 2, 2, &[11], &[0]);
     let e = data::load_dir(&dir, Some(KnownDataset::Mnist)).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::LabelOutOfRange {
-                index: 0,
-                label: 11,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    let DataError::LabelOutOfRange { index, label, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!((*index, *label), (0, 11));
     // Without a hint the folder has as many classes as its training labels name (0..=11)...
     let dir = tmp.path().join("y");
     write_set(&dir, 2, 2, &[11, 0], &[0]);
@@ -499,17 +468,15 @@ fn train_and_test_image_sizes_must_match() {
     )
     .unwrap();
     let e = data::load_dir(tmp.path(), None).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::DimsMismatch {
-                train_dims: (4, 4),
-                test_dims: (2, 4),
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    let DataError::DimsMismatch {
+        train_dims,
+        test_dims,
+        ..
+    } = &e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!((*train_dims, *test_dims), ((4, 4), (2, 4)));
 }
 
 #[test]
