@@ -232,8 +232,10 @@ fn mnist_as_kaggle_csv_trains_to_the_idx_bits() {
         (csv.source, csv.scaling.clone()),
         (SourceKind::Csv, Scaling::Pixels)
     );
-    // The u8 path: the very samples the IDX reader gives.
+    // The u8 path: the very samples the IDX reader gives, as 28x28 pictures.
     assert_eq!((&csv.train, &csv.test), (&idx.train, &idx.test));
+    assert_eq!((csv.rows, csv.cols, csv.channels), (28, 28, 1));
+    assert!(csv.is_image());
     assert_eq!(csv.class_names, idx.class_names);
     assert_eq!(bits(&train_cpu(&csv)), bits(&train_cpu(idx)));
 
@@ -789,4 +791,67 @@ fn the_cli_trains_a_csv_and_refuses_a_bad_one() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("bad.csv: line 5 has 1 fields"), "{stderr}");
+}
+
+#[test]
+fn a_kaggle_csv_model_is_a_picture_model_that_also_takes_csv_rows() {
+    let idx = mnist();
+    let tmp = tempfile::tempdir().unwrap();
+    let train_csv = tmp.path().join("train.csv");
+    write_kaggle_csv(&train_csv, &idx.train.first(600));
+    let model = tmp.path().join("digits.safetensors");
+    let gpu_mlp = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
+            .args(args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{args:?}: {text}");
+        text
+    };
+    let (csv, path) = (train_csv.to_str().unwrap(), model.to_str().unwrap());
+    gpu_mlp(&[
+        "train",
+        "--backend",
+        "cpu",
+        "--epochs",
+        "1",
+        "--data",
+        csv,
+        "--save",
+        path,
+    ]);
+    let grid = tmp.path().join("grid.png");
+    gpu_mlp(&["show", "--data", csv, "--out", grid.to_str().unwrap()]);
+    assert!(grid.exists());
+    // Kaggle's test.csv: pixel columns only, a row per digit; and the same digit as a picture.
+    let rows = tmp.path().join("rows.csv");
+    let mut text = (0..784)
+        .map(|j| format!("pixel{j}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    text.push('\n');
+    let digit = &pixels(&idx.test)[..784];
+    let cells: Vec<String> = digit.iter().map(|p| p.to_string()).collect();
+    text.push_str(&cells.join(","));
+    text.push('\n');
+    std::fs::write(&rows, text).unwrap();
+    let picture = tmp.path().join("digit.png");
+    image::GrayImage::from_raw(28, 28, digit.to_vec())
+        .unwrap()
+        .save(&picture)
+        .unwrap();
+    let out = gpu_mlp(&[
+        "predict",
+        "--model",
+        path,
+        rows.to_str().unwrap(),
+        picture.to_str().unwrap(),
+    ]);
+    assert!(out.contains("rows.csv:2: "), "{out}");
+    assert!(out.contains("digit.png"), "{out}");
 }

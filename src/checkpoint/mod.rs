@@ -166,8 +166,7 @@ impl Checkpoint {
     /// True when the model takes images (`predict` reads image files, `show` and `draw` apply),
     /// false for a table's rows. Decided as `Dataset::is_image` decides it.
     pub fn is_image(&self) -> bool {
-        matches!(self.source, SourceKind::Idx | SourceKind::ImageFolder)
-            || (self.source != SourceKind::Csv && self.rows > 1)
+        matches!(self.source, SourceKind::Idx | SourceKind::ImageFolder) || self.rows > 1
     }
 
     /// `28x28 images`, `32x32 RGB images`, or `4 features`: what the model takes, in words.

@@ -90,6 +90,14 @@ impl Prediction {
     }
 }
 
+/// A CSV or TSV file (gzipped or not): rows of inputs, which image models take too (Kaggle's
+/// MNIST `test.csv` is 784 pixel columns a row).
+fn is_rows_file(path: &std::path::Path) -> bool {
+    let name = path.to_string_lossy().to_lowercase();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    name.ends_with(".csv") || name.ends_with(".tsv")
+}
+
 pub fn run(args: &PredictArgs) -> Result<()> {
     if let Some(path) = &args.grid {
         output::check_writable(path)?;
@@ -166,7 +174,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     // An unreadable file does not stop the others; the run fails at the end, naming it.
     let mut unreadable = Vec::new();
     for path in &args.images {
-        if table {
+        if table || is_rows_file(path) {
             match predict_rows::read(path, classifier.inputs(), label_column.as_deref()) {
                 Ok(rows) => {
                     for row in rows {

@@ -315,7 +315,6 @@ impl Dataset {
 
     /// True when the samples are images (`show` draws them, `predict` takes image files).
     pub fn is_image(&self) -> bool {
-        matches!(self.source, SourceKind::Idx | SourceKind::ImageFolder)
-            || (self.source != SourceKind::Csv && self.rows > 1)
+        matches!(self.source, SourceKind::Idx | SourceKind::ImageFolder) || self.rows > 1
     }
 }

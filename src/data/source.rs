@@ -280,11 +280,21 @@ fn assemble(
         _ => &opts.scale,
     };
     let scaling = scale(&mut train_samples, &mut test_samples, request)?;
+    let shape = pictures_in_a_table(rows, features, &train_samples.inputs).unwrap_or((rows, cols));
     Ok(Dataset {
         source,
         scaling,
-        ..Dataset::new(name, class_names, (rows, cols), train_samples, test_samples)?
+        ..Dataset::new(name, class_names, shape, train_samples, test_samples)?
     })
+}
+
+/// The side of the square grey pictures a table's rows are, when they are 8-bit pixels (kept
+/// packed, so they reach 255) of at least 8×8: Kaggle's MNIST CSV is 28×28 digits, so `show`,
+/// `draw` and `predict` on picture files serve its models as they serve the IDX ones.
+fn pictures_in_a_table(rows: usize, features: usize, inputs: &Inputs) -> Option<(usize, usize)> {
+    let side = (features as f64).sqrt().round() as usize;
+    (rows == 1 && matches!(inputs, Inputs::Pixels(_)) && side >= 8 && side * side == features)
+        .then_some((side, side))
 }
 
 /// The class names, and the labels of both parts as class indices.
