@@ -14,7 +14,7 @@ pub mod train_outputs;
 pub mod verify;
 
 use crate::cli::{DataArgs, EngineArgs};
-use crate::data::{self, DataSource, Dataset, LoadOptions, TestOrigin};
+use crate::data::{self, DataSource, Dataset, LoadOptions, SourceKind, TestOrigin};
 use crate::engine::{self, EngineOptions, OpenedEngine};
 use crate::error::Result;
 use crate::gpu::GpuOptions;
@@ -43,7 +43,38 @@ pub fn load_dataset_seeded(args: &DataArgs, seed: u64) -> Result<(Dataset, TestO
         test_split: args.test_split,
         seed,
     };
-    Ok(data::load_explained(&source, &options)?)
+    let (data, origin) = data::load_explained(&source, &options)?;
+    for note in unused_data_flags(args, data.source) {
+        eprintln!("note: {note}");
+    }
+    Ok((data, origin))
+}
+
+/// The data flags given that the loaded source has no use for, said rather than silently
+/// dropped (a `--label-column` on an image folder is a mistake worth knowing about).
+fn unused_data_flags(args: &DataArgs, source: SourceKind) -> Vec<String> {
+    let mut notes = Vec::new();
+    let kind = match source {
+        SourceKind::Idx => "IDX files",
+        SourceKind::ImageFolder => "an image folder",
+        SourceKind::Csv => "a CSV file",
+        SourceKind::Npz => "an .npz file",
+        SourceKind::Memory => "data in memory",
+    };
+    if args.label_column.is_some() && source != SourceKind::Csv {
+        notes.push(format!(
+            "--label-column is for CSV files; the data is {kind}"
+        ));
+    }
+    for (given, flag) in [
+        (args.image_size.is_some(), "--image-size"),
+        (args.color.is_some(), "--color"),
+    ] {
+        if given && source != SourceKind::ImageFolder {
+            notes.push(format!("{flag} is for image folders; the data is {kind}"));
+        }
+    }
+    notes
 }
 
 /// The engine the flags choose: `--backend`, else `$WGPU_BACKEND` (an explicit choice, like the
@@ -73,4 +104,23 @@ pub fn open_engine(
         eprintln!("{note}");
     }
     Ok(opened)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_flags_the_source_cannot_use_are_said() {
+        let args = DataArgs {
+            label_column: Some(data::LabelColumn::Last),
+            color: Some(data::ColorMode::Rgb),
+            ..DataArgs::default()
+        };
+        let notes = unused_data_flags(&args, SourceKind::Idx);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].starts_with("--label-column") && notes[1].starts_with("--color"));
+        assert!(unused_data_flags(&args, SourceKind::Csv)[0].starts_with("--color"));
+        assert!(unused_data_flags(&DataArgs::default(), SourceKind::Npz).is_empty());
+    }
 }
