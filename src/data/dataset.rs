@@ -22,6 +22,13 @@ pub enum Inputs {
     Values(Vec<f32>),
 }
 
+/// No inputs (an empty split holds no pixels).
+impl Default for Inputs {
+    fn default() -> Self {
+        Inputs::Pixels(Vec::new())
+    }
+}
+
 impl Inputs {
     /// Number of values.
     pub fn len(&self) -> usize {
@@ -54,7 +61,7 @@ impl Inputs {
 }
 
 /// Inputs and labels of one split.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Samples {
     /// `count × features` inputs, row-major.
     pub inputs: Inputs,
@@ -64,17 +71,6 @@ pub struct Samples {
     pub count: usize,
     /// Inputs per sample (pixels × channels of an image, or a table's feature columns).
     pub features: usize,
-}
-
-impl Default for Samples {
-    fn default() -> Self {
-        Self {
-            inputs: Inputs::Pixels(Vec::new()),
-            labels: Vec::new(),
-            count: 0,
-            features: 0,
-        }
-    }
 }
 
 impl Samples {
