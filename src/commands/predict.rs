@@ -6,6 +6,7 @@ use super::{eval, predict_rows};
 use crate::checkpoint;
 use crate::classifier::{top_k, Classifier};
 use crate::cli::PredictArgs;
+use crate::data::LabelColumn;
 use crate::error::{ConfigError, Result};
 use crate::output;
 use crate::plots::{self, PredictionTile};
@@ -162,7 +163,10 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         .as_ref()
         .map(|d| eval::test_for_model(d, &ckpt))
         .transpose()?;
-    let label_column = ckpt.metadata.get("label_column").cloned();
+    let label_column: Option<LabelColumn> = ckpt
+        .metadata
+        .get("label_column")
+        .and_then(|c| c.parse().ok());
     let mut classifier = Classifier::from_checkpoint(ckpt)?;
     let (rows, cols) = classifier.input_shape();
     let k = (args.top as usize).min(classifier.class_names().len());
@@ -175,7 +179,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let mut unreadable = Vec::new();
     for path in &args.images {
         if table || is_rows_file(path) {
-            match predict_rows::read(path, classifier.inputs(), label_column.as_deref()) {
+            match predict_rows::read(path, classifier.inputs(), label_column.as_ref()) {
                 Ok(rows) => {
                     for row in rows {
                         let mut inputs = row.values;

@@ -5,15 +5,9 @@
 //! `label_column`: a name, `first`, `last` or a 0-based index), else a header column named
 //! `label`, `class`, `target` or `y`; so the file the model was trained on can be given as it is.
 
-use crate::data::DataError;
+use crate::data::{self, DataError, LabelColumn};
 use crate::error::Result;
-use std::fs::File;
-use std::io::{BufReader, Read};
 use std::path::Path;
-
-/// Header names taken for the label column, in any case (as `train` takes them), besides the
-/// one the model's training recorded.
-pub const LABEL_NAMES: [&str; 4] = ["label", "class", "target", "y"];
 
 /// One row of raw feature values, named for the output (`rows.csv:3`, its line in the file).
 #[derive(Clone, Debug, PartialEq)]
@@ -25,23 +19,10 @@ pub struct Row {
 /// Reads the rows of `path` for a model of `features` inputs. `label_column` is the label
 /// column recorded by training, if any. Every problem is an error naming the file and
 /// the line: a row of another length, a cell that is not a finite number, no rows at all.
-pub fn read(path: &Path, features: usize, label_column: Option<&str>) -> Result<Vec<Row>> {
+pub fn read(path: &Path, features: usize, label_column: Option<&LabelColumn>) -> Result<Vec<Row>> {
     let bad = DataError::bad_file(path);
-    let file = File::open(path).map_err(DataError::io_at(path))?;
-    let name = path.to_string_lossy().to_lowercase();
-    let stem = name.strip_suffix(".gz").unwrap_or(&name);
-    let delimiter = if stem.ends_with(".tsv") { b'\t' } else { b',' };
-    let reader: Box<dyn Read> = if name.ends_with(".gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
-    } else {
-        Box::new(BufReader::new(file))
-    };
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .trim(csv::Trim::All)
-        .from_reader(reader);
+    // Opened as training opens its files (gzip by content, delimiter by name then content).
+    let mut csv = data::csv_reader(path)?;
 
     let mut rows = Vec::new();
     // The column left out (the label's), decided by the first row.
@@ -57,8 +38,10 @@ pub fn read(path: &Path, features: usize, label_column: Option<&str>) -> Result<
         }
         let line = record.position().map_or(0, |p| p.line());
         if skip.is_none() {
-            let header = record.iter().any(|cell| cell.parse::<f64>().is_err());
-            let label = label_index(&record, header, features, label_column);
+            let header = record
+                .iter()
+                .any(|cell| cell.trim().parse::<f64>().is_err());
+            let label = label_index(path, &record, header, features, label_column);
             skip = Some(label);
             if header {
                 check_width(record.len() - usize::from(label.is_some()), features)
@@ -74,7 +57,7 @@ pub fn read(path: &Path, features: usize, label_column: Option<&str>) -> Result<
             if Some(column) == left_out {
                 continue;
             }
-            match cell.parse::<f32>() {
+            match cell.trim().parse::<f32>() {
                 Ok(v) if v.is_finite() => values.push(v),
                 Ok(v) => {
                     return Err(bad(format!(
@@ -107,33 +90,21 @@ pub fn read(path: &Path, features: usize, label_column: Option<&str>) -> Result<
 }
 
 /// The label column of a file whose first row is `first` (a header or not): only when it has
-/// one column more than the model's features. Training's recorded `label_column` decides
-/// (`first`, `last`, an index, or a header name in any case); without one, a header column
-/// named `label`, `class`, `target` or `y`.
+/// one column more than the model's features, found as training finds it (`label_index`): the
+/// column training recorded, else a header column named `label`, `class`, `target` or `y`.
 fn label_index(
+    path: &Path,
     first: &csv::StringRecord,
     header: bool,
     features: usize,
-    label_column: Option<&str>,
+    label_column: Option<&LabelColumn>,
 ) -> Option<usize> {
-    let width = first.len();
-    if width != features + 1 {
+    if first.len() != features + 1 {
         return None;
     }
-    let named = |names: &[&str]| {
-        first
-            .iter()
-            .position(|cell| header && names.iter().any(|n| n.eq_ignore_ascii_case(cell)))
-    };
-    match label_column {
-        Some("first") => Some(0),
-        Some("last") => Some(width - 1),
-        Some(recorded) => match recorded.parse::<usize>() {
-            Ok(index) => (index < width).then_some(index),
-            Err(_) => named(&[recorded]),
-        },
-        None => named(&LABEL_NAMES),
-    }
+    let names: Option<Vec<String>> =
+        header.then(|| first.iter().map(|c| c.trim().to_string()).collect());
+    data::label_index(path, names.as_deref(), first.len(), label_column).ok()
 }
 
 /// The problem with a row of `width` feature cells for a model of `features`, if any.
@@ -162,7 +133,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rows.csv");
         std::fs::write(&path, content).unwrap();
-        read(&path, 2, recorded)
+        let recorded: Option<LabelColumn> = recorded.map(|r| r.parse().unwrap());
+        read(&path, 2, recorded.as_ref())
             .map(|rows| rows.into_iter().flat_map(|r| r.values).collect())
             .map_err(|e| e.to_string())
     }
@@ -183,6 +155,8 @@ mod tests {
             Ok(vec![1., 2.])
         );
         assert_eq!(values("a,b,Target\n1,2,9\n", None), Ok(vec![1., 2.]));
+        // Read as training reads files: a semicolon-separated table too.
+        assert_eq!(values("1;2\n3;4\n", None), Ok(vec![1., 2., 3., 4.]));
         // Rows of exactly the features keep every column, whatever was recorded.
         assert_eq!(values("label,b\n1,2\n", Some("last")), Ok(vec![1., 2.]));
         let err = values("1,2,0\n", None).unwrap_err();

@@ -36,6 +36,7 @@ mod search;
 mod source;
 mod split;
 mod table;
+pub use table::{csv_reader, label_index};
 
 pub use dataset::{Dataset, Inputs, Label, Samples, SourceKind, MAX_CLASSES};
 pub use error::DataError;

@@ -32,14 +32,7 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Reads a CSV or TSV file (see the module docs).
 pub fn read_csv(path: &Path, label_column: Option<&LabelColumn>) -> Result<RawPart, DataError> {
     let bad = DataError::bad_file(path);
-    let mut reader = open_text(path)?;
-    let delimiter = delimiter(path, reader.fill_buf().map_err(|e| io_error(path, e))?);
-    let mut csv = ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .buffer_capacity(BUFFER)
-        .from_reader(reader);
+    let mut csv = csv_reader(path)?;
 
     let mut first = ByteRecord::new();
     let mut second = ByteRecord::new();
@@ -280,8 +273,9 @@ fn is_number(cell: &[u8]) -> bool {
     std::str::from_utf8(cell.trim_ascii()).is_ok_and(|t| t.parse::<f64>().is_ok())
 }
 
-/// The 0-based index of the label column.
-fn label_index(
+/// The 0-based index of the label column of rows `width` wide, with header `names` if any:
+/// `asked` (`--label-column`), else the header column named `label`, `class`, `target` or `y`.
+pub fn label_index(
     path: &Path,
     names: Option<&[String]>,
     width: usize,
@@ -336,6 +330,23 @@ fn label_index(
     }
 }
 
+/// The records of a CSV or TSV file as training reads them: gzip told by its magic bytes, the
+/// delimiter by the name and then the first line, no header taken for granted, rows of any
+/// length (the caller checks them). `predict` reads a table model's rows through it too.
+pub fn csv_reader(path: &Path) -> Result<csv::Reader<TextReader>, DataError> {
+    let mut reader = open_text(path)?;
+    let delimiter = delimiter(path, reader.fill_buf().map_err(|e| io_error(path, e))?);
+    Ok(ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .buffer_capacity(BUFFER)
+        .from_reader(reader))
+}
+
+/// A text file's bytes, gunzipped when it is gzip.
+pub type TextReader = BufReader<Box<dyn Read + Send>>;
+
 /// Tab for `.tsv`/`.tab` files and for a first line with more tabs than commas; `;` for one
 /// with semicolons and no commas; else a comma.
 fn delimiter(path: &Path, start: &[u8]) -> u8 {
@@ -360,7 +371,7 @@ fn delimiter(path: &Path, start: &[u8]) -> u8 {
 }
 
 /// The file's text, gunzipped when it is gzip (told by content).
-fn open_text(path: &Path) -> Result<BufReader<Box<dyn Read + Send>>, DataError> {
+fn open_text(path: &Path) -> Result<TextReader, DataError> {
     let file = File::open(path).map_err(|e| io_error(path, e))?;
     let mut raw = BufReader::with_capacity(BUFFER, file);
     let is_gzip = raw

@@ -135,7 +135,7 @@ impl KernelLab {
             x_init.len(),
         )?;
         let params = GatherParams::new(features, images);
-        let images = buffers::with_data(&self.ctx, "images", &gather::input_words(images), STORAGE);
+        let images = gather::upload_inputs(&self.ctx, images);
         let labels = buffers::with_data(&self.ctx, "labels", &gather::label_words(labels), STORAGE);
         let order = buffers::with_data(&self.ctx, "order", order, STORAGE);
         let x = buffers::with_data(&self.ctx, "x", x_init, STORAGE);

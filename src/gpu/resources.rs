@@ -198,9 +198,8 @@ impl Resident {
                 "data sets over 4 Gi values are not supported".into(),
             ));
         }
-        let words = gather::input_words(&samples.inputs);
         Ok(Self {
-            images: buffers::with_data(ctx, "images", &words, STORAGE),
+            images: gather::upload_inputs(ctx, &samples.inputs),
             labels: buffers::with_data(
                 ctx,
                 "labels",

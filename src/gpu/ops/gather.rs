@@ -5,7 +5,8 @@
 use super::{out_of_bounds, StepRecord};
 use crate::data::{Inputs, Label};
 use crate::error::GpuError;
-use crate::gpu::buffers;
+use crate::gpu::buffers::{self, STORAGE};
+use crate::gpu::context::GpuContext;
 use bytemuck::{Pod, Zeroable};
 
 kernel_shader!("gather.wgsl", "gather");
@@ -31,12 +32,12 @@ impl GatherParams {
     }
 }
 
-/// The words the shader reads for `inputs`: pixels packed four to a u32 (a quarter of the
-/// memory), values one per word.
-pub fn input_words(inputs: &Inputs) -> Vec<u32> {
+/// A storage buffer of the words the shader reads for `inputs`: pixels packed four to a u32 (a
+/// quarter of the memory), values one per word, uploaded straight from the samples.
+pub fn upload_inputs(ctx: &GpuContext, inputs: &Inputs) -> wgpu::Buffer {
     match inputs {
-        Inputs::Pixels(p) => buffers::pack_u8(p),
-        Inputs::Values(v) => bytemuck::cast_slice(v).to_vec(),
+        Inputs::Pixels(p) => buffers::with_data(ctx, "images", &buffers::pack_u8(p), STORAGE),
+        Inputs::Values(v) => buffers::with_data(ctx, "images", v, STORAGE),
     }
 }
 
@@ -58,7 +59,7 @@ pub fn workgroups(rows: usize, features: usize) -> (u32, u32) {
 storage_bindings! {
     /// The storage buffers of a gather, in binding order (2 ..= 6).
     pub struct GatherBindings("gather", GatherParams) {
-        /// The data set's inputs ([`input_words`]).
+        /// The data set's inputs ([`upload_inputs`]).
         images: read,
         /// The data set's labels ([`label_words`]).
         labels: read,
