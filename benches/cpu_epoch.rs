@@ -7,12 +7,12 @@
 //! compares with PyTorch on real MNIST.)
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::Samples;
+use gpu_mlp::engine::cpu::CpuEngine;
 use gpu_mlp::engine::{Engine, Split};
+use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::optimizer::Optimizer;
-use gpu_mlp::train::EpochPlanner;
+use gpu_mlp::training::EpochPlanner;
 use rand::{Rng, SeedableRng};
 use std::time::Duration;
 

@@ -15,7 +15,12 @@ use std::time::Duration;
 fn mnist_dir() -> PathBuf {
     std::env::var_os("MNIST_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("../shared/data/mnist"))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/data/mnist"
+            ))
+        })
 }
 
 /// `samples` as a Kaggle-style CSV file.

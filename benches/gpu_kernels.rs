@@ -5,8 +5,8 @@
 //! gpu_kernels` (`GPU_BENCH_TILES=1,3` picks matmul variants by number; `GPU_BENCH_CHECKS=1` also
 //! times each product with wgpu's runtime checks kept, next to the engine's unchecked modules).
 
-use gpu_mlp::gpu::timing::MatmulTimer;
-use gpu_mlp::gpu::{DeviceNeeds, GpuContext, MatmulVariant, Pipelines, Product, Transpose};
+use gpu_mlp::engine::gpu::timing::MatmulTimer;
+use gpu_mlp::engine::gpu::{DeviceNeeds, GpuContext, MatmulVariant, Pipelines, Product, Transpose};
 use std::sync::Arc;
 
 fn main() {

@@ -5,16 +5,16 @@
 //! `GPU_BENCH_BACKEND=vulkan|gl|...` picks the wgpu backend (default vulkan).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::Samples;
-use gpu_mlp::engine::{Engine, EpochPlan, Split, StepPlan};
-use gpu_mlp::gpu::timing::MatmulTimer;
-use gpu_mlp::gpu::tuning::{self, TilePolicy};
-use gpu_mlp::gpu::{
+use gpu_mlp::engine::cpu::CpuEngine;
+use gpu_mlp::engine::gpu::timing::MatmulTimer;
+use gpu_mlp::engine::gpu::tuning::{self, TilePolicy};
+use gpu_mlp::engine::gpu::{
     DeviceNeeds, GpuContext, GpuEngine, GpuOptions, MatmulVariant, Pipelines, Product, Transpose,
 };
+use gpu_mlp::engine::{Engine, EpochPlan, Split, StepPlan};
+use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::optimizer::Optimizer;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

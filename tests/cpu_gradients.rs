@@ -2,11 +2,11 @@
 //! forward pass, for every parameter tensor, with 0, 1 and 3 hidden layers; and with dropout on
 //! (the mask is a pure function of seed, layer and index, so the f64 forward can replay it).
 
-use gpu_mlp::cpu::CpuEngine;
-use gpu_mlp::dropout::DropoutMask;
+use gpu_mlp::engine::cpu::CpuEngine;
 use gpu_mlp::engine::Engine;
+use gpu_mlp::model::dropout::DropoutMask;
+use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::optimizer::Optimizer;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 

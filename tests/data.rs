@@ -546,7 +546,7 @@ fn known_data_set_not_found_lists_every_place() {
         };
         let offline = LoadOptions {
             offline: true,
-            show_progress: false,
+            progress: None,
             ..LoadOptions::default()
         };
         let e = data::load_known(ds, &search, &offline).unwrap_err();
@@ -669,7 +669,7 @@ fn train_class_counts(d: &Dataset) -> [usize; 10] {
 fn real_mnist() {
     let dir = real_data_dir(
         "MNIST",
-        "../shared/data/mnist",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mnist"),
         " (relative to the crate root)",
     );
     let d = data::load(

@@ -7,7 +7,7 @@
 mod draw_common;
 
 use draw_common::{png, post, shape_info, shape_predictor, start};
-use gpu_mlp::draw::{Limits, ServerHandle, MAX_CONNECTIONS};
+use gpu_mlp_cli::draw::{Limits, ServerHandle, MAX_CONNECTIONS};
 use rand::{Rng, SeedableRng};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};

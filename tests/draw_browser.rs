@@ -13,11 +13,11 @@ mod draw_common;
 
 use draw_common::webdriver::{Browser, Session};
 use gpu_mlp::checkpoint::{self, Checkpoint};
-use gpu_mlp::cpu::CpuEngine;
+use gpu_mlp::engine::cpu::CpuEngine;
 use gpu_mlp::engine::Engine;
+use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::optimizer::Optimizer;
-use gpu_mlp::train::{self, Silent, TrainConfig};
+use gpu_mlp::training::{self, Silent, TrainConfig};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -184,7 +184,10 @@ fn clear(session: &Session) {
 /// Trains a 784-128-10 network on MNIST with the CPU engine (2 epochs, a few seconds) and saves
 /// it where `gpu-mlp draw` can load it.
 fn train_mnist_model(path: &Path) {
-    let dir = Path::new("../shared/data/mnist");
+    let dir = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/mnist"
+    ));
     assert!(
         dir.is_dir(),
         "MNIST is expected at {} (relative to the crate root)",
@@ -205,7 +208,7 @@ fn train_mnist_model(path: &Path) {
     engine
         .set_parameters(&spec.init_parameters(config.seed))
         .expect("initial parameters");
-    let report = train::run(&config, &data, &mut engine, &mut Silent).expect("training");
+    let report = training::run(&config, &data, &mut engine, &mut Silent).expect("training");
     assert!(
         report.test.accuracy() > 0.95,
         "test accuracy {}",

@@ -4,20 +4,20 @@
 mod draw_common;
 
 use draw_common::{get, png, post, raw, shape_info, start, start_shapes};
-use gpu_mlp::draw::Limits;
-use gpu_mlp::preprocess;
+use gpu_mlp::inference::preprocess;
+use gpu_mlp_cli::draw::Limits;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-fn url(server: &gpu_mlp::draw::ServerHandle, path: &str) -> String {
+fn url(server: &gpu_mlp_cli::draw::ServerHandle, path: &str) -> String {
     format!("http://{}{path}", server.local_addr())
 }
 
 /// The server still answers a plain request.
-fn assert_alive(server: &gpu_mlp::draw::ServerHandle) {
+fn assert_alive(server: &gpu_mlp_cli::draw::ServerHandle) {
     let model = get(&url(server, "/api/model"));
     assert_eq!(model.status, 200, "the server stopped answering");
 }
@@ -405,7 +405,7 @@ fn only_loopback_by_default_and_clear_bind_errors() {
     assert!(server.local_addr().ip().is_loopback());
     assert!(server.url().starts_with("http://127.0.0.1:"));
     // The port is taken now: a second server on it fails with a hint.
-    let err = gpu_mlp::draw::DrawServer::bind(
+    let err = gpu_mlp_cli::draw::DrawServer::bind(
         server.local_addr(),
         shape_info(),
         Box::new(draw_common::shape_predictor(28, 28)),

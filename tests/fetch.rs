@@ -106,7 +106,7 @@ fn downloads_every_file_then_keeps_them() {
     let tmp = tempfile::tempdir().unwrap();
     let dest = tmp.path().join("new/sub"); // created on demand
 
-    let report = fetch::fetch_spec(&spec, &dest, false).unwrap();
+    let report = fetch::fetch_spec(&spec, &dest, None).unwrap();
     assert_eq!(report.files.len(), 4);
     for ((name, bytes), got) in files.iter().zip(&report.files) {
         assert_eq!(got.path, dest.join(name));
@@ -130,7 +130,7 @@ fn downloads_every_file_then_keeps_them() {
 
     // A second fetch finds them all and asks the server for nothing.
     let asked = server.requests().len();
-    let again = fetch::fetch_spec(&spec, &dest, false).unwrap();
+    let again = fetch::fetch_spec(&spec, &dest, None).unwrap();
     assert!(again
         .files
         .iter()
@@ -144,7 +144,7 @@ fn falls_back_to_the_next_mirror_after_a_404() {
     let server = Server::start(routes("good", &files));
     let spec = spec_for(&files, vec![server.mirror("gone"), server.mirror("good")]);
     let tmp = tempfile::tempdir().unwrap();
-    let report = fetch::fetch_spec(&spec, tmp.path(), false).unwrap();
+    let report = fetch::fetch_spec(&spec, tmp.path(), None).unwrap();
     for f in &report.files {
         assert!(
             matches!(&f.outcome, FetchOutcome::Downloaded { url, .. } if url.contains("/good/")),
@@ -176,7 +176,7 @@ fn corrupt_download_fails_the_checksum_and_leaves_nothing() {
     let kept = tmp.path().join(&files[0].0);
     std::fs::write(&kept, &files[0].1).unwrap();
 
-    let e = fetch::fetch_spec(&spec, tmp.path(), false).unwrap_err();
+    let e = fetch::fetch_spec(&spec, tmp.path(), None).unwrap_err();
     match &e {
         DataError::Checksum {
             path,
@@ -217,7 +217,7 @@ fn failed_download_never_destroys_an_existing_file() {
     let tmp = tempfile::tempdir().unwrap();
     let stale = tmp.path().join(&files[0].0);
     std::fs::write(&stale, b"stale but mine").unwrap();
-    let e = fetch::fetch_spec(&spec, tmp.path(), false).unwrap_err();
+    let e = fetch::fetch_spec(&spec, tmp.path(), None).unwrap_err();
     match &e {
         DataError::Download { file, attempts, .. } => {
             assert_eq!(file, &files[0].0);
@@ -246,7 +246,7 @@ fn a_wrong_mirror_then_a_good_one_succeeds() {
     let server = Server::start(served);
     let spec = spec_for(&files, vec![server.mirror("evil"), server.mirror("good")]);
     let tmp = tempfile::tempdir().unwrap();
-    fetch::fetch_spec(&spec, tmp.path(), false).unwrap();
+    fetch::fetch_spec(&spec, tmp.path(), None).unwrap();
     for (name, bytes) in &files {
         assert_eq!(&std::fs::read(tmp.path().join(name)).unwrap(), bytes);
     }
@@ -258,7 +258,7 @@ fn unreachable_mirrors_say_so() {
     let mirrors = vec![closed_port_url(), closed_port_url()];
     let spec = spec_for(&files, mirrors.clone());
     let tmp = tempfile::tempdir().unwrap();
-    let e = fetch::fetch_spec(&spec, tmp.path(), false).unwrap_err();
+    let e = fetch::fetch_spec(&spec, tmp.path(), None).unwrap_err();
     match &e {
         DataError::Unreachable { dataset, tried, .. } => {
             assert_eq!(dataset, "testset");
@@ -303,7 +303,7 @@ fn oversized_bodies_are_refused() {
         vec![server.mirror("announced"), server.mirror("endless")],
     );
     let tmp = tempfile::tempdir().unwrap();
-    let e = fetch::fetch_spec(&spec, tmp.path(), false).unwrap_err();
+    let e = fetch::fetch_spec(&spec, tmp.path(), None).unwrap_err();
     match &e {
         DataError::Download { attempts, .. } => {
             assert_eq!(attempts.len(), 2, "{attempts:?}");
@@ -319,13 +319,16 @@ fn oversized_bodies_are_refused() {
 fn no_mirrors_is_a_clear_error() {
     let files = small_set();
     let tmp = tempfile::tempdir().unwrap();
-    let e = fetch::fetch_spec(&spec_for(&files, vec![]), tmp.path(), false).unwrap_err();
+    let e = fetch::fetch_spec(&spec_for(&files, vec![]), tmp.path(), None).unwrap_err();
     assert!(e.to_string().contains("no mirrors configured"), "{e}");
 }
 
 /// The real MNIST files of this project, as a mirror would serve them.
 fn shared_mnist() -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from("../shared/data/mnist");
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/mnist"
+    ));
     FetchSpec::known(KnownDataset::Mnist)
         .files
         .iter()
@@ -352,7 +355,10 @@ fn pinned_digests_match_the_files_on_this_machine() {
                 .all(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit())));
         }
         let local = match ds {
-            KnownDataset::Mnist => PathBuf::from("../shared/data/mnist"),
+            KnownDataset::Mnist => PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/data/mnist"
+            )),
             KnownDataset::FashionMnist => PathBuf::from("/usr/share/datasets/fashion-mnist"),
         };
         for f in &spec.files {
@@ -382,7 +388,7 @@ fn missing_known_data_set_is_fetched_into_the_cache_then_loaded() {
     // Offline: an error, and nothing asked of the server.
     let offline = LoadOptions {
         offline: true,
-        show_progress: false,
+        progress: None,
         ..LoadOptions::default()
     };
     assert!(matches!(
@@ -450,7 +456,7 @@ fn fetches_started_together_download_each_file_once() {
     let fetchers: Vec<_> = (0..4)
         .map(|_| {
             let (spec, dest) = (spec.clone(), dest.clone());
-            std::thread::spawn(move || fetch::fetch_spec(&spec, &dest, false).unwrap())
+            std::thread::spawn(move || fetch::fetch_spec(&spec, &dest, None).unwrap())
         })
         .collect();
     let reports: Vec<_> = fetchers.into_iter().map(|f| f.join().unwrap()).collect();

@@ -6,7 +6,7 @@ mod gpu_support;
 
 /// Runs `train` on `backend` and returns what it showed, asserting success.
 fn train(backend: &str) -> String {
-    let mnist = "../shared/data/mnist";
+    let mnist = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mnist");
     let args = [
         &["train", "--backend", backend, "--data", mnist][..],
         &["--epochs", "1", "--hidden", "32", "--batch-size", "32"],

@@ -7,15 +7,15 @@
 
 mod gpu_support;
 
-use gpu_mlp::cpu::ops;
-use gpu_mlp::gpu::kernels::KernelLab;
-use gpu_mlp::gpu::ops::matmul::{Epilogue, MatmulCall, MatmulVariant, Transpose};
-use gpu_mlp::gpu::ops::mutant::Mutant;
-use gpu_mlp::gpu::ops::optimizer::OptimizerParams;
-use gpu_mlp::gpu::ops::{StepRecord, SHADERS};
-use gpu_mlp::gpu::Pipelines;
+use gpu_mlp::diagnostics::verify::kernels::{check_kernels, Grid, KernelCheck};
+use gpu_mlp::engine::cpu::ops;
+use gpu_mlp::engine::gpu::kernels::KernelLab;
+use gpu_mlp::engine::gpu::ops::matmul::{Epilogue, MatmulCall, MatmulVariant, Transpose};
+use gpu_mlp::engine::gpu::ops::mutant::Mutant;
+use gpu_mlp::engine::gpu::ops::optimizer::OptimizerParams;
+use gpu_mlp::engine::gpu::ops::{StepRecord, SHADERS};
+use gpu_mlp::engine::gpu::Pipelines;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::verify::kernels::{check_kernels, Grid, KernelCheck};
 use gpu_support::lab;
 use std::sync::Arc;
 
@@ -48,7 +48,7 @@ fn every_shader_parses_and_validates_with_each_override_set() {
     let mut validated = 0;
     for (name, source, entries) in SHADERS {
         assert!(
-            source.starts_with(gpu_mlp::gpu::ops::PRELUDE_WGSL),
+            source.starts_with(gpu_mlp::engine::gpu::ops::PRELUDE_WGSL),
             "{name} is assembled with the prelude"
         );
         for entry in *entries {
@@ -74,7 +74,7 @@ fn every_shader_parses_and_validates_with_each_override_set() {
 /// each mutant compiled in.
 #[test]
 fn mutants_are_the_preludes_constants_and_validate() {
-    let prelude = gpu_mlp::gpu::ops::PRELUDE_WGSL;
+    let prelude = gpu_mlp::engine::gpu::ops::PRELUDE_WGSL;
     assert!(prelude.contains("override MUTANT: u32 = 0u;"));
     for m in Mutant::ALL {
         let line = format!("const {}: u32 = {}u;", m.wgsl_constant(), m as u32);
@@ -94,7 +94,7 @@ fn mutants_are_the_preludes_constants_and_validate() {
 #[test]
 fn inv_255_constant_matches_the_shader() {
     assert_eq!(ops::INV_255.to_bits(), 0x3b80_8081);
-    assert!(gpu_mlp::gpu::ops::gather::WGSL.contains("0x3b808081u"));
+    assert!(gpu_mlp::engine::gpu::ops::gather::WGSL.contains("0x3b808081u"));
 }
 
 fn failures(checks: &[KernelCheck]) -> Vec<String> {
@@ -224,16 +224,16 @@ fn shapes_reaching_outside_the_buffers_are_refused_before_dispatch() {
         let p = call.params;
         assert!(lab.matmul(v, &call, &full, &a, &b, &c, &a).is_ok());
         let too_far = [
-            gpu_mlp::gpu::ops::matmul::MatmulParams { k: 9, ..p },
-            gpu_mlp::gpu::ops::matmul::MatmulParams { a_off: 1, ..p },
-            gpu_mlp::gpu::ops::matmul::MatmulParams { b_off: 1, ..p },
-            gpu_mlp::gpu::ops::matmul::MatmulParams { c_off: 1, ..p },
-            gpu_mlp::gpu::ops::matmul::MatmulParams {
+            gpu_mlp::engine::gpu::ops::matmul::MatmulParams { k: 9, ..p },
+            gpu_mlp::engine::gpu::ops::matmul::MatmulParams { a_off: 1, ..p },
+            gpu_mlp::engine::gpu::ops::matmul::MatmulParams { b_off: 1, ..p },
+            gpu_mlp::engine::gpu::ops::matmul::MatmulParams { c_off: 1, ..p },
+            gpu_mlp::engine::gpu::ops::matmul::MatmulParams {
                 epilogue: Epilogue::Bias as u32,
                 bias_off: (k * n - 3) as u32,
                 ..p
             },
-            gpu_mlp::gpu::ops::matmul::MatmulParams {
+            gpu_mlp::engine::gpu::ops::matmul::MatmulParams {
                 epilogue: Epilogue::ReluMask as u32,
                 aux_off: (m * k) as u32,
                 ..p
@@ -247,7 +247,7 @@ fn shapes_reaching_outside_the_buffers_are_refused_before_dispatch() {
     }
     // The step's batch length replacing m: 5 rows of a layer made for 4.
     let layer = ModelSpec::new(m, vec![], n, 0.0).unwrap().layers()[0];
-    let mask = gpu_mlp::dropout::DropoutMask::new(0.0);
+    let mask = gpu_mlp::model::dropout::DropoutMask::new(0.0);
     let rows = MatmulCall::forward(&layer, 0, m, Epilogue::Bias, mask);
     let (x, flat) = (vec![1.0; 5 * m], vec![1.0; m * n + n]);
     let c5 = vec![f32::NAN; 5 * n];
@@ -271,8 +271,8 @@ fn shapes_reaching_outside_the_buffers_are_refused_before_dispatch() {
 /// unreadable file is reported and replaced.
 #[test]
 fn tile_choices_are_measured_once_and_remembered_per_adapter() {
-    use gpu_mlp::gpu::tuning::{self, TilePolicy};
-    use gpu_mlp::gpu::Product;
+    use gpu_mlp::engine::gpu::tuning::{self, TilePolicy};
+    use gpu_mlp::engine::gpu::Product;
     let Some(lab) = lab() else { return };
     let dir = tempfile::tempdir().unwrap();
     let measured = |path: &std::path::Path| TilePolicy::Measured {

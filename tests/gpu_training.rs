@@ -4,14 +4,14 @@
 mod gpu_support;
 mod support;
 
-use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::{Dataset, Samples};
+use gpu_mlp::engine::cpu::CpuEngine;
+use gpu_mlp::engine::gpu::{GpuEngine, GpuOptions};
 use gpu_mlp::engine::{self, BackendChoice, EngineOptions};
 use gpu_mlp::engine::{Engine, Split, StepMetrics};
-use gpu_mlp::gpu::{GpuEngine, GpuOptions};
+use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::optimizer::Optimizer;
-use gpu_mlp::train::{self, EpochPlanner, Silent, TrainConfig};
+use gpu_mlp::training::{self, EpochPlanner, Silent, TrainConfig};
 use gpu_support::{check_rel, lab, mnist, same_bits, Rng};
 
 fn gpu_engine(
@@ -262,7 +262,7 @@ fn trains_mnist_end_to_end_and_evaluates_like_the_cpu() {
         ..TrainConfig::default()
     };
     gpu.set_parameters(&spec.init_parameters(42)).unwrap();
-    let report = train::run(&config, &data, &mut gpu, &mut Silent).unwrap();
+    let report = training::run(&config, &data, &mut gpu, &mut Silent).unwrap();
     let record = &report.history[0];
     eprintln!(
         "gpu e2e: train loss {:.4} acc {:.4}, val {:?}, test acc {:.4} ({:.0} samples/s)",
@@ -331,13 +331,13 @@ fn engine_selection_follows_the_adapters() {
     // the tiles (this test is about the engine choice and its note).
     let opts = EngineOptions {
         gpu: GpuOptions {
-            tiles: gpu_mlp::gpu::TilePolicy::Rule,
+            tiles: gpu_mlp::engine::gpu::TilePolicy::Rule,
             ..GpuOptions::default()
         },
     };
     let cpu = engine::open_engine(BackendChoice::Cpu, None, &spec, opt, 32, &opts).unwrap();
     assert!(cpu.engine.describe().starts_with("cpu"));
-    let adapters = gpu_mlp::gpu::list_adapters(wgpu::Backends::all());
+    let adapters = gpu_mlp::engine::gpu::list_adapters(wgpu::Backends::all());
     assert!(!adapters.is_empty());
     if std::env::var_os("WGPU_ADAPTER_NAME").is_none() && std::env::var_os("WGPU_BACKEND").is_none()
     {

@@ -102,7 +102,7 @@ fn saving_never_replaces_a_device_or_a_fifo() {
     let fifo = mkfifo(dir.path(), "pipe.safetensors");
     let err = save_error(&fifo);
     assert_contains_all(&err, &["pipe.safetensors", "FIFO"]);
-    assert!(gpu_mlp::output::check_writable(&fifo).is_err());
+    assert!(gpu_mlp::fsio::atomic::check_writable(&fifo).is_err());
     assert!(std::fs::metadata(&fifo)
         .expect("stat")
         .file_type()

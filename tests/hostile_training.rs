@@ -4,12 +4,12 @@
 mod gpu_support;
 mod support;
 
-use gpu_mlp::cpu::CpuEngine;
+use gpu_mlp::engine::cpu::CpuEngine;
+use gpu_mlp::engine::gpu::{GpuEngine, GpuOptions};
 use gpu_mlp::engine::Engine;
-use gpu_mlp::gpu::{GpuEngine, GpuOptions};
+use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::optimizer::Optimizer;
-use gpu_mlp::train::{self, Silent, TrainConfig};
+use gpu_mlp::training::{self, Silent, TrainConfig};
 use gpu_mlp::Error;
 
 /// A config whose learning rate makes training explode.
@@ -30,7 +30,7 @@ fn assert_diverges(config: &TrainConfig, spec: &ModelSpec, engine: &mut dyn Engi
         .set_parameters(&spec.init_parameters(config.seed))
         .expect("parameters");
     let optimizer = config.optimizer;
-    match train::run(config, support::mnist(), engine, &mut Silent) {
+    match training::run(config, support::mnist(), engine, &mut Silent) {
         Err(e @ Error::Diverged { .. }) => {
             assert!(e.to_string().contains("lower learning rate"), "{e}")
         }
@@ -114,7 +114,7 @@ fn train_refuses_a_huge_hidden_layer_with_the_figures() {
         .expect("run gpu-mlp");
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Too large a model is a setting that cannot work: the bad-settings status, not a failure.
-    let bad_settings = i32::from(gpu_mlp::outcome::EXIT_BAD_SETTINGS);
+    let bad_settings = i32::from(gpu_mlp_cli::outcome::EXIT_BAD_SETTINGS);
     assert_eq!(out.status.code(), Some(bad_settings), "{stderr}");
     assert!(
         stderr.contains("needs about") && stderr.contains("GiB"),

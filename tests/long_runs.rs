@@ -4,12 +4,12 @@
 
 mod support;
 
-use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::Dataset;
-use gpu_mlp::early_stopping::{EarlyStopping, Monitor};
+use gpu_mlp::engine::cpu::CpuEngine;
 use gpu_mlp::engine::{Engine, StepPlan};
-use gpu_mlp::optimizer::Optimizer;
-use gpu_mlp::train::{self, EpochPlanner, Silent, TrainConfig, TrainReport};
+use gpu_mlp::model::optimizer::Optimizer;
+use gpu_mlp::training::early_stopping::{EarlyStopping, Monitor};
+use gpu_mlp::training::{self, EpochPlanner, Silent, TrainConfig, TrainReport};
 
 /// Every step of `epochs` epochs of `config` over `rows` rows.
 fn planned_steps(config: &TrainConfig, rows: usize) -> Vec<StepPlan> {
@@ -106,7 +106,7 @@ fn train_cpu(config: &TrainConfig, data: &Dataset, hidden: usize) -> TrainReport
     engine
         .set_parameters(&spec.init_parameters(config.seed))
         .unwrap();
-    train::run(config, data, &mut engine, &mut Silent).unwrap()
+    training::run(config, data, &mut engine, &mut Silent).unwrap()
 }
 
 #[test]
@@ -315,7 +315,7 @@ fn adamw_takes_lr_times_w_of_each_parameter_before_the_adam_step() {
         };
         let mut engine = CpuEngine::new(&spec, optimizer, 1).unwrap();
         engine.set_parameters(&init).unwrap();
-        train::run(&config, &data, &mut engine, &mut Silent)
+        training::run(&config, &data, &mut engine, &mut Silent)
             .unwrap()
             .parameters
     };

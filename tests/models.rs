@@ -4,18 +4,18 @@
 mod support;
 
 use gpu_mlp::checkpoint::{self, Checkpoint, CheckpointError};
-use gpu_mlp::classifier::{top_k, Classifier};
-use gpu_mlp::cli::{Cli, Command as CliCommand, TrainArgs};
-use gpu_mlp::commands::{eval, show, train_outputs::TrainOutputs};
-use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::{Dataset, Samples};
+use gpu_mlp::engine::cpu::CpuEngine;
 use gpu_mlp::engine::Engine;
 use gpu_mlp::error::Error;
+use gpu_mlp::inference::classifier::{top_k, Classifier};
+use gpu_mlp::inference::preprocess;
+use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::optimizer::Optimizer;
-use gpu_mlp::plots::{self, PredictionTile};
-use gpu_mlp::preprocess;
-use gpu_mlp::train::EpochRecord;
+use gpu_mlp::training::EpochRecord;
+use gpu_mlp_cli::cli::{Cli, Command as CliCommand, TrainArgs};
+use gpu_mlp_cli::commands::{eval, show, train_outputs::TrainOutputs};
+use gpu_mlp_cli::plots::{self, PredictionTile};
 use safetensors::{Dtype, SafeTensors};
 use std::fs;
 use std::path::Path;
@@ -357,7 +357,7 @@ fn init_from_checks_shapes_and_takes_the_checkpoint() {
     let outputs = TrainOutputs::prepare(&args).unwrap();
     let (spec, _) = outputs.model(&args, &toy_data(28, 28, 10)).unwrap();
     assert_eq!(spec.dropout, ckpt.spec.dropout);
-    assert_ne!(spec.dropout, gpu_mlp::cli::DEFAULT_NETWORK_DROPOUT);
+    assert_ne!(spec.dropout, gpu_mlp_cli::cli::DEFAULT_NETWORK_DROPOUT);
 
     // A missing --init-from fails before any data is read.
     let args = train_args(&["--init-from", "/no/such/model.safetensors"]);

@@ -5,16 +5,16 @@
 
 mod gpu_support;
 
-use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::{
     self, ColorMode, DataError, DataSource, Dataset, Inputs, KnownDataset, LabelColumn,
     LoadOptions, Samples, ScaleRequest, Scaling, SourceKind, TestOrigin,
 };
+use gpu_mlp::engine::cpu::CpuEngine;
+use gpu_mlp::engine::gpu::{GpuEngine, GpuOptions};
 use gpu_mlp::engine::Engine;
-use gpu_mlp::gpu::{GpuEngine, GpuOptions};
+use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::optimizer::Optimizer;
-use gpu_mlp::train::{self, Silent, TrainConfig, TrainReport};
+use gpu_mlp::training::{self, Silent, TrainConfig, TrainReport};
 use npyz::WriterBuilder;
 use std::fmt::Write as _;
 use std::io::Write;
@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-const MNIST_DIR: &str = "../shared/data/mnist";
+const MNIST_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mnist");
 /// Enough MNIST to train a few hundred steps in well under a second per engine.
 const TRAIN: usize = 3000;
 const TEST: usize = 500;
@@ -87,7 +87,7 @@ fn train_for(epochs: usize, data: &Dataset, engine: &mut dyn Engine) -> TrainRep
     };
     let spec = spec_for(data);
     engine.set_parameters(&spec.init_parameters(7)).unwrap();
-    train::run(&config, data, engine, &mut Silent).expect("training runs")
+    training::run(&config, data, engine, &mut Silent).expect("training runs")
 }
 
 /// One epoch (see [`train_for`]).

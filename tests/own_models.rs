@@ -8,17 +8,17 @@ mod support;
 
 use clap::Parser;
 use gpu_mlp::checkpoint::{self, Checkpoint};
-use gpu_mlp::classifier::Classifier;
-use gpu_mlp::cli::{Cli, Command as CliCommand};
-use gpu_mlp::commands::{draw, eval, show};
-use gpu_mlp::cpu::ops::INV_255;
-use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::{self, idx::Compression, Dataset, Inputs, Samples, Scaling, SourceKind};
+use gpu_mlp::engine::cpu::ops::INV_255;
+use gpu_mlp::engine::cpu::CpuEngine;
 use gpu_mlp::engine::{Engine, Split};
+use gpu_mlp::inference::classifier::Classifier;
+use gpu_mlp::inference::preprocess::{self, Preprocess};
+use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::optimizer::Optimizer;
-use gpu_mlp::preprocess::{self, Preprocess};
-use gpu_mlp::train::{self, Silent, TrainConfig};
+use gpu_mlp::training::{self, Silent, TrainConfig};
+use gpu_mlp_cli::cli::{Cli, Command as CliCommand};
+use gpu_mlp_cli::commands::{draw, eval, show};
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -54,7 +54,7 @@ fn train_model(data: &Dataset, hidden: usize) -> Checkpoint {
     engine
         .set_parameters(&spec.init_parameters(config.seed))
         .unwrap();
-    let report = train::run(&config, data, &mut engine, &mut Silent).unwrap();
+    let report = training::run(&config, data, &mut engine, &mut Silent).unwrap();
     Checkpoint::for_dataset(spec, report.parameters, data)
 }
 

@@ -6,12 +6,12 @@ mod gpu_support;
 mod support;
 
 use gpu_mlp::checkpoint;
-use gpu_mlp::cpu::CpuEngine;
+use gpu_mlp::engine::cpu::CpuEngine;
 use gpu_mlp::engine::Engine;
+use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::optimizer::Optimizer;
-use gpu_mlp::resume::ResumeState;
-use gpu_mlp::train::{self, EpochEnd, Observer, Progress, Silent, Snapshot, TrainConfig};
+use gpu_mlp::training::resume::ResumeState;
+use gpu_mlp::training::{self, EpochEnd, Observer, Progress, Silent, Snapshot, TrainConfig};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -238,9 +238,9 @@ fn the_loop_goes_on_from_a_snapshot_as_if_never_stopped() {
         optimizer: Optimizer::adamw(3e-3, 0.02),
         lr_schedule: "step:30:0.5".parse().unwrap(),
         warmup: 10,
-        early_stopping: Some(gpu_mlp::early_stopping::EarlyStopping {
+        early_stopping: Some(gpu_mlp::training::early_stopping::EarlyStopping {
             patience: 4,
-            monitor: gpu_mlp::early_stopping::Monitor::ValLoss,
+            monitor: gpu_mlp::training::early_stopping::Monitor::ValLoss,
             min_delta: 0.0,
             restore_best: true,
         }),
@@ -251,7 +251,7 @@ fn the_loop_goes_on_from_a_snapshot_as_if_never_stopped() {
         e
     };
     let mut keep = KeepSnapshot { at: 2, kept: None };
-    let whole = train::run(&config, &data, &mut engine(), &mut keep).unwrap();
+    let whole = training::run(&config, &data, &mut engine(), &mut keep).unwrap();
     let (parameters, state) = keep.kept.expect("a snapshot after epoch 2");
     assert_eq!(state.epochs_completed(), 2);
 
@@ -273,8 +273,8 @@ fn the_loop_goes_on_from_a_snapshot_as_if_never_stopped() {
         .set_optimizer_state(state.moments.as_ref().unwrap())
         .unwrap();
     let progress: Progress = state.progress(config.early_stopping).unwrap();
-    let rest = train::run_from(&config, &data, &mut resumed, &mut Silent, progress).unwrap();
-    let timeless = |h: &[train::EpochRecord]| {
+    let rest = training::run_from(&config, &data, &mut resumed, &mut Silent, progress).unwrap();
+    let timeless = |h: &[training::EpochRecord]| {
         h.iter()
             .map(|r| {
                 (

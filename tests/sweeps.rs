@@ -14,7 +14,7 @@ use std::process::{Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gpu-mlp");
 /// Where CI and the developers keep MNIST (relative to the crate root), as in tests/support.
-const MNIST_DIR: &str = "../shared/data/mnist";
+const MNIST_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mnist");
 const MNIST_FILES: [&str; 4] = [
     "train-images-idx3-ubyte.gz",
     "train-labels-idx1-ubyte.gz",
@@ -318,9 +318,10 @@ fn optuna_venv() -> PathBuf {
 fn an_optuna_study_with_two_workers_on_one_storage() {
     let venv = optuna_venv();
     let machine = FreshMachine::new();
-    let worker = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/sweeps/optuna-worker.sh");
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/sweeps.md"))
-        .unwrap();
+    let worker = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/sweeps/optuna-worker.sh");
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/sweeps.md"))
+            .unwrap();
     let script = std::fs::read_to_string(&worker).unwrap();
     assert!(
         doc.contains(&script),

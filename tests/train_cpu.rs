@@ -3,18 +3,18 @@
 
 mod support;
 
-use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::{self, Dataset, KnownDataset, Samples};
+use gpu_mlp::engine::cpu::CpuEngine;
 use gpu_mlp::engine::Engine;
+use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::optimizer::Optimizer;
-use gpu_mlp::train::{self, Silent, TrainConfig, TrainReport};
+use gpu_mlp::training::{self, Silent, TrainConfig, TrainReport};
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 use support::{assert_contains_all, succeeded};
 
-const MNIST: &str = "../shared/data/mnist";
+const MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mnist");
 
 fn mnist() -> &'static Dataset {
     static DATA: OnceLock<Dataset> = OnceLock::new();
@@ -38,7 +38,7 @@ fn train(data: &Dataset, hidden: Vec<usize>, dropout: f32, config: &TrainConfig)
     engine
         .set_parameters(&spec.init_parameters(config.seed))
         .unwrap();
-    train::run(config, data, &mut engine, &mut Silent).unwrap()
+    training::run(config, data, &mut engine, &mut Silent).unwrap()
 }
 
 fn config(epochs: usize, batch_size: usize, validation_split: f64, seed: u64) -> TrainConfig {
@@ -91,7 +91,7 @@ fn the_last_short_batch_is_trained_on() {
     engine
         .load_split(gpu_mlp::engine::Split::Train, &small.train)
         .unwrap();
-    let mut planner = train::EpochPlanner::new(1, 1000, 300, Optimizer::adam(1e-3));
+    let mut planner = training::EpochPlanner::new(1, 1000, 300, Optimizer::adam(1e-3));
     let plan = planner.next_epoch();
     let mut calls = 0;
     let metrics = engine

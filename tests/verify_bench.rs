@@ -6,13 +6,13 @@
 mod gpu_support;
 
 use gpu_mlp::data::Samples;
+use gpu_mlp::engine::gpu::ops::mutant::{self, Mutant};
+use gpu_mlp::engine::gpu::timing::{timestamp_method, TimestampMethod};
+use gpu_mlp::engine::gpu::{DeviceNeeds, GpuContext, GpuEngine, GpuOptions};
 use gpu_mlp::engine::BackendChoice;
 use gpu_mlp::engine::{Engine, Split};
-use gpu_mlp::gpu::ops::mutant::{self, Mutant};
-use gpu_mlp::gpu::timing::{timestamp_method, TimestampMethod};
-use gpu_mlp::gpu::{DeviceNeeds, GpuContext, GpuEngine, GpuOptions};
+use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::optimizer::Optimizer;
 use gpu_support::{gpu_mlp, gpu_mlp_json, Rng};
 use serde_json::Value;
 use std::sync::Arc;
@@ -272,13 +272,21 @@ fn bench_quick_writes_a_complete_record_that_compares_to_itself_as_one() {
 fn quick_check_passes_on_the_adapter_and_skips_the_cpu_engine() {
     let spec = ModelSpec::new(784, vec![50, 50], 10, 0.0).expect("spec");
     let opt = Optimizer::adam(1e-3);
-    let cpu = gpu_mlp::verify::quick_check(BackendChoice::Cpu, None, &spec, opt, 32, 1, None);
+    let cpu = gpu_mlp::diagnostics::verify::quick_check(
+        BackendChoice::Cpu,
+        None,
+        &spec,
+        opt,
+        32,
+        1,
+        None,
+    );
     assert!(matches!(cpu, Ok(None)), "{cpu:?}");
     if !adapter_present() {
         return;
     }
     let choice: BackendChoice = backend().parse().expect("a backend name");
-    let report = gpu_mlp::verify::quick_check(choice, None, &spec, opt, 32, 1, None)
+    let report = gpu_mlp::diagnostics::verify::quick_check(choice, None, &spec, opt, 32, 1, None)
         .expect("the adapter passes")
         .expect("a GPU was checked");
     assert!(report.passed);
@@ -495,7 +503,7 @@ fn sweep_writes_record_and_plot(engine: &str) {
         .and_then(|f| f["median"].as_f64())
         .expect("a peak figure");
     assert!(peak.is_finite() && peak > 0.0, "peak {peak}");
-    let sweep = gpu_mlp::bench::sweep::SweepOptions::new(true);
+    let sweep = gpu_mlp::diagnostics::bench::sweep::SweepOptions::new(true);
     let mut measured = 0;
     for &width in &sweep.widths {
         for &batch in &sweep.batches {

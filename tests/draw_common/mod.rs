@@ -3,7 +3,7 @@
 
 pub mod webdriver;
 
-use gpu_mlp::draw::{DrawServer, Limits, ModelInfo, Predictor, ServerHandle};
+use gpu_mlp_cli::draw::{DrawServer, Limits, ModelInfo, Predictor, ServerHandle};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;

@@ -9,10 +9,10 @@ mod mutator;
 
 use gpu_mlp::checkpoint::{self, Checkpoint};
 use gpu_mlp::data::idx::{self, Compression};
-use gpu_mlp::draw::http::{parse_head, Limits};
-use gpu_mlp::draw::{App, ModelInfo};
+use gpu_mlp::inference::preprocess;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::preprocess;
+use gpu_mlp_cli::draw::http::{parse_head, Limits};
+use gpu_mlp_cli::draw::{App, ModelInfo};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -146,7 +146,7 @@ fn fix_png_crcs(png: &mut [u8]) {
 /// Inputs the long runs found crashing, kept so they stay fixed (`regressions/`).
 #[test]
 fn picture_regressions() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/regressions");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fuzz/regressions");
     for entry in std::fs::read_dir(&dir).expect("the regressions folder") {
         let path = entry.expect("a folder entry").path();
         let bytes = std::fs::read(&path).expect("read a regression input");
@@ -222,7 +222,7 @@ fn draw_request() {
             Err(response) => response,
         };
         assert_ne!(
-            gpu_mlp::draw::http::reason(response.status),
+            gpu_mlp_cli::draw::http::reason(response.status),
             "Unknown",
             "status {}",
             response.status

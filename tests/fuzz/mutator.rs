@@ -158,7 +158,8 @@ pub fn fuzz(
         };
         let outcome = catch_unwind(AssertUnwindSafe(|| target(&input)));
         if outcome.is_err() {
-            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-crashes");
+            let dir =
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fuzz-crashes");
             let _ = std::fs::create_dir_all(&dir);
             let file = dir.join(format!("{name}-{seed}-{tried}.bin"));
             let _ = std::fs::write(&file, &input);

@@ -3,9 +3,9 @@
 #![allow(dead_code)]
 
 use gpu_mlp::data::{Dataset, KnownDataset, Samples};
-use gpu_mlp::gpu::kernels::KernelLab;
-use gpu_mlp::gpu::{DeviceNeeds, GpuContext};
-use gpu_mlp::verify::norm::ErrorNorm;
+use gpu_mlp::diagnostics::verify::norm::ErrorNorm;
+use gpu_mlp::engine::gpu::kernels::KernelLab;
+use gpu_mlp::engine::gpu::{DeviceNeeds, GpuContext};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
@@ -79,7 +79,9 @@ pub fn check_rel(what: &str, got: &[f32], want: &[f32], bound: f64) {
 pub fn mnist_dir() -> PathBuf {
     std::env::var_os("GPU_MLP_MNIST")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist"))
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist")
+        })
 }
 
 /// MNIST through the crate's data layer (one IDX reader in the project), loaded once per test
@@ -107,8 +109,8 @@ pub fn mnist(split: &str, n: usize) -> Option<Samples> {
 pub fn gpu_mlp(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gpu-mlp"));
     cmd.args(args)
-        .env_remove(gpu_mlp::verify::PERTURB_ENV)
-        .env_remove(gpu_mlp::gpu::ops::mutant::ENV);
+        .env_remove(gpu_mlp::diagnostics::verify::PERTURB_ENV)
+        .env_remove(gpu_mlp::engine::gpu::ops::mutant::ENV);
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -4,12 +4,12 @@
 #![allow(dead_code)] // each test binary uses its own part of this
 
 use gpu_mlp::checkpoint::Checkpoint;
-use gpu_mlp::cpu::CpuEngine;
 use gpu_mlp::data::{self, Dataset, KnownDataset, Samples};
+use gpu_mlp::engine::cpu::CpuEngine;
 use gpu_mlp::engine::Engine;
+use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::optimizer::Optimizer;
-use gpu_mlp::train::{self, Silent, TrainConfig, TrainReport};
+use gpu_mlp::training::{self, Silent, TrainConfig, TrainReport};
 use image::{Rgb, RgbImage};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +17,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// Where CI and the developers keep MNIST (relative to the crate root), as `tests/data.rs`.
-pub const MNIST_DIR: &str = "../shared/data/mnist";
+pub const MNIST_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mnist");
 
 /// Training samples used by the fixture model: enough for ~95% test accuracy in seconds.
 pub const TRAIN_SAMPLES: usize = 12_000;
@@ -81,7 +81,7 @@ pub fn trained() -> &'static (Checkpoint, TrainReport) {
         engine
             .set_parameters(&spec.init_parameters(cfg.seed))
             .unwrap();
-        let report = train::run(&cfg, data, &mut engine, &mut Silent).unwrap();
+        let report = training::run(&cfg, data, &mut engine, &mut Silent).unwrap();
         assert!(
             report.test.accuracy() > 0.9,
             "the fixture model should learn MNIST, got {}",
@@ -246,7 +246,7 @@ pub fn assert_moments_carry_over(
     opt: Optimizer,
     train: &Samples,
 ) {
-    let mut planner = train::EpochPlanner::new(4, 300, 25, opt);
+    let mut planner = training::EpochPlanner::new(4, 300, 25, opt);
     let plans = [planner.next_epoch(), planner.next_epoch()];
     for engine in [first as &mut dyn Engine, second] {
         engine

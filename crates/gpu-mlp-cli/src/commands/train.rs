@@ -1,0 +1,221 @@
+//! `gpu-mlp train`.
+
+use super::train_outputs::TrainOutputs;
+use crate::cli::{OptimizerArg, TrainArgs};
+use crate::report::{ConsoleReporter, MetricsFile};
+use crate::summary::{self, Recorder, RunFacts};
+use gpu_mlp::data::{SourceKind, TestOrigin};
+use gpu_mlp::error::{ConfigError, Error, Result};
+use gpu_mlp::model::optimizer::Optimizer;
+use gpu_mlp::training::early_stopping::{EarlyStopping, Monitor};
+use gpu_mlp::training::resume::{self, ResumeState};
+use gpu_mlp::training::{self, Observer, Observers, Progress, TrainConfig, TrainReport};
+use std::path::Path;
+
+pub fn optimizer_from(args: &TrainArgs) -> Optimizer {
+    match args.optimizer {
+        OptimizerArg::Adam => Optimizer::Adam {
+            lr: args.lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: args.adam_epsilon,
+            weight_decay: args.weight_decay,
+        },
+        OptimizerArg::Sgd => Optimizer::Sgd { lr: args.lr },
+    }
+}
+
+/// The training settings the flags give.
+pub fn config_from(args: &TrainArgs) -> TrainConfig {
+    TrainConfig {
+        epochs: args.epochs as usize,
+        batch_size: args.batch_size as usize,
+        validation_split: args.validation_split,
+        seed: args.seed,
+        optimizer: optimizer_from(args),
+        lr_schedule: args.lr_schedule,
+        warmup: args.warmup,
+        early_stopping: args.early_stopping.map(|patience| EarlyStopping {
+            patience: patience as usize,
+            monitor: args
+                .monitor
+                .unwrap_or(Monitor::default_for(args.validation_split)),
+            min_delta: args.min_delta.unwrap_or(0.0),
+            restore_best: args.restore_best,
+        }),
+    }
+}
+
+pub fn run(args: &TrainArgs) -> Result<TrainReport> {
+    let started = std::time::Instant::now();
+    // Open the output first: an unwritable path should fail before minutes of training.
+    let metrics = args
+        .metrics_out
+        .as_deref()
+        .map(MetricsFile::create)
+        .transpose()?;
+    if let Some(path) = &args.summary_json {
+        summary::check_writable(path)?;
+    }
+    // A first Ctrl-C (or SIGTERM) ends the run after its epoch, saving a checkpoint to
+    // --resume from when --save is given; a second one ends it at once.
+    crate::interrupt::install();
+    let outputs = TrainOutputs::prepare(args)?;
+    let (mut data, test_origin) = super::load_dataset_seeded(&args.data, args.seed)?;
+    let subset_of = args.train_samples.map(|_| data.train.count);
+    if let Some(n) = args.train_samples {
+        data.train = gpu_mlp::data::subset::stratified(&data.train, n as usize, args.seed)?;
+    }
+    let (spec, initial_parameters) = outputs.model(args, &data)?;
+    let config = config_from(args);
+    let optimizer = config.optimizer;
+    if args.weight_decay != 0.0 && args.optimizer != OptimizerArg::Adam {
+        return Err(ConfigError::new(
+            "--weight-decay is AdamW's decoupled decay: it needs --optimizer adam",
+        )
+        .into());
+    }
+    config.validate()?;
+    let settings = crate::summary::run_settings(args, &spec, config.early_stopping);
+    let progress = match outputs.resume() {
+        Some((path, state)) => resumed_progress(path, state, &settings, &config)?,
+        None => Progress::new(&config),
+    };
+    if args.verify {
+        // Refuse an adapter that computes wrong numbers before spending minutes on it.
+        gpu_mlp::diagnostics::verify::quick_check(
+            super::devices::backend_choice(args.engine.backend)?,
+            args.engine.adapter.as_deref(),
+            &spec,
+            optimizer,
+            config.batch_size,
+            args.seed,
+            Some(&data.train),
+        )?;
+    }
+    let (train_rows, val_rows) = config.split_rows(data.train.count);
+    // A batch larger than the training split is the whole split: the engine needs no more.
+    let engine_batch = config.batch_size.min(train_rows.max(1));
+    let mut engine = super::open_engine(&args.engine, &spec, optimizer, engine_batch)?.engine;
+    engine.set_parameters(&initial_parameters)?;
+    if let Some(moments) = outputs
+        .resume()
+        .and_then(|(_, state)| state.moments.as_ref())
+    {
+        engine.set_optimizer_state(moments)?;
+    }
+    // An IDX data set's test part is its t10k files, as ever; any other origin is said.
+    let test_from = match (&test_origin, data.source) {
+        (TestOrigin::Own, SourceKind::Idx) => String::new(),
+        (origin, _) => format!("; test set: {origin}"),
+    };
+    println!(
+        "{} on {} ({} train{}, {} test{test_from}{}) - {} - batch {} - {}",
+        spec.describe(),
+        data.name,
+        train_rows,
+        if val_rows.is_empty() {
+            String::new()
+        } else {
+            format!(", {} validation", val_rows.len())
+        },
+        data.test.count,
+        subset_of.map_or(String::new(), |all| format!(
+            "; --train-samples: a stratified subset of {} of {all}, seed {}",
+            data.train.count, args.seed
+        )),
+        optimizer.describe(),
+        config.batch_size,
+        engine.describe(),
+    );
+    if config.batch_size > train_rows {
+        println!(
+            "note: --batch-size {} is more than the {train_rows} training samples: each epoch is \
+             one step over all of them",
+            config.batch_size
+        );
+    }
+    let mut reporter = ConsoleReporter::new(metrics);
+    let engine_name = engine.describe();
+    if let Some((path, state)) = outputs.resume() {
+        println!(
+            "resuming {} after epoch {} of {}",
+            path.display(),
+            state.epochs_completed(),
+            config.epochs
+        );
+        for key in ["backend", "adapter"] {
+            if state.settings.get(key) != settings.get(key) {
+                println!(
+                    "note: the run began with another --{key}; engines agree closely but not \
+                     bit for bit, so the resumed run's numbers may differ in their last digits"
+                );
+            }
+        }
+        // The finished epochs' lines again, on the console and in the metrics file.
+        for record in &progress.history {
+            reporter.epoch_finished(record, config.epochs)?;
+        }
+    }
+    let facts = RunFacts::new(
+        args,
+        &spec,
+        &data,
+        (train_rows, val_rows.len()),
+        subset_of,
+        engine_name.clone(),
+    );
+    let mut outputs_observer = outputs.observer(args, &data, &spec, &engine_name, settings);
+    let mut recorder = Recorder::new(progress.history.clone());
+    let mut observers = Observers(vec![&mut reporter, &mut outputs_observer, &mut recorder]);
+    let result = training::run_from(&config, &data, engine.as_mut(), &mut observers, progress);
+    let (history, test) = recorder.into_results();
+    let result = result.and_then(|report| outputs_observer.finish(&report).map(|()| report));
+    if let Some(path) = &args.summary_json {
+        let seconds = started.elapsed().as_secs_f64();
+        summary::write_for(path, &facts, &history, test.as_ref(), &result, seconds)?;
+    }
+    result
+}
+
+/// Where the run `--resume` goes on from stands, checked against the resumed run's `settings`
+/// (a flag that would change its numbers is refused) and `config`.
+fn resumed_progress(
+    path: &Path,
+    state: &ResumeState,
+    settings: &serde_json::Map<String, serde_json::Value>,
+    config: &TrainConfig,
+) -> Result<Progress> {
+    resume::check_unchanged(&state.settings, settings)?;
+    let invalid = |problem: String| -> Error {
+        gpu_mlp::error::CheckpointError::Invalid {
+            path: path.to_path_buf(),
+            problem,
+        }
+        .into()
+    };
+    let adam = matches!(config.optimizer, Optimizer::Adam { .. });
+    if adam != state.moments.is_some() {
+        return Err(invalid(format!(
+            "its training state {} Adam's moments for a run of {}",
+            if adam { "lacks" } else { "holds" },
+            config.optimizer.describe()
+        )));
+    }
+    state.progress(config.early_stopping).map_err(invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_settings_are_the_commands() {
+        use crate::cli::{Cli, Command};
+        use clap::Parser;
+        let Command::Train(args) = Cli::parse_from(["gpu-mlp", "train"]).command else {
+            panic!("not the train command");
+        };
+        assert_eq!(config_from(&args), TrainConfig::default());
+    }
+}

@@ -1,0 +1,161 @@
+//! Typed errors of the library. Each says what was wrong, where, and how to fix it;
+//! `main` turns them into one line on stderr and a non-zero exit status.
+
+use std::path::PathBuf;
+
+pub use crate::checkpoint::CheckpointError;
+pub use crate::data::DataError;
+pub use crate::inference::preprocess::ImageError;
+
+/// A flag or setting that cannot work (bad value, incompatible combination).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConfigError {
+    /// The whole message, naming the flag or setting.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+/// `config_error!("...{x}...")`: a [`ConfigError`] from a format string (the crate's own
+/// shorthand, not part of the API).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! config_error {
+    ($($arg:tt)*) => {
+        $crate::error::ConfigError::new(format!($($arg)*))
+    };
+}
+
+/// Failures of the GPU engine: no adapter, a limit the adapter cannot meet, a device error.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    /// No adapter (or none matching the request); `detail` says what was asked for.
+    #[error("no GPU adapter found{detail}")]
+    NoAdapter {
+        /// What was asked for, e.g. ` for --backend vulkan`, or empty.
+        detail: String,
+    },
+    /// The adapter's limits or features cannot hold this model or batch.
+    #[error("adapter '{adapter}' cannot run this: {what}")]
+    Limit {
+        /// The adapter's name.
+        adapter: String,
+        /// The limit and what would need it.
+        what: String,
+    },
+    /// The device or driver failed (lost device, out of memory, validation error).
+    #[error("GPU device error: {0}")]
+    Device(String),
+}
+
+/// The adapter computed something out of bounds: the error an adapter check
+/// (`verify`, `train --verify`) ends with (exit status 1).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "{adapter} failed verification: {failed} of {total} checks out of bounds ({first}); \
+     train on the CPU engine with --backend cpu, and please report it with the output of \
+     `gpu-mlp verify --json report.json`"
+)]
+pub struct VerifyFailed {
+    /// The adapter's name.
+    pub adapter: String,
+    /// Checks out of bounds.
+    pub failed: usize,
+    /// Checks run.
+    pub total: usize,
+    /// The first failing check, one line.
+    pub first: String,
+}
+
+/// Everything the library can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A setting that cannot work.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Reading, finding or fetching a data set failed.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A checkpoint file could not be used.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// A picture could not be read or decoded.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A picture could not be drawn (the plotting library failed; not an I/O error).
+    #[error("cannot draw {}: {message}", path.display())]
+    Plot {
+        /// The picture's file.
+        path: PathBuf,
+        /// What the plotting library said.
+        message: String,
+    },
+    /// The GPU engine failed.
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    /// An adapter failed `verify` / `train --verify`.
+    #[error(transparent)]
+    Verify(#[from] VerifyFailed),
+    /// The training loss became NaN or infinite.
+    #[error(
+        "training diverged at epoch {epoch}, step {step}: the loss became {value}; \
+         try a lower learning rate (--lr)"
+    )]
+    Diverged {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based step within the epoch.
+        step: usize,
+        /// The step's loss sum.
+        value: f32,
+    },
+    /// SIGINT or SIGTERM stopped training after an epoch (`train --summary-json`).
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+}
+
+/// The library's result: [`Error`] unless another error type is named.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A run stopped by a signal after `epoch` finished epochs (the observer that watches for
+/// signals returns it; the library itself installs no handler).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("interrupted by {} after epoch {epoch}", signal_name(*signal))]
+pub struct Interrupted {
+    /// The signal's number (2 SIGINT, 15 SIGTERM).
+    pub signal: i32,
+    /// Finished epochs when it came.
+    pub epoch: usize,
+}
+
+fn signal_name(signal: i32) -> String {
+    match signal {
+        2 => "SIGINT".to_string(),
+        15 => "SIGTERM".to_string(),
+        n => format!("signal {n}"),
+    }
+}

@@ -1,0 +1,9 @@
+//! Training: the one loop both engines run ([`run`]), its learning-rate schedules, early
+//! stopping, and the state a checkpoint carries to resume exactly.
+
+pub mod early_stopping;
+pub mod resume;
+mod run;
+pub mod schedule;
+
+pub use run::*;
