@@ -5,7 +5,7 @@
 //! outcome. Written for a diverged or interrupted run too, with what it got to.
 
 use crate::cli::TrainArgs;
-use crate::outcome::Outcome;
+use crate::exit_status::Outcome;
 use gpu_mlp::data::Dataset;
 use gpu_mlp::engine::Evaluation;
 use gpu_mlp::error::Result;

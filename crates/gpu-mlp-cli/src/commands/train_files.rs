@@ -1,7 +1,7 @@
 //! What `train` keeps besides the console: `--save` / `--checkpoint-every` checkpoints (with
 //! the training state `--resume` goes on from), `--init-from` / `--resume` starting parameters,
-//! and the `--plot` picture. Kept apart from `train.rs` so
-//! the engine selection there and this stay independent.
+//! and the `--plot` picture. Kept apart from `train.rs` so the engine selection there and this
+//! stay independent.
 
 use crate::cli::TrainArgs;
 use crate::plots;
@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 /// The output and input files of a training run, checked before any data is loaded so a bad
 /// path fails in a second rather than after the training.
-pub struct TrainOutputs {
+pub struct TrainFiles {
     save: Option<PathBuf>,
     every: Option<usize>,
     plot: Option<PathBuf>,
@@ -28,7 +28,7 @@ pub struct TrainOutputs {
     resumed: bool,
 }
 
-impl TrainOutputs {
+impl TrainFiles {
     /// Checks that `--save` and `--plot` can be written and loads `--init-from` or `--resume`
     /// (which must hold a training state).
     pub fn prepare(args: &TrainArgs) -> Result<Self> {
@@ -134,12 +134,12 @@ impl TrainOutputs {
         spec: &ModelSpec,
         engine: &str,
         settings: Map<String, Value>,
-    ) -> OutputObserver<'a> {
+    ) -> TrainFilesObserver<'a> {
         let mut metadata = BTreeMap::new();
         for (key, value) in [
             ("epochs", args.epochs.to_string()),
             ("batch_size", args.batch_size.to_string()),
-            ("optimizer", super::train::optimizer_from(args).describe()),
+            ("optimizer", args.optimizer().describe()),
             ("learning_rate", args.lr.to_string()),
             ("adam_epsilon", args.adam_epsilon.to_string()),
             ("seed", args.seed.to_string()),
@@ -178,8 +178,8 @@ impl TrainOutputs {
         }
         let mut template = Checkpoint::for_dataset(spec.clone(), Vec::new(), data);
         template.metadata = metadata;
-        OutputObserver {
-            outputs: self,
+        TrainFilesObserver {
+            files: self,
             template,
             settings,
             history: self
@@ -192,8 +192,8 @@ impl TrainOutputs {
 }
 
 /// Saves checkpoints (periodic, interrupted, final) and redraws the plot.
-pub struct OutputObserver<'a> {
-    outputs: &'a TrainOutputs,
+pub struct TrainFilesObserver<'a> {
+    files: &'a TrainFiles,
     /// The checkpoint to write, less its parameters, metrics and training state.
     template: Checkpoint,
     /// The run's settings, for the training state.
@@ -204,7 +204,7 @@ pub struct OutputObserver<'a> {
     title: String,
 }
 
-impl OutputObserver<'_> {
+impl TrainFilesObserver<'_> {
     /// A checkpoint of `parameters` with the metrics of the epochs so far (and the test) and
     /// the training state `resume` to go on from.
     fn checkpoint(
@@ -238,7 +238,7 @@ impl OutputObserver<'_> {
     /// resumed (e.g. with a larger `--epochs`); when `--restore-best` put the best epoch's
     /// parameters back, the last epoch's, which training would go on from, go in apart.
     pub fn finish(self, report: &TrainReport) -> Result<()> {
-        if let Some(path) = &self.outputs.save {
+        if let Some(path) = &self.files.save {
             let restored = report.stopping.as_ref().is_some_and(|s| s.restored);
             let state = self.last_state.clone().map(|state| ResumeState {
                 parameters: state.parameters.filter(|_| restored),
@@ -248,17 +248,17 @@ impl OutputObserver<'_> {
             checkpoint::save(path, &ckpt)?;
             println!("saved the model to {}", path.display());
         }
-        if let Some(path) = &self.outputs.plot {
+        if let Some(path) = &self.files.plot {
             println!("drew loss and accuracy per epoch into {}", path.display());
         }
         Ok(())
     }
 }
 
-impl Observer for OutputObserver<'_> {
+impl Observer for TrainFilesObserver<'_> {
     fn epoch_finished(&mut self, record: &EpochRecord, _epochs: usize) -> Result<()> {
         self.history.push(record.clone());
-        if let Some(path) = &self.outputs.plot {
+        if let Some(path) = &self.files.plot {
             plots::training_curves(path, &self.history, &self.title)?;
         }
         Ok(())
@@ -266,20 +266,20 @@ impl Observer for OutputObserver<'_> {
 
     fn wants_snapshot(&self, end: EpochEnd) -> bool {
         let due = self
-            .outputs
+            .files
             .every
             .is_some_and(|n| end.epoch.is_multiple_of(n));
-        self.outputs.save.is_some() && (due || end.last || end.interrupted)
+        self.files.save.is_some() && (due || end.last || end.interrupted)
     }
 
     fn epoch_snapshot(&mut self, snapshot: &Snapshot) -> Result<()> {
         let end = snapshot.end;
-        let Some(path) = &self.outputs.save else {
+        let Some(path) = &self.files.save else {
             return Ok(());
         };
         let state = ResumeState::from_snapshot(self.settings.clone(), snapshot);
         let due = self
-            .outputs
+            .files
             .every
             .is_some_and(|n| end.epoch.is_multiple_of(n));
         if due || end.interrupted {
