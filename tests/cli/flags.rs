@@ -21,6 +21,12 @@ fn text(out: &Output) -> String {
 
 #[test]
 fn train_help_shows_the_tutorial_networks() {
+    // The helpers of tests/support find the binary from the test's own path; it is this one.
+    let canonical = |p: &std::path::Path| std::fs::canonicalize(p).expect("the binary exists");
+    assert_eq!(
+        canonical(support::binary()),
+        canonical(env!("CARGO_BIN_EXE_gpu-mlp").as_ref())
+    );
     let out = gpu_mlp(&["train", "--help"]);
     assert!(out.status.success());
     let help = text(&out);

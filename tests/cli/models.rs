@@ -2,8 +2,6 @@
 //! user runs them, on a small slice of real MNIST written to a folder (so each run takes
 //! a second), and every bad input answered by one `error:` line and a failing exit status.
 
-mod support;
-
 use gpu_mlp::checkpoint;
 use gpu_mlp::data::{self, idx::Compression, Dataset, Samples};
 use std::path::{Path, PathBuf};

@@ -3,8 +3,6 @@
 //! trains to the same bits; float tables train on both engines; text and one-hot labels; the
 //! stratified `--test-split`; and every kind of bad input is a one-line error naming the file.
 
-mod gpu_support;
-
 use gpu_mlp::data::{
     self, ColorMode, DataError, DataSource, Dataset, Inputs, KnownDataset, LabelColumn,
     LoadOptions, Samples, ScaleRequest, Scaling, SourceKind, TestOrigin,
@@ -107,7 +105,7 @@ fn train_cpu(data: &Dataset) -> TrainReport {
 /// The GPU engine (Vulkan; lavapipe here), or `None` when there is no adapter (a failure with
 /// `CI=true`).
 fn gpu(data: &Dataset) -> Option<GpuEngine> {
-    let lab = gpu_support::lab()?;
+    let lab = support::gpu::lab()?;
     Some(
         GpuEngine::new(
             lab.ctx.clone(),
@@ -314,7 +312,7 @@ fn mnist_as_png_folders_trains_to_the_idx_bits_on_both_engines() {
 /// Three Gaussian blobs in 5 float features, far from 0 and of unequal spread (so scaling
 /// matters), one row per sample with a text label among the columns.
 fn blobs_csv(path: &Path, rows: usize) {
-    let mut rng = gpu_support::Rng::new(11);
+    let mut rng = support::gpu::Rng::new(11);
     let names = ["setosa", "versicolor", "virginica"];
     let mut text = String::from("f0,f1,species,f2,f3,f4\n");
     for i in 0..rows {
@@ -764,7 +762,7 @@ fn the_cli_trains_a_csv_and_refuses_a_bad_one() {
         "species",
     ];
     let mut backends = vec!["cpu"];
-    if gpu_support::lab().is_some() {
+    if support::gpu::lab().is_some() {
         backends.push("vulkan");
     }
     for backend in backends {

@@ -4,8 +4,6 @@
 //! model and a standardised table model give, after a save and a load, exactly the
 //! probabilities the engine gives on the same samples.
 
-mod support;
-
 use clap::Parser;
 use gpu_mlp::checkpoint::{self, Checkpoint};
 use gpu_mlp::data::{self, idx::Compression, Dataset, Inputs, Samples, Scaling, SourceKind};

@@ -1,8 +1,6 @@
 //! End to end on real MNIST with the CPU engine: accuracy, determinism, metrics file, and the
 //! command line's epoch lines and data errors.
 
-mod support;
-
 use gpu_mlp::data::{self, Dataset, KnownDataset, Samples};
 use gpu_mlp::engine::cpu::CpuEngine;
 use gpu_mlp::engine::Engine;

@@ -4,9 +4,7 @@
 //!
 //! The tests take turns (`SERIAL`): they measure the process's memory and count connections.
 
-mod draw_common;
-
-use draw_common::{png, post, shape_info, shape_predictor, start};
+use crate::fixture::{png, post, shape_info, shape_predictor, start};
 use gpu_mlp_cli::draw::{Limits, ServerHandle, MAX_CONNECTIONS};
 use rand::{Rng, SeedableRng};
 use std::io::{ErrorKind, Read, Write};

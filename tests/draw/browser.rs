@@ -9,9 +9,7 @@
 //! test is skipped with a message, except under `CI=true`, where it fails.
 //! `GPU_MLP_DRAW_SCREENSHOT=docs/draw.png` also saves a screenshot of the page there.
 
-mod draw_common;
-
-use draw_common::webdriver::{Browser, Session};
+use crate::webdriver::{Browser, Session};
 use gpu_mlp::checkpoint::{self, Checkpoint};
 use gpu_mlp::engine::cpu::CpuEngine;
 use gpu_mlp::engine::Engine;
@@ -308,11 +306,11 @@ fn draw_page_end_to_end_in_headless_chromium() {
         .unwrap_or_else(|e| panic!("cannot start headless chromium: {e}"));
 
     // 1. A fake model: class names come from the model; touch and mouse both draw; Clear works.
-    let fake = draw_common::start_shapes();
+    let fake = crate::fixture::start_shapes();
     check(&session, "loading the page", session.navigate(&fake.url()));
     assert_eq!(
         wait_ready(&session),
-        draw_common::SHAPES,
+        crate::fixture::SHAPES,
         "the bars name the model's classes"
     );
     let shown = draw_and_read(&session, "touch", &[&[(0.5, 0.15), (0.47, 0.85)]]);

@@ -1,9 +1,7 @@
 //! The draw server's HTTP surface with a fake model: the page, `GET /api/model`,
 //! `POST /api/predict` with good and bad payloads, and that it keeps serving after each bad one.
 
-mod draw_common;
-
-use draw_common::{get, png, post, raw, shape_info, start, start_shapes};
+use crate::fixture::{get, png, post, raw, shape_info, start, start_shapes};
 use gpu_mlp::inference::preprocess;
 use gpu_mlp_cli::draw::Limits;
 use serde_json::Value;
@@ -79,7 +77,7 @@ fn serves_the_page_and_the_model_description() {
 fn predicts_a_png_with_the_same_preprocessing_as_predict() {
     let seen: Arc<Mutex<Vec<Vec<f32>>>> = Arc::default();
     let record = Arc::clone(&seen);
-    let mut shapes = draw_common::shape_predictor(28, 28);
+    let mut shapes = crate::fixture::shape_predictor(28, 28);
     let predictor = move |pixels: &[f32]| {
         record.lock().expect("not poisoned").push(pixels.to_vec());
         shapes(pixels)
@@ -257,7 +255,7 @@ fn rejects_bad_payloads_and_keeps_serving() {
 fn rejects_malformed_http_and_keeps_serving() {
     let server = start(
         shape_info(),
-        Box::new(draw_common::shape_predictor(28, 28)),
+        Box::new(crate::fixture::shape_predictor(28, 28)),
         Limits {
             io_timeout: Duration::from_millis(300),
             ..Limits::default()
@@ -408,7 +406,7 @@ fn only_loopback_by_default_and_clear_bind_errors() {
     let err = gpu_mlp_cli::draw::DrawServer::bind(
         server.local_addr(),
         shape_info(),
-        Box::new(draw_common::shape_predictor(28, 28)),
+        Box::new(crate::fixture::shape_predictor(28, 28)),
         Limits::default(),
     )
     .err()

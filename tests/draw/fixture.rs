@@ -1,7 +1,4 @@
-//! Shared by the `draw_*` tests: a fake model, a test server, and small HTTP helpers.
-#![allow(dead_code)] // each test binary uses its own subset
-
-pub mod webdriver;
+//! Shared by the draw tests: a fake model, a test server, and small HTTP helpers.
 
 use gpu_mlp_cli::draw::{DrawServer, Limits, ModelInfo, Predictor, ServerHandle};
 use std::io::{Read, Write};

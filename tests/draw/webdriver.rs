@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use serde_json::{json, Value};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -272,10 +272,6 @@ impl Session {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-
-    pub fn profile_dir(&self) -> &Path {
-        self._profile.path()
     }
 }
 

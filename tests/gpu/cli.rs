@@ -2,8 +2,6 @@
 //! (uploaded once, 44 MiB of pixels: larger than a device's default limits would allow), with
 //! most of it held out for validation so the run stays short on a software adapter.
 
-mod gpu_support;
-
 /// Runs `train` on `backend` and returns what it showed, asserting success.
 fn train(backend: &str) -> String {
     let mnist = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mnist");
@@ -13,7 +11,7 @@ fn train(backend: &str) -> String {
         &["--validation-split", "0.9", "--steps-per-submit", "16"],
     ]
     .concat();
-    gpu_support::gpu_mlp(&args, &[])
+    support::gpu::gpu_mlp(&args, &[])
         .succeeded("train")
         .to_string()
 }
@@ -28,8 +26,8 @@ fn test_accuracy(stdout: &str) -> f64 {
 
 #[test]
 fn train_on_vulkan_uploads_the_whole_data_set_and_agrees_with_the_cpu_engine() {
-    if gpu_support::lab().is_none() {
-        return; // no adapter: printed why (and failed under CI=true)
+    if support::gpu::lab().is_none() {
+        return; // no adapter: counted as skipped (a failure under CI=true)
     }
     let gpu = train("vulkan");
     assert!(gpu.lines().next().unwrap_or("").contains("vulkan"), "{gpu}");

@@ -5,8 +5,6 @@
 //! optimizer updates 1e-6, gather, counts, predictions and the bits across variants exact), the
 //! grid failing on perturbed results, out-of-bounds calls refused, and the per-adapter tile choice.
 
-mod gpu_support;
-
 use gpu_mlp::diagnostics::verify::kernels::{check_kernels, Grid, KernelCheck};
 use gpu_mlp::engine::cpu::ops;
 use gpu_mlp::engine::gpu::kernels::KernelLab;
@@ -16,8 +14,8 @@ use gpu_mlp::engine::gpu::ops::optimizer::OptimizerParams;
 use gpu_mlp::engine::gpu::ops::{StepRecord, SHADERS};
 use gpu_mlp::engine::gpu::Pipelines;
 use gpu_mlp::model::ModelSpec;
-use gpu_support::lab;
 use std::sync::Arc;
+use support::gpu::lab;
 
 fn validate(name: &str, source: &str, entry: &str, constants: &[(&str, f64)]) {
     let module = naga::front::wgsl::parse_str(source)

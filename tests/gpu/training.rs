@@ -1,9 +1,6 @@
 //! The GPU engine as a whole: lockstep with the CPU engine, determinism, chunked submission,
 //! end-to-end training on real MNIST, and engine selection. One device and pipeline set shared.
 
-mod gpu_support;
-mod support;
-
 use gpu_mlp::data::{Dataset, Samples};
 use gpu_mlp::engine::cpu::CpuEngine;
 use gpu_mlp::engine::gpu::{GpuEngine, GpuOptions};
@@ -12,7 +9,7 @@ use gpu_mlp::engine::{Engine, Split, StepMetrics};
 use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::training::{self, EpochPlanner, Silent, TrainConfig};
-use gpu_support::{check_rel, lab, mnist, same_bits, Rng};
+use support::gpu::{check_rel, lab, mnist, same_bits, Rng};
 
 fn gpu_engine(
     spec: &ModelSpec,
@@ -41,7 +38,7 @@ fn training_rows(n: usize) -> Samples {
     }
     eprintln!(
         "MNIST not found at {}; using random data",
-        gpu_support::mnist_dir().display()
+        support::gpu::mnist_dir().display()
     );
     let mut rng = Rng::new(9);
     Samples {
@@ -224,16 +221,8 @@ fn same_seed_gives_identical_bits_whatever_the_chunking() {
 #[test]
 fn trains_mnist_end_to_end_and_evaluates_like_the_cpu() {
     let (Some(train_rows), Some(test_rows)) = (mnist("train", 10_000), mnist("t10k", 2_000)) else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!(
-                "CI=true and MNIST not found at {}",
-                gpu_support::mnist_dir().display()
-            );
-        }
-        eprintln!(
-            "skipping: MNIST not found at {}",
-            gpu_support::mnist_dir().display()
-        );
+        let dir = support::gpu::mnist_dir();
+        support::gpu::skip(&format!("MNIST not found at {}", dir.display()));
         return;
     };
     let spec = ModelSpec::new(784, vec![128], 10, 0.2).unwrap();
@@ -251,7 +240,7 @@ fn trains_mnist_end_to_end_and_evaluates_like_the_cpu() {
         scaling: gpu_mlp::data::Scaling::Pixels,
         train: train_rows,
         test: test_rows,
-        dir: gpu_support::mnist_dir(),
+        dir: support::gpu::mnist_dir(),
     };
     let config = TrainConfig {
         epochs: 1,

@@ -2,8 +2,6 @@
 //! checkpoints, symlinks and read-only models as `--save` targets. Each gets one clear error
 //! naming the path, or the documented behaviour, and nothing is lost.
 
-mod support;
-
 use gpu_mlp::checkpoint;
 use std::path::Path;
 use support::{assert_contains_all, small_checkpoint};

@@ -1,9 +1,6 @@
 //! Training settings a careless user can give: a learning rate that makes training explode, a
 //! batch larger than the data. Each stops or is said plainly, never a silent bad model.
 
-mod gpu_support;
-mod support;
-
 use gpu_mlp::engine::cpu::CpuEngine;
 use gpu_mlp::engine::gpu::{GpuEngine, GpuOptions};
 use gpu_mlp::engine::Engine;
@@ -61,7 +58,7 @@ fn an_exploding_loss_stops_training_with_advice() {
 /// The same on the GPU engine: the check lives in the one training loop both engines share.
 #[test]
 fn an_exploding_loss_stops_gpu_training_with_advice() {
-    let Some(lab) = gpu_support::lab() else {
+    let Some(lab) = support::gpu::lab() else {
         return;
     };
     let spec = small_spec();
@@ -114,7 +111,7 @@ fn train_refuses_a_huge_hidden_layer_with_the_figures() {
         .expect("run gpu-mlp");
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Too large a model is a setting that cannot work: the bad-settings status, not a failure.
-    let bad_settings = i32::from(gpu_mlp_cli::outcome::EXIT_BAD_SETTINGS);
+    let bad_settings = i32::from(gpu_mlp_cli::exit_status::EXIT_BAD_SETTINGS);
     assert_eq!(out.status.code(), Some(bad_settings), "{stderr}");
     assert!(
         stderr.contains("needs about") && stderr.contains("GiB"),

@@ -2,17 +2,15 @@
 //! fallback, checksum failures that leave nothing behind, unreachable mirrors, oversized bodies,
 //! and the real pinned digests. Never touches a real host.
 
-mod loopback;
-
 use gpu_mlp::data::fetch::{self, FetchOutcome, FetchSpec, FileSpec};
 use gpu_mlp::data::idx::Compression;
 use gpu_mlp::data::{self, DataError, Dataset, KnownDataset, LoadOptions, Samples, Search};
-use loopback::{ok, Reply, Server};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use support::loopback::{ok, Reply, Server};
 
 fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)

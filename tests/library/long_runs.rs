@@ -2,8 +2,6 @@
 //! the rate in force in the history), early stopping and AdamW on the CPU engine and real MNIST,
 //! and `gpu-mlp summary`.
 
-mod support;
-
 use gpu_mlp::data::Dataset;
 use gpu_mlp::engine::cpu::CpuEngine;
 use gpu_mlp::engine::{Engine, StepPlan};

@@ -1,8 +1,6 @@
 //! Keeping and using a trained model: checkpoints (format, round trip, bad files, safe
 //! writes), preprocessing of hand-drawn pictures, evaluation, and the pictures.
 
-mod support;
-
 use gpu_mlp::checkpoint::{self, Checkpoint, CheckpointError};
 use gpu_mlp::data::{Dataset, Samples};
 use gpu_mlp::engine::cpu::CpuEngine;
@@ -14,7 +12,7 @@ use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::training::EpochRecord;
 use gpu_mlp_cli::cli::{Cli, Command as CliCommand, TrainArgs};
-use gpu_mlp_cli::commands::{eval, show, train_outputs::TrainOutputs};
+use gpu_mlp_cli::commands::{eval, show, train_files::TrainFiles};
 use gpu_mlp_cli::plots::{self, PredictionTile};
 use safetensors::{Dtype, SafeTensors};
 use std::fs;
@@ -322,7 +320,7 @@ fn init_from_checks_shapes_and_takes_the_checkpoint() {
 
     // Different images: refused with both shapes named.
     let args = train_args(&["--init-from", path_text, "--hidden", "64"]);
-    let outputs = TrainOutputs::prepare(&args).unwrap();
+    let outputs = TrainFiles::prepare(&args).unwrap();
     let err = outputs.model(&args, &toy_data(10, 10, 10)).unwrap_err();
     assert!(
         matches!(err, Error::Checkpoint(CheckpointError::Mismatch { .. })),
@@ -346,7 +344,7 @@ fn init_from_checks_shapes_and_takes_the_checkpoint() {
         "--dropout",
         "0.1",
     ]);
-    let outputs = TrainOutputs::prepare(&args).unwrap();
+    let outputs = TrainFiles::prepare(&args).unwrap();
     let (spec, parameters) = outputs.model(&args, &toy_data(28, 28, 10)).unwrap();
     assert_eq!(spec.hidden, vec![64]);
     assert_eq!(spec.dropout, 0.1);
@@ -354,14 +352,14 @@ fn init_from_checks_shapes_and_takes_the_checkpoint() {
 
     // Without --dropout, training goes on at the checkpoint's rate (0 here), not the quickstart's.
     let args = train_args(&["--init-from", path_text]);
-    let outputs = TrainOutputs::prepare(&args).unwrap();
+    let outputs = TrainFiles::prepare(&args).unwrap();
     let (spec, _) = outputs.model(&args, &toy_data(28, 28, 10)).unwrap();
     assert_eq!(spec.dropout, ckpt.spec.dropout);
     assert_ne!(spec.dropout, gpu_mlp_cli::cli::DEFAULT_NETWORK_DROPOUT);
 
     // A missing --init-from fails before any data is read.
     let args = train_args(&["--init-from", "/no/such/model.safetensors"]);
-    let err = TrainOutputs::prepare(&args).err().unwrap().to_string();
+    let err = TrainFiles::prepare(&args).err().unwrap().to_string();
     assert!(
         err.starts_with("cannot read /no/such/model.safetensors"),
         "{err}"
@@ -370,7 +368,7 @@ fn init_from_checks_shapes_and_takes_the_checkpoint() {
     for flag in ["--save", "--plot"] {
         let bad = dir.path().join("missing-dir").join("out");
         let args = train_args(&[flag, bad.to_str().unwrap()]);
-        let err = TrainOutputs::prepare(&args).err().unwrap().to_string();
+        let err = TrainFiles::prepare(&args).err().unwrap().to_string();
         assert!(
             err.contains("cannot write") && err.contains("missing-dir"),
             "{flag}: {err}"

@@ -4,13 +4,10 @@
 //! into a virtual environment, run by docs/sweeps/optuna-worker.sh with two workers on one
 //! SQLite storage.
 
-mod loopback;
-mod support;
-
-use loopback::{ok, Server};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use support::loopback::{ok, Server};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gpu-mlp");
 /// Where CI and the developers keep MNIST (relative to the crate root), as in tests/support.
@@ -246,7 +243,7 @@ fn vulkan_adapter() -> bool {
         panic!("CI=true and no Vulkan adapter:\n{}", explain(&out));
     }
     if !found {
-        eprintln!("skipping: no Vulkan adapter");
+        support::gpu::skip("no Vulkan adapter");
     }
     found
 }

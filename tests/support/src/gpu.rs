@@ -1,13 +1,13 @@
-//! Shared by the GPU test binaries: one device and one pipeline set per binary (lavapipe JITs
-//! each pipeline for seconds), seeded random data, error norms, and MNIST from the data layer.
-#![allow(dead_code)]
+//! Shared by the GPU tests: one device and one pipeline set per binary (lavapipe JITs each
+//! pipeline for seconds), the count of tests skipped for want of an adapter, seeded random data,
+//! error norms, and MNIST from the data layer.
 
 use gpu_mlp::data::{Dataset, KnownDataset, Samples};
 use gpu_mlp::diagnostics::verify::norm::ErrorNorm;
 use gpu_mlp::engine::gpu::kernels::KernelLab;
 use gpu_mlp::engine::gpu::{DeviceNeeds, GpuContext};
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The shared kernel lab, or `None` (with the reason printed) when no adapter exists. With
 /// `CI=true` a missing adapter fails the test instead.
@@ -21,14 +21,72 @@ pub fn lab() -> Option<&'static KernelLab> {
     });
     match lab {
         Ok(lab) => Some(lab),
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true and no usable GPU adapter: {e}")
-        }
         Err(e) => {
-            eprintln!("skipping GPU test: {e}");
+            skip(&format!("no usable GPU adapter: {e}"));
             None
         }
     }
+}
+
+/// Whether this is a CI run (`CI=true`), where a GPU test that cannot run fails.
+pub fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// GPU tests of this process that ran nothing, and why (each reason once).
+static SKIPPED: Mutex<(usize, Vec<String>)> = Mutex::new((0, Vec::new()));
+
+/// The calling GPU test cannot run, for want of what `why` says (an adapter, a feature, its
+/// data): under `CI=true` that fails it; otherwise it is counted, and when the test binary ends
+/// one line on stderr says how many were skipped and why, since the harness reports them "ok".
+pub fn skip(why: &str) {
+    assert!(!ci(), "CI=true and {why}");
+    let first = {
+        let mut skipped = SKIPPED.lock().unwrap_or_else(|e| e.into_inner());
+        skipped.0 += 1;
+        if !skipped.1.iter().any(|r| r == why) {
+            skipped.1.push(why.to_string());
+        }
+        skipped.0 == 1
+    };
+    if first {
+        say_at_exit();
+    }
+}
+
+/// Registers [`say_skipped`] to run when the process exits, after the harness's summary (a
+/// passing test's own output is captured, so a line printed by the test would not show).
+fn say_at_exit() {
+    #[cfg(unix)]
+    {
+        extern "C" fn at_exit() {
+            say_skipped();
+        }
+        // SAFETY: `at_exit` is a plain function that neither unwinds nor calls `exit`.
+        let registered = unsafe { libc::atexit(at_exit) } == 0;
+        if registered {
+            return;
+        }
+    }
+    // Without atexit, say it at once: stderr written directly is not captured.
+    say_skipped();
+}
+
+/// The skip line: written to stderr directly, which the test harness does not capture.
+fn say_skipped() {
+    use std::io::Write;
+    let skipped = SKIPPED.lock().unwrap_or_else(|e| e.into_inner());
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let _ = writeln!(
+        std::io::stderr(),
+        "{binary}: skipped {} GPU test{}: {} (set CI=true to fail instead)",
+        skipped.0,
+        if skipped.0 == 1 { "" } else { "s" },
+        skipped.1.join("; ")
+    );
 }
 
 /// The backends the GPU tests run on: `WGPU_BACKEND`, else Vulkan.
@@ -107,7 +165,7 @@ pub fn mnist(split: &str, n: usize) -> Option<Samples> {
 /// Runs this build's `gpu-mlp` binary with `args`, without the checker's self-test and
 /// fault-injection variables unless `env` sets them.
 pub fn gpu_mlp(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gpu-mlp"));
+    let mut cmd = std::process::Command::new(crate::binary());
     cmd.args(args)
         .env_remove(gpu_mlp::diagnostics::verify::PERTURB_ENV)
         .env_remove(gpu_mlp::engine::gpu::ops::mutant::ENV);

@@ -1,7 +1,10 @@
-//! Shared fixtures of the model tests: a slice of real MNIST, a model trained on it in a few
-//! seconds (once per test binary), and hand-drawn digit pictures.
+//! What the command line's integration tests share: a slice of real MNIST and a model trained
+//! on it in a few seconds (once per test binary), hand-drawn digit pictures, running the built
+//! `gpu-mlp` binary, signals to a running one; the GPU device and its skip count ([`gpu`]), and
+//! a loopback HTTP server ([`loopback`]).
 
-#![allow(dead_code)] // each test binary uses its own part of this
+pub mod gpu;
+pub mod loopback;
 
 use gpu_mlp::checkpoint::Checkpoint;
 use gpu_mlp::data::{self, Dataset, KnownDataset, Samples};
@@ -16,7 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-/// Where CI and the developers keep MNIST (relative to the crate root), as `tests/data.rs`.
+/// Where CI and the developers keep MNIST (relative to this crate's root, as to the command
+/// line's).
 pub const MNIST_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mnist");
 
 /// Training samples used by the fixture model: enough for ~95% test accuracy in seconds.
@@ -179,9 +183,30 @@ pub fn picture_dir() -> (Option<tempfile::TempDir>, PathBuf) {
     }
 }
 
+/// The `gpu-mlp` binary of this build. Cargo builds a package's binaries before its integration
+/// tests, into the folder above the tests' `deps/`; `CARGO_BIN_EXE_gpu-mlp` only exists while a
+/// test target itself compiles (`tests/cli/flags.rs` checks that both name the same file).
+pub fn binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let test = std::env::current_exe().expect("the test binary's path");
+        let profile = test
+            .parent()
+            .and_then(Path::parent)
+            .expect("a test binary lives in target/<profile>/deps");
+        let binary = profile.join(format!("gpu-mlp{}", std::env::consts::EXE_SUFFIX));
+        assert!(
+            binary.is_file(),
+            "the gpu-mlp binary is not at {} (cargo test builds it)",
+            binary.display()
+        );
+        binary
+    })
+}
+
 /// Runs the gpu-mlp binary with `args` (no backtraces, no `GPU_MLP_DATA` from outside).
 pub fn gpu_mlp(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
+    Command::new(binary())
         .args(args)
         .env_remove("RUST_BACKTRACE")
         .env_remove("GPU_MLP_DATA")

@@ -1,7 +1,6 @@
-//! A loopback HTTP/1.1 server for the download tests (tests/fetch.rs, tests/sweeps.rs): it
-//! answers GETs from a fixed table and logs the paths asked for. Never touches a real host.
-
-#![allow(dead_code)] // each test binary uses its own part of this
+//! A loopback HTTP/1.1 server for the download tests (`tests/library/fetch.rs`,
+//! `tests/sweeps`): it answers GETs from a fixed table and logs the paths asked for. Never
+//! touches a real host.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
