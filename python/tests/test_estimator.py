@@ -1,5 +1,6 @@
 """gpu_mlp.MLPClassifier against scikit-learn's contract."""
 
+import os
 import pickle
 import warnings
 
@@ -180,3 +181,18 @@ def test_a_rust_panic_or_engine_error_is_a_python_exception(blobs):
         net.set_parameters(np.zeros(3, dtype=np.float32))
     with pytest.raises(ValueError, match="not a valid safetensors"):
         gpu_mlp._core.Network.from_bytes(b"definitely not a checkpoint")
+
+
+def test_the_gpu_engine_trains_as_the_cpu_engine(blobs):
+    """The same run on a Vulkan adapter (lavapipe in CI) and on the CPU engine."""
+    X, y = blobs
+    runs = {}
+    for backend in ("vulkan", "cpu"):
+        try:
+            runs[backend] = fit_quietly(quick(backend=backend, batch_size=32, max_iter=5), X, y)
+        except RuntimeError as e:
+            if "no GPU adapter" in str(e) and not os.environ.get("CI"):
+                pytest.skip(str(e))
+            raise
+    assert runs["vulkan"]._network.engine.startswith("vulkan")
+    np.testing.assert_allclose(runs["vulkan"].loss_curve_, runs["cpu"].loss_curve_, rtol=1e-5)
