@@ -4,7 +4,9 @@
 
 use gpu_mlp::data::{Inputs, Label};
 use numpy::ndarray::Array2;
-use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{
+    Element, IntoPyArray, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -18,27 +20,27 @@ pub struct Rows {
 impl Rows {
     /// Reads a 2-D C-contiguous `float32` or `uint8` array.
     pub fn read(x: &Bound<'_, PyAny>) -> PyResult<Rows> {
-        if let Ok(a) = x.extract::<PyReadonlyArray2<'_, f32>>() {
-            let (count, features) = (a.shape()[0], a.shape()[1]);
-            let values = a.as_slice().map_err(not_contiguous)?.to_vec();
-            return Ok(Rows {
-                inputs: Inputs::Values(values),
-                count,
-                features,
-            });
-        }
-        if let Ok(a) = x.extract::<PyReadonlyArray2<'_, u8>>() {
-            let (count, features) = (a.shape()[0], a.shape()[1]);
-            let pixels = a.as_slice().map_err(not_contiguous)?.to_vec();
-            return Ok(Rows {
-                inputs: Inputs::Pixels(pixels),
-                count,
-                features,
-            });
-        }
-        Err(PyTypeError::new_err(
-            "inputs must be a 2-D numpy array of float32 or uint8",
-        ))
+        Self::read_as(x, Inputs::Values)
+            .or_else(|| Self::read_as(x, Inputs::Pixels))
+            .unwrap_or_else(|| {
+                Err(PyTypeError::new_err(
+                    "inputs must be a 2-D numpy array of float32 or uint8",
+                ))
+            })
+    }
+
+    /// The rows of `x` when it is a 2-D array of `T` (none when it is not).
+    fn read_as<T: Element + Copy>(
+        x: &Bound<'_, PyAny>,
+        inputs: fn(Vec<T>) -> Inputs,
+    ) -> Option<PyResult<Rows>> {
+        let a = x.extract::<PyReadonlyArray2<'_, T>>().ok()?;
+        let (count, features) = (a.shape()[0], a.shape()[1]);
+        Some(a.as_slice().map_err(not_contiguous).map(|values| Rows {
+            inputs: inputs(values.to_vec()),
+            count,
+            features,
+        }))
     }
 
     /// The values as `f32`: pixels as 0..=255 (the model's scaling is applied after).
