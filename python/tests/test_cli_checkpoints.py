@@ -12,7 +12,7 @@ import pytest
 import gpu_mlp
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = Path(os.environ.get("GPU_MLP_BIN", ROOT / "target" / "release" / "gpu-mlp"))
+CLI = Path(os.environ.get("GPU_MLP_BIN", ROOT / "target" / "release" / "gpu-mlp")).resolve()
 MNIST = Path(os.environ.get("GPU_MLP_DATA", ROOT.parent / "shared" / "data")) / "mnist"
 
 
