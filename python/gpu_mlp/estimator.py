@@ -232,6 +232,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             self._network = _core.Network(X.shape[1], hidden, n_classes, self.dropout, seed)
             self._network.class_names = [str(c) for c in self.classes_]
             self.loss_curve_ = []
+            self._epoch_seconds = []
             self.n_iter_ = 0
             self.t_ = 0
             self.best_loss_ = np.inf
@@ -304,6 +305,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         """scikit-learn's stopping rule; answers 1 to stop, 2 to keep this epoch's parameters."""
         self.n_iter_ += 1
         self.t_ += rows
+        # The loop's own seconds of the epoch's steps (scripts/bench_python.py compares them
+        # with the command line's).
+        self._epoch_seconds.append(logs["seconds"])
         loss = logs["loss"]
         self.loss_curve_.append(loss)
         if self.verbose:
@@ -407,7 +411,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         est.classes_ = labels
         est.n_features_in_ = network.inputs
         est._network = network
-        est.loss_curve_, est.n_iter_, est.t_ = [], 0, 0
+        est.loss_curve_, est.n_iter_, est.t_, est._epoch_seconds = [], 0, 0, []
         est._publish()
         return est
 
