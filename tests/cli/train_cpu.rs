@@ -10,13 +10,11 @@ use gpu_mlp::training::{self, Silent, TrainConfig, TrainReport};
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
-use support::{assert_contains_all, succeeded};
-
-const MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mnist");
+use support::{assert_contains_all, succeeded, MNIST_DIR};
 
 fn mnist() -> &'static Dataset {
     static DATA: OnceLock<Dataset> = OnceLock::new();
-    DATA.get_or_init(|| data::load_dir(Path::new(MNIST), Some(KnownDataset::Mnist)).unwrap())
+    DATA.get_or_init(|| data::load_dir(Path::new(MNIST_DIR), Some(KnownDataset::Mnist)).unwrap())
 }
 
 /// MNIST cut to its first `train` training and `test` test samples.
@@ -134,7 +132,7 @@ fn the_command_prints_keras_lines_and_writes_metrics() {
             "--backend",
             "cpu",
             "--data",
-            MNIST,
+            MNIST_DIR,
             "--epochs",
             "1",
         ])
@@ -229,7 +227,7 @@ fn a_corrupt_file_gives_one_line_naming_it() {
         "t10k-images-idx3-ubyte.gz",
         "t10k-labels-idx1-ubyte.gz",
     ] {
-        std::fs::copy(Path::new(MNIST).join(name), dir.path().join(name)).unwrap();
+        std::fs::copy(Path::new(MNIST_DIR).join(name), dir.path().join(name)).unwrap();
     }
     // Cut the test labels short: a truncated gzip stream.
     let labels = dir.path().join("t10k-labels-idx1-ubyte.gz");
