@@ -5,7 +5,7 @@
 
 mod gpu_support;
 
-use gpu_mlp::engine::gpu::ops::mutant::{self, Mutant};
+use gpu_mlp::engine::gpu::kernels::mutant::{self, Mutant};
 use gpu_support::{gpu_mlp, Run};
 use std::path::Path;
 

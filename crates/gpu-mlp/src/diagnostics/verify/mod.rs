@@ -21,8 +21,8 @@ pub use kernels::{Grid, KernelCheck};
 pub use lockstep::{LockstepOptions, LockstepReport, LockstepRows};
 
 use crate::diagnostics::records::{AdapterRecord, BuildInfo, HostInfo};
-use crate::engine::gpu::kernels::KernelLab;
-use crate::engine::gpu::ops::mutant::{self, Mutant};
+use crate::engine::gpu::kernels::mutant::{self, Mutant};
+use crate::engine::gpu::KernelLab;
 use crate::engine::gpu::Pipelines;
 use crate::engine::gpu::{self, DeviceNeeds, GpuContext, GpuEngine, GpuOptions};
 use crate::engine::BackendChoice;
