@@ -2,13 +2,13 @@
 //! kernel's `Params`, step record and bindings against its WGSL (no adapter needed), then
 //! `verify`'s kernel grid on the adapter (every kernel and matmul variant against its CPU
 //! reference in `cpu::ops`, at ragged shapes, every plain product of a small sweep and a model's
-//! shapes, outputs poisoned with NaN; bounds in `verify::kernels`: products and softmax-CE 1e-5,
+//! shapes, outputs poisoned with NaN; bounds in `verify::kernel_grid`: products and softmax-CE 1e-5,
 //! optimizer updates 1e-6, gather, counts, predictions and the bits across variants exact), the
 //! grid failing on perturbed results, out-of-bounds calls refused, and the per-adapter tile choice.
 
 mod gpu_support;
 
-use gpu_mlp::diagnostics::verify::kernels::{check_kernels, Grid, KernelCheck};
+use gpu_mlp::diagnostics::verify::kernel_grid::{check_kernels, Grid, KernelCheck};
 use gpu_mlp::engine::cpu::ops;
 use gpu_mlp::engine::gpu::kernels::gather::Gather;
 use gpu_mlp::engine::gpu::kernels::matmul::{

@@ -31,7 +31,7 @@ impl Dispatch {
         let name = name.into();
         let pipeline = pipelines.get(&ctx.device, kernel)?;
         let group = pipelines
-            .layout::<K>()
+            .layout::<K>()?
             .bind(ctx, &name, kernel, bindings, steps);
         Ok(Self {
             name,

@@ -147,15 +147,18 @@ impl Pipelines {
     }
 
     /// The bind-group and pipeline layout of kernel `K`.
-    pub fn layout<K: Kernel>(&self) -> &Layout {
-        &self.module::<K>().layout
+    pub fn layout<K: Kernel>(&self) -> Result<&Layout, GpuError> {
+        Ok(&self.module::<K>()?.layout)
     }
 
-    fn module<K: Kernel>(&self) -> &KernelModule {
-        // Every `Kernel` is registered in `build`; a new one must be added there.
-        self.kernels
-            .get(K::NAME)
-            .unwrap_or_else(|| panic!("kernel {} is not registered in Pipelines::build", K::NAME))
+    /// Kernel `K`'s module and layout: every kernel is registered in `build`.
+    fn module<K: Kernel>(&self) -> Result<&KernelModule, GpuError> {
+        self.kernels.get(K::NAME).ok_or_else(|| {
+            GpuError::Device(format!(
+                "internal: kernel {} is not registered in Pipelines::build",
+                K::NAME
+            ))
+        })
     }
 
     /// The pipeline of `kernel`'s entry point and constants, compiled on first use (after its
@@ -188,7 +191,7 @@ impl Pipelines {
         if let Some(p) = cache.get(&key) {
             return Ok(p.clone());
         }
-        let kernel = self.module::<K>();
+        let kernel = self.module::<K>()?;
         let p = pipeline(device, &kernel.layout, &kernel.module, entry, &constants)?;
         cache.insert(key, p.clone());
         Ok(p)

@@ -6,7 +6,7 @@
 //! candidate variant (`MatmulVariant::ALL`) once per adapter, keeps the fastest, and remembers the
 //! choice in memory and in a small JSON file (`default_cache_file`), keyed by adapter, driver
 //! and shader source, so later runs start without measuring. Every tile computes the same bits
-//! (see shaders/matmul.wgsl; tested), so the choice changes speed only, never results.
+//! (see kernels/matmul/matmul.wgsl; tested), so the choice changes speed only, never results.
 
 use super::context::GpuContext;
 use super::kernels::matmul::MatmulVariant as Tile;

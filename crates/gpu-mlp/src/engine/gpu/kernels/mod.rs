@@ -46,7 +46,7 @@ macro_rules! numbered_enum {
             }
         }
 
-        impl $crate::engine::gpu::kernels::contract::Numbered for $name {
+        impl $crate::engine::gpu::kernels::mode::Numbered for $name {
             fn number(self) -> u32 {
                 self as u32
             }
@@ -113,6 +113,7 @@ mod binding;
 mod contract;
 pub mod gather;
 pub mod matmul;
+mod mode;
 pub mod mutant;
 pub mod optimizer;
 pub mod softmax_cross_entropy;
@@ -120,9 +121,10 @@ mod step;
 
 pub use binding::Layout;
 pub use contract::{
-    out_of_bounds, storage_slots, Access, Code, Kernel, Numbered, Shader, StorageBindings,
+    check_workgroups, out_of_bounds, storage_slots, Access, Kernel, Shader, StorageBindings,
     UniformParams,
 };
+pub use mode::{Code, Numbered};
 pub use step::{RowSource, StepRecord, STEP_RECORD_BYTES};
 
 /// The shared WGSL prelude (the `Step` struct, the dropout hash, the mutants), prepended to

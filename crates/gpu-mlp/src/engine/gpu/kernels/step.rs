@@ -1,7 +1,7 @@
 //! The step record: one training step's (or evaluation batch's) values, read by every kernel
 //! at a dynamic offset of the step table (the prelude's `Step`).
 
-use super::contract::Code;
+use super::mode::Code;
 
 /// Bytes of one step record in the shaders.
 pub const STEP_RECORD_BYTES: u64 = 48;

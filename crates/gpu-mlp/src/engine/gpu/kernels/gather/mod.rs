@@ -1,7 +1,8 @@
 //! The batch gather (`gather.wgsl`): a step's rows of the resident data set (u8 pixels
 //! normalised to f32, or f32 values as they are), and their labels.
 
-use super::contract::{check_workgroups, out_of_bounds, Code, Kernel, Shader};
+use super::contract::{check_workgroups, out_of_bounds, Kernel, Shader};
+use super::mode::Code;
 use super::step::{RowSource, StepRecord};
 use crate::data::{Inputs, Label};
 use crate::engine::gpu::buffers::{self, STORAGE};

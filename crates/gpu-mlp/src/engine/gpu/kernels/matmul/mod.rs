@@ -9,7 +9,8 @@ mod tiles;
 
 pub use tiles::{MatmulVariant, Product, Transpose, ENTRY_POINTS};
 
-use super::contract::{check_workgroups, out_of_bounds, Code, Kernel, Shader};
+use super::contract::{check_workgroups, out_of_bounds, Kernel, Shader};
+use super::mode::Code;
 use super::step::StepRecord;
 use crate::error::GpuError;
 use crate::model::dropout::DropoutMask;

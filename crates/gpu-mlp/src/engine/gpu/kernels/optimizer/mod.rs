@@ -1,6 +1,7 @@
 //! The optimizer update over the flat parameter buffer (`optimizer.wgsl`).
 
-use super::contract::{check_workgroups, out_of_bounds, Code, Kernel, Shader};
+use super::contract::{check_workgroups, out_of_bounds, Kernel, Shader};
+use super::mode::Code;
 use super::step::StepRecord;
 use crate::error::GpuError;
 use crate::model::optimizer::Optimizer;

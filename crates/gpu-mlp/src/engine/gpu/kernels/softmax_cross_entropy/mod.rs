@@ -1,7 +1,8 @@
 //! Softmax + sparse cross-entropy + dlogits in one pass, the step's loss sum and correct count
 //! written to its slot (`softmax_cross_entropy.wgsl`).
 
-use super::contract::{check_workgroups, out_of_bounds, Code, Kernel, Shader};
+use super::contract::{check_workgroups, out_of_bounds, Kernel, Shader};
+use super::mode::Code;
 use super::step::StepRecord;
 use crate::error::GpuError;
 
