@@ -191,3 +191,14 @@ def test_tf_names_and_keras_imports():
     assert model.count_params() == 8 * 5 + 5 + 5 * 3 + 3
     onehot = keras.utils.to_categorical([0, 2, 1])
     assert onehot.dtype == np.float32 and onehot.tolist() == [[1, 0, 0], [0, 0, 1], [0, 1, 0]]
+
+
+def test_what_keras_has_and_gpu_mlp_does_not_is_named():
+    for make, what in [
+        (lambda: keras.optimizers.RMSprop(), "RMSprop"),
+        (lambda: keras.losses.BinaryCrossentropy(), "BinaryCrossentropy"),
+        (lambda: keras.callbacks.TensorBoard(), "TensorBoard"),
+        (lambda: keras.Model(inputs=None, outputs=None), "Sequential"),
+    ]:
+        with pytest.raises(NotImplementedError, match=what):
+            make()

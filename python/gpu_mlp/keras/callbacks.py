@@ -180,3 +180,11 @@ class LambdaCallback(Callback):
         self.on_train_end = on_train_end or noop
 
 
+def __getattr__(name):
+    # TensorBoard, ReduceLROnPlateau ...: a clear error instead of an AttributeError.
+    if name[:1].isupper():
+        raise NotImplementedError(
+            f"keras.callbacks.{name} is not supported by gpu-mlp; use EarlyStopping, "
+            "ModelCheckpoint or LambdaCallback"
+        )
+    raise AttributeError(f"module 'gpu_mlp.keras.callbacks' has no attribute {name!r}")

@@ -113,3 +113,13 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False):
     return CategoricalCrossentropy(from_logits=from_logits)(y_true, y_pred)
+
+
+def __getattr__(name):
+    # BinaryCrossentropy, MeanSquaredError ...: a clear error instead of an AttributeError.
+    if name[:1].isupper():
+        raise NotImplementedError(
+            f"keras.losses.{name} is not supported by gpu-mlp; use "
+            "SparseCategoricalCrossentropy or CategoricalCrossentropy"
+        )
+    raise AttributeError(f"module 'gpu_mlp.keras.losses' has no attribute {name!r}")

@@ -452,7 +452,17 @@ class Sequential:
         network.save(str(filepath))
 
 
-Model = Sequential
+class Model(Sequential):
+    """``keras.Model``: gpu-mlp builds the layers of a ``Sequential``; the functional API
+    (``Model(inputs, outputs)``) and subclassing with ``call`` are refused."""
+
+    def __init__(self, *args, **kwargs):
+        if args or "inputs" in kwargs or "outputs" in kwargs or hasattr(self, "call"):
+            raise NotImplementedError(
+                "keras.Model(inputs, outputs) and Model subclasses are not supported by "
+                "gpu-mlp; build the network as a keras.Sequential([...])"
+            )
+        super().__init__(**kwargs)
 
 # The engine every model trains on: set with gpu_mlp.keras.models.use_backend.
 _backend = "auto"

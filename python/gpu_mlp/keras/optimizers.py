@@ -90,3 +90,12 @@ def get(identifier):
     raise ValueError(
         f"optimizer={identifier!r} is not supported by gpu-mlp; use 'adam', 'adamw' or 'sgd'"
     )
+
+
+def __getattr__(name):
+    # RMSprop, Adagrad, Nadam ...: a clear error instead of an AttributeError.
+    if name[:1].isupper():
+        raise NotImplementedError(
+            f"keras.optimizers.{name} is not supported by gpu-mlp; use Adam, AdamW or SGD"
+        )
+    raise AttributeError(f"module 'gpu_mlp.keras.optimizers' has no attribute {name!r}")
