@@ -196,3 +196,11 @@ def test_the_gpu_engine_trains_as_the_cpu_engine(blobs):
             raise
     assert runs["vulkan"]._network.engine.startswith("vulkan")
     np.testing.assert_allclose(runs["vulkan"].loss_curve_, runs["cpu"].loss_curve_, rtol=1e-5)
+
+
+def test_a_diverging_run_is_a_value_error_and_keeps_no_broken_engine(blobs):
+    X, y = blobs
+    est = quick(learning_rate_init=1e9, max_iter=5)
+    with pytest.raises(ValueError, match="diverged.*lower learning rate"):
+        est.fit(X * 1e6, y)
+    fit_quietly(quick(), X, y)

@@ -8,11 +8,15 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// The Python exception for a library error.
 pub fn to_py(error: Error) -> PyErr {
-    let message = error.to_string();
+    // The command line's flag is not what a Python user sets (learning_rate[_init]).
+    let message = error.to_string().replace(" (--lr)", "");
     match error {
-        Error::Config(_) | Error::Data(_) | Error::Checkpoint(_) | Error::Image(_) => {
-            PyValueError::new_err(message)
-        }
+        // scikit-learn raises ValueError when the solver's weights become non-finite.
+        Error::Config(_)
+        | Error::Data(_)
+        | Error::Checkpoint(_)
+        | Error::Image(_)
+        | Error::Diverged { .. } => PyValueError::new_err(message),
         Error::Read { .. } | Error::Write { .. } => PyOSError::new_err(message),
         _ => PyRuntimeError::new_err(message),
     }
