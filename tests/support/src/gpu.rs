@@ -4,7 +4,7 @@
 
 use gpu_mlp::data::{Dataset, KnownDataset, Samples};
 use gpu_mlp::diagnostics::verify::norm::ErrorNorm;
-use gpu_mlp::engine::gpu::kernels::KernelLab;
+use gpu_mlp::engine::gpu::KernelLab;
 use gpu_mlp::engine::gpu::{DeviceNeeds, GpuContext};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -175,7 +175,7 @@ pub fn gpu_mlp(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = std::process::Command::new(crate::binary());
     cmd.args(args)
         .env_remove(gpu_mlp::diagnostics::verify::PERTURB_ENV)
-        .env_remove(gpu_mlp::engine::gpu::ops::mutant::ENV);
+        .env_remove(gpu_mlp::engine::gpu::kernels::mutant::ENV);
     for (k, v) in env {
         cmd.env(k, v);
     }
