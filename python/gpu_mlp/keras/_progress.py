@@ -1,5 +1,5 @@
 """Keras 3's console lines, written through ``sys.stdout`` (so a Jupyter cell shows them):
-``Epoch 1/5`` then ``1875/1875 ━━━━━━━━━━━━━━━━━━━━ 3s 1ms/step - accuracy: 0.9 - loss: 0.3``,
+``Epoch 1/5`` then ``1875/1875 ━━━━━━━━━━ 3s 1ms/step - accuracy: 0.9 - loss: 0.3``,
 redrawn as the epoch runs where the output is a terminal or a notebook."""
 
 import sys

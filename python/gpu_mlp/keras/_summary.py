@@ -70,7 +70,8 @@ def rebuilt(network, compile=True):
     meta = json.loads(network.metadata.get("keras", "{}") or "{}")
     rows, cols = network.input_shape
     channels = network.channels
-    default_shape = [rows, cols] + ([channels] if channels > 1 else []) if rows > 1 else [network.inputs]
+    image = [rows, cols] + ([channels] if channels > 1 else [])
+    default_shape = image if rows > 1 else [network.inputs]
     shape = tuple(meta.get("input_shape") or default_shape)
     layers = [_layers.Input(shape=shape)]
     if len(shape) > 1:

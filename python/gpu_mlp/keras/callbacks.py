@@ -3,6 +3,7 @@ rules. They run after each epoch with that epoch's weights at hand (``model.get_
 
 import warnings
 
+from ._refused import refuse_missing
 
 
 class Callback:
@@ -180,11 +181,8 @@ class LambdaCallback(Callback):
         self.on_train_end = on_train_end or noop
 
 
-def __getattr__(name):
-    # TensorBoard, ReduceLROnPlateau ...: a clear error instead of an AttributeError.
-    if name[:1].isupper():
-        raise NotImplementedError(
-            f"keras.callbacks.{name} is not supported by gpu-mlp; use EarlyStopping, "
-            "ModelCheckpoint or LambdaCallback"
-        )
-    raise AttributeError(f"module 'gpu_mlp.keras.callbacks' has no attribute {name!r}")
+__getattr__ = refuse_missing(
+    "callbacks",
+    "runs a few callbacks",
+    "EarlyStopping, ModelCheckpoint or LambdaCallback",
+)

@@ -6,6 +6,8 @@ import collections
 
 import numpy as np
 
+from ._refused import refuse_missing
+
 _counts = collections.Counter()
 
 
@@ -167,11 +169,8 @@ class Softmax(Activation):
             raise ValueError(f"Softmax '{self.name}': only axis=-1 is supported")
 
 
-def __getattr__(name):
-    # Conv2D, LSTM, BatchNormalization ...: a clear error instead of an AttributeError.
-    if name[:1].isupper():
-        raise NotImplementedError(
-            f"keras.layers.{name} cannot be built by gpu-mlp, which trains dense networks "
-            "(Input, Flatten, Rescaling, Dense, Dropout, Activation, ReLU, Softmax)"
-        )
-    raise AttributeError(f"module 'gpu_mlp.keras.layers' has no attribute {name!r}")
+__getattr__ = refuse_missing(
+    "layers",
+    "trains dense networks",
+    "Input, Flatten, Rescaling, Dense, Dropout, Activation, ReLU or Softmax",
+)

@@ -4,6 +4,7 @@ rows), on probabilities or, with ``from_logits=True``, on logits."""
 import numpy as np
 
 from .._tensor import tensor
+from ._refused import refuse_missing
 
 _EPSILON = 1e-7
 
@@ -67,7 +68,8 @@ class Loss:
         if sample_weight is not None:
             raise ValueError(f"{self.name}: sample_weight is not supported by gpu-mlp")
         y_pred = np.asarray(y_pred)
-        return tensor(np.float32(self.per_sample(self.labels(y_true, y_pred.shape[1]), y_pred).mean()))
+        labels = self.labels(y_true, y_pred.shape[1])
+        return tensor(np.float32(self.per_sample(labels, y_pred).mean()))
 
     def get_config(self):
         return {"name": self.name, "from_logits": self.from_logits}
@@ -115,11 +117,8 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False):
     return CategoricalCrossentropy(from_logits=from_logits)(y_true, y_pred)
 
 
-def __getattr__(name):
-    # BinaryCrossentropy, MeanSquaredError ...: a clear error instead of an AttributeError.
-    if name[:1].isupper():
-        raise NotImplementedError(
-            f"keras.losses.{name} is not supported by gpu-mlp; use "
-            "SparseCategoricalCrossentropy or CategoricalCrossentropy"
-        )
-    raise AttributeError(f"module 'gpu_mlp.keras.losses' has no attribute {name!r}")
+__getattr__ = refuse_missing(
+    "losses",
+    "trains softmax classifiers",
+    "SparseCategoricalCrossentropy or CategoricalCrossentropy",
+)

@@ -120,7 +120,8 @@ class Sequential:
             self._inner.build((None,) + tuple(self._input_shape))
         elif self._own_network is None:
             rows, cols, channels = _image_shape(self._input_shape)
-            network = _core.Network(rows * cols * channels, st.hidden, st.classes, st.dropout, _seed())
+            inputs = rows * cols * channels
+            network = _core.Network(inputs, st.hidden, st.classes, st.dropout, _seed())
             network.set_input(rows, cols, channels, "pixels" if st.rescale else "none")
             self._own_network = network
         self._structure = st
@@ -185,8 +186,8 @@ class Sequential:
             np.prod(self._input_shape)
         ):
             raise ValueError(
-                f"{self.name} expects input of shape (None, {', '.join(map(str, self._input_shape))}), "
-                f"got {tuple(x.shape)}"
+                f"{self.name} expects input of shape (None, "
+                f"{', '.join(map(str, self._input_shape))}), got {tuple(x.shape)}"
             )
         if self._structure.rescale:
             if x.dtype == np.uint8:

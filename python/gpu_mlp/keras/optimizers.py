@@ -1,5 +1,7 @@
 """``keras.optimizers``: Adam, AdamW and plain SGD with Keras's defaults and formulas."""
 
+from ._refused import refuse_missing
+
 _REFUSED = ("clipnorm", "clipvalue", "global_clipnorm", "use_ema", "loss_scale_factor")
 
 
@@ -92,10 +94,8 @@ def get(identifier):
     )
 
 
-def __getattr__(name):
-    # RMSprop, Adagrad, Nadam ...: a clear error instead of an AttributeError.
-    if name[:1].isupper():
-        raise NotImplementedError(
-            f"keras.optimizers.{name} is not supported by gpu-mlp; use Adam, AdamW or SGD"
-        )
-    raise AttributeError(f"module 'gpu_mlp.keras.optimizers' has no attribute {name!r}")
+__getattr__ = refuse_missing(
+    "optimizers",
+    "trains with Adam, AdamW or plain SGD",
+    "Adam, AdamW or SGD",
+)
