@@ -57,8 +57,8 @@ fn epoch(c: &mut Criterion) {
         ] {
             let spec = ModelSpec::new(784, hidden, 10, dropout).unwrap();
             let optimizer = Optimizer::adam(1e-3);
-            let mut engine = CpuEngine::new(&spec, optimizer, batch).unwrap();
-            engine.set_parameters(&spec.init_parameters(1)).unwrap();
+            let init = spec.init_parameters(1);
+            let mut engine = CpuEngine::new(&spec, &init, optimizer, batch).unwrap();
             engine.load_split(Split::Train, &data).unwrap();
             let mut planner = EpochPlanner::new(1, SAMPLES, batch, optimizer);
             group.bench_function(name, |b| {

@@ -6,10 +6,11 @@ mod support;
 
 use gpu_mlp::data::Dataset;
 use gpu_mlp::engine::cpu::CpuEngine;
-use gpu_mlp::engine::{Engine, StepPlan};
+use gpu_mlp::engine::StepPlan;
 use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::training::early_stopping::{EarlyStopping, Monitor};
 use gpu_mlp::training::{self, EpochPlanner, Silent, TrainConfig, TrainReport};
+use gpu_mlp::{BackendChoice, Trainer};
 
 /// Every step of `epochs` epochs of `config` over `rows` rows.
 fn planned_steps(config: &TrainConfig, rows: usize) -> Vec<StepPlan> {
@@ -102,11 +103,11 @@ fn a_constant_schedule_plans_the_unscheduled_bits() {
 fn train_cpu(config: &TrainConfig, data: &Dataset, hidden: usize) -> TrainReport {
     let spec =
         gpu_mlp::model::ModelSpec::new(data.features(), vec![hidden], data.classes(), 0.0).unwrap();
-    let mut engine = CpuEngine::new(&spec, config.optimizer, config.batch_size).unwrap();
-    engine
-        .set_parameters(&spec.init_parameters(config.seed))
-        .unwrap();
-    training::run(config, data, &mut engine, &mut Silent).unwrap()
+    Trainer::new(spec)
+        .config(config.clone())
+        .backend(BackendChoice::Cpu)
+        .fit(data, &mut Silent)
+        .unwrap()
 }
 
 #[test]
@@ -313,8 +314,7 @@ fn adamw_takes_lr_times_w_of_each_parameter_before_the_adam_step() {
             optimizer,
             ..TrainConfig::default()
         };
-        let mut engine = CpuEngine::new(&spec, optimizer, 1).unwrap();
-        engine.set_parameters(&init).unwrap();
+        let mut engine = CpuEngine::new(&spec, &init, optimizer, 1).unwrap();
         training::run(&config, &data, &mut engine, &mut Silent)
             .unwrap()
             .parameters
@@ -407,8 +407,9 @@ fn parameters_and_moments_carried_to_a_fresh_cpu_engine_continue_bit_for_bit() {
     let data = support::small_mnist(300, 10);
     let spec = gpu_mlp::model::ModelSpec::new(784, vec![32], 10, 0.2).unwrap();
     let opt = Optimizer::adam(2e-3);
-    let mut first = CpuEngine::new(&spec, opt, 25).unwrap();
-    let mut second = CpuEngine::new(&spec, opt, 25).unwrap();
+    let init = spec.init_parameters(4);
+    let mut first = CpuEngine::new(&spec, &init, opt, 25).unwrap();
+    let mut second = CpuEngine::new(&spec, &init, opt, 25).unwrap();
     support::assert_moments_carry_over(&mut first, &mut second, &spec, opt, &data.train);
 }
 

@@ -6,7 +6,6 @@ mod support;
 use gpu_mlp::checkpoint::{self, Checkpoint, CheckpointError};
 use gpu_mlp::data::{Dataset, Samples};
 use gpu_mlp::engine::cpu::CpuEngine;
-use gpu_mlp::engine::Engine;
 use gpu_mlp::error::Error;
 use gpu_mlp::inference::classifier::{top_k, Classifier};
 use gpu_mlp::inference::preprocess;
@@ -265,8 +264,8 @@ fn a_mnist_image_survives_preprocessing_almost_unchanged() {
 fn evaluation_of_the_saved_model_matches_the_end_of_training() {
     let (ckpt, report) = trained();
     let loaded = saved_and_loaded(ckpt);
-    let mut engine = CpuEngine::new(&loaded.spec, Optimizer::adam(1e-3), 1).unwrap();
-    engine.set_parameters(&loaded.parameters).unwrap();
+    let mut engine =
+        CpuEngine::new(&loaded.spec, &loaded.parameters, Optimizer::adam(1e-3), 1).unwrap();
     let r = eval::evaluate(&mut engine, &loaded, &mnist().test).unwrap();
     assert_eq!(r.evaluation.correct, report.test.correct);
     assert_eq!(r.evaluation.predictions, report.test.predictions);

@@ -100,7 +100,9 @@ fn spec_for(data: &Dataset) -> ModelSpec {
 }
 
 fn train_cpu(data: &Dataset) -> TrainReport {
-    let mut engine = CpuEngine::new(&spec_for(data), Optimizer::adam(1e-3), 32).unwrap();
+    let spec = spec_for(data);
+    let mut engine =
+        CpuEngine::new(&spec, &spec.init_parameters(7), Optimizer::adam(1e-3), 32).unwrap();
     train_on(data, &mut engine)
 }
 
@@ -113,6 +115,7 @@ fn gpu(data: &Dataset) -> Option<GpuEngine> {
             lab.ctx.clone(),
             Some(lab.pipes.clone()),
             &spec_for(data),
+            &spec_for(data).init_parameters(7),
             Optimizer::adam(1e-3),
             32,
             GpuOptions::default(),
@@ -389,7 +392,9 @@ fn a_float_csv_with_text_labels_is_standardised_and_trains_on_both_engines() {
     );
     assert_eq!((&given.train, &given.test), (&d.train, &d.test));
 
-    let mut cpu = CpuEngine::new(&spec_for(&d), Optimizer::adam(1e-3), 32).unwrap();
+    let spec = spec_for(&d);
+    let mut cpu =
+        CpuEngine::new(&spec, &spec.init_parameters(7), Optimizer::adam(1e-3), 32).unwrap();
     let cpu = train_for(10, &d, &mut cpu);
     assert!(cpu.test.accuracy() > 0.9, "cpu: {}", cpu.test.accuracy());
     if let Some(mut engine) = gpu(&d) {

@@ -16,7 +16,8 @@ use gpu_mlp::inference::classifier::Classifier;
 use gpu_mlp::inference::preprocess::{self, Preprocess};
 use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::training::{self, Silent, TrainConfig};
+use gpu_mlp::training::{Silent, TrainConfig};
+use gpu_mlp::{BackendChoice, Trainer};
 use gpu_mlp_cli::cli::{Cli, Command as CliCommand};
 use gpu_mlp_cli::commands::{draw, eval, show};
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
@@ -50,19 +51,19 @@ fn train_model(data: &Dataset, hidden: usize) -> Checkpoint {
         optimizer: Optimizer::adam(0.01),
         ..TrainConfig::default()
     };
-    let mut engine = CpuEngine::new(&spec, config.optimizer, config.batch_size).unwrap();
-    engine
-        .set_parameters(&spec.init_parameters(config.seed))
+    let report = Trainer::new(spec.clone())
+        .config(config)
+        .backend(BackendChoice::Cpu)
+        .fit(data, &mut Silent)
         .unwrap();
-    let report = training::run(&config, data, &mut engine, &mut Silent).unwrap();
     Checkpoint::for_dataset(spec, report.parameters, data)
 }
 
 /// What the engine says of `samples` with `ckpt`'s parameters: probabilities (sample by
 /// sample, `classes` each) and the evaluation's predicted classes.
 fn engine_view(ckpt: &Checkpoint, samples: &Samples) -> (Vec<f32>, Vec<u32>) {
-    let mut engine = CpuEngine::new(&ckpt.spec, Optimizer::adam(1e-3), 1).unwrap();
-    engine.set_parameters(&ckpt.parameters).unwrap();
+    let mut engine =
+        CpuEngine::new(&ckpt.spec, &ckpt.parameters, Optimizer::adam(1e-3), 1).unwrap();
     let probabilities = (0..samples.count)
         .flat_map(|i| engine.predict_probabilities(&samples.input(i)))
         .collect();
@@ -594,8 +595,8 @@ fn eval_gives_idx_pixels_to_a_standardised_model_in_its_own_scaling() {
     let ckpt = train_model(&trained_on, 8);
     let model = saved(dir.path(), "rows.safetensors", &ckpt);
 
-    let mut engine = CpuEngine::new(&ckpt.spec, Optimizer::adam(1e-3), 1).unwrap();
-    engine.set_parameters(&ckpt.parameters).unwrap();
+    let mut engine =
+        CpuEngine::new(&ckpt.spec, &ckpt.parameters, Optimizer::adam(1e-3), 1).unwrap();
     engine.load_split(Split::Test, &trained_on.test).unwrap();
     let e = engine
         .evaluate(Split::Test, 0..trained_on.test.count)

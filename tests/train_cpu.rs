@@ -9,6 +9,7 @@ use gpu_mlp::engine::Engine;
 use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::training::{self, Silent, TrainConfig, TrainReport};
+use gpu_mlp::{BackendChoice, Trainer};
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -34,11 +35,11 @@ fn mnist_head(train: usize, test: usize) -> Dataset {
 
 fn train(data: &Dataset, hidden: Vec<usize>, dropout: f32, config: &TrainConfig) -> TrainReport {
     let spec = ModelSpec::new(data.features(), hidden, data.classes(), dropout).unwrap();
-    let mut engine = CpuEngine::new(&spec, config.optimizer, config.batch_size).unwrap();
-    engine
-        .set_parameters(&spec.init_parameters(config.seed))
-        .unwrap();
-    training::run(config, data, &mut engine, &mut Silent).unwrap()
+    Trainer::new(spec)
+        .config(config.clone())
+        .backend(BackendChoice::Cpu)
+        .fit(data, &mut Silent)
+        .unwrap()
 }
 
 fn config(epochs: usize, batch_size: usize, validation_split: f64, seed: u64) -> TrainConfig {
@@ -86,8 +87,8 @@ fn the_last_short_batch_is_trained_on() {
     // 1000 rows in batches of 300: steps of 300, 300, 300 and 100.
     let small = mnist_head(1000, 100);
     let spec = ModelSpec::new(784, vec![8], 10, 0.0).unwrap();
-    let mut engine = CpuEngine::new(&spec, Optimizer::adam(1e-3), 300).unwrap();
-    engine.set_parameters(&spec.init_parameters(1)).unwrap();
+    let init = spec.init_parameters(1);
+    let mut engine = CpuEngine::new(&spec, &init, Optimizer::adam(1e-3), 300).unwrap();
     engine
         .load_split(gpu_mlp::engine::Split::Train, &small.train)
         .unwrap();

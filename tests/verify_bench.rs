@@ -352,6 +352,7 @@ fn timestamps_agree(features: wgpu::Features) -> bool {
         Arc::clone(&ctx),
         None,
         &spec,
+        &spec.init_parameters(1),
         Optimizer::adam(1e-3),
         batch,
         GpuOptions::default(),
@@ -367,9 +368,6 @@ fn timestamps_agree(features: wgpu::Features) -> bool {
         features: 784,
     };
     engine.load_split(Split::Train, &data).expect("load");
-    engine
-        .set_parameters(&spec.init_parameters(1))
-        .expect("init");
     let Some(method) = timestamp_method(&ctx) else {
         // What can be checked without timestamps: the profile is refused, not made up.
         assert!(engine.profile_step_timestamps(2).is_err());

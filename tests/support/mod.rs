@@ -5,11 +5,11 @@
 
 use gpu_mlp::checkpoint::Checkpoint;
 use gpu_mlp::data::{self, Dataset, KnownDataset, Samples};
-use gpu_mlp::engine::cpu::CpuEngine;
 use gpu_mlp::engine::Engine;
 use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::training::{self, Silent, TrainConfig, TrainReport};
+use gpu_mlp::training::{self, Silent, TrainConfig, TrainReport, Trainer};
+use gpu_mlp::BackendChoice;
 use image::{Rgb, RgbImage};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -77,11 +77,11 @@ pub fn trained() -> &'static (Checkpoint, TrainReport) {
         let data = mnist();
         let spec = ModelSpec::new(data.features(), vec![64], data.classes(), 0.0).unwrap();
         let cfg = config();
-        let mut engine = CpuEngine::new(&spec, cfg.optimizer, cfg.batch_size).unwrap();
-        engine
-            .set_parameters(&spec.init_parameters(cfg.seed))
+        let report = Trainer::new(spec.clone())
+            .config(cfg.clone())
+            .backend(BackendChoice::Cpu)
+            .fit(data, &mut Silent)
             .unwrap();
-        let report = training::run(&cfg, data, &mut engine, &mut Silent).unwrap();
         assert!(
             report.test.accuracy() > 0.9,
             "the fixture model should learn MNIST, got {}",

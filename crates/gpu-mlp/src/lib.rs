@@ -94,4 +94,6 @@ pub use error::{Error, Result};
 pub use inference::classifier::{top_k, Classifier};
 pub use model::optimizer::Optimizer;
 pub use model::{DenseLayer, ModelSpec};
-pub use training::{run as train, EpochRecord, Observer, Silent, TrainConfig, TrainReport};
+pub use training::{
+    run as train, EpochRecord, Observer, Silent, TrainConfig, TrainReport, Trainer,
+};

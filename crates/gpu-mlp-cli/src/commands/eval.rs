@@ -154,9 +154,8 @@ pub fn test_for_model<'a>(data: &'a Dataset, ckpt: &Checkpoint) -> Result<Cow<'a
 /// the checkpoint's parameters.
 fn engine_for(engine: &EngineArgs, ckpt: &Checkpoint) -> Result<Box<dyn Engine>> {
     // Evaluation takes no optimizer step; the optimizer and training batch size are unused.
-    let mut opened = super::open_engine(engine, &ckpt.spec, Optimizer::adam(1e-3), 1)?.engine;
-    opened.set_parameters(&ckpt.parameters)?;
-    Ok(opened)
+    let optimizer = Optimizer::adam(1e-3);
+    Ok(super::open_engine(engine, &ckpt.spec, &ckpt.parameters, optimizer, 1)?.engine)
 }
 
 /// Evaluates `ckpt` on `test` with `engine` (which holds the checkpoint's parameters).

@@ -9,7 +9,7 @@ use gpu_mlp::error::{ConfigError, Error, Result};
 use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::training::early_stopping::{EarlyStopping, Monitor};
 use gpu_mlp::training::resume::{self, ResumeState};
-use gpu_mlp::training::{self, Observer, Observers, Progress, TrainConfig, TrainReport};
+use gpu_mlp::training::{Observer, Observers, Progress, TrainConfig, TrainReport, Trainer};
 use std::path::Path;
 
 pub fn optimizer_from(args: &TrainArgs) -> Optimizer {
@@ -94,16 +94,19 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
         )?;
     }
     let (train_rows, val_rows) = config.split_rows(data.train.count);
-    // A batch larger than the training split is the whole split: the engine needs no more.
-    let engine_batch = config.batch_size.min(train_rows.max(1));
-    let mut engine = super::open_engine(&args.engine, &spec, optimizer, engine_batch)?.engine;
-    engine.set_parameters(&initial_parameters)?;
+    let mut trainer = Trainer::new(spec.clone())
+        .config(config.clone())
+        .engine(super::engine_options(&args.engine)?)
+        .parameters(initial_parameters);
     if let Some(moments) = outputs
         .resume()
-        .and_then(|(_, state)| state.moments.as_ref())
+        .and_then(|(_, state)| state.moments.clone())
     {
-        engine.set_optimizer_state(moments)?;
+        trainer = trainer.optimizer_state(moments);
     }
+    let opened = trainer.open(&data)?;
+    super::say_note(&opened);
+    let mut engine = opened.engine;
     // An IDX data set's test part is its t10k files, as ever; any other origin is said.
     let test_from = match (&test_origin, data.source) {
         (TestOrigin::Own, SourceKind::Idx) => String::new(),
@@ -168,7 +171,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     let mut outputs_observer = outputs.observer(args, &data, &spec, &engine_name, settings);
     let mut recorder = Recorder::new(progress.history.clone());
     let mut observers = Observers(vec![&mut reporter, &mut outputs_observer, &mut recorder]);
-    let result = training::run_from(&config, &data, engine.as_mut(), &mut observers, progress);
+    let result = trainer.fit_on(engine.as_mut(), &data, &mut observers, progress);
     let (history, test) = recorder.into_results();
     let result = result.and_then(|report| outputs_observer.finish(&report).map(|()| report));
     if let Some(path) = &args.summary_json {

@@ -5,5 +5,7 @@ pub mod early_stopping;
 pub mod resume;
 mod run;
 pub mod schedule;
+mod trainer;
 
 pub use run::*;
+pub use trainer::Trainer;
