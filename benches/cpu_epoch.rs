@@ -35,12 +35,9 @@ fn batch_sizes() -> Vec<usize> {
 
 fn synthetic_mnist() -> Samples {
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
-    Samples {
-        inputs: gpu_mlp::data::Inputs::Pixels((0..SAMPLES * 784).map(|_| rng.random()).collect()),
-        labels: (0..SAMPLES).map(|_| rng.random_range(0..10)).collect(),
-        count: SAMPLES,
-        features: 784,
-    }
+    let pixels = (0..SAMPLES * 784).map(|_| rng.random()).collect();
+    let labels = (0..SAMPLES).map(|_| rng.random_range(0..10)).collect();
+    Samples::pixels(pixels, labels, 784).unwrap()
 }
 
 fn epoch(c: &mut Criterion) {

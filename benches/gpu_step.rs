@@ -32,12 +32,12 @@ fn data(n: usize) -> Samples {
         x ^= x << 5;
         x
     };
-    Samples {
-        inputs: gpu_mlp::data::Inputs::Pixels((0..n * 784).map(|_| next() as u8).collect()),
-        labels: (0..n).map(|_| (next() % 10) as u16).collect(),
-        count: n,
-        features: 784,
-    }
+    Samples::new(
+        gpu_mlp::data::Inputs::Pixels((0..n * 784).map(|_| next() as u8).collect()),
+        (0..n).map(|_| (next() % 10) as u16).collect(),
+        784,
+    )
+    .expect("samples")
 }
 
 /// `steps` full batches over the first `batch` samples.

@@ -65,7 +65,7 @@ fn main() -> gpu_mlp::Result<()> {
     println!(
         "{} on {} - {}",
         spec.describe(),
-        data.name,
+        data.name(),
         engine.describe()
     );
     let start = gpu_mlp::training::Progress::new(trainer.settings());

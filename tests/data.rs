@@ -76,28 +76,29 @@ fn errors_raw_and_gzipped<T: std::fmt::Debug>(
 /// A small data set folder: `train` and `test` samples of `rows × cols` images.
 fn write_set(dir: &Path, rows: usize, cols: usize, train_labels: &[u8], test_labels: &[u8]) {
     let f = rows * cols;
-    let set = Dataset {
-        name: "t".into(),
-        class_names: vec![],
-        rows,
-        cols,
-        channels: 1,
-        source: gpu_mlp::data::SourceKind::Idx,
-        scaling: gpu_mlp::data::Scaling::Pixels,
-        train: Samples::pixels(
+    // A name for every u8 label: the files hold whatever labels the test gives.
+    let set = Dataset::new(
+        "t",
+        (0..256).map(|c: u32| c.to_string()).collect(),
+        (rows, cols),
+        Samples::pixels(
             pixels(train_labels.len() * f),
             train_labels.iter().map(|&l| u16::from(l)).collect(),
             f,
         )
         .expect("train samples"),
-        test: Samples::pixels(
+        Samples::pixels(
             pixels(test_labels.len() * f),
             test_labels.iter().map(|&l| u16::from(l)).collect(),
             f,
         )
         .expect("test samples"),
-        dir: dir.to_path_buf(),
-    };
+    )
+    .expect("a data set")
+    .with_origin(
+        gpu_mlp::data::SourceKind::Idx,
+        gpu_mlp::data::Scaling::Pixels,
+    );
     data::write_dir(dir, &set, Compression::Gzip).expect("write data set");
 }
 
@@ -129,8 +130,11 @@ fn round_trip_raw_and_gzip_detected_by_content() {
         assert_eq!(idx::read_labels(&lab).unwrap(), labels);
 
         let (samples, rows, cols) = idx::read_samples(&img, &lab).unwrap();
-        assert_eq!((rows, cols, samples.count, samples.features), (3, 4, 5, 12));
-        assert_eq!(samples.inputs.pixels().unwrap()[12..24], px[12..24]);
+        assert_eq!(
+            (rows, cols, samples.count(), samples.features()),
+            (3, 4, 5, 12)
+        );
+        assert_eq!(samples.inputs().pixels().unwrap()[12..24], px[12..24]);
     }
     // Atomic writes leave no temporary files behind.
     let mut names: Vec<_> = std::fs::read_dir(tmp.path())
@@ -160,18 +164,24 @@ fn write_dir_then_load_dir_unknown_folder() {
     let dir = tmp.path().join("my-digits");
     write_set(&dir, 2, 3, &[0, 1, 4, 2], &[4, 0]);
     let d = data::load_dir(&dir, None).unwrap();
-    assert_eq!(d.name, "my-digits");
-    assert_eq!(d.class_names, ["0", "1", "2", "3", "4"]);
-    assert_eq!((d.rows, d.cols, d.features(), d.classes()), (2, 3, 6, 5));
-    assert_eq!((d.train.count, d.test.count), (4, 2));
-    assert_eq!(d.train.inputs.pixels(), Some(&pixels(4 * 6)[..]));
-    assert_eq!(d.test.labels, [4, 0]);
-    assert_eq!(d.dir, dir);
+    assert_eq!(d.name(), "my-digits");
+    assert_eq!(d.class_names(), ["0", "1", "2", "3", "4"]);
+    assert_eq!(
+        (d.rows(), d.cols(), d.features(), d.classes()),
+        (2, 3, 6, 5)
+    );
+    assert_eq!((d.train().count(), d.test().count()), (4, 2));
+    assert_eq!(d.train().inputs().pixels(), Some(&pixels(4 * 6)[..]));
+    assert_eq!(d.test().labels(), [4, 0]);
+    assert_eq!(d.dir(), dir);
 
     // Only label 0 in the data: still at least two classes.
     let dir2 = tmp.path().join("one-class");
     write_set(&dir2, 1, 1, &[0, 0], &[0]);
-    assert_eq!(data::load_dir(&dir2, None).unwrap().class_names, ["0", "1"]);
+    assert_eq!(
+        data::load_dir(&dir2, None).unwrap().class_names(),
+        ["0", "1"]
+    );
 
     // Through `load` and a hint: the known names are used.
     let d = data::load(
@@ -182,8 +192,8 @@ fn write_dir_then_load_dir_unknown_folder() {
         &LoadOptions::default(),
     )
     .unwrap();
-    assert_eq!(d.name, "fashion-mnist");
-    assert_eq!(d.class_names[4], "Coat");
+    assert_eq!(d.name(), "fashion-mnist");
+    assert_eq!(d.class_names()[4], "Coat");
 }
 
 #[test]
@@ -199,7 +209,7 @@ fn gz_preferred_when_both_exist() {
     let files = data::find_files(tmp.path()).unwrap();
     assert!(files.train_labels.ends_with("train-labels-idx1-ubyte.gz"));
     assert_eq!(
-        data::load_dir(tmp.path(), None).unwrap().train.labels,
+        data::load_dir(tmp.path(), None).unwrap().train().labels(),
         [1, 0]
     );
 }
@@ -661,7 +671,10 @@ fn real_data_dir<'a>(name: &str, path: &'a str, where_from: &str) -> &'a Path {
 /// How many training images each of the ten classes has.
 fn train_class_counts(d: &Dataset) -> [usize; 10] {
     let mut counts = [0usize; 10];
-    d.train.labels.iter().for_each(|&l| counts[l as usize] += 1);
+    d.train()
+        .labels()
+        .iter()
+        .for_each(|&l| counts[l as usize] += 1);
     counts
 }
 
@@ -680,15 +693,15 @@ fn real_mnist() {
         &LoadOptions::default(),
     )
     .unwrap();
-    assert_eq!(d.name, "mnist");
-    assert_eq!((d.rows, d.cols), (28, 28));
-    assert_eq!((d.train.count, d.test.count), (60000, 10000));
+    assert_eq!(d.name(), "mnist");
+    assert_eq!((d.rows(), d.cols()), (28, 28));
+    assert_eq!((d.train().count(), d.test().count()), (60000, 10000));
     assert_eq!(
-        (d.train.inputs.len(), d.test.inputs.len()),
+        (d.train().inputs().len(), d.test().inputs().len()),
         (47_040_000, 7_840_000)
     );
-    assert_eq!(d.train.labels[0], 5);
-    assert_eq!(d.test.labels[0], 7);
+    assert_eq!(d.train().labels()[0], 5);
+    assert_eq!(d.test().labels()[0], 7);
     assert_eq!(d.classes(), 10);
     // Every class is present, roughly balanced.
     let hist = train_class_counts(&d);
@@ -703,10 +716,10 @@ fn real_fashion_mnist() {
         ": apt-get install dataset-fashion-mnist",
     );
     let d = data::load_dir(dir, None).unwrap();
-    assert_eq!(d.name, "fashion-mnist");
-    assert_eq!(d.class_names[0], "T-shirt/top");
-    assert_eq!((d.rows, d.cols), (28, 28));
-    assert_eq!((d.train.count, d.test.count), (60000, 10000));
-    assert_eq!(d.train.labels[0], 9);
+    assert_eq!(d.name(), "fashion-mnist");
+    assert_eq!(d.class_names()[0], "T-shirt/top");
+    assert_eq!((d.rows(), d.cols()), (28, 28));
+    assert_eq!((d.train().count(), d.test().count()), (60000, 10000));
+    assert_eq!(d.train().labels()[0], 9);
     assert_eq!(train_class_counts(&d), [6000; 10]);
 }

@@ -47,12 +47,12 @@ fn training_rows(n: usize) -> Samples {
         gpu_support::mnist_dir().display()
     );
     let mut rng = Rng::new(9);
-    Samples {
-        inputs: gpu_mlp::data::Inputs::Pixels((0..n * 784).map(|_| rng.next_u32() as u8).collect()),
-        labels: (0..n).map(|_| (rng.next_u32() % 10) as u16).collect(),
-        count: n,
-        features: 784,
-    }
+    Samples::new(
+        gpu_mlp::data::Inputs::Pixels((0..n * 784).map(|_| rng.next_u32() as u8).collect()),
+        (0..n).map(|_| (rng.next_u32() % 10) as u16).collect(),
+        784,
+    )
+    .expect("samples")
 }
 
 #[test]
@@ -245,18 +245,18 @@ fn trains_mnist_end_to_end_and_evaluates_like_the_cpu() {
         return;
     };
     // The engine starts from seed 1's parameters; the run starts from seed 42's.
-    let data = Dataset {
-        name: "mnist".into(),
-        class_names: (0..10).map(|d| d.to_string()).collect(),
-        rows: 28,
-        cols: 28,
-        channels: 1,
-        source: gpu_mlp::data::SourceKind::Idx,
-        scaling: gpu_mlp::data::Scaling::Pixels,
-        train: train_rows,
-        test: test_rows,
-        dir: gpu_support::mnist_dir(),
-    };
+    let data = Dataset::new(
+        "mnist",
+        (0..10).map(|d| d.to_string()).collect(),
+        (28, 28),
+        train_rows,
+        test_rows,
+    )
+    .expect("a data set")
+    .with_origin(
+        gpu_mlp::data::SourceKind::Idx,
+        gpu_mlp::data::Scaling::Pixels,
+    );
     let config = TrainConfig {
         epochs: 1,
         batch_size: 64,
@@ -284,7 +284,7 @@ fn trains_mnist_end_to_end_and_evaluates_like_the_cpu() {
     assert_eq!(report.test.predictions.len(), 2000);
     // The CPU engine with the GPU's parameters evaluates the same.
     let mut cpu = CpuEngine::new(&spec, &report.parameters, opt, 64).unwrap();
-    cpu.load_split(Split::Test, &data.test).unwrap();
+    cpu.load_split(Split::Test, data.test()).unwrap();
     let c = cpu.evaluate(Split::Test, 0..2000).unwrap();
     let g = &report.test;
     assert!(
@@ -392,8 +392,9 @@ fn evaluation_from_an_offset_over_several_batches_agrees_per_sample() {
     let params = spec.init_parameters(5);
     let mut cpu = CpuEngine::new(&spec, &params, opt, 32).unwrap();
     let train_rows = training_rows(400);
-    let mut test_rows = training_rows(300);
-    test_rows.labels.reverse();
+    let (inputs, mut labels) = training_rows(300).into_parts();
+    labels.reverse();
+    let test_rows = Samples::new(inputs, labels, 784).unwrap();
     for engine in [&mut gpu as &mut dyn Engine, &mut cpu] {
         engine.load_split(Split::Train, &train_rows).unwrap();
         engine.load_split(Split::Test, &test_rows).unwrap();

@@ -300,11 +300,12 @@ fn adamw_takes_lr_times_w_of_each_parameter_before_the_adam_step() {
     // pixels get a zero gradient and Adam leaves them be: AdamW gives exactly w0 - w0·(lr·W).
     let (lr, w) = (0.01f32, 0.2f32);
     let full = support::mnist();
-    let data = Dataset {
-        train: support::take(&full.train, 1),
-        test: support::take(&full.test, 1),
-        ..full.clone()
-    };
+    let data = full
+        .clone()
+        .with_train(support::take(full.train(), 1))
+        .expect("a train split")
+        .with_test(support::take(full.test(), 1))
+        .expect("a test split");
     let spec = gpu_mlp::model::ModelSpec::new(784, vec![], 10, 0.0).unwrap();
     let init = spec.init_parameters(3);
     let one_step = |optimizer: Optimizer| {
@@ -323,7 +324,7 @@ fn adamw_takes_lr_times_w_of_each_parameter_before_the_adam_step() {
     let adamw = one_step(Optimizer::adamw(lr, w));
     let decay = (lr as f64 * w as f64) as f32;
     let blank: Vec<usize> = (0..784)
-        .filter(|&p| data.train.inputs.pixels().expect("pixels")[p] == 0)
+        .filter(|&p| data.train().inputs().pixels().expect("pixels")[p] == 0)
         .collect();
     assert!(blank.len() > 300, "an MNIST digit is mostly blank");
     for &pixel in &blank {
@@ -410,7 +411,7 @@ fn parameters_and_moments_carried_to_a_fresh_cpu_engine_continue_bit_for_bit() {
     let init = spec.init_parameters(4);
     let mut first = CpuEngine::new(&spec, &init, opt, 25).unwrap();
     let mut second = CpuEngine::new(&spec, &init, opt, 25).unwrap();
-    support::assert_moments_carry_over(&mut first, &mut second, &spec, opt, &data.train);
+    support::assert_moments_carry_over(&mut first, &mut second, &spec, opt, data.train());
 }
 
 /// The first Ctrl-C ends the run after its epoch: the run as that epoch left it is saved, the

@@ -26,11 +26,11 @@ fn mnist() -> &'static Dataset {
 fn mnist_head(train: usize, test: usize) -> Dataset {
     let head = |s: &Samples, n: usize| s.first(n);
     let full = mnist();
-    Dataset {
-        train: head(&full.train, train),
-        test: head(&full.test, test),
-        ..full.clone()
-    }
+    full.clone()
+        .with_train(head(full.train(), train))
+        .expect("a train split")
+        .with_test(head(full.test(), test))
+        .expect("a test split")
 }
 
 fn train(data: &Dataset, hidden: Vec<usize>, dropout: f32, config: &TrainConfig) -> TrainReport {
@@ -90,7 +90,7 @@ fn the_last_short_batch_is_trained_on() {
     let init = spec.init_parameters(1);
     let mut engine = CpuEngine::new(&spec, &init, Optimizer::adam(1e-3), 300).unwrap();
     engine
-        .load_split(gpu_mlp::engine::Split::Train, &small.train)
+        .load_split(gpu_mlp::engine::Split::Train, small.train())
         .unwrap();
     let mut planner = training::EpochPlanner::new(1, 1000, 300, Optimizer::adam(1e-3));
     let plan = planner.next_epoch();

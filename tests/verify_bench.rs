@@ -359,14 +359,12 @@ fn timestamps_agree(features: wgpu::Features) -> bool {
     )
     .expect("engine");
     let mut rng = Rng::new(11);
-    let data = Samples {
-        inputs: gpu_mlp::data::Inputs::Pixels(
-            (0..batch * 784).map(|_| rng.next_u32() as u8).collect(),
-        ),
-        labels: (0..batch).map(|_| (rng.next_u32() % 10) as u16).collect(),
-        count: batch,
-        features: 784,
-    };
+    let data = Samples::new(
+        gpu_mlp::data::Inputs::Pixels((0..batch * 784).map(|_| rng.next_u32() as u8).collect()),
+        (0..batch).map(|_| (rng.next_u32() % 10) as u16).collect(),
+        784,
+    )
+    .expect("samples");
     engine.load_split(Split::Train, &data).expect("load");
     let Some(method) = timestamp_method(&ctx) else {
         // What can be checked without timestamps: the profile is refused, not made up.

@@ -32,11 +32,11 @@ pub fn take(s: &Samples, n: usize) -> Samples {
 /// The fixture's MNIST cut to `train` and `test` rows.
 pub fn small_mnist(train: usize, test: usize) -> Dataset {
     let full = mnist();
-    Dataset {
-        train: take(&full.train, train),
-        test: take(&full.test, test),
-        ..full.clone()
-    }
+    full.clone()
+        .with_train(take(full.train(), train))
+        .expect("a train split")
+        .with_test(take(full.test(), test))
+        .expect("a test split")
 }
 
 /// The first `TRAIN_SAMPLES` training and `TEST_SAMPLES` test samples of real MNIST.
@@ -50,11 +50,14 @@ pub fn mnist() -> &'static Dataset {
             dir.display()
         );
         let full = data::load_dir(dir, Some(KnownDataset::Mnist)).expect("MNIST loads");
-        Dataset {
-            train: take(&full.train, TRAIN_SAMPLES),
-            test: take(&full.test, TEST_SAMPLES),
-            ..full
-        }
+        let (train, test) = (
+            take(full.train(), TRAIN_SAMPLES),
+            take(full.test(), TEST_SAMPLES),
+        );
+        full.with_train(train)
+            .expect("a train split")
+            .with_test(test)
+            .expect("a test split")
     })
 }
 

@@ -50,10 +50,10 @@ impl RunFacts {
         Self {
             settings: settings(args, spec),
             model: spec.describe(),
-            dataset: data.name.clone(),
+            dataset: data.name().to_string(),
             train_samples: train_rows,
             validation_samples: validation_rows,
-            test_samples: data.test.count,
+            test_samples: data.test().count(),
             subset_of,
             engine,
         }

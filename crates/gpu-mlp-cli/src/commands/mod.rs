@@ -43,7 +43,7 @@ pub fn load_dataset_seeded(args: &DataArgs, seed: u64) -> Result<(Dataset, TestO
         seed,
     };
     let (data, origin) = data::load_explained(&source, &options)?;
-    for note in unused_data_flags(args, data.source) {
+    for note in unused_data_flags(args, data.source()) {
         eprintln!("note: {note}");
     }
     Ok((data, origin))

@@ -62,9 +62,10 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     crate::interrupt::install();
     let outputs = TrainOutputs::prepare(args)?;
     let (mut data, test_origin) = super::load_dataset_seeded(&args.data, args.seed)?;
-    let subset_of = args.train_samples.map(|_| data.train.count);
+    let subset_of = args.train_samples.map(|_| data.train().count());
     if let Some(n) = args.train_samples {
-        data.train = gpu_mlp::data::subset::stratified(&data.train, n as usize, args.seed)?;
+        let subset = gpu_mlp::data::subset::stratified(data.train(), n as usize, args.seed)?;
+        data = data.with_train(subset)?;
     }
     let (spec, initial_parameters) = outputs.model(args, &data)?;
     let config = config_from(args);
@@ -90,10 +91,10 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
             optimizer,
             config.batch_size,
             args.seed,
-            Some(&data.train),
+            Some(data.train()),
         )?;
     }
-    let (train_rows, val_rows) = config.split_rows(data.train.count);
+    let (train_rows, val_rows) = config.split_rows(data.train().count());
     let mut trainer = Trainer::new(spec.clone())
         .config(config.clone())
         .engine(super::engine_options(&args.engine)?)
@@ -108,24 +109,25 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     super::say_note(&opened);
     let mut engine = opened.engine;
     // An IDX data set's test part is its t10k files, as ever; any other origin is said.
-    let test_from = match (&test_origin, data.source) {
+    let test_from = match (&test_origin, data.source()) {
         (TestOrigin::Own, SourceKind::Idx) => String::new(),
         (origin, _) => format!("; test set: {origin}"),
     };
     println!(
         "{} on {} ({} train{}, {} test{test_from}{}) - {} - batch {} - {}",
         spec.describe(),
-        data.name,
+        data.name(),
         train_rows,
         if val_rows.is_empty() {
             String::new()
         } else {
             format!(", {} validation", val_rows.len())
         },
-        data.test.count,
+        data.test().count(),
         subset_of.map_or(String::new(), |all| format!(
             "; --train-samples: a stratified subset of {} of {all}, seed {}",
-            data.train.count, args.seed
+            data.train().count(),
+            args.seed
         )),
         optimizer.describe(),
         config.batch_size,
