@@ -4,9 +4,7 @@
 
 use flate2::write::GzEncoder;
 use gpu_mlp::data::idx::{self, Compression};
-use gpu_mlp::data::{
-    self, DataError, DataSource, Dataset, KnownDataset, LoadOptions, Samples, Search,
-};
+use gpu_mlp::data::{self, DataError, DataSource, Dataset, KnownDataset, LoadOptions, Search};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -73,33 +71,33 @@ fn errors_raw_and_gzipped<T: std::fmt::Debug>(
         .map(|(form, bytes)| (form, read_error(dir, form, &bytes, &read)))
 }
 
-/// A small data set folder: `train` and `test` samples of `rows × cols` images.
+/// A small data set folder: `train` and `test` samples of `rows × cols` images. Written file by
+/// file: the sets the tests need (an empty split, labels no class names) are no `Dataset`.
 fn write_set(dir: &Path, rows: usize, cols: usize, train_labels: &[u8], test_labels: &[u8]) {
-    let f = rows * cols;
-    // A name for every u8 label: the files hold whatever labels the test gives.
-    let set = Dataset::new(
-        "t",
-        (0..256).map(|c: u32| c.to_string()).collect(),
-        (rows, cols),
-        Samples::pixels(
-            pixels(train_labels.len() * f),
-            train_labels.iter().map(|&l| u16::from(l)).collect(),
-            f,
+    std::fs::create_dir_all(dir).expect("the folder");
+    for (labels, images_file, labels_file) in [
+        (
+            train_labels,
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+        ),
+        (
+            test_labels,
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+        ),
+    ] {
+        let images = pixels(labels.len() * rows * cols);
+        idx::write_images(
+            &dir.join(images_file),
+            &images,
+            rows,
+            cols,
+            Compression::Gzip,
         )
-        .expect("train samples"),
-        Samples::pixels(
-            pixels(test_labels.len() * f),
-            test_labels.iter().map(|&l| u16::from(l)).collect(),
-            f,
-        )
-        .expect("test samples"),
-    )
-    .expect("a data set")
-    .with_origin(
-        gpu_mlp::data::SourceKind::Idx,
-        gpu_mlp::data::Scaling::Pixels,
-    );
-    data::write_dir(dir, &set, Compression::Gzip).expect("write data set");
+        .expect("write images");
+        idx::write_labels(&dir.join(labels_file), labels, Compression::Gzip).expect("write labels");
+    }
 }
 
 #[test]
