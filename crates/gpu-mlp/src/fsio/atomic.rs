@@ -192,7 +192,8 @@ impl AtomicFile {
         Ok(atomic)
     }
 
-    /// The temporary file's path (for messages).
+    /// The temporary file's path (for messages; the downloader's).
+    #[cfg_attr(not(feature = "fetch"), allow(dead_code))]
     pub(crate) fn tmp_path(&self) -> &Path {
         &self.tmp
     }
