@@ -220,14 +220,16 @@ fn truncated_header() {
         ("gz", gzip(&[0, 0, 8, 3, 0])),
         ("empty", vec![]),
     ] {
-        let e = read_error(tmp.path(), name, &bytes, idx::read_images);
+        let e = read_error(tmp.path(), name, &bytes, |p: &Path| idx::read_images(p));
         let found = if name == "empty" { 0 } else { 5 };
         assert!(
             matches!(e, DataError::TruncatedHeader { needed: 16, found: f, .. } if f == found),
             "{name}: {e:?}"
         );
     }
-    let e = read_error(tmp.path(), "labels", &[0, 0, 8, 1, 0, 0], idx::read_labels);
+    let e = read_error(tmp.path(), "labels", &[0, 0, 8, 1, 0, 0], |p: &Path| {
+        idx::read_labels(p)
+    });
     let DataError::TruncatedHeader { needed, found, .. } = &e else {
         panic!("{e:?}")
     };
@@ -239,7 +241,7 @@ fn truncated_payload() {
     let tmp = tempfile::tempdir().unwrap();
     // The header promises 60000 images of 28x28, the file has 1000 bytes of them.
     let bytes = idx_bytes(0x803, &[60000, 28, 28], &pixels(1000));
-    for (name, e) in errors_raw_and_gzipped(tmp.path(), &bytes, idx::read_images) {
+    for (name, e) in errors_raw_and_gzipped(tmp.path(), &bytes, |p: &Path| idx::read_images(p)) {
         assert!(
             matches!(
                 e,
@@ -257,7 +259,7 @@ fn truncated_payload() {
             .contains("truncated: header promises 47040000 bytes of pixels, file has 1000"));
     }
     let short = idx_bytes(0x801, &[10], &[1, 2, 3]);
-    let e = read_error(tmp.path(), "labels", &short, idx::read_labels);
+    let e = read_error(tmp.path(), "labels", &short, |p: &Path| idx::read_labels(p));
     let DataError::Truncated {
         what,
         expected,
@@ -274,7 +276,7 @@ fn truncated_payload() {
 fn trailing_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let bytes = idx_bytes(0x801, &[3], &[1, 2, 3, 4, 5]);
-    for (name, e) in errors_raw_and_gzipped(tmp.path(), &bytes, idx::read_labels) {
+    for (name, e) in errors_raw_and_gzipped(tmp.path(), &bytes, |p: &Path| idx::read_labels(p)) {
         assert!(
             matches!(
                 e,
@@ -294,7 +296,9 @@ fn trailing_bytes() {
 fn wrong_magic() {
     let tmp = tempfile::tempdir().unwrap();
     let labels = idx_bytes(0x801, &[2, 0, 0], &[0, 1]);
-    let e = read_error(tmp.path(), "labels", &labels, idx::read_images);
+    let e = read_error(tmp.path(), "labels", &labels, |p: &Path| {
+        idx::read_images(p)
+    });
     let DataError::BadMagic {
         found, expected, ..
     } = &e
@@ -316,7 +320,7 @@ fn wrong_magic() {
 
     // Not IDX at all (a PNG signature), raw and gzipped.
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
-    for (name, e) in errors_raw_and_gzipped(tmp.path(), &png, idx::read_images) {
+    for (name, e) in errors_raw_and_gzipped(tmp.path(), &png, |p: &Path| idx::read_images(p)) {
         assert!(matches!(e, DataError::BadMagic { .. }), "{name}: {e:?}");
         assert!(e.to_string().contains("not an IDX file"), "{e}");
     }
@@ -354,7 +358,7 @@ fn absurd_dimensions_fail_without_allocating() {
     // ~4.3e9 images of 28x28 (3.4 TB promised) in a file of a few bytes: must be a prompt
     // "truncated", not an allocation abort.
     let liar = idx_bytes(0x803, &[u32::MAX, 28, 28], &pixels(64));
-    for (name, e) in errors_raw_and_gzipped(tmp.path(), &liar, idx::read_images) {
+    for (name, e) in errors_raw_and_gzipped(tmp.path(), &liar, |p: &Path| idx::read_images(p)) {
         assert!(
             matches!(e, DataError::Truncated { expected, found: 64, .. }
                 if expected == u64::from(u32::MAX) * 784),
@@ -374,7 +378,7 @@ fn absurd_dimensions_fail_without_allocating() {
     // Zero-sized and gigantic images are refused from the header alone.
     for dims in [[10, 0, 28], [10, 28, 0], [1, 65536, 65536], [1, 1, 1 << 25]] {
         let header = idx_bytes(0x803, &dims, &[]);
-        let e = read_error(tmp.path(), "dims", &header, idx::read_images);
+        let e = read_error(tmp.path(), "dims", &header, |p: &Path| idx::read_images(p));
         assert!(matches!(e, DataError::BadDims { .. }), "{dims:?}: {e:?}");
     }
 }
@@ -398,7 +402,7 @@ fn corrupt_gzip() {
     bad_crc[n - 8] ^= 0xff;
 
     for (name, content) in [("flipped", flipped), ("cut", cut), ("crc", bad_crc)] {
-        let e = read_error(tmp.path(), name, &content, idx::read_images);
+        let e = read_error(tmp.path(), name, &content, |p: &Path| idx::read_images(p));
         assert!(matches!(e, DataError::Gzip { .. }), "{name}: {e:?}");
     }
 }

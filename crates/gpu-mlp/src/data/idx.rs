@@ -79,7 +79,8 @@ impl Kind {
 }
 
 /// Reads an IDX images file (gzip or raw).
-pub fn read_images(path: &Path) -> Result<IdxImages, DataError> {
+pub fn read_images(path: impl AsRef<Path>) -> Result<IdxImages, DataError> {
+    let path = path.as_ref();
     let mut file = open(path)?;
     let header = read_header(&mut file, path, Kind::Images)?;
     let [count, rows, cols] = [header[0], header[1], header[2]];
@@ -105,7 +106,8 @@ pub fn read_images(path: &Path) -> Result<IdxImages, DataError> {
 }
 
 /// Reads an IDX labels file (gzip or raw).
-pub fn read_labels(path: &Path) -> Result<Vec<u8>, DataError> {
+pub fn read_labels(path: impl AsRef<Path>) -> Result<Vec<u8>, DataError> {
+    let path = path.as_ref();
     let mut file = open(path)?;
     let header = read_header(&mut file, path, Kind::Labels)?;
     read_payload(&mut file, path, Kind::Labels, u64::from(header[0]))
