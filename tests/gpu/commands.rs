@@ -3,7 +3,7 @@
 //! vulkan` against the CPU engine, and training stopping on a NaN loss. On MNIST (the shared
 //! files); with `CI=true` a missing adapter or missing MNIST fails instead of skipping.
 
-use gpu_mlp::engine::gpu::ops::mutant::{self, Mutant};
+use gpu_mlp::engine::gpu::kernels::mutant::{self, Mutant};
 use std::path::Path;
 use support::gpu::{gpu_mlp, Run};
 

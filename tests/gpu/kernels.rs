@@ -1,18 +1,24 @@
-//! The GPU kernels: naga validation of every assembled shader (no adapter needed), then
+//! The GPU kernels: naga validation of every assembled shader and a layout check of each
+//! kernel's `Params`, step record and bindings against its WGSL (no adapter needed), then
 //! `verify`'s kernel grid on the adapter (every kernel and matmul variant against its CPU
 //! reference in `cpu::ops`, at ragged shapes, every plain product of a small sweep and a model's
-//! shapes, outputs poisoned with NaN; bounds in `verify::kernels`: products and softmax-CE 1e-5,
+//! shapes, outputs poisoned with NaN; bounds in `verify::kernel_grid`: products and softmax-CE 1e-5,
 //! optimizer updates 1e-6, gather, counts, predictions and the bits across variants exact), the
 //! grid failing on perturbed results, out-of-bounds calls refused, and the per-adapter tile choice.
 
-use gpu_mlp::diagnostics::verify::kernels::{check_kernels, Grid, KernelCheck};
+use gpu_mlp::diagnostics::verify::kernel_grid::{check_kernels, Grid, KernelCheck};
 use gpu_mlp::engine::cpu::ops;
-use gpu_mlp::engine::gpu::kernels::KernelLab;
-use gpu_mlp::engine::gpu::ops::matmul::{Epilogue, MatmulCall, MatmulVariant, Transpose};
-use gpu_mlp::engine::gpu::ops::mutant::Mutant;
-use gpu_mlp::engine::gpu::ops::optimizer::OptimizerParams;
-use gpu_mlp::engine::gpu::ops::{StepRecord, SHADERS};
-use gpu_mlp::engine::gpu::Pipelines;
+use gpu_mlp::engine::gpu::kernels::gather::Gather;
+use gpu_mlp::engine::gpu::kernels::matmul::{
+    Epilogue, Matmul, MatmulCall, MatmulParams, MatmulVariant, Transpose,
+};
+use gpu_mlp::engine::gpu::kernels::mutant::Mutant;
+use gpu_mlp::engine::gpu::kernels::optimizer::{OptimizerParams, OptimizerUpdate};
+use gpu_mlp::engine::gpu::kernels::softmax_cross_entropy::SoftmaxCrossEntropy;
+use gpu_mlp::engine::gpu::kernels::{
+    storage_slots, Access, Kernel, StepRecord, UniformParams, SHADERS,
+};
+use gpu_mlp::engine::gpu::{KernelLab, Pipelines};
 use gpu_mlp::model::ModelSpec;
 use std::sync::Arc;
 use support::gpu::lab;
@@ -44,13 +50,14 @@ fn validate(name: &str, source: &str, entry: &str, constants: &[(&str, f64)]) {
 #[test]
 fn every_shader_parses_and_validates_with_each_override_set() {
     let mut validated = 0;
-    for (name, source, entries) in SHADERS {
+    for shader in SHADERS {
+        let (name, source) = (shader.file, shader.source);
         assert!(
-            source.starts_with(gpu_mlp::engine::gpu::ops::PRELUDE_WGSL),
+            source.starts_with(gpu_mlp::engine::gpu::kernels::PRELUDE_WGSL),
             "{name} is assembled with the prelude"
         );
-        for entry in *entries {
-            if *name == "matmul.wgsl" {
+        for entry in shader.entry_points {
+            if name == Matmul::SHADER.file {
                 for t in Transpose::ALL {
                     for variant in MatmulVariant::ALL {
                         if variant.entry_point() == *entry {
@@ -72,15 +79,16 @@ fn every_shader_parses_and_validates_with_each_override_set() {
 /// each mutant compiled in.
 #[test]
 fn mutants_are_the_preludes_constants_and_validate() {
-    let prelude = gpu_mlp::engine::gpu::ops::PRELUDE_WGSL;
+    let prelude = gpu_mlp::engine::gpu::kernels::PRELUDE_WGSL;
     assert!(prelude.contains("override MUTANT: u32 = 0u;"));
     for m in Mutant::ALL {
         let line = format!("const {}: u32 = {}u;", m.wgsl_constant(), m as u32);
         assert!(prelude.contains(&line), "the prelude lacks `{line}`");
-        for (name, source, entries) in SHADERS {
-            for entry in *entries {
+        for shader in SHADERS {
+            let (name, source) = (shader.file, shader.source);
+            for entry in shader.entry_points {
                 let mut constants = Mutant::constants(Some(m));
-                if *name == "matmul.wgsl" {
+                if name == Matmul::SHADER.file {
                     constants.extend(MatmulVariant::Register32.constants(Transpose::A));
                 }
                 validate(name, source, entry, &constants);
@@ -92,7 +100,99 @@ fn mutants_are_the_preludes_constants_and_validate() {
 #[test]
 fn inv_255_constant_matches_the_shader() {
     assert_eq!(ops::INV_255.to_bits(), 0x3b80_8081);
-    assert!(gpu_mlp::engine::gpu::ops::gather::WGSL.contains("0x3b808081u"));
+    assert!(Gather::SHADER.source.contains("0x3b808081u"));
+}
+
+/// The name, byte offset and size of each member of the WGSL struct `ty`, and its size.
+fn wgsl_struct(module: &naga::Module, ty: naga::Handle<naga::Type>) -> (Vec<(String, u32)>, u32) {
+    match &module.types[ty].inner {
+        naga::TypeInner::Struct { members, span } => (
+            members
+                .iter()
+                .map(|m| (m.name.clone().unwrap_or_default(), m.offset))
+                .collect(),
+            *span,
+        ),
+        other => panic!("not a struct: {other:?}"),
+    }
+}
+
+/// Checks a host struct (its fields' names and offsets, its size) against a WGSL struct: every
+/// named field at the same offset, padding (`_pad…`) free to be split differently, same size.
+fn same_layout<P: UniformParams>(what: &str, module: &naga::Module, ty: naga::Handle<naga::Type>) {
+    let (members, span) = wgsl_struct(module, ty);
+    let named = |fields: Vec<(String, u32)>| -> Vec<(String, u32)> {
+        fields
+            .into_iter()
+            .filter(|(name, _)| !name.starts_with("_pad"))
+            .collect()
+    };
+    let host = P::FIELDS
+        .iter()
+        .map(|&(name, offset)| (name.to_string(), offset as u32))
+        .collect();
+    assert_eq!(named(host), named(members), "{what}: fields and offsets");
+    assert_eq!(
+        std::mem::size_of::<P>() as u32,
+        span,
+        "{what}: size of the host struct against the WGSL struct"
+    );
+}
+
+/// One kernel's WGSL against its Rust side: `Params` and `Step` (binding 0 and 1, uniform),
+/// then each storage binding's index, name and access.
+fn reflect<K: Kernel>() {
+    let source = K::SHADER.source;
+    let module = naga::front::wgsl::parse_str(source)
+        .unwrap_or_else(|e| panic!("{}: {}", K::NAME, e.emit_to_string(source)));
+    let mut bound: Vec<_> = module
+        .global_variables
+        .iter()
+        .filter_map(|(_, var)| Some((var.binding?, var)))
+        .collect();
+    bound.sort_by_key(|(b, _)| b.binding);
+    let slots = storage_slots::<K>();
+    assert_eq!(bound.len(), 2 + slots.len(), "{}: bindings", K::NAME);
+    for (index, (binding, var)) in bound.iter().enumerate() {
+        let what = format!("{} binding {index}", K::NAME);
+        assert_eq!(
+            (binding.group, binding.binding),
+            (0, index as u32),
+            "{what}"
+        );
+        match index {
+            0 | 1 => {
+                assert_eq!(var.space, naga::AddressSpace::Uniform, "{what}");
+                if index == 0 {
+                    same_layout::<K::Params>(&what, &module, var.ty);
+                } else {
+                    same_layout::<StepRecord>(&what, &module, var.ty);
+                }
+            }
+            _ => {
+                let (name, access) = slots[index - 2];
+                assert_eq!(var.name.as_deref(), Some(name), "{what}");
+                let wgsl_access = match var.space {
+                    naga::AddressSpace::Storage { access } => access,
+                    other => panic!("{what}: {other:?}, not storage"),
+                };
+                let expected = match access {
+                    Access::Read => naga::StorageAccess::LOAD,
+                    Access::ReadWrite => naga::StorageAccess::LOAD | naga::StorageAccess::STORE,
+                };
+                assert_eq!(wgsl_access, expected, "{what} ({name})");
+            }
+        }
+    }
+}
+
+#[test]
+fn each_kernels_params_step_and_bindings_match_its_wgsl() {
+    // A new kernel is added here and to `SHADERS`.
+    reflect::<Matmul>();
+    reflect::<Gather>();
+    reflect::<SoftmaxCrossEntropy>();
+    reflect::<OptimizerUpdate>();
 }
 
 fn failures(checks: &[KernelCheck]) -> Vec<String> {
@@ -222,23 +322,26 @@ fn shapes_reaching_outside_the_buffers_are_refused_before_dispatch() {
         let p = call.params;
         assert!(lab.matmul(v, &call, &full, &a, &b, &c, &a).is_ok());
         let too_far = [
-            gpu_mlp::engine::gpu::ops::matmul::MatmulParams { k: 9, ..p },
-            gpu_mlp::engine::gpu::ops::matmul::MatmulParams { a_off: 1, ..p },
-            gpu_mlp::engine::gpu::ops::matmul::MatmulParams { b_off: 1, ..p },
-            gpu_mlp::engine::gpu::ops::matmul::MatmulParams { c_off: 1, ..p },
-            gpu_mlp::engine::gpu::ops::matmul::MatmulParams {
-                epilogue: Epilogue::Bias as u32,
+            MatmulParams { k: 9, ..p },
+            MatmulParams { a_off: 1, ..p },
+            MatmulParams { b_off: 1, ..p },
+            MatmulParams { c_off: 1, ..p },
+            MatmulParams {
+                epilogue: Epilogue::Bias.into(),
                 bias_off: (k * n - 3) as u32,
                 ..p
             },
-            gpu_mlp::engine::gpu::ops::matmul::MatmulParams {
-                epilogue: Epilogue::ReluMask as u32,
+            MatmulParams {
+                epilogue: Epilogue::ReluMask.into(),
                 aux_off: (m * k) as u32,
                 ..p
             },
         ];
         for params in too_far {
-            let bad = MatmulCall { t, params };
+            let bad = MatmulCall {
+                transpose: t,
+                params,
+            };
             let got = lab.matmul(v, &bad, &full, &a, &b, &c, &a);
             assert!(got.is_err(), "{t:?} {params:?} was dispatched");
         }
@@ -255,7 +358,7 @@ fn shapes_reaching_outside_the_buffers_are_refused_before_dispatch() {
         .matmul(v, &rows, &StepRecord::full(4), &x, &flat, &c5, &x)
         .is_ok());
     let p = OptimizerParams {
-        n: 11,
+        count: 11,
         ..Default::default()
     };
     let ten = vec![0.0; 10];

@@ -4,7 +4,7 @@
 //! skipping.
 
 use gpu_mlp::data::Samples;
-use gpu_mlp::engine::gpu::ops::mutant::{self, Mutant};
+use gpu_mlp::engine::gpu::kernels::mutant::{self, Mutant};
 use gpu_mlp::engine::gpu::timing::{timestamp_method, TimestampMethod};
 use gpu_mlp::engine::gpu::{DeviceNeeds, GpuContext, GpuEngine, GpuOptions};
 use gpu_mlp::engine::BackendChoice;

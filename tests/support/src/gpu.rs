@@ -4,7 +4,7 @@
 
 use gpu_mlp::data::{Dataset, KnownDataset, Samples};
 use gpu_mlp::diagnostics::verify::norm::ErrorNorm;
-use gpu_mlp::engine::gpu::kernels::KernelLab;
+use gpu_mlp::engine::gpu::KernelLab;
 use gpu_mlp::engine::gpu::{DeviceNeeds, GpuContext};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -76,10 +76,17 @@ fn say_at_exit() {
 fn say_skipped() {
     use std::io::Write;
     let skipped = SKIPPED.lock().unwrap_or_else(|e| e.into_inner());
-    let binary = std::env::current_exe()
+    // Cargo names a test binary `<name>-<16 hex digits>`: the name is the test target's.
+    let stem = std::env::current_exe()
         .ok()
         .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .unwrap_or_default();
+    let binary = match stem.rsplit_once('-') {
+        Some((name, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            name.to_string()
+        }
+        _ => stem,
+    };
     let _ = writeln!(
         std::io::stderr(),
         "{binary}: skipped {} GPU test{}: {} (set CI=true to fail instead)",
@@ -168,7 +175,7 @@ pub fn gpu_mlp(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = std::process::Command::new(crate::binary());
     cmd.args(args)
         .env_remove(gpu_mlp::diagnostics::verify::PERTURB_ENV)
-        .env_remove(gpu_mlp::engine::gpu::ops::mutant::ENV);
+        .env_remove(gpu_mlp::engine::gpu::kernels::mutant::ENV);
     for (k, v) in env {
         cmd.env(k, v);
     }

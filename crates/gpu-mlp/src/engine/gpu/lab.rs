@@ -1,20 +1,23 @@
-//! Single-kernel runs on host data: each call uploads its inputs, dispatches one kernel once and
-//! reads the outputs back. For checking kernels against the CPU reference (`verify`'s kernel
-//! grid); the training engine (`GpuEngine`) never goes through here, and timing goes through
-//! `timing::MatmulTimer`.
+//! The kernel lab: single-kernel runs on host data. Each call uploads its inputs, dispatches
+//! one kernel once and reads the outputs back. For checking kernels against the CPU reference
+//! (`verify`'s kernel checks); the training engine (`GpuEngine`) never goes through here, and
+//! timing goes through `timing::MatmulTimer`.
 //!
 //! The pipelines run without wgpu's runtime bounds checks (see `pipelines::module`), so every
-//! call here first checks, with the kernel's own bounds check (`ops`), that the shapes and
-//! offsets it was given stay inside the buffers it uploads; a call that would index outside them
-//! is an error, not a dispatch.
+//! call here first checks, with the kernel's own bounds check (`Kernel::check_bounds`), that
+//! the shapes and offsets it was given stay inside the buffers it uploads; a call that would
+//! index outside them is an error, not a dispatch.
 
 use super::buffers::{self, STORAGE};
 use super::context::GpuContext;
-use super::ops::gather::{self, GatherBindings, GatherParams};
-use super::ops::matmul::{MatmulBindings, MatmulCall, MatmulVariant};
-use super::ops::optimizer::{self, OptimizerBindings, OptimizerParams};
-use super::ops::softmax_cross_entropy::{self, SoftmaxBindings, SoftmaxParams};
-use super::ops::{self, StepRecord};
+use super::dispatch::Dispatch;
+use super::kernels::gather::{self, Gather, GatherBindings, GatherExtents, GatherParams};
+use super::kernels::matmul::{MatmulBindings, MatmulCall, MatmulVariant};
+use super::kernels::optimizer::{OptimizerBindings, OptimizerParams, OptimizerUpdate};
+use super::kernels::softmax_cross_entropy::{
+    SoftmaxBindings, SoftmaxCrossEntropy, SoftmaxExtents, SoftmaxParams,
+};
+use super::kernels::{Kernel, StepRecord};
 use super::pipelines::Pipelines;
 use crate::data::{Inputs, Label};
 use crate::error::GpuError;
@@ -53,31 +56,30 @@ impl KernelLab {
         Self { ctx, pipes }
     }
 
-    /// Dispatches `pipeline` once over `workgroups` with a one-record step table holding `step`;
-    /// `bind` makes the kernel's bind group around that table.
-    fn run(
+    /// Checks `kernel`'s bounds against `extents`, then dispatches it once on `bindings` with a
+    /// one-record step table holding `step`, and waits.
+    fn run<K: Kernel>(
         &self,
-        pipeline: &wgpu::ComputePipeline,
+        kernel: &K,
         step: &StepRecord,
-        workgroups: (u32, u32),
-        bind: impl FnOnce(&wgpu::Buffer) -> wgpu::BindGroup,
+        extents: &K::Extents<'_>,
+        bindings: &K::Bindings<'_>,
     ) -> Result<(), GpuError> {
+        kernel.check_bounds(step, extents)?;
         let steps = buffers::with_data(
             &self.ctx,
             "step",
             std::slice::from_ref(step),
             wgpu::BufferUsages::UNIFORM,
         );
-        let group = bind(&steps);
+        let dispatch = Dispatch::new(&self.ctx, &self.pipes, K::NAME, kernel, bindings, &steps)?;
         let mut encoder = self
             .ctx
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-            pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, &group, &[0]);
-            pass.dispatch_workgroups(workgroups.0, workgroups.1, 1);
+            dispatch.encode(&mut pass, 0, 1);
         }
         self.ctx.queue.submit([encoder.finish()]);
         self.ctx.wait()
@@ -97,8 +99,7 @@ impl KernelLab {
         c: &[f32],
         aux: &[f32],
     ) -> Result<Vec<f32>, GpuError> {
-        call.check_bounds(step, [a.len(), b.len(), c.len(), aux.len()])?;
-        let pipeline = self.pipes.matmul(&self.ctx.device, call.t, variant)?;
+        let lens = [a.len(), b.len(), c.len(), aux.len()];
         let [a, b, c_buf, aux] =
             [a, b, c, aux].map(|x| buffers::with_data(&self.ctx, "m", x, STORAGE));
         let bindings = MatmulBindings {
@@ -107,10 +108,7 @@ impl KernelLab {
             c: &c_buf,
             aux: &aux,
         };
-        self.run(&pipeline, step, call.workgroups(variant), |steps| {
-            let layout = &self.pipes.matmul_layout;
-            bindings.bind(&self.ctx, "matmul", layout, &call.params, steps)
-        })?;
+        self.run(&call.with_variant(variant), step, &lens, &bindings)?;
         buffers::read(&self.ctx, &c_buf, 0, c.len())
     }
 
@@ -126,15 +124,16 @@ impl KernelLab {
         x_init: &[f32],
     ) -> Result<(Vec<f32>, Vec<u32>), GpuError> {
         let rows = step.len as usize;
-        gather::check_bounds(
-            step,
-            labels.len(),
-            features,
-            images.len(),
+        let kernel = Gather {
+            params: GatherParams::new(features, images),
+            max_rows: rows,
+        };
+        let extents = GatherExtents {
+            samples: labels.len(),
+            inputs: images.len(),
             order,
-            x_init.len(),
-        )?;
-        let params = GatherParams::new(features, images);
+            batch_inputs: x_init.len(),
+        };
         let images = gather::upload_inputs(&self.ctx, images);
         let labels = buffers::with_data(&self.ctx, "labels", &gather::label_words(labels), STORAGE);
         let order = buffers::with_data(&self.ctx, "order", order, STORAGE);
@@ -144,13 +143,10 @@ impl KernelLab {
             images: &images,
             labels: &labels,
             order: &order,
-            x: &x,
-            y: &y,
+            batch_inputs: &x,
+            batch_labels: &y,
         };
-        let workgroups = gather::workgroups(rows, features);
-        self.run(&self.pipes.gather, step, workgroups, |steps| {
-            bindings.bind(&self.ctx, &self.pipes.gather_layout, &params, steps)
-        })?;
+        self.run(&kernel, step, &extents, &bindings)?;
         Ok((
             buffers::read(&self.ctx, &x, 0, x_init.len())?,
             buffers::read(&self.ctx, &y, 0, rows)?,
@@ -169,14 +165,13 @@ impl KernelLab {
         predictions: usize,
     ) -> Result<SoftmaxOutput, GpuError> {
         let slots = step.slot as usize + 1;
-        params.check_bounds(
-            step,
-            logits.len(),
+        let extents = SoftmaxExtents {
+            logits: logits.len(),
             labels,
-            dlogits_init.len(),
+            dlogits: dlogits_init.len(),
             slots,
             predictions,
-        )?;
+        };
         let logits = buffers::with_data(&self.ctx, "logits", logits, STORAGE);
         let labels = buffers::with_data(&self.ctx, "labels", labels, STORAGE);
         let dlogits = buffers::with_data(&self.ctx, "dlogits", dlogits_init, STORAGE);
@@ -190,10 +185,8 @@ impl KernelLab {
             slots: &slot_buf,
             predictions: &preds,
         };
-        let workgroups = softmax_cross_entropy::WORKGROUPS;
-        self.run(&self.pipes.softmax, step, workgroups, |steps| {
-            bindings.bind(&self.ctx, &self.pipes.softmax_layout, params, steps)
-        })?;
+        let kernel = SoftmaxCrossEntropy { params: *params };
+        self.run(&kernel, step, &extents, &bindings)?;
         let slot: Vec<u32> = buffers::read(&self.ctx, &slot_buf, step.slot as u64 * 8, 2)?;
         Ok(SoftmaxOutput {
             dlogits: buffers::read(&self.ctx, &dlogits, 0, dlogits_init.len())?,
@@ -203,46 +196,38 @@ impl KernelLab {
         })
     }
 
-    /// One optimizer update of `w` with gradients `g` and moments `m`, `v`.
+    /// One optimizer update of `params` with gradients `grads` and moments `moment1`,
+    /// `moment2`.
     pub fn optimizer(
         &self,
-        params: &OptimizerParams,
+        update: &OptimizerParams,
         step: &StepRecord,
-        w: &[f32],
-        g: &[f32],
-        m: &[f32],
-        v: &[f32],
+        params: &[f32],
+        grads: &[f32],
+        moment1: &[f32],
+        moment2: &[f32],
     ) -> Result<OptimizerOutput, GpuError> {
-        let n = params.n as usize;
-        if [w.len(), g.len(), m.len(), v.len()]
-            .iter()
-            .any(|&len| len < n)
-        {
-            return Err(ops::out_of_bounds("optimizer"));
-        }
+        let lens = [params.len(), grads.len(), moment1.len(), moment2.len()];
         // The shader reads whole vec4: pad each slice to a multiple of four.
         let padded = |x: &[f32]| {
             let mut x = x.to_vec();
             x.resize(x.len().next_multiple_of(4).max(4), 0.0);
             buffers::with_data(&self.ctx, "optimizer", &x, STORAGE)
         };
-        let (w_buf, g_buf, m_buf, v_buf) = (padded(w), padded(g), padded(m), padded(v));
+        let uploaded = [params, grads, moment1, moment2].map(padded);
         let bindings = OptimizerBindings {
-            w: &w_buf,
-            g: &g_buf,
-            m: &m_buf,
-            v: &v_buf,
+            params: &uploaded[0],
+            grads: &uploaded[1],
+            moment1: &uploaded[2],
+            moment2: &uploaded[3],
         };
-        self.run(
-            &self.pipes.optimizer,
-            step,
-            optimizer::workgroups(n),
-            |steps| bindings.bind(&self.ctx, &self.pipes.optimizer_layout, params, steps),
-        )?;
+        let kernel = OptimizerUpdate { params: *update };
+        self.run(&kernel, step, &lens, &bindings)?;
+        let read = |i: usize| buffers::read(&self.ctx, &uploaded[i], 0, lens[i]);
         Ok(OptimizerOutput {
-            params: buffers::read(&self.ctx, &w_buf, 0, w.len())?,
-            m: buffers::read(&self.ctx, &m_buf, 0, m.len())?,
-            v: buffers::read(&self.ctx, &v_buf, 0, v.len())?,
+            params: read(0)?,
+            m: read(2)?,
+            v: read(3)?,
         })
     }
 }

@@ -10,12 +10,12 @@
 use super::norm::{ErrorNorm, Worst};
 use crate::data::{Inputs, Label, Samples};
 use crate::engine::cpu::ops;
-use crate::engine::gpu::kernels::KernelLab;
-use crate::engine::gpu::ops::matmul::{Epilogue, MatmulCall, MatmulVariant, Transpose};
-use crate::engine::gpu::ops::optimizer::OptimizerParams;
-use crate::engine::gpu::ops::softmax_cross_entropy::SoftmaxParams;
-use crate::engine::gpu::ops::StepRecord;
+use crate::engine::gpu::kernels::matmul::{Epilogue, MatmulCall, MatmulVariant, Transpose};
+use crate::engine::gpu::kernels::optimizer::OptimizerParams;
+use crate::engine::gpu::kernels::softmax_cross_entropy::SoftmaxParams;
+use crate::engine::gpu::kernels::{RowSource, StepRecord};
 use crate::engine::gpu::GpuOptions;
+use crate::engine::gpu::KernelLab;
 use crate::error::GpuError;
 use crate::model::dropout::DropoutMask;
 use crate::model::optimizer::Optimizer;
@@ -529,7 +529,7 @@ impl Checker<'_> {
         let step = StepRecord {
             start: start as u32,
             len: batch as u32,
-            direct: direct as u32,
+            row_source: RowSource::direct_if(direct).into(),
             ..Default::default()
         };
         let got = self.lab.gather(

@@ -1,6 +1,6 @@
 //! Fault injection on the device, for testing `verify` itself: `GPU_MLP_MUTANT=NAME` compiles
 //! one kernel deliberately wrong, through the `MUTANT` override constant of
-//! `shaders/prelude.wgsl`, so a test can prove that `verify` catches each kind of plausible
+//! `kernels/prelude.wgsl`, so a test can prove that `verify` catches each kind of plausible
 //! kernel bug on the GPU (not only a value changed after readback). Only `verify` reads the
 //! variable, and says so in its first line and its JSON; training never does. Without it no
 //! constant is set, `MUTANT` keeps its default 0 and every mutant branch folds away at pipeline

@@ -1,10 +1,10 @@
-// Prepended to every shader (src/gpu/ops/mod.rs assembles them): the bindings every kernel
+// Prepended to every shader (kernels/mod.rs assembles them): the bindings every kernel
 // shares, the step record and the dropout hash, written once.
 
-// One step's values at a dynamic offset of the step table (`ops::StepRecord` on the host).
+// One step's values at a dynamic offset of the step table (`kernels::StepRecord` on the host).
 struct Step {
     start: u32, len: u32, slot: u32, seed: u32,
-    step_size: f32, grad_scale: f32, direct: u32, out_base: u32,
+    step_size: f32, grad_scale: f32, row_source: u32, out_base: u32,
     decay: f32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
@@ -13,7 +13,7 @@ struct Step {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<uniform> step: Step;
 
-// The dropout hash of src/dropout.rs, bit for bit.
+// The dropout hash of model/dropout.rs, bit for bit.
 fn mix32(x0: u32) -> u32 {
     var x = x0;
     x ^= x >> 16u;
@@ -29,7 +29,7 @@ fn dropout_hash(seed: u32, layer: u32, index: u32) -> u32 {
 }
 
 
-// Fault injection for testing `verify` (src/gpu/ops/mutant.rs): 0, the default, is the correct
+// Fault injection for testing `verify` (kernels/mutant.rs): 0, the default, is the correct
 // kernel, and every `MUTANT == ...` branch folds away; GPU_MLP_MUTANT sets one of these.
 override MUTANT: u32 = 0u;
 const MUTANT_MATMUL_SKIP_LAST_K: u32 = 1u;

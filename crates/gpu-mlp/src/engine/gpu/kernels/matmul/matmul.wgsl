@@ -2,8 +2,8 @@
 //
 // Bindings (group 0):
 //   0 uniform Params  shapes, leading dimensions, offsets (in f32 elements), epilogue
-//   1 uniform Step    this step's record (dynamic offset): `len` replaces m (rows_is = 1) or k
-//                     (rows_is = 2), `seed` drives the dropout epilogue
+//   1 uniform Step    this step's record (dynamic offset): `len` replaces m (step_rows = 1) or k
+//                     (step_rows = 2), `seed` drives the dropout epilogue
 //   2 storage read    a: A, [m,k] row-major with stride lda (TRANS 0, 1) or [k,m] (TRANS 2)
 //   3 storage read    b: B, [k,n] with stride ldb (TRANS 0, 2) or [n,k] (TRANS 1); also holds
 //                     the bias at bias_off (forward: b is the flat parameter buffer)
@@ -36,12 +36,12 @@
 // on lavapipe (more live registers per invocation).
 // Both entry points accumulate each output as the same chain fma(a_q, b_q, acc) for q = 0..k-1
 // (the shared tile's zero padding past k adds exact zeros), so every tile gives the same bits and
-// the per-adapter tile choice (src/gpu/tuning.rs) changes speed only, never results.
+// the per-adapter tile choice (gpu/tuning.rs) changes speed only, never results.
 // Epilogues (uniform branch): 0 none, 1 +bias, 2 +bias then ReLU, 3 +bias, ReLU, inverted dropout
-// (`dropout_hash` of the prelude, src/dropout.rs's hash), 4 backward mask c = aux > 0 ? v·scale : 0.
+// (`dropout_hash` of the prelude, model/dropout.rs's hash), 4 backward mask c = aux > 0 ? v·scale : 0.
 
 struct Params {
-    m: u32, k: u32, n: u32, rows_is: u32,
+    m: u32, k: u32, n: u32, step_rows: u32,
     a_rows: u32, lda: u32, ldb: u32, ldc: u32,
     a_off: u32, b_off: u32, c_off: u32, aux_off: u32,
     bias_off: u32, epilogue: u32, layer: u32, threshold: u32,
@@ -72,9 +72,9 @@ struct Dims { m: u32, a_rows: u32, k: u32 }
 
 fn dims() -> Dims {
     let by_step = MUTANT != MUTANT_SHORT_BATCH_UNMASKED;
-    let m = select(p.m, step.len, by_step && p.rows_is == 1u);
-    let a_rows = select(p.a_rows, step.len, by_step && p.rows_is == 1u);
-    var k = select(p.k, step.len, by_step && p.rows_is == 2u);
+    let m = select(p.m, step.len, by_step && p.step_rows == 1u);
+    let a_rows = select(p.a_rows, step.len, by_step && p.step_rows == 1u);
+    var k = select(p.k, step.len, by_step && p.step_rows == 2u);
     if MUTANT == MUTANT_MATMUL_SKIP_LAST_K && k > 1u {
         k -= 1u;
     }
