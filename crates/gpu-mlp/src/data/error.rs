@@ -265,3 +265,12 @@ impl DataError {
         }
     }
 }
+
+impl From<crate::fsio::atomic::WriteError> for DataError {
+    fn from(e: crate::fsio::atomic::WriteError) -> Self {
+        DataError::Write {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}

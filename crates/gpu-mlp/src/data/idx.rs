@@ -212,7 +212,7 @@ fn write_idx(
         }
     })();
     written.map_err(werr)?;
-    out.commit()
+    Ok(out.commit()?)
 }
 
 /// An opened IDX file: the byte stream after any gzip layer, and the file length when raw.

@@ -23,7 +23,7 @@
 
 mod dataset;
 mod download;
-mod error;
+pub(crate) mod error;
 pub mod fetch;
 mod folder;
 pub mod idx;
