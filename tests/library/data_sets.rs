@@ -162,7 +162,10 @@ fn real_data_dir<'a>(name: &str, path: &'a str, where_from: &str) -> &'a Path {
 /// How many training images each of the ten classes has.
 fn train_class_counts(d: &Dataset) -> [usize; 10] {
     let mut counts = [0usize; 10];
-    d.train.labels.iter().for_each(|&l| counts[l as usize] += 1);
+    d.train()
+        .labels()
+        .iter()
+        .for_each(|&l| counts[l as usize] += 1);
     counts
 }
 
@@ -181,15 +184,15 @@ fn real_mnist() {
         &LoadOptions::default(),
     )
     .unwrap();
-    assert_eq!(d.name, "mnist");
-    assert_eq!((d.rows, d.cols), (28, 28));
-    assert_eq!((d.train.count, d.test.count), (60000, 10000));
+    assert_eq!(d.name(), "mnist");
+    assert_eq!((d.rows(), d.cols()), (28, 28));
+    assert_eq!((d.train().count(), d.test().count()), (60000, 10000));
     assert_eq!(
-        (d.train.inputs.len(), d.test.inputs.len()),
+        (d.train().inputs().len(), d.test().inputs().len()),
         (47_040_000, 7_840_000)
     );
-    assert_eq!(d.train.labels[0], 5);
-    assert_eq!(d.test.labels[0], 7);
+    assert_eq!(d.train().labels()[0], 5);
+    assert_eq!(d.test().labels()[0], 7);
     assert_eq!(d.classes(), 10);
     // Every class is present, roughly balanced.
     let hist = train_class_counts(&d);
@@ -204,10 +207,10 @@ fn real_fashion_mnist() {
         ": apt-get install dataset-fashion-mnist",
     );
     let d = data::load_dir(dir, None).unwrap();
-    assert_eq!(d.name, "fashion-mnist");
-    assert_eq!(d.class_names[0], "T-shirt/top");
-    assert_eq!((d.rows, d.cols), (28, 28));
-    assert_eq!((d.train.count, d.test.count), (60000, 10000));
-    assert_eq!(d.train.labels[0], 9);
+    assert_eq!(d.name(), "fashion-mnist");
+    assert_eq!(d.class_names()[0], "T-shirt/top");
+    assert_eq!((d.rows(), d.cols()), (28, 28));
+    assert_eq!((d.train().count(), d.test().count()), (60000, 10000));
+    assert_eq!(d.train().labels()[0], 9);
     assert_eq!(train_class_counts(&d), [6000; 10]);
 }
