@@ -22,21 +22,24 @@ pub fn load_known<'py>(py: Python<'py>, name: &str) -> PyResult<(Split<'py>, Spl
                 .map_err(|e| to_py(e.into()))
         })
     })?;
-    let shape = (data.rows, data.cols);
+    let shape = (data.rows(), data.cols());
     let split = |samples: Samples| -> PyResult<Split<'py>> {
-        let pixels = match samples.inputs {
+        let count = samples.count();
+        let (inputs, labels) = samples.into_parts();
+        let pixels = match inputs {
             gpu_mlp::data::Inputs::Pixels(p) => p,
             gpu_mlp::data::Inputs::Values(_) => {
                 return Err(PyValueError::new_err("the data set holds no 8-bit pixels"))
             }
         };
-        let labels = samples.labels.iter().map(|&l| l as u8).collect::<Vec<u8>>();
-        let images = Array3::from_shape_vec((samples.count, shape.0, shape.1), pixels)
+        let labels = labels.iter().map(|&l| l as u8).collect::<Vec<u8>>();
+        let images = Array3::from_shape_vec((count, shape.0, shape.1), pixels)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok((
             images.into_pyarray(py),
             Array1::from_vec(labels).into_pyarray(py),
         ))
     };
-    Ok((split(data.train)?, split(data.test)?))
+    let (train, test) = data.into_splits();
+    Ok((split(train)?, split(test)?))
 }

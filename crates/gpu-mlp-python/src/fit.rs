@@ -53,19 +53,21 @@ pub struct Session {
 impl Session {
     /// Opens the engine `key` describes, holding `parameters` and fresh moments.
     pub fn open(key: EngineKey, parameters: &[f32]) -> Result<Session, Error> {
+        let options = EngineOptions {
+            backend: key.backend,
+            adapter: key.adapter.clone(),
+            ..EngineOptions::default()
+        };
         let opened = open_engine(
-            key.backend,
-            key.adapter.as_deref(),
+            &options,
             &key.spec,
+            parameters,
             key.optimizer,
             key.batch_size,
-            &EngineOptions::default(),
         )?;
-        let mut engine = opened.engine;
-        engine.set_parameters(parameters)?;
         Ok(Session {
             key,
-            engine: SendEngine(engine),
+            engine: SendEngine(opened.engine),
             history: Vec::new(),
             note: opened.note,
         })
@@ -87,7 +89,7 @@ impl Session {
         let config = TrainConfig {
             epochs: done + epochs,
             batch_size: self.key.batch_size,
-            validation_split: validation_fraction(data.train.count, validation_rows),
+            validation_split: validation_fraction(data.train().count(), validation_rows),
             seed,
             optimizer: self.key.optimizer,
             ..TrainConfig::default()

@@ -398,6 +398,11 @@ impl Dataset {
         self
     }
 
+    /// The training and test splits, taken out of the data set (no copy).
+    pub fn into_splits(self) -> (Samples, Samples) {
+        (self.train, self.test)
+    }
+
     fn check_split(&self, split: &str, samples: &Samples) -> Result<(), DataError> {
         let problem = if samples.features != self.features() {
             format!(
