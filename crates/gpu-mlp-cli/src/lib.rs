@@ -12,6 +12,7 @@ pub mod download_bar;
 pub mod draw;
 pub mod interrupt;
 pub mod outcome;
+pub mod output_paths;
 pub mod plots;
 pub mod report;
 pub mod run_config;

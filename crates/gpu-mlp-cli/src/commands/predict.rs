@@ -101,6 +101,10 @@ fn is_rows_file(path: &std::path::Path) -> bool {
 
 pub fn run(args: &PredictArgs) -> Result<()> {
     if let Some(path) = &args.grid {
+        let mut inputs = vec![("--model", args.model.as_path())];
+        inputs.extend(args.images.iter().map(|p| ("IMAGE", p.as_path())));
+        inputs.extend(args.data.data.as_deref().map(|p| ("--data", p)));
+        crate::output_paths::check(&inputs, &[("--grid", path)])?;
         atomic::check_writable(path)?;
     }
     let ckpt = checkpoint::load(&args.model)?;
