@@ -9,5 +9,7 @@
 mod support;
 
 mod corpus;
+mod headers;
 mod outputs;
 mod resume;
+mod text;

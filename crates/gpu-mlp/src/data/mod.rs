@@ -33,10 +33,12 @@ mod options;
 mod raw;
 mod scaling;
 mod search;
+pub mod shown;
 mod source;
 mod split;
 pub mod subset;
 mod table;
+mod text_bounds;
 pub use table::{csv_reader, label_index};
 
 pub use dataset::{Dataset, Inputs, Label, Samples, SourceKind, MAX_CLASSES};
