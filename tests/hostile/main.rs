@@ -10,6 +10,7 @@ mod support;
 
 mod corpus;
 mod headers;
+mod memory;
 mod outputs;
 mod resume;
 mod text;

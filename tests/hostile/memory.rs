@@ -1,0 +1,35 @@
+//! Settings that would size memory beyond reason: a trillion epochs plans each as it comes,
+//! and an image size whose pixels are past the input limit is refused before they are
+//! allocated.
+
+use crate::corpus::{clean_error, quick, run, tiny_csv};
+
+#[cfg(unix)]
+#[test]
+fn a_trillion_epochs_start_at_once_and_stop_on_ctrl_c() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let data = tiny_csv(dir.path(), "t.csv");
+    let args = quick(data.to_str().unwrap(), &["--epochs", "1000000000000"]);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gpu-mlp"));
+    cmd.args(&args);
+    let (status, _) = crate::support::signal_after_first_epoch(&mut cmd, "INT");
+    assert_eq!(status.code(), Some(130), "{status}");
+}
+
+#[test]
+fn pictures_past_the_input_limit_are_refused_before_they_are_allocated() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    for class in ["a", "b"] {
+        let folder = dir.path().join(class);
+        std::fs::create_dir(&folder).unwrap();
+        for i in 0..3u8 {
+            let img = image::GrayImage::from_fn(8, 8, |x, y| image::Luma([x as u8 * i + y as u8]));
+            img.save(folder.join(format!("{i}.png"))).unwrap();
+        }
+    }
+    let data = dir.path().to_str().unwrap();
+    let args = quick(data, &["--image-size", "2048x2048"]);
+    let limit = ("GPU_MLP_MAX_INPUT_BYTES", "16777216");
+    let line = clean_error(&run(&args, &[limit]), "--image-size 2048x2048");
+    assert!(line.contains("GPU_MLP_MAX_INPUT_BYTES"), "{line}");
+}
