@@ -83,3 +83,34 @@ fn two_outputs_to_one_file_are_refused() {
     assert!(!root.join("out").exists(), "a refused run wrote its output");
 }
 
+/// Standard output that cannot take a line (`> /dev/full`) ends each command with one error
+/// line and a non-zero status, never a panic.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_standard_output_is_one_error_line() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let data = tiny_csv(dir.path(), "t.csv");
+    let data = data.to_str().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let model = model.to_str().unwrap();
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["summary", "--hidden", "8"],
+        quick(data, &["--epochs", "1", "--save", model]),
+        quick(data, &["--epochs", "1", "--summary-json", "-"]),
+    ];
+    for args in commands {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
+            .args(&args)
+            .stdout(full())
+            .output()
+            .unwrap();
+        let line = clean_error(&out, &format!("{args:?} > /dev/full"));
+        assert!(line.contains("standard output"), "{args:?}: {line}");
+    }
+}
