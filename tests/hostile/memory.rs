@@ -12,7 +12,7 @@ fn a_trillion_epochs_start_at_once_and_stop_on_ctrl_c() {
     let args = quick(data.to_str().unwrap(), &["--epochs", "1000000000000"]);
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gpu-mlp"));
     cmd.args(&args);
-    let (status, _) = crate::support::signal_after_first_epoch(&mut cmd, "INT");
+    let (status, _) = support::signal_after_first_epoch(&mut cmd, "INT");
     assert_eq!(status.code(), Some(130), "{status}");
 }
 

@@ -1,7 +1,7 @@
 //! A finished run stays resumable, and a resumed run writes only where its command says.
 
 use crate::corpus::{quick, run, tiny_csv};
-use crate::support::succeeded;
+use support::succeeded;
 
 #[test]
 fn a_resume_with_nothing_to_do_leaves_the_file_and_extending_still_works() {

@@ -2,7 +2,7 @@
 
 use gpu_mlp_cli::cli::Command;
 use gpu_mlp_cli::commands;
-use gpu_mlp_cli::outcome;
+use gpu_mlp_cli::exit_status;
 use gpu_mlp_cli::run_config::{self, CliError};
 use std::process::ExitCode;
 
@@ -13,28 +13,28 @@ fn main() -> ExitCode {
         Err(CliError::Clap(e)) => e.exit(),
         Err(CliError::Config(e)) => {
             eprintln!("error: {e}");
-            return ExitCode::from(outcome::EXIT_BAD_SETTINGS);
+            return ExitCode::from(exit_status::EXIT_BAD_SETTINGS);
         }
     };
     quiet_stdout_failures();
     // `println!` panics when standard output cannot take a line (`> /dev/full`, a closed
     // descriptor): that ends the command with one error line, not a panic's report.
     let run = std::panic::catch_unwind(|| dispatch(&cli));
-    let outcome = match run {
+    let result = match run {
         Ok(outcome) => outcome,
         Err(payload) => match stdout_failure(payload.as_ref()) {
             Some(why) => Err(anyhow::anyhow!("cannot write to standard output: {why}")),
             None => std::panic::resume_unwind(payload),
         },
     };
-    match outcome {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {}", one_line(&err));
             // Exit statuses a sweep engine tells apart (documented in `train --help`).
             let status = err
                 .downcast_ref::<gpu_mlp::Error>()
-                .map_or(outcome::EXIT_FAILED, outcome::exit_status);
+                .map_or(exit_status::EXIT_FAILED, exit_status::exit_status);
             ExitCode::from(status)
         }
     }
