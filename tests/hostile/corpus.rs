@@ -82,3 +82,15 @@ pub fn quick<'a>(data: &'a str, more: &[&'a str]) -> Vec<&'a str> {
     args.extend_from_slice(more);
     args
 }
+
+/// [`clean_error`]'s line, which must contain each of `needles` (the file, the line, the limit).
+pub fn error_naming(out: &Output, what: &str, needles: &[&str]) -> String {
+    let line = clean_error(out, what);
+    for needle in needles {
+        assert!(
+            line.contains(needle),
+            "{what}: {needle:?} is missing from {line}"
+        );
+    }
+    line
+}

@@ -4,7 +4,7 @@
 
 #[cfg(unix)]
 use crate::corpus::run_limited;
-use crate::corpus::{clean_error, quick, run};
+use crate::corpus::{error_naming, quick, run};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -49,11 +49,7 @@ fn a_npy_header_length_of_4_gib_is_not_believed() {
     });
     // Under a 3 GiB address-space limit, a 4 GiB buffer sized from the claim would abort.
     let out = run_limited(&quick(bomb.to_str().unwrap(), &[]), &[], 3 << 30);
-    let line = clean_error(&out, "a lying .npy header");
-    assert!(
-        line.contains("len.npz") && line.contains("array x"),
-        "{line}"
-    );
+    error_naming(&out, "a lying .npy header", &["len.npz", "array x"]);
 }
 
 #[test]
@@ -68,13 +64,11 @@ fn an_array_that_truly_inflates_past_the_input_limit_is_refused_before_it_is_rea
         }
     });
     let limit = ("GPU_MLP_MAX_INPUT_BYTES", "8388608");
-    let line = clean_error(
+    error_naming(
         &run(&quick(bomb.to_str().unwrap(), &[]), &[limit]),
         "an npz bomb",
+        &["big.npz", "array x", "GPU_MLP_MAX_INPUT_BYTES"],
     );
-    for needle in ["big.npz", "array x", "GPU_MLP_MAX_INPUT_BYTES"] {
-        assert!(line.contains(needle), "{needle}: {line}");
-    }
 }
 
 #[test]
@@ -91,9 +85,6 @@ fn an_idx_payload_past_the_input_limit_is_refused() {
     }
     let limit = ("GPU_MLP_MAX_INPUT_BYTES", "1048576");
     let data = dir.path().to_str().unwrap();
-    let line = clean_error(
-        &run(&quick(data, &[]), &[limit]),
-        "an IDX payload past the limit",
-    );
-    assert!(line.contains("GPU_MLP_MAX_INPUT_BYTES"), "{line}");
+    let out = run(&quick(data, &[]), &[limit]);
+    error_naming(&out, "an IDX payload", &["GPU_MLP_MAX_INPUT_BYTES"]);
 }

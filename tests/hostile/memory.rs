@@ -2,7 +2,7 @@
 //! and an image size whose pixels are past the input limit is refused before they are
 //! allocated.
 
-use crate::corpus::{clean_error, quick, run, tiny_csv};
+use crate::corpus::{error_naming, quick, run, tiny_csv};
 
 #[cfg(unix)]
 #[test]
@@ -30,6 +30,6 @@ fn pictures_past_the_input_limit_are_refused_before_they_are_allocated() {
     let data = dir.path().to_str().unwrap();
     let args = quick(data, &["--image-size", "2048x2048"]);
     let limit = ("GPU_MLP_MAX_INPUT_BYTES", "16777216");
-    let line = clean_error(&run(&args, &[limit]), "--image-size 2048x2048");
-    assert!(line.contains("GPU_MLP_MAX_INPUT_BYTES"), "{line}");
+    let out = run(&args, &[limit]);
+    error_naming(&out, "--image-size 2048x2048", &["GPU_MLP_MAX_INPUT_BYTES"]);
 }
