@@ -33,3 +33,38 @@ fn pictures_past_the_input_limit_are_refused_before_they_are_allocated() {
     let out = run(&args, &[limit]);
     error_naming(&out, "--image-size 2048x2048", &["GPU_MLP_MAX_INPUT_BYTES"]);
 }
+
+/// `predict --grid` over many files draws the first hundred and says so.
+#[test]
+fn a_grid_of_many_pictures_is_capped_and_says_so() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let folder = dir.path().join("set");
+    for class in ["a", "b"] {
+        std::fs::create_dir_all(folder.join(class)).unwrap();
+        for i in 0..3u8 {
+            let img = image::GrayImage::from_fn(8, 8, |x, y| image::Luma([x as u8 * i + y as u8]));
+            img.save(folder.join(class).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    let model = dir.path().join("m.safetensors");
+    let save = ["--epochs", "1", "--save", model.to_str().unwrap()];
+    let trained = run(&quick(folder.to_str().unwrap(), &save), &[]);
+    support::succeeded(&trained, "training on pictures");
+    let picture = folder.join("a").join("0.png");
+    let mut args = vec![
+        "predict".to_string(),
+        "--model".into(),
+        model.display().to_string(),
+    ];
+    args.extend([
+        "--grid".into(),
+        dir.path().join("g.png").display().to_string(),
+    ]);
+    args.extend((0..120).map(|_| picture.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&args, &[]);
+    support::succeeded(&out, "predict --grid over 120 pictures");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("first 100 of 120"), "{stderr}");
+}
