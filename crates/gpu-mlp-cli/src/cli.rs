@@ -1,6 +1,7 @@
 //! Subcommands and flags. Parsing and validation of single values lives here; the work lives in
 //! `commands`.
 
+use crate::commands::export::{ExportArgs, EXPORT_EXAMPLES};
 use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use gpu_mlp::engine::BackendChoice;
@@ -127,6 +128,10 @@ pub enum Command {
     /// Classify image files (PNG, JPEG, BMP) or test-set samples with a saved model
     #[command(after_help = PREDICT_EXAMPLES)]
     Predict(PredictArgs),
+    /// Write a saved model as an ONNX file (onnxruntime, tract, OpenCV, ...): raw input in,
+    /// probabilities and logits out
+    #[command(after_help = EXPORT_EXAMPLES)]
+    Export(ExportArgs),
     /// Draw a 5x5 grid of training images with their class names into a PNG
     #[command(
         after_help = "Examples:\n  gpu-mlp show\n  gpu-mlp show --dataset fashion-mnist --out fashion.png"

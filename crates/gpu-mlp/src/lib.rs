@@ -92,6 +92,7 @@ pub use engine::{
 };
 pub use error::{Error, Result};
 pub use inference::classifier::{top_k, Classifier};
+pub use inference::export::save as export_onnx;
 pub use model::optimizer::Optimizer;
 pub use model::{DenseLayer, ModelSpec};
 pub use training::{run as train, EpochRecord, Observer, Silent, TrainConfig, TrainReport};
