@@ -2,7 +2,7 @@
 
 use gpu_mlp_cli::cli::Command;
 use gpu_mlp_cli::commands;
-use gpu_mlp_cli::outcome;
+use gpu_mlp_cli::exit_status;
 use gpu_mlp_cli::run_config::{self, CliError};
 use std::process::ExitCode;
 
@@ -13,10 +13,10 @@ fn main() -> ExitCode {
         Err(CliError::Clap(e)) => e.exit(),
         Err(CliError::Config(e)) => {
             eprintln!("error: {e}");
-            return ExitCode::from(outcome::EXIT_BAD_SETTINGS);
+            return ExitCode::from(exit_status::EXIT_BAD_SETTINGS);
         }
     };
-    let outcome: anyhow::Result<()> = match &cli.command {
+    let result: anyhow::Result<()> = match &cli.command {
         Command::Train(args) => commands::train::run(args).map(|_| ()).map_err(Into::into),
         Command::Summary(args) => commands::summary::run(args).map_err(Into::into),
         Command::Fetch(args) => commands::fetch::run(args).map_err(Into::into),
@@ -29,14 +29,14 @@ fn main() -> ExitCode {
         Command::Show(args) => commands::show::run(args).map_err(Into::into),
         Command::Draw(args) => commands::draw::run(args).map_err(Into::into),
     };
-    match outcome {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {}", one_line(&err));
             // Exit statuses a sweep engine tells apart (documented in `train --help`).
             let status = err
                 .downcast_ref::<gpu_mlp::Error>()
-                .map_or(outcome::EXIT_FAILED, outcome::exit_status);
+                .map_or(exit_status::EXIT_FAILED, exit_status::exit_status);
             ExitCode::from(status)
         }
     }

@@ -2,7 +2,7 @@
 //! class, and the confusion matrix (text, and a heat map with `--confusion-png`).
 
 use crate::cli::{DataArgs, EngineArgs, EvalArgs};
-use crate::{plots, report};
+use crate::{console, plots};
 use gpu_mlp::checkpoint::{self, Checkpoint};
 use gpu_mlp::data::{
     ColorMode, Dataset, Inputs, KnownDataset, Label, LoadOptions, Samples, ScaleRequest, Scaling,
@@ -174,7 +174,7 @@ pub fn evaluate(engine: &mut dyn Engine, ckpt: &Checkpoint, test: &Samples) -> R
 /// The text `eval` prints after its header: the test line (as `train` prints it), the
 /// per-class table and the confusion matrix.
 pub fn format_report(r: &EvalReport) -> String {
-    let mut s = format!("{}\n\n", report::test_line(&r.evaluation));
+    let mut s = format!("{}\n\n", console::test_line(&r.evaluation));
     let name_w = r
         .class_names
         .iter()

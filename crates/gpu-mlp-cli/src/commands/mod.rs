@@ -11,7 +11,7 @@ pub mod predict_rows;
 pub mod show;
 pub mod summary;
 pub mod train;
-pub mod train_outputs;
+pub mod train_files;
 pub mod verify;
 
 use crate::cli::{DataArgs, EngineArgs};

@@ -1,50 +1,16 @@
 //! `gpu-mlp train`.
 
-use super::train_outputs::TrainOutputs;
+use super::train_files::TrainFiles;
 use crate::cli::{OptimizerArg, TrainArgs};
-use crate::report::{ConsoleReporter, MetricsFile};
-use crate::summary::{self, Recorder, RunFacts};
+use crate::console::ConsoleReporter;
+use crate::metrics_file::MetricsFile;
+use crate::run_summary::{self as summary, Recorder, RunFacts};
 use gpu_mlp::data::{SourceKind, TestOrigin};
 use gpu_mlp::error::{ConfigError, Error, Result};
 use gpu_mlp::model::optimizer::Optimizer;
-use gpu_mlp::training::early_stopping::{EarlyStopping, Monitor};
 use gpu_mlp::training::resume::{self, ResumeState};
 use gpu_mlp::training::{self, Observer, Observers, Progress, TrainConfig, TrainReport};
 use std::path::Path;
-
-pub fn optimizer_from(args: &TrainArgs) -> Optimizer {
-    match args.optimizer {
-        OptimizerArg::Adam => Optimizer::Adam {
-            lr: args.lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            epsilon: args.adam_epsilon,
-            weight_decay: args.weight_decay,
-        },
-        OptimizerArg::Sgd => Optimizer::Sgd { lr: args.lr },
-    }
-}
-
-/// The training settings the flags give.
-pub fn config_from(args: &TrainArgs) -> TrainConfig {
-    TrainConfig {
-        epochs: args.epochs as usize,
-        batch_size: args.batch_size as usize,
-        validation_split: args.validation_split,
-        seed: args.seed,
-        optimizer: optimizer_from(args),
-        lr_schedule: args.lr_schedule,
-        warmup: args.warmup,
-        early_stopping: args.early_stopping.map(|patience| EarlyStopping {
-            patience: patience as usize,
-            monitor: args
-                .monitor
-                .unwrap_or(Monitor::default_for(args.validation_split)),
-            min_delta: args.min_delta.unwrap_or(0.0),
-            restore_best: args.restore_best,
-        }),
-    }
-}
 
 pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     let started = std::time::Instant::now();
@@ -60,14 +26,14 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     // A first Ctrl-C (or SIGTERM) ends the run after its epoch, saving a checkpoint to
     // --resume from when --save is given; a second one ends it at once.
     crate::interrupt::install();
-    let outputs = TrainOutputs::prepare(args)?;
+    let files = TrainFiles::prepare(args)?;
     let (mut data, test_origin) = super::load_dataset_seeded(&args.data, args.seed)?;
     let subset_of = args.train_samples.map(|_| data.train.count);
     if let Some(n) = args.train_samples {
         data.train = gpu_mlp::data::subset::stratified(&data.train, n as usize, args.seed)?;
     }
-    let (spec, initial_parameters) = outputs.model(args, &data)?;
-    let config = config_from(args);
+    let (spec, initial_parameters) = files.model(args, &data)?;
+    let config = args.config();
     let optimizer = config.optimizer;
     if args.weight_decay != 0.0 && args.optimizer != OptimizerArg::Adam {
         return Err(ConfigError::new(
@@ -76,8 +42,8 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
         .into());
     }
     config.validate()?;
-    let settings = crate::summary::run_settings(args, &spec, config.early_stopping);
-    let progress = match outputs.resume() {
+    let settings = summary::run_settings(args, &spec, config.early_stopping);
+    let progress = match files.resume() {
         Some((path, state)) => resumed_progress(path, state, &settings, &config)?,
         None => Progress::new(&config),
     };
@@ -98,10 +64,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     let engine_batch = config.batch_size.min(train_rows.max(1));
     let mut engine = super::open_engine(&args.engine, &spec, optimizer, engine_batch)?.engine;
     engine.set_parameters(&initial_parameters)?;
-    if let Some(moments) = outputs
-        .resume()
-        .and_then(|(_, state)| state.moments.as_ref())
-    {
+    if let Some(moments) = files.resume().and_then(|(_, state)| state.moments.as_ref()) {
         engine.set_optimizer_state(moments)?;
     }
     // An IDX data set's test part is its t10k files, as ever; any other origin is said.
@@ -137,7 +100,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     }
     let mut reporter = ConsoleReporter::new(metrics);
     let engine_name = engine.describe();
-    if let Some((path, state)) = outputs.resume() {
+    if let Some((path, state)) = files.resume() {
         println!(
             "resuming {} after epoch {} of {}",
             path.display(),
@@ -165,12 +128,12 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
         subset_of,
         engine_name.clone(),
     );
-    let mut outputs_observer = outputs.observer(args, &data, &spec, &engine_name, settings);
+    let mut files_observer = files.observer(args, &data, &spec, &engine_name, settings);
     let mut recorder = Recorder::new(progress.history.clone());
-    let mut observers = Observers(vec![&mut reporter, &mut outputs_observer, &mut recorder]);
+    let mut observers = Observers(vec![&mut reporter, &mut files_observer, &mut recorder]);
     let result = training::run_from(&config, &data, engine.as_mut(), &mut observers, progress);
     let (history, test) = recorder.into_results();
-    let result = result.and_then(|report| outputs_observer.finish(&report).map(|()| report));
+    let result = result.and_then(|report| files_observer.finish(&report).map(|()| report));
     if let Some(path) = &args.summary_json {
         let seconds = started.elapsed().as_secs_f64();
         summary::write_for(path, &facts, &history, test.as_ref(), &result, seconds)?;
@@ -216,6 +179,6 @@ mod tests {
         let Command::Train(args) = Cli::parse_from(["gpu-mlp", "train"]).command else {
             panic!("not the train command");
         };
-        assert_eq!(config_from(&args), TrainConfig::default());
+        assert_eq!(args.config(), TrainConfig::default());
     }
 }

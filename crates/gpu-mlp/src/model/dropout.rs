@@ -1,5 +1,5 @@
 //! The inverted-dropout mask, from a counter-based hash so that the CPU reference and the GPU
-//! shaders (`dropout_hash` in `shaders/prelude.wgsl`, a copy of [`mix32`] and [`hash`]) produce the
+//! shaders (`dropout_hash` in `engine/gpu/kernels/prelude.wgsl`, a copy of [`mix32`] and [`hash`]) produce the
 //! same mask bit for bit without
 //! sharing any RNG state.
 //!

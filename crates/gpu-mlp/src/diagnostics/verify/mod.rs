@@ -1,6 +1,6 @@
 //! `gpu-mlp verify` and `train --verify`: does this adapter compute the right numbers?
 //!
-//! Two parts, both against the CPU reference engine: the kernel grid ([`kernels`]: every kernel
+//! Two parts, both against the CPU reference engine: the kernel grid ([`kernel_grid`]: every kernel
 //! at ragged shapes and the model's shapes, a table of errors against bounds) and a lockstep
 //! training run ([`lockstep`]: K steps on both engines from the same start). The report holds
 //! the adapter's identity, so it can be attached to a bug report as JSON.
@@ -13,16 +13,16 @@
 //! Fault injection on the device: with `GPU_MLP_MUTANT=NAME` (see [`Mutant`]) verify compiles
 //! one kernel deliberately wrong and says so first; it must then fail, naming that kernel.
 
-pub mod kernels;
+pub mod kernel_grid;
 pub mod lockstep;
 pub mod norm;
 
-pub use kernels::{Grid, KernelCheck};
+pub use kernel_grid::{Grid, KernelCheck};
 pub use lockstep::{LockstepOptions, LockstepReport, LockstepRows};
 
 use crate::diagnostics::records::{AdapterRecord, BuildInfo, HostInfo};
-use crate::engine::gpu::kernels::KernelLab;
-use crate::engine::gpu::ops::mutant::{self, Mutant};
+use crate::engine::gpu::kernels::mutant::{self, Mutant};
+use crate::engine::gpu::KernelLab;
 use crate::engine::gpu::Pipelines;
 use crate::engine::gpu::{self, DeviceNeeds, GpuContext, GpuEngine, GpuOptions};
 use crate::engine::BackendChoice;
@@ -260,9 +260,10 @@ pub fn run(
         every_product: false,
         model: Some((opts.spec.clone(), opts.batch)),
     };
-    let checks = kernels::check_kernels(&lab, &grid, opts.seed, perturbed.as_deref(), &mut |c| {
-        log(&table_row(c))
-    });
+    let checks =
+        kernel_grid::check_kernels(&lab, &grid, opts.seed, perturbed.as_deref(), &mut |c| {
+            log(&table_row(c))
+        });
     let kernels_failed = checks.iter().filter(|c| !c.passed).count();
     log(&format!(
         "kernels: {} of {} checks within bounds",

@@ -175,6 +175,11 @@ fn choose(
     }
 }
 
+/// The storage buffers a kernel may bind: what every device is asked for (the kernels are
+/// checked against it at compile time, in `kernels`). Six: the matmul's a, b, c, aux and its
+/// vec4 views of a and b; WebGPU's default allows eight, its downlevel default four.
+pub const STORAGE_BUFFERS_PER_KERNEL: u32 = 6;
+
 /// What a run needs from the device; checked against the adapter before the device is created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeviceNeeds {
@@ -196,7 +201,7 @@ impl Default for DeviceNeeds {
         Self {
             buffer_bytes: 256 << 20,
             storage_binding_bytes: 128 << 20,
-            storage_buffers_per_stage: super::ops::MAX_STORAGE_BINDINGS,
+            storage_buffers_per_stage: STORAGE_BUFFERS_PER_KERNEL,
             workgroup_storage_bytes: 16384,
             invocations_per_workgroup: 256,
             optional_features: wgpu::Features::empty(),
@@ -282,6 +287,18 @@ impl DeviceNeeds {
     }
 }
 
+/// An error with its sources, one line (wgpu's Display alone says only "Validation Error").
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 /// An open device: what every GPU run holds.
 pub struct GpuContext {
     pub device: wgpu::Device,
@@ -319,7 +336,7 @@ impl GpuContext {
         let sink = Arc::clone(&errors);
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
             if let Ok(mut v) = sink.lock() {
-                v.push(super::pipelines::error_chain(&e));
+                v.push(error_chain(&e));
             }
         }));
         Ok(Self {

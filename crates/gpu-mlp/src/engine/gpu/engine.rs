@@ -6,12 +6,12 @@
 
 use super::buffers;
 use super::context::{DeviceNeeds, GpuContext};
-use super::ops::matmul::{MatmulVariant, Product};
-use super::ops::StepRecord;
+use super::kernels::{RowSource, StepRecord};
 use super::pipelines::Pipelines;
 use super::profile::{self, StepProfile, TimestampProfile};
-use super::programs::{self, Prepared};
-use super::resources::{self, EngineBuffers, Resident};
+use super::programs::{self, StepPrograms};
+use super::resources::{self, DeviceKernels, EngineBuffers, EngineResources, ModelSetup};
+use super::resources::{ResidentSplit, ResidentSplits};
 use super::timing::timestamp_method;
 use super::tuning::{self, TileChoices};
 use super::GpuOptions;
@@ -20,46 +20,14 @@ use crate::engine::{Engine, EpochPlan, Evaluation, OptimizerState, Split, StepMe
 use crate::error::{ConfigError, GpuError, Result};
 use crate::model::dropout::DropoutMask;
 use crate::model::optimizer::Optimizer;
-use crate::model::{DenseLayer, ModelSpec};
+use crate::model::ModelSpec;
 use std::ops::Range;
 use std::sync::Arc;
 
-/// Everything of an engine but its prepared programs: what they are built from.
-pub struct Core {
-    pub ctx: Arc<GpuContext>,
-    pub pipes: Arc<Pipelines>,
-    pub spec: ModelSpec,
-    pub layers: Vec<DenseLayer>,
-    pub optimizer: Optimizer,
-    pub mask: DropoutMask,
-    pub max_batch: usize,
-    pub opts: GpuOptions,
-    pub tiles: TileChoices,
-    pub buffers: EngineBuffers,
-    pub train: Option<Resident>,
-    pub test: Option<Resident>,
-}
-
-impl Core {
-    /// The variant chosen for `product`.
-    pub fn variant(&self, product: Product) -> Result<MatmulVariant, GpuError> {
-        self.tiles.tile(product).ok_or_else(|| {
-            GpuError::Device(format!(
-                "internal: no tile chosen for the product {}",
-                product.name()
-            ))
-        })
-    }
-
-    fn train_count(&self) -> usize {
-        self.train.as_ref().map_or(0, |r| r.count)
-    }
-}
-
 pub struct GpuEngine {
-    core: Core,
+    resources: EngineResources,
     /// Built on first use and again after a split changes or when an epoch outgrows the tables.
-    prepared: Option<Prepared>,
+    programs: Option<StepPrograms>,
 }
 
 impl GpuEngine {
@@ -97,80 +65,86 @@ impl GpuEngine {
         let tiles = tuning::choose(&ctx, &pipes, &products, &opts.tiles)?;
         let chosen = products.iter().filter_map(|p| Some((p, tiles.tile(*p)?)));
         resources::check_grids(&ctx, chosen)?;
-        let core = Core {
+        let resources = EngineResources {
             buffers: EngineBuffers::new(&ctx, spec, rows),
-            train: None,
-            test: None,
-            layers,
-            mask: DropoutMask::new(spec.dropout),
-            spec: spec.clone(),
-            optimizer,
+            splits: ResidentSplits::default(),
+            model: ModelSetup {
+                layers,
+                dropout: DropoutMask::new(spec.dropout),
+                spec: spec.clone(),
+                optimizer,
+            },
             max_batch,
-            opts,
-            tiles,
-            pipes,
-            ctx,
+            options: opts,
+            device: DeviceKernels {
+                tiles,
+                pipelines: pipes,
+                ctx,
+            },
         };
         // Compile every matmul variant now, so nothing compiles inside an epoch.
+        let device = &resources.device;
         for product in products {
-            let variant = core.variant(product)?;
-            core.pipes.matmul(&core.ctx.device, product.t, variant)?;
+            let variant = device.variant(product)?;
+            let pipelines = &device.pipelines;
+            pipelines.matmul(&device.ctx.device, product.transpose, variant)?;
         }
-        core.ctx.take_error()?;
+        device.ctx.take_error()?;
         Ok(Self {
-            core,
-            prepared: None,
+            resources,
+            programs: None,
         })
     }
 
     pub fn context(&self) -> &Arc<GpuContext> {
-        &self.core.ctx
+        &self.resources.device.ctx
     }
 
     pub fn pipelines(&self) -> &Arc<Pipelines> {
-        &self.core.pipes
+        &self.resources.device.pipelines
     }
 
     /// The matmul tiles of this engine's products and how they were found.
     pub fn tile_choices(&self) -> &TileChoices {
-        &self.core.tiles
+        &self.resources.device.tiles
     }
 
-    /// The prepared programs, with tables for at least `train_steps` training steps.
-    fn prepare<'a>(
-        slot: &'a mut Option<Prepared>,
-        core: &Core,
+    /// The step programs, with tables for at least `train_steps` training steps.
+    fn programs<'a>(
+        built: &'a mut Option<StepPrograms>,
+        resources: &EngineResources,
         train_steps: usize,
-    ) -> Result<&'a Prepared, GpuError> {
-        let eval_batches = Prepared::eval_batches(core);
-        let train_cap = match slot.take() {
-            Some(p) if p.fits(train_steps, eval_batches) => return Ok(slot.insert(p)),
-            Some(p) => train_steps.max(p.tables.train_cap),
+    ) -> Result<&'a StepPrograms, GpuError> {
+        let eval_batches = StepPrograms::eval_batches(resources);
+        let train_steps = match built.take() {
+            Some(p) if p.fits(train_steps, eval_batches) => return Ok(built.insert(p)),
+            Some(p) => train_steps.max(p.tables.train_steps),
             None => train_steps,
         };
-        Ok(slot.insert(Prepared::new(core, train_cap.max(1), eval_batches)?))
+        let programs = StepPrograms::new(resources, train_steps.max(1), eval_batches)?;
+        Ok(built.insert(programs))
     }
 
     /// Prepares `steps` profiling steps over the training split's first `max_batch` samples
     /// (Adam's first step each); returns the batch.
-    fn prepare_profile(&mut self, steps: usize, what: &str) -> Result<(usize, &Prepared)> {
-        let core = &self.core;
-        let batch = core.max_batch.min(core.train_count());
+    fn prepare_profile(&mut self, steps: usize, what: &str) -> Result<(usize, &StepPrograms)> {
+        let resources = &self.resources;
+        let train_count = resources.splits.train.as_ref().map_or(0, |r| r.count);
+        let batch = resources.max_batch.min(train_count);
         if batch == 0 {
             return Err(ConfigError::new(format!("{what} needs a loaded training split")).into());
         }
-        let prepared = Self::prepare(&mut self.prepared, core, steps)?;
+        let programs = Self::programs(&mut self.programs, resources, steps)?;
         let order: Vec<u32> = (0..batch as u32).collect();
-        core.ctx
-            .queue
-            .write_buffer(&core.buffers.order, 0, bytemuck::cast_slice(&order));
+        let queue = &resources.device.ctx.queue;
+        queue.write_buffer(&resources.buffers.order, 0, bytemuck::cast_slice(&order));
         let record = StepRecord {
-            step_size: core.optimizer.step_size(1),
+            step_size: resources.model.optimizer.step_size(1),
             seed: 1,
             ..StepRecord::full(batch)
         };
-        prepared.write_records(core, 0, &vec![record; steps]);
-        Ok((batch, prepared))
+        programs.write_records(queue, 0, &vec![record; steps]);
+        Ok((batch, programs))
     }
 
     /// Times each dispatch of a full-batch training step alone and the step as a whole
@@ -178,9 +152,9 @@ impl GpuEngine {
     /// it trains on its first `max_batch` samples, changing the parameters.
     pub fn profile_step(&mut self, repeats: usize) -> Result<StepProfile> {
         let repeats = repeats.max(1);
-        let ctx = Arc::clone(&self.core.ctx);
-        let (batch, prepared) = self.prepare_profile(repeats, "profile_step")?;
-        Ok(profile::wall_clock(&ctx, prepared, batch, repeats)?)
+        let ctx = Arc::clone(self.context());
+        let (batch, programs) = self.prepare_profile(repeats, "profile_step")?;
+        Ok(profile::wall_clock(&ctx, programs, batch, repeats)?)
     }
 
     /// Times each dispatch of a full-batch training step with timestamp queries over `steps`
@@ -188,103 +162,92 @@ impl GpuEngine {
     /// Needs the training split loaded and a device opened with timestamp queries; trains on its
     /// first `max_batch` samples, changing the parameters.
     pub fn profile_step_timestamps(&mut self, steps: usize) -> Result<TimestampProfile> {
-        let ctx = Arc::clone(&self.core.ctx);
+        let ctx = Arc::clone(self.context());
         let method = timestamp_method(&ctx).ok_or_else(|| {
             GpuError::Device(format!(
                 "{}: the device was opened without timestamp queries",
                 ctx.info.name
             ))
         })?;
-        let (batch, prepared) = self.prepare_profile(1, "profile_step_timestamps")?;
-        Ok(profile::timestamps(&ctx, method, prepared, batch, steps)?)
+        let (batch, programs) = self.prepare_profile(1, "profile_step_timestamps")?;
+        Ok(profile::timestamps(&ctx, method, programs, batch, steps)?)
     }
 }
 
 impl Engine for GpuEngine {
     fn describe(&self) -> String {
-        self.core.ctx.describe()
+        self.context().describe()
     }
 
     fn load_split(&mut self, split: Split, samples: &Samples) -> Result<()> {
-        let core = &mut self.core;
-        if samples.features != core.spec.inputs {
+        let resources = &mut self.resources;
+        let spec = &resources.model.spec;
+        if samples.features != spec.inputs {
             return Err(ConfigError::new(format!(
                 "the data has {} features per sample, the model expects {}",
-                samples.features, core.spec.inputs
+                samples.features, spec.inputs
             ))
             .into());
         }
-        if let Some(bad) = samples
-            .labels
-            .iter()
-            .find(|&&l| l as usize >= core.spec.classes)
-        {
+        if let Some(bad) = samples.labels.iter().find(|&&l| l as usize >= spec.classes) {
             return Err(ConfigError::new(format!(
                 "label {bad} is out of range for a model with {} classes",
-                core.spec.classes
+                spec.classes
             ))
             .into());
         }
-        let r = Resident::upload(&core.ctx, samples)?;
-        core.buffers
-            .fit_split(&core.ctx, samples.count, split == Split::Train);
-        match split {
-            Split::Train => core.train = Some(r),
-            Split::Test => core.test = Some(r),
-        }
-        self.prepared = None;
-        core.ctx.take_error()?;
+        let ctx = &resources.device.ctx;
+        let resident = ResidentSplit::upload(ctx, samples)?;
+        let training = split == Split::Train;
+        resources.buffers.fit_split(ctx, samples.count, training);
+        resources.splits.set(split, resident);
+        self.programs = None;
+        ctx.take_error()?;
         Ok(())
     }
 
     fn set_parameters(&mut self, params: &[f32]) -> Result<()> {
-        let core = &self.core;
-        core.spec.check_parameters(params)?;
-        core.ctx
-            .queue
-            .write_buffer(&core.buffers.params, 0, bytemuck::cast_slice(params));
-        let mut encoder = core.ctx.device.create_command_encoder(&Default::default());
-        encoder.clear_buffer(&core.buffers.moment1, 0, None);
-        encoder.clear_buffer(&core.buffers.moment2, 0, None);
-        core.ctx.queue.submit([encoder.finish()]);
-        core.ctx.take_error()?;
+        let (resources, ctx) = (&self.resources, self.context());
+        resources.model.spec.check_parameters(params)?;
+        let bufs = &resources.buffers;
+        ctx.queue
+            .write_buffer(&bufs.params, 0, bytemuck::cast_slice(params));
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        encoder.clear_buffer(&bufs.moment1, 0, None);
+        encoder.clear_buffer(&bufs.moment2, 0, None);
+        ctx.queue.submit([encoder.finish()]);
+        ctx.take_error()?;
         Ok(())
     }
 
     fn parameters(&mut self) -> Result<Vec<f32>> {
-        let core = &self.core;
+        let resources = &self.resources;
         Ok(buffers::read(
-            &core.ctx,
-            &core.buffers.params,
+            self.context(),
+            &resources.buffers.params,
             0,
-            core.spec.parameter_count(),
+            resources.model.spec.parameter_count(),
         )?)
     }
 
     fn optimizer_state(&mut self) -> Result<OptimizerState> {
-        let core = &self.core;
-        let n = core.spec.parameter_count();
+        let (resources, ctx) = (&self.resources, self.context());
+        let count = resources.model.spec.parameter_count();
         Ok(OptimizerState {
-            moment1: buffers::read(&core.ctx, &core.buffers.moment1, 0, n)?,
-            moment2: buffers::read(&core.ctx, &core.buffers.moment2, 0, n)?,
+            moment1: buffers::read(ctx, &resources.buffers.moment1, 0, count)?,
+            moment2: buffers::read(ctx, &resources.buffers.moment2, 0, count)?,
         })
     }
 
     fn set_optimizer_state(&mut self, state: &OptimizerState) -> Result<()> {
-        let core = &self.core;
-        state.check(&core.spec)?;
-        let queue = &core.ctx.queue;
-        queue.write_buffer(
-            &core.buffers.moment1,
-            0,
-            bytemuck::cast_slice(&state.moment1),
-        );
-        queue.write_buffer(
-            &core.buffers.moment2,
-            0,
-            bytemuck::cast_slice(&state.moment2),
-        );
-        Ok(core.ctx.take_error()?)
+        let (resources, ctx) = (&self.resources, self.context());
+        state.check(&resources.model.spec)?;
+        let bufs = &resources.buffers;
+        ctx.queue
+            .write_buffer(&bufs.moment1, 0, bytemuck::cast_slice(&state.moment1));
+        ctx.queue
+            .write_buffer(&bufs.moment2, 0, bytemuck::cast_slice(&state.moment2));
+        Ok(ctx.take_error()?)
     }
 
     fn train_epoch(
@@ -292,21 +255,22 @@ impl Engine for GpuEngine {
         plan: &EpochPlan,
         progress: &mut dyn FnMut(usize, &[StepMetrics]),
     ) -> Result<Vec<StepMetrics>> {
-        let core = &self.core;
-        let count = core
+        let resources = &self.resources;
+        let count = resources
+            .splits
             .train
             .as_ref()
             .map(|r| r.count)
             .ok_or_else(|| ConfigError::new("no training split loaded"))?;
-        plan.check(count, core.max_batch)?;
+        plan.check(count, resources.max_batch)?;
         let steps = plan.steps.len();
         if steps == 0 {
             return Ok(Vec::new());
         }
-        let prepared = Self::prepare(&mut self.prepared, core, steps)?;
-        let ctx = &core.ctx;
-        ctx.queue
-            .write_buffer(&core.buffers.order, 0, bytemuck::cast_slice(&plan.order));
+        let programs = Self::programs(&mut self.programs, resources, steps)?;
+        let ctx = &resources.device.ctx;
+        let order = bytemuck::cast_slice(&plan.order);
+        ctx.queue.write_buffer(&resources.buffers.order, 0, order);
         let records: Vec<StepRecord> = plan
             .steps
             .iter()
@@ -318,15 +282,16 @@ impl Engine for GpuEngine {
                 seed: s.dropout_seed,
                 step_size: s.step_size,
                 grad_scale: 1.0 / s.len as f32,
-                direct: 0,
+                row_source: RowSource::Order.into(),
                 out_base: 0,
                 decay: s.decay,
                 _pad: [0; 3],
             })
             .collect();
-        prepared.write_records(core, 0, &records);
-        let tables = &prepared.tables;
-        let chunk = core.opts.steps_per_submit.min(tables.staging_steps).max(1);
+        programs.write_records(&ctx.queue, 0, &records);
+        let tables = &programs.tables;
+        let per_submit = resources.options.steps_per_submit;
+        let chunk = per_submit.min(tables.staging_steps).max(1);
         let mut all = Vec::with_capacity(steps);
         // (steps of the chunk, staging buffer, mapping result, submission) of the chunk in flight.
         type Pending = (
@@ -356,7 +321,7 @@ impl Engine for GpuEngine {
             let range = first..(first + chunk).min(steps);
             let buf = c % 2;
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
-            prepared.record(&mut encoder, &prepared.train, range.clone());
+            programs.record(&mut encoder, &programs.training_step, range.clone());
             encoder.copy_buffer_to_buffer(
                 &tables.slots,
                 range.start as u64 * 8,
@@ -380,13 +345,10 @@ impl Engine for GpuEngine {
     }
 
     fn evaluate(&mut self, split: Split, rows: Range<usize>) -> Result<Evaluation> {
-        let core = &self.core;
-        let count = match split {
-            Split::Train => core.train.as_ref(),
-            Split::Test => core.test.as_ref(),
-        }
-        .map(|r| r.count)
-        .ok_or_else(|| ConfigError::new(format!("no {split:?} split loaded")))?;
+        let resources = &self.resources;
+        let count = (resources.splits.get(split))
+            .map(|r| r.count)
+            .ok_or_else(|| ConfigError::new(format!("no {split:?} split loaded")))?;
         if rows.end > count || rows.start > rows.end {
             return Err(ConfigError::new(format!(
                 "evaluation rows {rows:?} exceed the {count} samples loaded"
@@ -396,39 +358,40 @@ impl Engine for GpuEngine {
         if rows.is_empty() {
             return Ok(Evaluation::default());
         }
-        let prepared = Self::prepare(&mut self.prepared, core, 1)?;
-        let e = core.opts.eval_batch;
-        let base = prepared.tables.train_cap;
+        let programs = Self::programs(&mut self.programs, resources, 1)?;
+        let eval_batch = resources.options.eval_batch;
+        let base = programs.tables.train_steps;
         let records: Vec<StepRecord> = rows
             .clone()
-            .step_by(e)
+            .step_by(eval_batch)
             .enumerate()
-            .map(|(b, start)| StepRecord {
+            .map(|(batch, start)| StepRecord {
                 start: start as u32,
-                len: (rows.end - start).min(e) as u32,
-                slot: (base + b) as u32,
-                direct: 1,
+                len: (rows.end - start).min(eval_batch) as u32,
+                slot: (base + batch) as u32,
+                row_source: RowSource::Direct.into(),
                 out_base: (start - rows.start) as u32,
                 grad_scale: 1.0,
                 ..Default::default()
             })
             .collect();
-        prepared.write_records(core, base, &records);
+        let ctx = &resources.device.ctx;
+        programs.write_records(&ctx.queue, base, &records);
         let list = match split {
-            Split::Train => &prepared.eval_train,
-            Split::Test => &prepared.eval_test,
+            Split::Train => &programs.evaluate_train,
+            Split::Test => &programs.evaluate_test,
         };
-        let ctx = &core.ctx;
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
-        prepared.record(&mut encoder, list, base..base + records.len());
+        programs.record(&mut encoder, list, base..base + records.len());
         ctx.queue.submit([encoder.finish()]);
         let slots: Vec<u32> = buffers::read(
             ctx,
-            &prepared.tables.slots,
+            &programs.tables.slots,
             base as u64 * 8,
             2 * records.len(),
         )?;
-        let predictions: Vec<u32> = buffers::read(ctx, &core.buffers.predictions, 0, rows.len())?;
+        let predictions = &resources.buffers.predictions;
+        let predictions: Vec<u32> = buffers::read(ctx, predictions, 0, rows.len())?;
         let mut result = Evaluation {
             count: rows.len(),
             predictions,

@@ -1,13 +1,15 @@
-//! The GPU side: a device (`context`), one module per kernel (`ops`), their pipelines, the
-//! training engine (`engine`, with `programs` its recorded work and `resources` its buffers and
-//! limits), single-kernel runs for checks (`kernels`), timing (`timing`, `profile`) and the
-//! per-adapter tile choice (`tuning`).
+//! The GPU side, in layers: a device (`context`, `buffers`); the kernels, one folder each under
+//! one contract (`kernels`); their pipelines (`pipelines`) and the one way a kernel is bound and
+//! encoded (`dispatch`); above them the training engine (`engine`, with `programs` its recorded
+//! work and `resources` what it holds), the kernel lab (`lab`: single-kernel runs for checks),
+//! timing (`timing`, `profile`) and the per-adapter tile choice (`tuning`).
 
 pub mod buffers;
 pub mod context;
+pub mod dispatch;
 mod engine;
 pub mod kernels;
-pub mod ops;
+pub mod lab;
 pub mod pipelines;
 pub mod profile;
 mod programs;
@@ -17,7 +19,8 @@ pub mod tuning;
 
 pub use context::{list_adapters, AdapterSummary, DeviceNeeds, GpuContext, LimitsSummary};
 pub use engine::GpuEngine;
-pub use ops::matmul::{MatmulVariant, Product, Transpose};
+pub use kernels::matmul::{MatmulVariant, Product, Transpose};
+pub use lab::KernelLab;
 pub use pipelines::Pipelines;
 pub use profile::{StepProfile, TimestampProfile};
 pub use tuning::{TileChoices, TilePolicy};

@@ -1,10 +1,14 @@
-//! Shader modules and compute pipelines of every kernel (`ops`), compiled once per device;
-//! matmul variants on first request.
+//! Shader modules and compute pipelines of every kernel (`kernels`), one module and layout per
+//! kernel and one pipeline per entry point and override set, compiled once per device: the
+//! single-pipeline kernels up front, matmul variants on first request.
 
-use super::ops::matmul::{MatmulBindings, MatmulVariant, Transpose};
-use super::ops::mutant::Mutant;
-use super::ops::{self, gather::GatherBindings, optimizer::OptimizerBindings};
-use super::ops::{softmax_cross_entropy::SoftmaxBindings, Layout};
+use super::context::error_chain;
+use super::kernels::gather::Gather;
+use super::kernels::matmul::{Matmul, MatmulCall, MatmulVariant, Transpose};
+use super::kernels::mutant::Mutant;
+use super::kernels::optimizer::OptimizerUpdate;
+use super::kernels::softmax_cross_entropy::SoftmaxCrossEntropy;
+use super::kernels::{Kernel, Layout};
 use crate::error::GpuError;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -22,7 +26,7 @@ fn module(device: &wgpu::Device, label: &str, source: &str, checked: bool) -> wg
     // sound for our shaders because (1) every loop runs to a bound read from a uniform with a
     // positive step far below u32::MAX (no infinite loop); (2) local and workgroup arrays are
     // indexed below their sizes for every variant `MatmulVariant::check` accepts, and
-    // `Pipelines::matmul` compiles no other; (3) every storage index is clamped into, or guarded
+    // `Kernel::check_limits` refuses any other before it compiles; (3) every storage index is clamped into, or guarded
     // by, the shapes in the kernel's uniforms (the matmul's vec4 views are read only where
     // offsets, leading dimensions and the contiguous dimension are multiples of 4, so every vec4
     // ends at or before the last element the shapes reach), and those shapes fit the bound
@@ -61,30 +65,30 @@ fn pipeline(
     }
 }
 
-/// An error with its sources, one line (wgpu's Display alone says only "Validation Error").
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
+/// One kernel's shader module and layouts on a device.
+struct KernelModule {
+    module: wgpu::ShaderModule,
+    layout: Layout,
 }
 
-/// Every pipeline of the engine on one device. Matmul variants are compiled on first request
-/// and kept; engines request theirs up front, so nothing compiles inside an epoch.
+impl KernelModule {
+    fn of<K: Kernel>(device: &wgpu::Device, checked: bool) -> Self {
+        Self {
+            module: module(device, K::SHADER.file, K::SHADER.source, checked),
+            layout: Layout::of::<K>(device),
+        }
+    }
+}
+
+/// A compiled pipeline: its kernel, entry point and override constants (value bits).
+type PipelineKey = (&'static str, &'static str, Vec<(&'static str, u64)>);
+
+/// Every pipeline of the engine on one device. Pipelines with per-call override constants (the
+/// matmul variants) are compiled on first request and kept; engines request theirs up front, so
+/// nothing compiles inside an epoch.
 pub struct Pipelines {
-    pub matmul_layout: Layout,
-    pub gather_layout: Layout,
-    pub softmax_layout: Layout,
-    pub optimizer_layout: Layout,
-    pub gather: wgpu::ComputePipeline,
-    pub softmax: wgpu::ComputePipeline,
-    pub optimizer: wgpu::ComputePipeline,
-    matmul_module: wgpu::ShaderModule,
-    matmul: Mutex<HashMap<(Transpose, MatmulVariant), wgpu::ComputePipeline>>,
+    kernels: HashMap<&'static str, KernelModule>,
+    compiled: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
     limits: wgpu::Limits,
     /// The deliberately wrong kernel compiled in (`verify`'s fault injection), if any.
     pub mutant: Option<Mutant>,
@@ -103,84 +107,104 @@ impl Pipelines {
         Self::build(device, checked, None)
     }
 
-    /// Pipelines with runtime checks or not, and with `mutant` compiled in (see `ops::mutant`).
+    /// Pipelines with runtime checks or not, and with `mutant` compiled in (see
+    /// `kernels::mutant`).
     pub fn build(
         device: &wgpu::Device,
         checked: bool,
         mutant: Option<Mutant>,
     ) -> Result<Self, GpuError> {
-        use ops::{gather, optimizer, softmax_cross_entropy};
-        let constants = Mutant::constants(mutant);
-        let matmul_layout = Layout::new(device, "matmul", MatmulBindings::STORAGE);
-        let gather_layout = Layout::new(device, "gather", GatherBindings::STORAGE);
-        let softmax_layout = Layout::new(device, "softmax_ce", SoftmaxBindings::STORAGE);
-        let optimizer_layout = Layout::new(device, "optimizer", OptimizerBindings::STORAGE);
-        let gather_module = module(device, "gather.wgsl", gather::WGSL, checked);
-        let softmax_module = module(
-            device,
-            "softmax_ce.wgsl",
-            softmax_cross_entropy::WGSL,
-            checked,
-        );
-        let optimizer_module = module(device, "optimizer.wgsl", optimizer::WGSL, checked);
-        Ok(Self {
-            gather: pipeline(
-                device,
-                &gather_layout,
-                &gather_module,
-                gather::ENTRY_POINT,
-                &constants,
-            )?,
-            softmax: pipeline(
-                device,
-                &softmax_layout,
-                &softmax_module,
-                softmax_cross_entropy::ENTRY_POINT,
-                &constants,
-            )?,
-            optimizer: pipeline(
-                device,
-                &optimizer_layout,
-                &optimizer_module,
-                optimizer::ENTRY_POINT,
-                &constants,
-            )?,
-            matmul_module: module(device, "matmul.wgsl", ops::matmul::WGSL, checked),
-            matmul_layout,
-            gather_layout,
-            softmax_layout,
-            optimizer_layout,
-            matmul: Mutex::new(HashMap::new()),
+        let kernels = HashMap::from([
+            (Matmul::NAME, KernelModule::of::<Matmul>(device, checked)),
+            (Gather::NAME, KernelModule::of::<Gather>(device, checked)),
+            (
+                SoftmaxCrossEntropy::NAME,
+                KernelModule::of::<SoftmaxCrossEntropy>(device, checked),
+            ),
+            (
+                OptimizerUpdate::NAME,
+                KernelModule::of::<OptimizerUpdate>(device, checked),
+            ),
+        ]);
+        let pipelines = Self {
+            kernels,
+            compiled: Mutex::new(HashMap::new()),
             limits: device.limits(),
             mutant,
+        };
+        // The kernels without per-call constants now: a broken shader fails here.
+        pipelines.compile::<Gather>(device, Gather::SHADER.entry_points[0], Vec::new())?;
+        let softmax = SoftmaxCrossEntropy::SHADER.entry_points[0];
+        pipelines.compile::<SoftmaxCrossEntropy>(device, softmax, Vec::new())?;
+        let update = OptimizerUpdate::SHADER.entry_points[0];
+        pipelines.compile::<OptimizerUpdate>(device, update, Vec::new())?;
+        Ok(pipelines)
+    }
+
+    /// The device limits the pipelines were built under.
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+
+    /// The bind-group and pipeline layout of kernel `K`.
+    pub fn layout<K: Kernel>(&self) -> Result<&Layout, GpuError> {
+        Ok(&self.module::<K>()?.layout)
+    }
+
+    /// Kernel `K`'s module and layout: every kernel is registered in `build`.
+    fn module<K: Kernel>(&self) -> Result<&KernelModule, GpuError> {
+        self.kernels.get(K::NAME).ok_or_else(|| {
+            GpuError::Device(format!(
+                "internal: kernel {} is not registered in Pipelines::build",
+                K::NAME
+            ))
         })
     }
 
-    /// The pipeline of matmul `variant` computing product `t`, compiled on first use.
+    /// The pipeline of `kernel`'s entry point and constants, compiled on first use (after its
+    /// limits check).
+    pub fn get<K: Kernel>(
+        &self,
+        device: &wgpu::Device,
+        kernel: &K,
+    ) -> Result<wgpu::ComputePipeline, GpuError> {
+        kernel.check_limits(&self.limits)?;
+        self.compile::<K>(device, kernel.entry_point(), kernel.constants())
+    }
+
+    fn compile<K: Kernel>(
+        &self,
+        device: &wgpu::Device,
+        entry: &'static str,
+        mut constants: Vec<(&'static str, f64)>,
+    ) -> Result<wgpu::ComputePipeline, GpuError> {
+        constants.extend(Mutant::constants(self.mutant));
+        let key = (
+            K::NAME,
+            entry,
+            constants.iter().map(|&(k, v)| (k, v.to_bits())).collect(),
+        );
+        let mut cache = self
+            .compiled
+            .lock()
+            .map_err(|_| GpuError::Device("pipeline cache poisoned".into()))?;
+        if let Some(p) = cache.get(&key) {
+            return Ok(p.clone());
+        }
+        let kernel = self.module::<K>()?;
+        let p = pipeline(device, &kernel.layout, &kernel.module, entry, &constants)?;
+        cache.insert(key, p.clone());
+        Ok(p)
+    }
+
+    /// The pipeline of matmul `variant` computing product `transpose`, compiled on first use.
     pub fn matmul(
         &self,
         device: &wgpu::Device,
-        t: Transpose,
+        transpose: Transpose,
         variant: MatmulVariant,
     ) -> Result<wgpu::ComputePipeline, GpuError> {
-        let mut cache = self
-            .matmul
-            .lock()
-            .map_err(|_| GpuError::Device("pipeline cache poisoned".into()))?;
-        if let Some(p) = cache.get(&(t, variant)) {
-            return Ok(p.clone());
-        }
-        variant.check(&self.limits).map_err(GpuError::Device)?;
-        let mut constants = variant.constants(t);
-        constants.extend(Mutant::constants(self.mutant));
-        let p = pipeline(
-            device,
-            &self.matmul_layout,
-            &self.matmul_module,
-            variant.entry_point(),
-            &constants,
-        )?;
-        cache.insert((t, variant), p.clone());
-        Ok(p)
+        let call = MatmulCall::packed(transpose, 1, 1, 1);
+        self.get(device, &call.with_variant(variant))
     }
 }

@@ -11,7 +11,8 @@
 
 use super::buffers;
 use super::context::GpuContext;
-use super::programs::{Dispatch, Prepared};
+use super::dispatch::Dispatch;
+use super::programs::StepPrograms;
 use super::timing::TimestampMethod;
 use crate::error::GpuError;
 use std::time::Instant;
@@ -36,31 +37,31 @@ impl StepProfile {
     }
 }
 
-/// Times each dispatch of `prepared`'s training step alone and the whole step, `repeats` step
+/// Times each dispatch of `programs`' training step alone and the whole step, `repeats` step
 /// records back to back (written by the caller), by the wall clock after a warm-up run.
 pub fn wall_clock(
     ctx: &GpuContext,
-    prepared: &Prepared,
+    programs: &StepPrograms,
     batch: usize,
     repeats: usize,
 ) -> Result<StepProfile, GpuError> {
     let run = |list: &[Dispatch], steps: usize| -> Result<f64, GpuError> {
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
-        prepared.record(&mut encoder, list, 0..1);
+        programs.record(&mut encoder, list, 0..1);
         ctx.queue.submit([encoder.finish()]);
         ctx.wait()?;
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
-        prepared.record(&mut encoder, list, 0..steps);
+        programs.record(&mut encoder, list, 0..steps);
         let started = Instant::now();
         ctx.queue.submit([encoder.finish()]);
         ctx.wait()?;
         Ok(started.elapsed().as_secs_f64() / steps as f64)
     };
     let mut kernels = Vec::new();
-    for d in &prepared.train {
+    for d in &programs.training_step {
         kernels.push((d.name.clone(), run(std::slice::from_ref(d), repeats)?));
     }
-    let step = run(&prepared.train, repeats)?;
+    let step = run(&programs.training_step, repeats)?;
     Ok(StepProfile {
         batch,
         kernels,
@@ -96,17 +97,17 @@ impl TimestampProfile {
     }
 }
 
-/// Times each dispatch of `prepared`'s training step (its first step record, written by the
+/// Times each dispatch of `programs`' training step (its first step record, written by the
 /// caller) with timestamp queries over `steps` steps (capped so the queries fit one query set)
 /// in one submission, after a warm-up step.
 pub fn timestamps(
     ctx: &GpuContext,
     method: TimestampMethod,
-    prepared: &Prepared,
+    programs: &StepPrograms,
     batch: usize,
     steps: usize,
 ) -> Result<TimestampProfile, GpuError> {
-    let list = &prepared.train;
+    let list = &programs.training_step;
     let d = list.len();
     // Queries per step: one before the first dispatch and one after each (inside a pass),
     // or a start and an end per dispatch (a pass each).
@@ -121,7 +122,7 @@ pub fn timestamps(
 
     // Warm-up: one step as the engine records it.
     let mut encoder = device.create_command_encoder(&Default::default());
-    prepared.record(&mut encoder, list, 0..1);
+    programs.record(&mut encoder, list, 0..1);
     ctx.queue.submit([encoder.finish()]);
     ctx.wait()?;
 
@@ -146,29 +147,25 @@ pub fn timestamps(
             for s in 0..steps {
                 let base = (s * per_step) as u32;
                 pass.write_timestamp(&set, base);
-                for (i, disp) in list.iter().enumerate() {
-                    pass.set_pipeline(&disp.pipeline);
-                    pass.set_bind_group(0, &disp.group, &[0]);
-                    pass.dispatch_workgroups(disp.workgroups.0, disp.workgroups.1, 1);
+                for (i, dispatch) in list.iter().enumerate() {
+                    dispatch.encode(&mut pass, 0, 1);
                     pass.write_timestamp(&set, base + i as u32 + 1);
                 }
             }
         }
         TimestampMethod::PassPerDispatch => {
             for s in 0..steps {
-                for (i, disp) in list.iter().enumerate() {
+                for (i, dispatch) in list.iter().enumerate() {
                     let q = (s * per_step + 2 * i) as u32;
                     let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                        label: Some(&disp.name),
+                        label: Some(&dispatch.name),
                         timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
                             query_set: &set,
                             beginning_of_pass_write_index: Some(q),
                             end_of_pass_write_index: Some(q + 1),
                         }),
                     });
-                    pass.set_pipeline(&disp.pipeline);
-                    pass.set_bind_group(0, &disp.group, &[0]);
-                    pass.dispatch_workgroups(disp.workgroups.0, disp.workgroups.1, 1);
+                    dispatch.encode(&mut pass, 0, 1);
                 }
             }
         }
@@ -196,14 +193,14 @@ pub fn timestamps(
     let kernels = list
         .iter()
         .enumerate()
-        .map(|(i, disp)| {
+        .map(|(i, dispatch)| {
             let times = (0..steps)
                 .map(|s| {
                     let (a, b) = bounds(s, i);
                     seconds(ticks[a], ticks[b])
                 })
                 .collect();
-            (disp.name.clone(), times)
+            (dispatch.name.clone(), times)
         })
         .collect();
     let spans = (0..steps)

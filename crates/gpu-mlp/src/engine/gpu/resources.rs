@@ -1,15 +1,92 @@
-//! What an engine needs from a device and what it allocates there: the limit checks made before
-//! anything is allocated, the engine's buffers, and the data set splits resident on the device.
+//! What an engine needs from a device and what it holds there: the limit checks made before
+//! anything is allocated, the engine's buffers, the data set splits resident on the device, and
+//! `EngineResources`, all of it together: what the step programs are built from.
 
 use super::buffers::{self, STORAGE};
-use super::context::{DeviceNeeds, GpuContext};
-use super::ops::gather::{self, GatherParams};
-use super::ops::matmul::MatmulVariant;
-use super::ops::{self, matmul::Product};
+use super::context::{DeviceNeeds, GpuContext, STORAGE_BUFFERS_PER_KERNEL};
+use super::kernels::gather::{self, GatherParams};
+use super::kernels::matmul::{MatmulVariant, Product};
+use super::pipelines::Pipelines;
+use super::tuning::TileChoices;
 use super::GpuOptions;
 use crate::data::{Inputs, Samples};
+use crate::engine::Split;
 use crate::error::GpuError;
-use crate::model::ModelSpec;
+use crate::model::dropout::DropoutMask;
+use crate::model::optimizer::Optimizer;
+use crate::model::{DenseLayer, ModelSpec};
+use std::sync::Arc;
+
+/// Everything an engine holds but its step programs: what they are built from.
+pub struct EngineResources {
+    pub device: DeviceKernels,
+    pub model: ModelSetup,
+    /// The most rows of a training batch.
+    pub max_batch: usize,
+    pub options: GpuOptions,
+    pub buffers: EngineBuffers,
+    pub splits: ResidentSplits,
+}
+
+/// The device with its compiled kernels and the matmul tile chosen for each product.
+pub struct DeviceKernels {
+    pub ctx: Arc<GpuContext>,
+    pub pipelines: Arc<Pipelines>,
+    pub tiles: TileChoices,
+}
+
+impl DeviceKernels {
+    /// The variant chosen for `product`.
+    pub fn variant(&self, product: Product) -> Result<MatmulVariant, GpuError> {
+        self.tiles.tile(product).ok_or_else(|| {
+            GpuError::Device(format!(
+                "internal: no tile chosen for the product {}",
+                product.name()
+            ))
+        })
+    }
+}
+
+/// The model the engine trains, as its kernels see it.
+pub struct ModelSetup {
+    pub spec: ModelSpec,
+    /// Each dense layer's shape and offsets in the flat parameters.
+    pub layers: Vec<DenseLayer>,
+    pub optimizer: Optimizer,
+    pub dropout: DropoutMask,
+}
+
+/// The data set splits loaded on the device.
+#[derive(Default)]
+pub struct ResidentSplits {
+    pub train: Option<ResidentSplit>,
+    pub test: Option<ResidentSplit>,
+}
+
+impl ResidentSplits {
+    pub fn get(&self, split: Split) -> Option<&ResidentSplit> {
+        match split {
+            Split::Train => self.train.as_ref(),
+            Split::Test => self.test.as_ref(),
+        }
+    }
+
+    pub fn set(&mut self, split: Split, resident: ResidentSplit) {
+        match split {
+            Split::Train => self.train = Some(resident),
+            Split::Test => self.test = Some(resident),
+        }
+    }
+
+    /// Samples of the larger split (0 with none loaded).
+    pub fn largest(&self) -> usize {
+        [&self.train, &self.test]
+            .map(|r| r.as_ref().map_or(0, |r| r.count))
+            .into_iter()
+            .max()
+            .unwrap_or(0)
+    }
+}
 
 /// What an engine for `spec` with batches up to `max_batch` needs from a device (the data set is
 /// checked when loaded).
@@ -60,13 +137,12 @@ pub fn check_buffers(ctx: &GpuContext, spec: &ModelSpec, rows: usize) -> Result<
             ),
         ));
     }
-    if limits.max_storage_buffers_per_shader_stage < ops::MAX_STORAGE_BINDINGS {
+    if limits.max_storage_buffers_per_shader_stage < STORAGE_BUFFERS_PER_KERNEL {
         return Err(limit(
             ctx,
             format!(
                 "the kernels bind {} storage buffers, the device allows {}",
-                ops::MAX_STORAGE_BINDINGS,
-                limits.max_storage_buffers_per_shader_stage
+                STORAGE_BUFFERS_PER_KERNEL, limits.max_storage_buffers_per_shader_stage
             ),
         ));
     }
@@ -158,7 +234,7 @@ impl EngineBuffers {
 }
 
 /// One split resident on the device.
-pub struct Resident {
+pub struct ResidentSplit {
     pub images: wgpu::Buffer,
     pub labels: wgpu::Buffer,
     pub count: usize,
@@ -166,7 +242,7 @@ pub struct Resident {
     pub gather: GatherParams,
 }
 
-impl Resident {
+impl ResidentSplit {
     /// Uploads `samples` after checking they fit the device.
     pub fn upload(ctx: &GpuContext, samples: &Samples) -> Result<Self, GpuError> {
         let limits = ctx.device.limits();

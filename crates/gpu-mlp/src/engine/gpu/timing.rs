@@ -3,8 +3,9 @@
 
 use super::buffers::{self, STORAGE};
 use super::context::GpuContext;
-use super::ops::matmul::{MatmulBindings, MatmulCall, MatmulVariant, Product};
-use super::ops::StepRecord;
+use super::dispatch::Dispatch;
+use super::kernels::matmul::{MatmulBindings, MatmulCall, MatmulVariant, Product};
+use super::kernels::StepRecord;
 use super::pipelines::Pipelines;
 use crate::error::GpuError;
 use std::sync::Arc;
@@ -32,9 +33,7 @@ pub fn timestamp_method(ctx: &GpuContext) -> Option<TimestampMethod> {
 /// One packed product of a variant, its buffers built once, ready to dispatch again and again.
 pub struct MatmulTimer {
     ctx: Arc<GpuContext>,
-    pipeline: wgpu::ComputePipeline,
-    group: wgpu::BindGroup,
-    workgroups: (u32, u32),
+    dispatch: Dispatch,
     /// Floating-point operations of one product (2·m·k·n).
     pub flops: f64,
 }
@@ -46,12 +45,11 @@ impl MatmulTimer {
         product: Product,
         variant: MatmulVariant,
     ) -> Result<Self, GpuError> {
-        let Product { t, m, k, n } = product;
-        let pipeline = pipes.matmul(&ctx.device, t, variant)?;
+        let Product { transpose, m, k, n } = product;
         // Non-zero, non-denormal inputs; the values do not matter for timing.
         let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.25 + 0.125).collect();
         let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.5 - 1.0).collect();
-        let call = MatmulCall::packed(t, m, k, n);
+        let kernel = MatmulCall::packed(transpose, m, k, n).with_variant(variant);
         let a = buffers::with_data(&ctx, "a", &a, STORAGE);
         let b = buffers::with_data(&ctx, "b", &b, STORAGE);
         let c = buffers::zeroed(&ctx, "c", (m * n * 4) as u64, STORAGE);
@@ -68,18 +66,10 @@ impl MatmulTimer {
             c: &c,
             aux: &a,
         };
-        let group = bindings.bind(
-            &ctx,
-            "matmul timer",
-            &pipes.matmul_layout,
-            &call.params,
-            &steps,
-        );
+        let dispatch = Dispatch::new(&ctx, pipes, "matmul timer", &kernel, &bindings, &steps)?;
         ctx.take_error()?;
         Ok(Self {
-            pipeline,
-            group,
-            workgroups: call.workgroups(variant),
+            dispatch,
             flops: product.flops(),
             ctx,
         })
@@ -97,11 +87,7 @@ impl MatmulTimer {
             });
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-            pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &self.group, &[0]);
-            for _ in 0..dispatches {
-                pass.dispatch_workgroups(self.workgroups.0, self.workgroups.1, 1);
-            }
+            self.dispatch.encode(&mut pass, 0, dispatches);
         }
         let command = encoder.finish();
         let started = Instant::now();

@@ -6,11 +6,11 @@
 //! candidate variant (`MatmulVariant::ALL`) once per adapter, keeps the fastest, and remembers the
 //! choice in memory and in a small JSON file (`default_cache_file`), keyed by adapter, driver
 //! and shader source, so later runs start without measuring. Every tile computes the same bits
-//! (see shaders/matmul.wgsl; tested), so the choice changes speed only, never results.
+//! (see kernels/matmul/matmul.wgsl; tested), so the choice changes speed only, never results.
 
 use super::context::GpuContext;
-use super::ops::matmul::MatmulVariant as Tile;
-pub use super::ops::matmul::Product;
+use super::kernels::matmul::MatmulVariant as Tile;
+pub use super::kernels::matmul::Product;
 use super::pipelines::Pipelines;
 use super::timing::MatmulTimer;
 use crate::error::GpuError;
@@ -229,7 +229,9 @@ fn adapter_key(ctx: &GpuContext) -> String {
         format!("{:?}", info.device_type),
         info.driver.clone(),
         info.driver_info.clone(),
-        super::ops::matmul::WGSL.to_string(),
+        <super::kernels::matmul::Matmul as super::kernels::Kernel>::SHADER
+            .source
+            .to_string(),
         format!("{:?}", Tile::ALL),
     ] {
         hash.update(part.as_bytes());
@@ -429,7 +431,7 @@ mod tests {
 
     #[test]
     fn product_names_are_stable_cache_keys() {
-        use crate::engine::gpu::ops::matmul::Transpose;
+        use crate::engine::gpu::kernels::matmul::Transpose;
         assert_eq!(
             Product::new(Transpose::A, 785, 32, 128).name(),
             "A^T*B 785x32x128"

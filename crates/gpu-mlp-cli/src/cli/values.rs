@@ -1,0 +1,56 @@
+//! Parsers of single flag values shared by several commands: layer widths, rates, fractions.
+
+/// Hidden layer widths (a newtype so clap treats the list as one value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HiddenLayers(pub Vec<usize>);
+
+pub(super) fn parse_hidden(s: &str) -> Result<HiddenLayers, String> {
+    let s = s.trim();
+    if s.is_empty() || s.eq_ignore_ascii_case("none") {
+        return Ok(HiddenLayers(Vec::new()));
+    }
+    s.split(',')
+        .map(|part| match part.trim().parse::<usize>() {
+            Ok(0) => Err("every hidden layer needs at least 1 unit (got 0)".to_string()),
+            Ok(w) => Ok(w),
+            Err(_) => Err(format!(
+                "'{part}' is not a layer width; use e.g. 128 or 128,64 or none"
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(HiddenLayers)
+}
+
+pub(super) fn parse_rate(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(r) if (0.0..1.0).contains(&r) => Ok(r),
+        _ => Err(format!("expected a rate in [0, 1), e.g. 0.2; got '{s}'")),
+    }
+}
+
+pub(super) fn parse_split(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.0..1.0).contains(&r) => Ok(r),
+        _ => Err(format!(
+            "expected a fraction in [0, 1), e.g. 0.1; got '{s}'"
+        )),
+    }
+}
+
+pub(super) fn parse_non_negative_f32(s: &str) -> Result<f32, String> {
+    parse_non_negative(s).map(|v| v as f32)
+}
+
+pub(super) fn parse_non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v >= 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("expected a number >= 0, e.g. 0.001; got '{s}'")),
+    }
+}
+
+pub(super) fn parse_positive(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("expected a positive number, e.g. 0.001; got '{s}'")),
+    }
+}
