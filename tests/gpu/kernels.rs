@@ -148,7 +148,7 @@ fn reflect<K: Kernel>() {
     let mut bound: Vec<_> = module
         .global_variables
         .iter()
-        .filter_map(|(_, var)| Some((var.binding.clone()?, var)))
+        .filter_map(|(_, var)| Some((var.binding?, var)))
         .collect();
     bound.sort_by_key(|(b, _)| b.binding);
     let slots = storage_slots::<K>();

@@ -57,9 +57,33 @@ fn known_data_set_not_found_lists_every_place() {
     }
 }
 
+/// Set in the child process [`search_order_and_env_folder`] runs its checks in.
+const CHILD: &str = "GPU_MLP_TEST_ENV_CHILD";
+
 #[test]
 fn search_order_and_env_folder() {
-    // The only test that touches GPU_MLP_DATA (tests run in parallel threads of one process).
+    // GPU_MLP_DATA is process-wide, and the other tests of this binary run in parallel threads
+    // (some load data, some open a Vulkan driver that reads the environment from C), so the
+    // variable is changed only in a child process of this binary running this test alone.
+    if std::env::var_os(CHILD).is_none() {
+        let name = support::test_name(concat!(module_path!(), "::search_order_and_env_folder"));
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([name, "--exact", "--test-threads=1"])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{shown}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            shown.contains("1 passed"),
+            "the child ran no test:\n{shown}"
+        );
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("datasets");
     std::env::set_var(data::DATA_ENV, &root);

@@ -204,6 +204,13 @@ pub fn binary() -> &'static Path {
     })
 }
 
+/// A test's name as the harness filters it (`--exact`), from its full path
+/// (`concat!(module_path!(), "::test_fn")`): the path less the test binary's crate name, so a
+/// test that runs itself in a child process keeps finding itself when its file moves.
+pub fn test_name(path: &str) -> &str {
+    path.split_once("::").map_or(path, |(_, name)| name)
+}
+
 /// Runs the gpu-mlp binary with `args` (no backtraces, no `GPU_MLP_DATA` from outside).
 pub fn gpu_mlp(args: &[&str]) -> Output {
     Command::new(binary())

@@ -693,8 +693,24 @@ impl Checker<'_> {
                     OPTIMIZER_BOUND,
                     None,
                 );
-                self.compare("adam m", &shape, None, out.m, &m2, OPTIMIZER_BOUND, None);
-                self.compare("adam v", &shape, None, out.v, &v2, OPTIMIZER_BOUND, None);
+                self.compare(
+                    "adam m",
+                    &shape,
+                    None,
+                    out.moment1,
+                    &m2,
+                    OPTIMIZER_BOUND,
+                    None,
+                );
+                self.compare(
+                    "adam v",
+                    &shape,
+                    None,
+                    out.moment2,
+                    &v2,
+                    OPTIMIZER_BOUND,
+                    None,
+                );
             }
             Err(e) => self.device_error("adam w", &shape, None, e),
         }
@@ -707,7 +723,7 @@ impl Checker<'_> {
         ops::sgd(&mut w3, &g, 0.05);
         match self.lab.optimizer(&sgd, &sgd_step, &w, &g, &m, &v) {
             Ok(out) => {
-                let problem = (out.m != m || out.v != v)
+                let problem = (out.moment1 != m || out.moment2 != v)
                     .then(|| "changed the moments (SGD has none)".to_string());
                 self.compare(
                     "sgd w",
@@ -743,8 +759,8 @@ impl Checker<'_> {
         {
             Ok(out) => {
                 let untouched = out.params[short..] == w[short..]
-                    && out.m[short..] == m[short..]
-                    && out.v[short..] == v[short..];
+                    && out.moment1[short..] == m[short..]
+                    && out.moment2[short..] == v[short..];
                 let problem = (!untouched).then(|| "changed values past n".to_string());
                 let got = out.params[..short].to_vec();
                 let shape = format!("n {short} of {n}{case}");

@@ -42,8 +42,8 @@ pub struct SoftmaxOutput {
 #[derive(Clone, Debug, PartialEq)]
 pub struct OptimizerOutput {
     pub params: Vec<f32>,
-    pub m: Vec<f32>,
-    pub v: Vec<f32>,
+    pub moment1: Vec<f32>,
+    pub moment2: Vec<f32>,
 }
 
 impl KernelLab {
@@ -226,8 +226,8 @@ impl KernelLab {
         let read = |i: usize| buffers::read(&self.ctx, &uploaded[i], 0, lens[i]);
         Ok(OptimizerOutput {
             params: read(0)?,
-            m: read(2)?,
-            v: read(3)?,
+            moment1: read(2)?,
+            moment2: read(3)?,
         })
     }
 }
