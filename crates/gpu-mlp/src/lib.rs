@@ -12,7 +12,9 @@
 //! - training: [`train`] with its settings, [`TrainConfig`], and an [`Observer`] that hears of
 //!   progress; it returns a [`TrainReport`] with the history, the test result and the parameters;
 //! - use: a [`Checkpoint`] ([`save_checkpoint`], [`load_checkpoint`]) and a [`Classifier`] that
-//!   predicts from pixels or from any picture.
+//!   predicts from pixels or from any picture;
+//! - elsewhere: [`export_onnx`] writes a checkpoint as an ONNX model for onnxruntime, tract and
+//!   the other ONNX runtimes (raw input in, the model's scaling in the graph).
 //!
 //! # Example
 //!
