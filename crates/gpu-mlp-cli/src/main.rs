@@ -74,6 +74,7 @@ fn dispatch(cli: &gpu_mlp_cli::cli::Cli) -> anyhow::Result<()> {
         Command::Bench(args) => commands::bench::run(args).map(|_| ()).map_err(Into::into),
         Command::Eval(args) => commands::eval::run(args).map(|_| ()).map_err(Into::into),
         Command::Predict(args) => commands::predict::run(args).map_err(Into::into),
+        Command::Export(args) => commands::export::run(args).map_err(Into::into),
         Command::Show(args) => commands::show::run(args).map_err(Into::into),
         Command::Draw(args) => commands::draw::run(args).map_err(Into::into),
     }
