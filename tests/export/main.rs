@@ -52,7 +52,7 @@ fn tract_run(path: &Path, input: Tensor) -> (Vec<f32>, Vec<f32>) {
 
 /// The CPU engine's probabilities for every sample of `test` (network inputs, scaled).
 fn cpu_probabilities(ckpt: &Checkpoint, test: &Samples) -> Vec<f32> {
-    let inputs: Vec<f32> = (0..test.count).flat_map(|i| test.input(i)).collect();
+    let inputs: Vec<f32> = (0..test.count()).flat_map(|i| test.input(i)).collect();
     Classifier::from_checkpoint(ckpt.clone())
         .unwrap()
         .probabilities_batch(&inputs)
@@ -152,16 +152,16 @@ fn mnist_model_runs_in_tract_as_on_the_cpu_engine() {
         "{out}"
     );
 
-    let test = &mnist().test;
+    let test = mnist().test();
     // `gpu-mlp eval`'s classes: its evaluation on the CPU engine.
-    let mut engine = CpuEngine::new(&ckpt.spec, Optimizer::adam(1e-3), 1).unwrap();
-    engine.set_parameters(&ckpt.parameters).unwrap();
+    let mut engine =
+        CpuEngine::new(&ckpt.spec, &ckpt.parameters, Optimizer::adam(1e-3), 1).unwrap();
     let classes = eval::evaluate(&mut engine, ckpt, test)
         .unwrap()
         .evaluation
         .predictions;
-    let pixels = test.inputs.pixels().expect("MNIST is 8-bit");
-    let raw = Tensor::from_shape(&[test.count, 28, 28], pixels).unwrap();
+    let pixels = test.inputs().pixels().expect("MNIST is 8-bit");
+    let raw = Tensor::from_shape(&[test.count(), 28, 28], pixels).unwrap();
     check_runs_alike(&onnx, raw, &classes, &cpu_probabilities(ckpt, test), 10);
 
     let props = properties(&onnx);
@@ -281,8 +281,8 @@ fn eight_bit_table_model_takes_uint8_rows() {
     );
     let data = eval::data_for_checkpoint(&DataArgs::default(), &ckpt, &model).unwrap();
     let test = eval::test_for_model(&data, &ckpt).unwrap();
-    let pixels = test.inputs.pixels().expect("8-bit rows stay 8-bit");
-    let raw = Tensor::from_shape(&[test.count, 6], pixels).unwrap();
+    let pixels = test.inputs().pixels().expect("8-bit rows stay 8-bit");
+    let raw = Tensor::from_shape(&[test.count(), 6], pixels).unwrap();
     let classes = eval_classes(&model, None);
     check_runs_alike(&onnx, raw, &classes, &cpu_probabilities(&ckpt, &test), 3);
 }
@@ -319,8 +319,8 @@ fn rgb_model_runs_in_tract_as_on_the_cpu_engine() {
     assert!(out.contains("uint8 [N, 5, 6, 3]"), "{out}");
     let data = eval::data_for_checkpoint(&DataArgs::default(), &ckpt, &model).unwrap();
     let test = eval::test_for_model(&data, &ckpt).unwrap();
-    let pixels = test.inputs.pixels().expect("pictures are 8-bit");
-    let raw = Tensor::from_shape(&[test.count, 5, 6, 3], pixels).unwrap();
+    let pixels = test.inputs().pixels().expect("pictures are 8-bit");
+    let raw = Tensor::from_shape(&[test.count(), 5, 6, 3], pixels).unwrap();
     let classes = eval_classes(&model, None);
     check_runs_alike(&onnx, raw, &classes, &cpu_probabilities(&ckpt, &test), 3);
     let props = properties(&onnx);
