@@ -8,7 +8,6 @@
 use gpu_mlp::checkpoint::{self, Checkpoint};
 use gpu_mlp::data::Samples;
 use gpu_mlp::engine::cpu::CpuEngine;
-use gpu_mlp::engine::Engine;
 use gpu_mlp::inference::export;
 use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::{BackendChoice, Classifier};
