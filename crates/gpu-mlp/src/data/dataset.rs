@@ -79,7 +79,7 @@ impl Samples {
     /// ```
     /// use gpu_mlp::data::Inputs;
     /// let two = gpu_mlp::Samples::new(Inputs::Pixels(vec![0, 255, 255, 0]), vec![1, 0], 2)?;
-    /// assert_eq!((two.count, two.input(1)), (2, vec![1.0, 0.0]));
+    /// assert_eq!((two.count(), two.input(1)), (2, vec![1.0, 0.0]));
     /// assert!(gpu_mlp::Samples::new(Inputs::Pixels(vec![0; 3]), vec![1, 0], 2).is_err());
     /// # Ok::<(), gpu_mlp::error::DataError>(())
     /// ```
