@@ -1,7 +1,8 @@
 //! Your own data (`--data PATH`): MNIST written by the test as a Kaggle CSV, as Keras's
 //! `mnist.npz` and as a PNG class-folder tree loads to exactly the IDX folder's samples and
 //! trains to the same bits; float tables train on both engines; text and one-hot labels; the
-//! stratified `--test-split`; and every kind of bad input is a one-line error naming the file.
+//! stratified `--test-split`. Bad inputs: `own_data_errors.rs`; through the binary:
+//! `own_data_cli.rs`.
 
 use gpu_mlp::data::{
     self, ColorMode, DataError, DataSource, Dataset, Inputs, KnownDataset, LabelColumn,
@@ -17,19 +18,17 @@ use npyz::WriterBuilder;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
-const MNIST_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mnist");
 /// Enough MNIST to train a few hundred steps in well under a second per engine.
 const TRAIN: usize = 3000;
 const TEST: usize = 500;
 
 /// The first `TRAIN` and `TEST` samples of real MNIST, as the IDX reader gives them.
-fn mnist() -> &'static Dataset {
+pub(crate) fn mnist() -> &'static Dataset {
     static DATA: OnceLock<Dataset> = OnceLock::new();
     DATA.get_or_init(|| {
-        let full = data::load_dir(Path::new(MNIST_DIR), Some(KnownDataset::Mnist))
+        let full = data::load_dir(Path::new(support::MNIST_DIR), Some(KnownDataset::Mnist))
             .expect("MNIST is expected at ../shared/data/mnist (relative to the crate root)");
         Dataset {
             train: full.train.first(TRAIN),
@@ -39,7 +38,7 @@ fn mnist() -> &'static Dataset {
     })
 }
 
-fn load(path: &Path, opts: &LoadOptions) -> Result<(Dataset, TestOrigin), DataError> {
+pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<(Dataset, TestOrigin), DataError> {
     data::load_explained(
         &DataSource::Path {
             path: path.to_path_buf(),
@@ -56,7 +55,7 @@ fn load_ok(path: &Path, opts: &LoadOptions) -> Dataset {
 }
 
 /// The error of loading `path`, which must be one line naming `names` (a file, an image).
-fn load_err(path: &Path, opts: &LoadOptions, names: &Path) -> String {
+pub(crate) fn load_err(path: &Path, opts: &LoadOptions, names: &Path) -> String {
     let e = load(path, opts)
         .expect_err("bad input must not load")
         .to_string();
@@ -69,7 +68,7 @@ fn load_err(path: &Path, opts: &LoadOptions, names: &Path) -> String {
     e
 }
 
-fn pixels(s: &Samples) -> &[u8] {
+pub(crate) fn pixels(s: &Samples) -> &[u8] {
     s.inputs.pixels().expect("8-bit inputs")
 }
 
@@ -134,7 +133,7 @@ fn bits(report: &TrainReport) -> (Vec<u64>, u64, Vec<u32>) {
 }
 
 /// `labels` and `pixels` of a split as a Kaggle CSV (`label,pixel0..pixel783`).
-fn write_kaggle_csv(path: &Path, s: &Samples) {
+pub(crate) fn write_kaggle_csv(path: &Path, s: &Samples) {
     let mut text = String::from("label");
     for j in 0..s.features {
         write!(text, ",pixel{j}").unwrap();
@@ -151,7 +150,7 @@ fn write_kaggle_csv(path: &Path, s: &Samples) {
 }
 
 /// One `.npy` array (written with `npyz`).
-fn npy<T: npyz::AutoSerialize + Copy>(shape: &[u64], values: &[T]) -> Vec<u8> {
+pub(crate) fn npy<T: npyz::AutoSerialize + Copy>(shape: &[u64], values: &[T]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut writer = npyz::WriteOptions::new()
         .default_dtype()
@@ -166,7 +165,7 @@ fn npy<T: npyz::AutoSerialize + Copy>(shape: &[u64], values: &[T]) -> Vec<u8> {
 
 /// An `.npz` archive of `arrays` (`name`, `.npy` bytes), deflated as `numpy.savez_compressed`
 /// writes them.
-fn write_npz(path: &Path, arrays: &[(&str, Vec<u8>)]) {
+pub(crate) fn write_npz(path: &Path, arrays: &[(&str, Vec<u8>)]) {
     let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
@@ -311,7 +310,7 @@ fn mnist_as_png_folders_trains_to_the_idx_bits_on_both_engines() {
 
 /// Three Gaussian blobs in 5 float features, far from 0 and of unequal spread (so scaling
 /// matters), one row per sample with a text label among the columns.
-fn blobs_csv(path: &Path, rows: usize) {
+pub(crate) fn blobs_csv(path: &Path, rows: usize) {
     let mut rng = support::gpu::Rng::new(11);
     let names = ["setosa", "versicolor", "virginica"];
     let mut text = String::from("f0,f1,species,f2,f3,f4\n");
@@ -590,266 +589,8 @@ fn image_folders_take_a_size_and_colour() {
 }
 
 /// Writes `text` to `dir/name` and returns the path.
-fn put(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn put(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
-}
-
-#[test]
-fn bad_tables_are_one_line_errors_naming_file_and_place() {
-    let tmp = tempfile::tempdir().unwrap();
-    let d = tmp.path();
-    let opts = LoadOptions::default();
-    let cases = [
-        (
-            "ragged.csv",
-            "a,b,label\n1,2,0\n3,4\n5,6,1\n",
-            "line 3 has 2 fields",
-        ),
-        (
-            "word.csv",
-            "a,b,label\n1,2,0\n3,x,1\n",
-            "line 3, column 2 (b): 'x' is not a number",
-        ),
-        (
-            "nan.csv",
-            "a,b,label\n1,2,0\n3,NaN,1\n",
-            "'NaN' is not a finite number",
-        ),
-        (
-            "inf.csv",
-            "a,b,label\n1,2,0\ninf,3,1\n",
-            "'inf' is not a finite number",
-        ),
-        (
-            "hole.csv",
-            "a,b,label\n1,2,0\n3,,1\n",
-            "line 3, column 2 (b): the cell is empty",
-        ),
-        ("one.csv", "a,label\n1,4\n2,4\n3,4\n", "at least 2 classes"),
-        ("nolabel.csv", "a,b,c\n1,2,0\n3,4,1\n", "--label-column"),
-        ("negative.csv", "a,label\n1,0\n2,-1\n", "negative"),
-        (
-            "measured.csv",
-            "a,label\n1,0\n2,3.7\n",
-            "line 3, column 2 (label): label 3.7 is not a whole number",
-        ),
-        ("header-only.csv", "a,b,label\n", "holds no samples"),
-        ("empty.csv", "", "holds no samples"),
-    ];
-    for (name, text, expect) in cases {
-        let p = put(d, name, text);
-        let e = load_err(&p, &opts, &p);
-        assert!(e.contains(expect), "{name}: expected '{expect}' in: {e}");
-    }
-    // A test file with a class the training part never had.
-    let train = put(d, "train.csv", "a,label\n1,0\n2,1\n3,0\n");
-    let test = put(d, "test.csv", "a,label\n1,0\n2,7\n");
-    let with_test = LoadOptions {
-        test_data: Some(test.clone()),
-        ..LoadOptions::default()
-    };
-    let e = load(&train, &with_test).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::UnseenTestLabel {
-                index: 1,
-                label: 7,
-                ..
-            }
-        ),
-        "{e}"
-    );
-    let e = load_err(&train, &with_test, &test);
-    assert!(e.contains("0, 1") || e.contains("0..=1"), "{e}");
-    let named_train = put(d, "ntrain.csv", "a,label\n1,cat\n2,dog\n");
-    let named_test = put(d, "ntest.csv", "a,label\n1,cat\n2,bird\n");
-    let e = load_err(
-        &named_train,
-        &LoadOptions {
-            test_data: Some(named_test.clone()),
-            ..LoadOptions::default()
-        },
-        &named_test,
-    );
-    assert!(e.contains("'bird'") && e.contains("cat, dog"), "{e}");
-}
-
-#[test]
-fn bad_npz_files_are_one_line_errors() {
-    let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join("bad.npz");
-    let opts = LoadOptions::default();
-    let x = npy(&[4, 3], &[0u8; 12]);
-    let y = npy(&[4], &[0u8, 1, 0, 1]);
-    let check = |arrays: &[(&str, Vec<u8>)], expect: &str| {
-        write_npz(&path, arrays);
-        let e = load_err(&path, &opts, &path);
-        assert!(e.contains(expect), "expected '{expect}' in: {e}");
-    };
-    check(
-        &[("images", x.clone()), ("labels", y.clone())],
-        "holds the arrays images, labels",
-    );
-    check(
-        &[
-            ("x_train", x.clone()),
-            ("y_train", y.clone()),
-            ("x_test", x.clone()),
-        ],
-        "x_test and y_test",
-    );
-    check(
-        &[("x", npy(&[12], &[0u8; 12])), ("y", y.clone())],
-        "array x: shape [12]",
-    );
-    check(
-        &[("x", x.clone()), ("y", npy(&[3], &[0u8, 1, 0]))],
-        "3 labels for 4 samples",
-    );
-    check(
-        &[
-            ("x", npy(&[2, 2], &[1.0f32, f32::NAN, 0.0, 1.0])),
-            ("y", npy(&[2], &[0u8, 1])),
-        ],
-        "finite",
-    );
-    // A header claiming far more than the array holds: an error, no allocation of the claim.
-    // (The claim takes the place of padding, so the header keeps its length.)
-    let mut liar = x.clone();
-    let at = liar
-        .windows(11)
-        .position(|w| w == b"(4, 3, ), }")
-        .unwrap_or_else(|| panic!("no shape in {:?}", String::from_utf8_lossy(&x)));
-    assert_eq!(
-        &liar[at + 11..at + 20],
-        b"         ",
-        "padding after the shape"
-    );
-    liar.splice(at..at + 20, b"(4000000000, 3, ), }".iter().copied());
-    check(
-        &[("x", liar), ("y", y.clone())],
-        "its header claims shape [4000000000, 3]",
-    );
-    // Not an archive at all, and a bare .npy.
-    std::fs::write(&path, b"PK\x03\x04 truncated").unwrap();
-    let e = load_err(&path, &opts, &path);
-    assert!(e.contains("zip"), "{e}");
-    std::fs::write(&path, &x).unwrap();
-    let e = load_err(&path, &opts, &path);
-    assert!(e.contains("numpy.savez"), "{e}");
-}
-
-#[test]
-fn the_cli_trains_a_csv_and_refuses_a_bad_one() {
-    let tmp = tempfile::tempdir().unwrap();
-    let good = tmp.path().join("flowers.csv");
-    blobs_csv(&good, 90);
-    let run_on = |backend: &str, args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
-            .args(["train", "--backend", backend, "--epochs", "1", "--offline"])
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let run = |args: &[&str]| run_on("cpu", args);
-    let flowers = [
-        "--data",
-        good.to_str().unwrap(),
-        "--label-column",
-        "species",
-    ];
-    let mut backends = vec!["cpu"];
-    if support::gpu::lab().is_some() {
-        backends.push("vulkan");
-    }
-    for backend in backends {
-        let out = run_on(backend, &flowers);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{backend}: {stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let first = stdout.lines().next().unwrap_or_default();
-        assert!(
-            first.contains(
-                "5-128-3, dropout 0.2 on flowers (72 train, 18 test; test set: 20% of each \
-                 class held out (--test-split 0.2, seed 42))"
-            ) && first.contains(backend),
-            "{first}"
-        );
-        assert!(stdout.contains("test accuracy"), "{backend}: {stdout}");
-    }
-    let bad = put(tmp.path(), "bad.csv", "a,label\n1,0\n2,zero\n3,1\n4\n");
-    let out = run(&["--data", bad.to_str().unwrap()]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("bad.csv: line 5 has 1 fields"), "{stderr}");
-}
-
-#[test]
-fn a_kaggle_csv_model_is_a_picture_model_that_also_takes_csv_rows() {
-    let idx = mnist();
-    let tmp = tempfile::tempdir().unwrap();
-    let train_csv = tmp.path().join("train.csv");
-    write_kaggle_csv(&train_csv, &idx.train.first(600));
-    let model = tmp.path().join("digits.safetensors");
-    let gpu_mlp = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
-            .args(args)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "{args:?}: {text}");
-        text
-    };
-    let (csv, path) = (train_csv.to_str().unwrap(), model.to_str().unwrap());
-    gpu_mlp(&[
-        "train",
-        "--backend",
-        "cpu",
-        "--epochs",
-        "1",
-        "--data",
-        csv,
-        "--save",
-        path,
-    ]);
-    let grid = tmp.path().join("grid.png");
-    gpu_mlp(&["show", "--data", csv, "--out", grid.to_str().unwrap()]);
-    assert!(grid.exists());
-    // Kaggle's test.csv: pixel columns only, a row per digit; and the same digit as a picture.
-    let rows = tmp.path().join("rows.csv");
-    let mut text = (0..784)
-        .map(|j| format!("pixel{j}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    text.push('\n');
-    let digit = &pixels(&idx.test)[..784];
-    let cells: Vec<String> = digit.iter().map(|p| p.to_string()).collect();
-    text.push_str(&cells.join(","));
-    text.push('\n');
-    std::fs::write(&rows, text).unwrap();
-    let picture = tmp.path().join("digit.png");
-    image::GrayImage::from_raw(28, 28, digit.to_vec())
-        .unwrap()
-        .save(&picture)
-        .unwrap();
-    let out = gpu_mlp(&[
-        "predict",
-        "--model",
-        path,
-        rows.to_str().unwrap(),
-        picture.to_str().unwrap(),
-    ]);
-    assert!(out.contains("rows.csv:2: "), "{out}");
-    assert!(out.contains("digit.png"), "{out}");
 }

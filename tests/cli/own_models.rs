@@ -4,30 +4,25 @@
 //! model and a standardised table model give, after a save and a load, exactly the
 //! probabilities the engine gives on the same samples.
 
-use clap::Parser;
 use gpu_mlp::checkpoint::{self, Checkpoint};
-use gpu_mlp::data::{self, idx::Compression, Dataset, Inputs, Samples, Scaling, SourceKind};
-use gpu_mlp::engine::cpu::ops::INV_255;
+use gpu_mlp::data::{Dataset, Inputs, Samples, Scaling, SourceKind};
 use gpu_mlp::engine::cpu::CpuEngine;
 use gpu_mlp::engine::{Engine, Split};
-use gpu_mlp::inference::classifier::Classifier;
-use gpu_mlp::inference::preprocess::{self, Preprocess};
 use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::training::{self, Silent, TrainConfig};
-use gpu_mlp_cli::cli::{Cli, Command as CliCommand};
-use gpu_mlp_cli::commands::{draw, eval, show};
+use gpu_mlp_cli::commands::eval;
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use support::{fails, gpu_mlp, small_checkpoint, succeeded};
 
-fn s(p: &Path) -> &str {
+pub(crate) fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
 /// A small deterministic generator (the tests need no statistical quality, only variety).
-fn noise(seed: u64) -> impl FnMut() -> f32 {
+pub(crate) fn noise(seed: u64) -> impl FnMut() -> f32 {
     let mut state = seed
         .wrapping_mul(6364136223846793005)
         .wrapping_add(1442695040888963407);
@@ -40,7 +35,7 @@ fn noise(seed: u64) -> impl FnMut() -> f32 {
 }
 
 /// Trains `data` a few epochs on the CPU engine; the model's checkpoint.
-fn train_model(data: &Dataset, hidden: usize) -> Checkpoint {
+pub(crate) fn train_model(data: &Dataset, hidden: usize) -> Checkpoint {
     let spec = ModelSpec::new(data.features(), vec![hidden], data.classes(), 0.0).unwrap();
     let config = TrainConfig {
         epochs: 5,
@@ -70,7 +65,7 @@ fn engine_view(ckpt: &Checkpoint, samples: &Samples) -> (Vec<f32>, Vec<u32>) {
 }
 
 /// `predict --json` output: each prediction's probabilities, in order.
-fn json_probabilities(stdout: &str) -> Vec<Vec<f32>> {
+pub(crate) fn json_probabilities(stdout: &str) -> Vec<Vec<f32>> {
     let parsed: serde_json::Value = serde_json::from_str(stdout).expect("predict --json is JSON");
     parsed
         .as_array()
@@ -109,7 +104,7 @@ fn rgb_images(count: usize, seed: u64) -> Samples {
     Samples::new(Inputs::Pixels(pixels), labels, 48).unwrap()
 }
 
-fn rgb_data() -> Dataset {
+pub(crate) fn rgb_data() -> Dataset {
     let names = vec!["red".into(), "green".into(), "blue".into()];
     let mut data = Dataset::new(
         "colours",
@@ -144,7 +139,7 @@ fn raw_table(count: usize, seed: u64) -> (Vec<f32>, Vec<u16>) {
 
 /// A table data set standardised with its training part's measurements, and the raw test
 /// rows.
-fn table_data() -> (Dataset, Vec<f32>) {
+pub(crate) fn table_data() -> (Dataset, Vec<f32>) {
     let (mut train_values, train_labels) = raw_table(120, 3);
     let (raw_test, test_labels) = raw_table(9, 4);
     let scaling = Scaling::standardize(&train_values, 5);
@@ -165,7 +160,7 @@ fn table_data() -> (Dataset, Vec<f32>) {
     (data, raw_test)
 }
 
-fn saved(dir: &Path, name: &str, ckpt: &Checkpoint) -> PathBuf {
+pub(crate) fn saved(dir: &Path, name: &str, ckpt: &Checkpoint) -> PathBuf {
     let path = dir.join(name);
     checkpoint::save(&path, ckpt).unwrap();
     path
@@ -529,186 +524,5 @@ fn eval_scales_the_data_with_the_models_scaling() {
     assert_eq!(
         scaled.inputs,
         Inputs::Values(vec![-2.0, -1.0, 0.0, 1.0, 3.0])
-    );
-}
-
-/// 4x4 grey pictures: class `c` has a bright row `c`, over noise.
-fn grey_rows(count: usize, seed: u64) -> Samples {
-    let mut rand = noise(seed);
-    let mut pixels = Vec::with_capacity(count * 16);
-    let labels: Vec<u16> = (0..count).map(|i| (i % 3) as u16).collect();
-    for &class in &labels {
-        for p in 0..16 {
-            let bright = p / 4 == usize::from(class);
-            pixels.push((if bright { 140.0 } else { 20.0 } + 100.0 * rand()) as u8);
-        }
-    }
-    Samples::new(Inputs::Pixels(pixels), labels, 16).unwrap()
-}
-
-/// `samples`' pixels as raw values 0..=255.
-fn raw_pixels(samples: &Samples) -> Vec<f32> {
-    let pixels = samples.inputs.pixels().unwrap();
-    pixels.iter().map(|&p| f32::from(p)).collect()
-}
-
-/// `samples`' pixels as raw values scaled by `scaling`.
-fn standardised(samples: &Samples, scaling: &Scaling) -> Samples {
-    let mut values = raw_pixels(samples);
-    scaling.apply_all(&mut values, samples.features);
-    Samples::new(
-        Inputs::Values(values),
-        samples.labels.clone(),
-        samples.features,
-    )
-    .unwrap()
-}
-
-#[test]
-fn eval_gives_idx_pixels_to_a_standardised_model_in_its_own_scaling() {
-    let names: Vec<String> = ["0", "1", "2"].map(String::from).to_vec();
-    let pixels = Dataset::new(
-        "rows",
-        names.clone(),
-        (4, 4),
-        grey_rows(60, 5),
-        grey_rows(15, 6),
-    )
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("rows");
-    data::write_dir(&folder, &pixels, Compression::None).unwrap();
-    // Trained on the standardised pixels, as `--scale standardize` trains.
-    let scaling = Scaling::standardize(&raw_pixels(&pixels.train), 16);
-    let mut trained_on = Dataset::new(
-        "rows",
-        names,
-        (4, 4),
-        standardised(&pixels.train, &scaling),
-        standardised(&pixels.test, &scaling),
-    )
-    .unwrap();
-    (trained_on.source, trained_on.scaling) = (SourceKind::Idx, scaling);
-    let ckpt = train_model(&trained_on, 8);
-    let model = saved(dir.path(), "rows.safetensors", &ckpt);
-
-    let mut engine = CpuEngine::new(&ckpt.spec, Optimizer::adam(1e-3), 1).unwrap();
-    engine.set_parameters(&ckpt.parameters).unwrap();
-    engine.load_split(Split::Test, &trained_on.test).unwrap();
-    let e = engine
-        .evaluate(Split::Test, 0..trained_on.test.count)
-        .unwrap();
-    let expected = format!(
-        "test loss: {:.4} - test accuracy: {:.4}",
-        e.loss(),
-        e.accuracy()
-    );
-    let text = succeeded(
-        &gpu_mlp(&[
-            "eval",
-            "--backend",
-            "cpu",
-            "--model",
-            s(&model),
-            "--data",
-            s(&folder),
-        ]),
-        "eval of a standardised model",
-    );
-    assert!(
-        text.contains(&expected),
-        "expected {expected:?} in:\n{text}"
-    );
-}
-
-#[test]
-fn preprocess_is_mnist_for_28x28_grey_models_unless_told_and_plain_otherwise() {
-    let spec = ModelSpec::new(784, vec![8], 10, 0.0).unwrap();
-    let mut ckpt = small_checkpoint();
-    (ckpt.parameters, ckpt.spec, ckpt.rows, ckpt.cols) = (spec.init_parameters(9), spec, 28, 28);
-    ckpt.class_names = (0..10).map(|c| c.to_string()).collect();
-    let dir = tempfile::tempdir().unwrap();
-    let model = saved(dir.path(), "digits.safetensors", &ckpt);
-    // A dark bar on a light 60x60 canvas: MNIST's way crops, inverts and centres it.
-    let picture = image::GrayImage::from_fn(60, 60, |x, y| {
-        image::Luma([if (5..15).contains(&x) && (5..50).contains(&y) {
-            20
-        } else {
-            230
-        }])
-    });
-    let path = dir.path().join("bar.png");
-    picture.save(&path).unwrap();
-    let img = image::DynamicImage::ImageLuma8(picture);
-    let mut classifier = Classifier::from_checkpoint(ckpt).unwrap();
-    let mnist = classifier.prepare(&img, Preprocess::Mnist).unwrap();
-    let plain = classifier.prepare(&img, Preprocess::Plain).unwrap();
-    assert_eq!(mnist.inputs, preprocess::prepare(&img, 28, 28));
-    let resized = preprocess::plain(&img, 28, 28, 1);
-    let as_the_engines_do: Vec<f32> = resized.iter().map(|&p| f32::from(p) * INV_255).collect();
-    assert_eq!(plain.inputs, as_the_engines_do);
-    assert_ne!(mnist.inputs, plain.inputs);
-    let run = |extra: &[&str]| {
-        let mut args = vec!["predict", "--json", "--model", s(&model)];
-        args.extend(extra);
-        args.push(s(&path));
-        json_probabilities(&succeeded(&gpu_mlp(&args), "predict")).concat()
-    };
-    let by_default = run(&[]);
-    assert_eq!(by_default, classifier.probabilities(&mnist.inputs));
-    assert_eq!(run(&["--preprocess", "mnist"]), by_default);
-    assert_eq!(
-        run(&["--preprocess", "plain"]),
-        classifier.probabilities(&plain.inputs)
-    );
-    // Another size is resized plainly unless told.
-    let mut small = small_checkpoint();
-    small.source = SourceKind::ImageFolder;
-    let small = Classifier::from_checkpoint(small).unwrap();
-    assert_eq!(small.default_preprocess(), Preprocess::Plain);
-}
-
-#[test]
-fn draw_serves_grey_image_models_only_and_show_refuses_tables() {
-    let dir = tempfile::tempdir().unwrap();
-    let rgb = saved(dir.path(), "rgb.safetensors", &train_model(&rgb_data(), 8));
-    let (table, _) = table_data();
-    let table_model = saved(dir.path(), "table.safetensors", &train_model(&table, 8));
-    let grey = saved(dir.path(), "grey.safetensors", &small_checkpoint());
-    let start = |model: &Path| {
-        let cli =
-            Cli::try_parse_from(["gpu-mlp", "draw", "--port", "0", "--model", s(model)]).unwrap();
-        let CliCommand::Draw(args) = cli.command else {
-            panic!("parsed as draw")
-        };
-        draw::start(&args).map(|_| ()).map_err(|e| e.to_string())
-    };
-    let err = start(&rgb).unwrap_err();
-    assert!(
-        err.contains("draw serves models of grey images")
-            && err.contains("takes 4x4 RGB images, but the draw page draws in one colour"),
-        "{err}"
-    );
-    let err = start(&table_model).unwrap_err();
-    assert!(
-        err.contains("takes rows of 5 features, not pictures"),
-        "{err}"
-    );
-    start(&grey).expect("a grey image model is served");
-
-    let out = dir.path().join("samples.png");
-    let err = show::draw(&out, &table).unwrap_err().to_string();
-    assert!(
-        err.contains("'table' is a table (csv source, 5 features per row)"),
-        "{err}"
-    );
-    assert!(!out.exists(), "nothing written");
-    show::draw(&out, &rgb_data()).unwrap();
-    let drawn = image::open(&out).unwrap().to_rgb8();
-    assert!(
-        drawn
-            .pixels()
-            .any(|p| p[0] > 120 && p[1] < 100 && p[2] < 100),
-        "the red pictures are drawn in colour"
     );
 }

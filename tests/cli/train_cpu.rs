@@ -10,13 +10,11 @@ use gpu_mlp::training::{self, Silent, TrainConfig, TrainReport};
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
-use support::{assert_contains_all, succeeded};
-
-const MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mnist");
+use support::{assert_contains_all, succeeded, MNIST_DIR};
 
 fn mnist() -> &'static Dataset {
     static DATA: OnceLock<Dataset> = OnceLock::new();
-    DATA.get_or_init(|| data::load_dir(Path::new(MNIST), Some(KnownDataset::Mnist)).unwrap())
+    DATA.get_or_init(|| data::load_dir(Path::new(MNIST_DIR), Some(KnownDataset::Mnist)).unwrap())
 }
 
 /// MNIST cut to its first `train` training and `test` test samples.
@@ -84,23 +82,44 @@ fn the_last_short_batch_is_trained_on() {
     // 1000 rows in batches of 300: steps of 300, 300, 300 and 100.
     let small = mnist_head(1000, 100);
     let spec = ModelSpec::new(784, vec![8], 10, 0.0).unwrap();
-    let mut engine = CpuEngine::new(&spec, Optimizer::adam(1e-3), 300).unwrap();
-    engine.set_parameters(&spec.init_parameters(1)).unwrap();
-    engine
-        .load_split(gpu_mlp::engine::Split::Train, &small.train)
-        .unwrap();
     let mut planner = training::EpochPlanner::new(1, 1000, 300, Optimizer::adam(1e-3));
     let plan = planner.next_epoch();
-    let mut calls = 0;
-    let metrics = engine
-        .train_epoch(&plan, &mut |_, new| calls += new.len())
-        .unwrap();
-    assert_eq!(metrics.len(), 4);
-    assert_eq!(calls, 4);
-    // The mean over all 1000 samples weights the short batch by its 100 rows.
-    assert!(metrics
-        .iter()
-        .all(|m| m.loss_sum > 0.0 && m.loss_sum.is_finite()));
+    let rows: Vec<u32> = plan.steps.iter().map(|s| s.len).collect();
+    assert_eq!(rows, [300, 300, 300, 100]);
+    // The same epoch without its short step: the first three steps alone.
+    let three = gpu_mlp::engine::EpochPlan {
+        order: plan.order.clone(),
+        steps: plan.steps[..3].to_vec(),
+    };
+    let train = |plan: &gpu_mlp::engine::EpochPlan| {
+        let mut engine = CpuEngine::new(&spec, Optimizer::adam(1e-3), 300).unwrap();
+        engine.set_parameters(&spec.init_parameters(1)).unwrap();
+        engine
+            .load_split(gpu_mlp::engine::Split::Train, &small.train)
+            .unwrap();
+        let mut calls = 0;
+        let metrics = engine
+            .train_epoch(plan, &mut |_, new| calls += new.len())
+            .unwrap();
+        assert_eq!((metrics.len(), calls), (plan.steps.len(), plan.steps.len()));
+        (metrics, engine.parameters().unwrap())
+    };
+    let (four_steps, after_four) = train(&plan);
+    let (three_steps, after_three) = train(&three);
+    // The first three steps are the same either way; the fourth, on 100 rows, measured its
+    // batch and moved every layer's parameters.
+    assert_eq!(four_steps[..3], three_steps[..]);
+    let short = four_steps[3];
+    assert!(short.loss_sum > 0.0 && short.loss_sum.is_finite() && short.correct <= 100);
+    for (i, layer) in spec.layers().iter().enumerate() {
+        let weights_moved = layer.weights(&after_three) != layer.weights(&after_four);
+        let bias_moved = layer.bias(&after_three) != layer.bias(&after_four);
+        assert!(
+            weights_moved,
+            "the short step left layer {i}'s weights unchanged"
+        );
+        assert!(bias_moved, "the short step left layer {i}'s bias unchanged");
+    }
 }
 
 #[test]
@@ -113,7 +132,7 @@ fn the_command_prints_keras_lines_and_writes_metrics() {
             "--backend",
             "cpu",
             "--data",
-            MNIST,
+            MNIST_DIR,
             "--epochs",
             "1",
         ])
@@ -208,7 +227,7 @@ fn a_corrupt_file_gives_one_line_naming_it() {
         "t10k-images-idx3-ubyte.gz",
         "t10k-labels-idx1-ubyte.gz",
     ] {
-        std::fs::copy(Path::new(MNIST).join(name), dir.path().join(name)).unwrap();
+        std::fs::copy(Path::new(MNIST_DIR).join(name), dir.path().join(name)).unwrap();
     }
     // Cut the test labels short: a truncated gzip stream.
     let labels = dir.path().join("t10k-labels-idx1-ubyte.gz");

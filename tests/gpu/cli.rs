@@ -4,9 +4,8 @@
 
 /// Runs `train` on `backend` and returns what it showed, asserting success.
 fn train(backend: &str) -> String {
-    let mnist = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mnist");
     let args = [
-        &["train", "--backend", backend, "--data", mnist][..],
+        &["train", "--backend", backend, "--data", support::MNIST_DIR][..],
         &["--epochs", "1", "--hidden", "32", "--batch-size", "32"],
         &["--validation-split", "0.9", "--steps-per-submit", "16"],
     ]

@@ -8,10 +8,9 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use support::loopback::{ok, Server};
+use support::MNIST_DIR;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gpu-mlp");
-/// Where CI and the developers keep MNIST (relative to the crate root), as in tests/support.
-const MNIST_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mnist");
 const MNIST_FILES: [&str; 4] = [
     "train-images-idx3-ubyte.gz",
     "train-labels-idx1-ubyte.gz",

@@ -76,10 +76,17 @@ fn say_at_exit() {
 fn say_skipped() {
     use std::io::Write;
     let skipped = SKIPPED.lock().unwrap_or_else(|e| e.into_inner());
-    let binary = std::env::current_exe()
+    // Cargo names a test binary `<name>-<16 hex digits>`: the name is the test target's.
+    let stem = std::env::current_exe()
         .ok()
         .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .unwrap_or_default();
+    let binary = match stem.rsplit_once('-') {
+        Some((name, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            name.to_string()
+        }
+        _ => stem,
+    };
     let _ = writeln!(
         std::io::stderr(),
         "{binary}: skipped {} GPU test{}: {} (set CI=true to fail instead)",
