@@ -7,18 +7,21 @@
 //! updates, 0 (bit for bit) for the batch gather, counts and predictions. The largest absolute
 //! error and the worst element are reported too.
 
+mod optimizer_checks;
+
 use super::norm::{ErrorNorm, Worst};
 use crate::data::{Inputs, Label, Samples};
 use crate::engine::cpu::ops;
+use crate::engine::gpu::kernels::matmul::path as mm;
 use crate::engine::gpu::kernels::matmul::{Epilogue, MatmulCall, MatmulVariant, Transpose};
-use crate::engine::gpu::kernels::optimizer::OptimizerParams;
+use crate::engine::gpu::kernels::paths::Path;
 use crate::engine::gpu::kernels::softmax_cross_entropy::SoftmaxParams;
+use crate::engine::gpu::kernels::{gather::path as ga, softmax_cross_entropy::path as sm};
 use crate::engine::gpu::kernels::{RowSource, StepRecord};
 use crate::engine::gpu::GpuOptions;
 use crate::engine::gpu::KernelLab;
 use crate::error::GpuError;
 use crate::model::dropout::DropoutMask;
-use crate::model::optimizer::Optimizer;
 use crate::model::{DenseLayer, ModelSpec};
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
@@ -53,6 +56,8 @@ pub struct KernelCheck {
     /// kernels bit for bit (e.g. with and without runtime checks).
     #[serde(skip)]
     pub output_bits: u64,
+    /// The kernel paths it ran (`matmul: epilogue bias`, see `kernels::paths`).
+    pub paths: Vec<String>,
     /// Why it failed beyond the bound (`wrote past the batch`, bits differing between tiles, a
     /// device error) or that it was perturbed on purpose.
     pub note: String,
@@ -73,31 +78,6 @@ pub struct Grid {
 
 fn poison(n: usize) -> Vec<f32> {
     vec![f32::NAN; n]
-}
-
-/// Adam's third step (Keras numerics, lr 1e-3) on the CPU reference: the kernel's parameters,
-/// the step record and the expected parameters and moments.
-fn adam_reference(
-    w: &[f32],
-    g: &[f32],
-    m: &[f32],
-    v: &[f32],
-) -> (OptimizerParams, StepRecord, [Vec<f32>; 3]) {
-    let opt = Optimizer::adam(1e-3);
-    let p = OptimizerParams::new(&opt, w.len());
-    let step = StepRecord {
-        step_size: opt.step_size(3),
-        ..Default::default()
-    };
-    let (mut w2, mut m2, mut v2) = (w.to_vec(), m.to_vec(), v.to_vec());
-    let adam = ops::AdamStep {
-        step_size: step.step_size,
-        beta1: p.beta1,
-        beta2: p.beta2,
-        epsilon: p.epsilon,
-    };
-    ops::adam(&mut w2, g, &mut m2, &mut v2, adam);
-    (p, step, [w2, m2, v2])
 }
 
 /// FNV-1a over the values' bits.
@@ -177,6 +157,18 @@ impl<'a> LayerStep<'a> {
         }
     }
 
+    /// The paths of the step's rows and operand placement.
+    fn paths(&self) -> [Option<Path>; 2] {
+        let (fan_in, fan_out) = self.dims;
+        let aligned = self
+            .offset
+            .is_some_and(|o| o % 4 == 0 && fan_in % 4 == 0 && fan_out % 4 == 0);
+        [
+            (self.rows < self.max_rows).then_some(mm::SHORT_BATCH),
+            aligned.then_some(mm::OFFSETS_VEC4),
+        ]
+    }
+
     /// The check's shape: the product's `m x k x n` and the label.
     fn shape(&self, m: usize, k: usize, n: usize) -> String {
         format!("{m}x{k}x{n}{}", self.label)
@@ -193,6 +185,49 @@ struct Operands<'a> {
     aux: &'a [f32],
 }
 
+/// One gather check: `batch` rows (and `spare` unused rows of the batch buffer) of `count`
+/// samples of `features` inputs, through the order or `direct`, pixels or `values`.
+#[derive(Clone, Copy)]
+struct GatherCase {
+    count: usize,
+    features: usize,
+    batch: usize,
+    spare: usize,
+    direct: bool,
+    values: bool,
+}
+
+impl GatherCase {
+    fn new(count: usize, features: usize, batch: usize) -> Self {
+        Self {
+            count,
+            features,
+            batch,
+            spare: 0,
+            direct: false,
+            values: false,
+        }
+    }
+
+    fn direct(self) -> Self {
+        Self {
+            direct: true,
+            ..self
+        }
+    }
+
+    fn values(self) -> Self {
+        Self {
+            values: true,
+            ..self
+        }
+    }
+
+    fn spare(self, spare: usize) -> Self {
+        Self { spare, ..self }
+    }
+}
+
 /// Runs the checks one by one, reporting each as it finishes.
 struct Checker<'a> {
     lab: &'a KernelLab,
@@ -200,6 +235,8 @@ struct Checker<'a> {
     perturb: Option<String>,
     checks: Vec<KernelCheck>,
     report: &'a mut dyn FnMut(&KernelCheck),
+    /// The paths of the checks being run.
+    running: Vec<Path>,
 }
 
 impl Checker<'_> {
@@ -223,6 +260,15 @@ impl Checker<'_> {
             .into_iter()
             .filter(|v| v.check(&limits).is_ok())
             .collect()
+    }
+
+    /// The checks that follow run `paths`.
+    fn runs(&mut self, paths: impl IntoIterator<Item = Option<Path>>) {
+        self.running = paths.into_iter().flatten().collect();
+    }
+
+    fn running_ids(&self) -> Vec<String> {
+        self.running.iter().map(Path::id).collect()
     }
 
     fn perturbs(&self, kernel: &str) -> bool {
@@ -267,6 +313,7 @@ impl Checker<'_> {
             passed,
             worst: if passed { None } else { error.worst },
             output_bits,
+            paths: self.running_ids(),
             note: notes.join("; "),
         });
     }
@@ -288,6 +335,7 @@ impl Checker<'_> {
             passed: false,
             worst: None,
             output_bits: 0,
+            paths: self.running_ids(),
             note: e.to_string(),
         });
     }
@@ -355,6 +403,11 @@ impl Checker<'_> {
         let a = self.vec(m * k);
         let b = self.vec(k * n);
         let want = cpu_product(t, &a, &b, m, k, n);
+        self.runs([
+            Some(mm::product(t)),
+            Some(mm::NO_EPILOGUE),
+            Some(mm::FULL_SHAPE),
+        ]);
         let ops = Operands {
             call: MatmulCall::packed(t, m, k, n),
             step: StepRecord::full(1),
@@ -387,6 +440,20 @@ impl Checker<'_> {
         if epilogue == Epilogue::BiasReluDropout {
             ops::dropout(&mut want, rows, fan_out, index as u32, step.seed, mask);
         }
+        let dropout = (epilogue == Epilogue::BiasReluDropout)
+            .then(|| mm::dropout_rate(mask))
+            .flatten();
+        let [short, aligned] = at.paths();
+        let epilogue_path = Some(mm::epilogue(epilogue));
+        let rows_path = Some(mm::STEP_ROWS_M);
+        self.runs([
+            Some(mm::A_B),
+            epilogue_path,
+            rows_path,
+            dropout,
+            short,
+            aligned,
+        ]);
         let ops = Operands {
             call: MatmulCall::forward(&layer, index, max_rows, epilogue, mask),
             step,
@@ -444,6 +511,17 @@ impl Checker<'_> {
             threshold: 0,
             scale,
         };
+        let [short, aligned] = at.paths();
+        let scaled = (scale != 1.0).then_some(mm::RELU_MASK_SCALED);
+        let rows_path = Some(mm::STEP_ROWS_M);
+        self.runs([
+            Some(mm::A_BT),
+            Some(mm::RELU_MASK),
+            rows_path,
+            scaled,
+            short,
+            aligned,
+        ]);
         let ops = Operands {
             call: MatmulCall::input_gradient(&layer, max_rows, mask),
             step: StepRecord::full(rows),
@@ -483,6 +561,9 @@ impl Checker<'_> {
         ops::matmul_at_b(&x[..rows * fan_in], dz_rows, dw, fan_in, rows, fan_out);
         ops::column_sums(dz_rows, rows, fan_out, db);
         let offset = layer.weight_offset;
+        let [short, aligned] = at.paths();
+        let (ones, rows_path) = (Some(mm::ONES_ROW), Some(mm::STEP_ROWS_K));
+        self.runs([Some(mm::AT_B), ones, rows_path, short, aligned]);
         let ops = Operands {
             call: MatmulCall::weight_gradient(&layer, max_rows),
             step: StepRecord::full(rows),
@@ -499,25 +580,27 @@ impl Checker<'_> {
         });
     }
 
-    /// The batch gather through a shuffled order (or directly, as evaluation reads), of u8
-    /// pixels normalised to [0, 1] or of f32 `values`: bit for bit, labels included (drawn from
-    /// 300 classes, so labels above a byte are checked too).
-    fn gather(
-        &mut self,
-        count: usize,
-        features: usize,
-        batch: usize,
-        direct: bool,
-        values: bool,
-        case: &str,
-    ) {
+    /// The batch gather through a shuffled order from position 1 (or directly from sample 1,
+    /// as evaluation reads from an offset), of u8 pixels normalised to [0, 1] or of f32
+    /// values: bit for bit, labels included (drawn from 300 classes, so labels above a byte are
+    /// checked too); with `spare` rows of the batch buffer past the step (a short last batch),
+    /// which must stay unwritten.
+    fn gather(&mut self, g: GatherCase, case: &str) {
+        let GatherCase {
+            count,
+            features,
+            batch,
+            spare,
+            direct,
+            values,
+        } = g;
         let kernel = match (direct, values) {
             (false, false) => "gather",
             (true, false) => "gather direct",
             (false, true) => "gather values",
             (true, true) => "gather direct values",
         };
-        let shape = format!("batch {batch} of {count}x{features}{case}");
+        let shape = format!("batch {batch} (+{spare}) of {count}x{features}{case}");
         let images = if values {
             Inputs::Values(self.vec(count * features))
         } else {
@@ -532,20 +615,36 @@ impl Checker<'_> {
             row_source: RowSource::direct_if(direct).into(),
             ..Default::default()
         };
+        let rows: Vec<u32> = if direct {
+            (start as u32..(start + batch) as u32).collect()
+        } else {
+            order[start..start + batch].to_vec()
+        };
+        let input_path = match (values, features % 4) {
+            (true, _) => ga::VALUES,
+            (false, 0) => ga::PIXEL_WORDS,
+            (false, _) => ga::PIXEL_BYTES,
+        };
+        let big_label = rows.iter().any(|&r| labels[r as usize] > 255);
+        self.runs([
+            Some(input_path),
+            (features == 784).then_some(ga::GREY_WIDTH),
+            (features == 3072).then_some(ga::RGB_WIDTH),
+            (!direct).then_some(ga::THROUGH_ORDER),
+            (direct && start > 0).then_some(ga::DIRECT_FROM_OFFSET),
+            big_label.then_some(ga::LABELS_ABOVE_255),
+            (spare > 0).then_some(ga::SHORT_BATCH),
+        ]);
+        let head = batch * features;
         let got = self.lab.gather(
             &images,
             &labels,
             features,
             &order,
             &step,
-            &poison(batch * features),
+            &poison(head + spare * features),
         );
-        let rows: Vec<u32> = if direct {
-            (start as u32..(start + batch) as u32).collect()
-        } else {
-            order[start..start + batch].to_vec()
-        };
-        let mut want_x = poison(batch * features);
+        let mut want_x = poison(head);
         let mut want_y = vec![0; batch];
         let samples = Samples {
             inputs: images,
@@ -555,13 +654,18 @@ impl Checker<'_> {
         };
         ops::gather(&samples, &rows, &mut want_x, &mut want_y);
         match got {
-            Ok((x, y)) => {
+            Ok((mut x, y)) => {
                 let wrong = y
                     .iter()
                     .zip(&want_y)
                     .filter(|(g, w)| **g != **w as u32)
                     .count();
-                let problem = (wrong > 0).then(|| format!("{wrong} labels differ"));
+                let mut problems: Vec<String> = past_the_batch(&x, head).into_iter().collect();
+                if wrong > 0 {
+                    problems.push(format!("{wrong} labels differ"));
+                }
+                x.truncate(head);
+                let problem = (!problems.is_empty()).then(|| problems.join("; "));
                 self.compare(kernel, &shape, None, x, &want_x, 0.0, problem)
             }
             Err(e) => self.device_error(kernel, &shape, None, e),
@@ -603,6 +707,9 @@ impl Checker<'_> {
             let dlogits = poison(rows * classes);
             lab.softmax_cross_entropy(&params, step, &logits, &labels32, &dlogits, predictions)
         };
+        let short = (used < rows).then_some(sm::SHORT_BATCH);
+        let large = (spread >= 90.0).then_some(sm::LARGE_LOGITS);
+        self.runs([Some(sm::TRAINING), Some(sm::SLOT), short, large]);
         let out = run(SoftmaxParams::training(classes), &step, 1);
         match out {
             Ok(out) => {
@@ -641,6 +748,7 @@ impl Checker<'_> {
         }
         // Evaluation mode: predictions written from out_base on, the same slot figures.
         step.out_base = 1;
+        self.runs([Some(sm::EVALUATION), Some(sm::SLOT), short, large]);
         let ev = run(SoftmaxParams::evaluation(classes), &step, used + 1);
         let want: Vec<f32> = (0..used)
             .map(|r| {
@@ -672,147 +780,6 @@ impl Checker<'_> {
             Err(e) => self.device_error("softmax-ce predictions", &shape, None, e),
         }
     }
-
-    /// One Adam update (Keras numerics) and one SGD update of `n` parameters.
-    fn optimizers(&mut self, n: usize, case: &str) {
-        let shape = format!("n {n}{case}");
-        let w = self.vec(n);
-        let g: Vec<f32> = self.vec(n).iter().map(|v| v * 0.1).collect();
-        let m: Vec<f32> = self.vec(n).iter().map(|v| v * 0.01).collect();
-        let v: Vec<f32> = self.vec(n).iter().map(|v| v.abs() * 1e-3).collect();
-        let (p, step, [w2, m2, v2]) = adam_reference(&w, &g, &m, &v);
-        let (beta1, beta2, epsilon) = (p.beta1, p.beta2, p.epsilon);
-        match self.lab.optimizer(&p, &step, &w, &g, &m, &v) {
-            Ok(out) => {
-                self.compare(
-                    "adam w",
-                    &shape,
-                    None,
-                    out.params,
-                    &w2,
-                    OPTIMIZER_BOUND,
-                    None,
-                );
-                self.compare(
-                    "adam m",
-                    &shape,
-                    None,
-                    out.moment1,
-                    &m2,
-                    OPTIMIZER_BOUND,
-                    None,
-                );
-                self.compare(
-                    "adam v",
-                    &shape,
-                    None,
-                    out.moment2,
-                    &v2,
-                    OPTIMIZER_BOUND,
-                    None,
-                );
-            }
-            Err(e) => self.device_error("adam w", &shape, None, e),
-        }
-        let sgd = OptimizerParams::new(&Optimizer::Sgd { lr: 0.05 }, n);
-        let sgd_step = StepRecord {
-            step_size: 0.05,
-            ..Default::default()
-        };
-        let mut w3 = w.clone();
-        ops::sgd(&mut w3, &g, 0.05);
-        match self.lab.optimizer(&sgd, &sgd_step, &w, &g, &m, &v) {
-            Ok(out) => {
-                let problem = (out.moment1 != m || out.moment2 != v)
-                    .then(|| "changed the moments (SGD has none)".to_string());
-                self.compare(
-                    "sgd w",
-                    &shape,
-                    None,
-                    out.params,
-                    &w3,
-                    OPTIMIZER_BOUND,
-                    problem,
-                )
-            }
-            Err(e) => self.device_error("sgd w", &shape, None, e),
-        }
-        // n short of the buffers and not a multiple of four: the elements past n stay as they
-        // were (the last vec4 is shared).
-        let short = n.saturating_sub(2);
-        let (mut w4, mut m4, mut v4) = (
-            w[..short].to_vec(),
-            m[..short].to_vec(),
-            v[..short].to_vec(),
-        );
-        let g4 = &g[..short];
-        let adam = ops::AdamStep {
-            step_size: step.step_size,
-            beta1,
-            beta2,
-            epsilon,
-        };
-        ops::adam(&mut w4, g4, &mut m4, &mut v4, adam);
-        match self
-            .lab
-            .optimizer(&p.with_count(short), &step, &w, &g, &m, &v)
-        {
-            Ok(out) => {
-                let untouched = out.params[short..] == w[short..]
-                    && out.moment1[short..] == m[short..]
-                    && out.moment2[short..] == v[short..];
-                let problem = (!untouched).then(|| "changed values past n".to_string());
-                let got = out.params[..short].to_vec();
-                let shape = format!("n {short} of {n}{case}");
-                self.compare(
-                    "adam w (n short)",
-                    &shape,
-                    None,
-                    got,
-                    &w4,
-                    OPTIMIZER_BOUND,
-                    problem,
-                )
-            }
-            Err(e) => self.device_error("adam w (n short)", &shape, None, e),
-        }
-    }
-
-    /// One Adam update judged on the update itself, `w_new − w` (judged on the parameters alone,
-    /// an update ~1e-4 of a parameter is checked to ~1%): parameters small beside their updates,
-    /// and second moments so small that sqrt(v) is near ε, where ε's placement (Keras's
-    /// `sqrt(v) + ε̂`, the reference, against PyTorch's `sqrt(v)/sqrt(1 − β2^t) + ε`) changes the
-    /// update by up to 2x.
-    fn adam_update(&mut self, n: usize, case: &str) {
-        let shape = format!("n {n}, sqrt(v) near eps{case}");
-        let w: Vec<f32> = self.vec(n).iter().map(|v| v * 1e-3).collect();
-        let g: Vec<f32> = self.vec(n).iter().map(|v| v * 1e-6).collect();
-        let m: Vec<f32> = self.vec(n).iter().map(|v| v * 1e-7).collect();
-        let v: Vec<f32> = self.vec(n).iter().map(|v| v.abs() * 1e-14).collect();
-        let (p, step, [w2, ..]) = adam_reference(&w, &g, &m, &v);
-        let update = |after: &[f32]| -> Vec<f32> {
-            after
-                .iter()
-                .zip(&w)
-                .map(|(a, b)| (f64::from(*a) - f64::from(*b)) as f32)
-                .collect()
-        };
-        match self.lab.optimizer(&p, &step, &w, &g, &m, &v) {
-            Ok(out) => {
-                let got = update(&out.params);
-                self.compare(
-                    "adam update",
-                    &shape,
-                    None,
-                    got,
-                    &update(&w2),
-                    ADAM_UPDATE_BOUND,
-                    None,
-                );
-            }
-            Err(e) => self.device_error("adam update", &shape, None, e),
-        }
-    }
 }
 
 /// Runs the grid on `lab`'s device; `report` sees each check as it finishes. `perturb` (a
@@ -830,6 +797,7 @@ pub fn check_kernels(
         perturb: perturb.map(str::to_lowercase),
         checks: Vec::new(),
         report,
+        running: Vec::new(),
     };
     let mask = DropoutMask::new(0.2);
     if grid.every_product {
@@ -868,6 +836,14 @@ pub fn check_kernels(
             let aligned = LayerStep::full(33, (20, 68)).at_offset(8);
             c.forward(aligned, epilogue, 1, mask);
         }
+        // Dropout at a second rate, at or above one half.
+        let high = DropoutMask::new(0.5);
+        c.forward(
+            LayerStep::full(33, (17, 65)),
+            Epilogue::BiasReluDropout,
+            2,
+            high,
+        );
         c.backward(LayerStep::full(33, (65, 17)), 1.25);
         c.backward(LayerStep::full(130, (128, 10)), 1.0);
         c.backward(LayerStep::full(1, (17, 10)), 1.25);
@@ -920,12 +896,16 @@ pub fn check_kernels(
         }
     }
     if grid.ragged {
-        c.gather(50, 784, 33, false, false, "");
-        c.gather(7, 3, 5, false, false, "");
-        c.gather(10, 17, 1, false, false, "");
-        c.gather(50, 17, 33, true, false, "");
-        c.gather(50, 17, 33, false, true, "");
-        c.gather(9, 5, 4, true, true, "");
+        let g = GatherCase::new;
+        c.gather(g(50, 784, 33), "");
+        c.gather(g(7, 3, 5), "");
+        c.gather(g(10, 17, 1).spare(2), "");
+        c.gather(g(50, 17, 33).direct(), "");
+        c.gather(g(50, 17, 33).values(), "");
+        c.gather(g(9, 5, 4).direct().values().spare(3), "");
+        // RGB rows (32x32x3), pixels and values.
+        c.gather(g(12, 3072, 5).spare(1), "");
+        c.gather(g(12, 3072, 5).values(), "");
         for (rows, classes) in [(1, 10), (3, 2), (33, 10), (300, 10), (64, 65)] {
             c.softmax(rows, classes, 8.0, "");
         }
@@ -936,8 +916,15 @@ pub fn check_kernels(
     if let Some((spec, batch)) = &grid.model {
         let batch = (*batch).max(1);
         let count = batch + batch / 2 + 1;
-        c.gather(count, spec.inputs, batch, false, false, " (model)");
-        c.gather(count, spec.inputs, batch, true, false, " (model)");
+        let g = GatherCase::new(count, spec.inputs, batch);
+        c.gather(g, " (model)");
+        c.gather(g.direct(), " (model)");
+        // The epoch's short last batch, in buffers made for full ones.
+        let short = batch - batch / 3;
+        if short < batch {
+            let g = GatherCase::new(count, spec.inputs, short).spare(batch - short);
+            c.gather(g, " (model short batch)");
+        }
         c.softmax(batch + batch / 2, spec.classes, 8.0, " (model)");
         c.softmax(
             batch + batch / 2,

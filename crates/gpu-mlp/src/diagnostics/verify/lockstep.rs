@@ -12,6 +12,7 @@ use crate::engine::{Engine, EpochPlan, Split};
 use crate::error::Result;
 use crate::model::optimizer::Optimizer;
 use crate::model::ModelSpec;
+use crate::training::schedule::LrSchedule;
 use crate::training::EpochPlanner;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
@@ -27,6 +28,9 @@ pub const PARAM_BOUND: f64 = 1e-4;
 pub const WEIGHT_BOUND: f64 = 1e-4;
 /// The same for each bias vector (measured: ~1e-6 after 50 steps on lavapipe).
 pub const BIAS_BOUND: f64 = 1e-4;
+/// Relative drift allowed for each tensor's Adam moments after the checked steps: they follow
+/// the gradients, whose rounding differs more than the parameters' (measured: see the README).
+pub const MOMENT_BOUND: f64 = 1e-3;
 /// The steps held to the bounds. Over longer runs the engines' rounding differences grow
 /// chaotically (a ReLU mask flips on a near-zero input, Adam normalises a tiny gradient
 /// difference into a full step, and the trajectories part), so later steps are shown but not
@@ -86,6 +90,8 @@ impl LockstepRows {
 pub struct LockstepOptions {
     pub spec: ModelSpec,
     pub optimizer: Optimizer,
+    /// The learning rate's schedule (the step table's per-step factors).
+    pub schedule: LrSchedule,
     pub batch: usize,
     pub steps: usize,
     pub seed: u64,
@@ -161,6 +167,8 @@ pub struct LockstepBounds {
 pub struct LockstepReport {
     pub model: String,
     pub optimizer: String,
+    /// `constant`, or the schedule and its warm-up (`step:3:0.5, warm-up 4`).
+    pub schedule: String,
     pub steps: usize,
     pub batch: usize,
     pub data: String,
@@ -200,6 +208,28 @@ fn drift(gpu: &[f32], cpu: &[f32]) -> (f64, f64) {
 
 /// Each weight matrix's and bias vector's drift of `gpu` against `cpu`, with its bound.
 fn tensor_drifts(spec: &ModelSpec, gpu: &[f32], cpu: &[f32]) -> Vec<LayerDrift> {
+    tensor_drifts_of(spec, "", gpu, cpu, [WEIGHT_BOUND, BIAS_BOUND])
+}
+
+/// Each tensor's drift of one of Adam's moments (`what`: `m`, `v`).
+fn moment_drifts(spec: &ModelSpec, what: &str, gpu: &[f32], cpu: &[f32]) -> Vec<LayerDrift> {
+    tensor_drifts_of(spec, what, gpu, cpu, [MOMENT_BOUND; 2])
+}
+
+/// Each weight matrix's and bias vector's drift of `gpu` against `cpu` (`what` in front of
+/// their names), with the weights' and biases' bounds.
+fn tensor_drifts_of(
+    spec: &ModelSpec,
+    what: &str,
+    gpu: &[f32],
+    cpu: &[f32],
+    [weight_bound, bias_bound]: [f64; 2],
+) -> Vec<LayerDrift> {
+    let what = if what.is_empty() {
+        String::new()
+    } else {
+        format!("{what} of ")
+    };
     let tensor = |name: String, range: std::ops::Range<usize>, bound| {
         let (rel_drift, max_abs_drift) = drift(&gpu[range.clone()], &cpu[range]);
         LayerDrift {
@@ -217,14 +247,27 @@ fn tensor_drifts(spec: &ModelSpec, gpu: &[f32], cpu: &[f32]) -> Vec<LayerDrift> 
             let b = layer.bias_offset..layer.bias_offset + layer.fan_out;
             [
                 tensor(
-                    format!("layer {l} W {}x{}", layer.fan_in, layer.fan_out),
+                    format!("{what}layer {l} W {}x{}", layer.fan_in, layer.fan_out),
                     w,
-                    WEIGHT_BOUND,
+                    weight_bound,
                 ),
-                tensor(format!("layer {l} b {}", layer.fan_out), b, BIAS_BOUND),
+                tensor(
+                    format!("{what}layer {l} b {}", layer.fan_out),
+                    b,
+                    bias_bound,
+                ),
             ]
         })
         .collect()
+}
+
+/// `constant`, `cosine, warm-up 2`.
+pub fn describe_schedule(s: &LrSchedule) -> String {
+    if s.warmup > 0 {
+        format!("{}, warm-up {}", s.schedule, s.warmup)
+    } else {
+        s.schedule.to_string()
+    }
 }
 
 /// `x <= bound`, false for NaN.
@@ -304,14 +347,16 @@ pub fn run(
         correct_difference: correct_bound(batch),
         param_rel_drift: PARAM_BOUND,
     };
+    let schedule = describe_schedule(&opts.schedule);
     log(&format!(
-        "lockstep: {} - {} - batch {batch} - {steps} steps on {}",
+        "lockstep: {} - {} - lr {schedule} - batch {batch} - {steps} steps on {}",
         spec.describe(),
         opts.optimizer.describe(),
         rows.note
     ));
     log(&header());
-    let mut planner = EpochPlanner::new(opts.seed, data.count, batch, opts.optimizer);
+    let mut planner = EpochPlanner::new(opts.seed, data.count, batch, opts.optimizer)
+        .with_schedule(opts.schedule);
     let mut report_rows = Vec::new();
     let (mut worst_loss, mut worst_loss_step, mut worst_correct) = (0.0f64, 0usize, 0u32);
     let mut later_worst: Option<f64> = None;
@@ -368,6 +413,12 @@ pub fn run(
                 if done == checked {
                     checked_drift = rel;
                     layers = tensor_drifts(spec, &gp, &cp);
+                    if matches!(opts.optimizer, Optimizer::Adam { .. }) {
+                        // Both moments of every tensor, each within its bound.
+                        let (gs, cs) = (gpu.optimizer_state()?, cpu.optimizer_state()?);
+                        layers.extend(moment_drifts(spec, "m", &gs.moment1, &cs.moment1));
+                        layers.extend(moment_drifts(spec, "v", &gs.moment2, &cs.moment2));
+                    }
                 }
                 if let (true, Some((step, g, c, len, loss_rel))) = (row_due, last) {
                     let row = LockstepRow {
@@ -525,6 +576,7 @@ pub fn run(
     Ok(LockstepReport {
         model: spec.describe(),
         optimizer: opts.optimizer.describe(),
+        schedule,
         steps,
         batch,
         data: rows.note.clone(),
