@@ -35,12 +35,9 @@ fn batch_sizes() -> Vec<usize> {
 
 fn synthetic_mnist() -> Samples {
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
-    Samples {
-        inputs: gpu_mlp::data::Inputs::Pixels((0..SAMPLES * 784).map(|_| rng.random()).collect()),
-        labels: (0..SAMPLES).map(|_| rng.random_range(0..10)).collect(),
-        count: SAMPLES,
-        features: 784,
-    }
+    let pixels = (0..SAMPLES * 784).map(|_| rng.random()).collect();
+    let labels = (0..SAMPLES).map(|_| rng.random_range(0..10)).collect();
+    Samples::pixels(pixels, labels, 784).unwrap()
 }
 
 fn epoch(c: &mut Criterion) {
@@ -57,8 +54,8 @@ fn epoch(c: &mut Criterion) {
         ] {
             let spec = ModelSpec::new(784, hidden, 10, dropout).unwrap();
             let optimizer = Optimizer::adam(1e-3);
-            let mut engine = CpuEngine::new(&spec, optimizer, batch).unwrap();
-            engine.set_parameters(&spec.init_parameters(1)).unwrap();
+            let init = spec.init_parameters(1);
+            let mut engine = CpuEngine::new(&spec, &init, optimizer, batch).unwrap();
             engine.load_split(Split::Train, &data).unwrap();
             let mut planner = EpochPlanner::new(1, SAMPLES, batch, optimizer);
             group.bench_function(name, |b| {

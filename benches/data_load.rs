@@ -25,14 +25,14 @@ fn mnist_dir() -> PathBuf {
 
 /// `samples` as a Kaggle-style CSV file.
 fn write_csv(path: &Path, samples: &Samples) {
-    let pixels = samples.inputs.pixels().expect("MNIST is 8-bit");
-    let mut text = String::with_capacity(samples.count * 2000);
+    let pixels = samples.inputs().pixels().expect("MNIST is 8-bit");
+    let mut text = String::with_capacity(samples.count() * 2000);
     text.push_str("label");
-    for j in 0..samples.features {
+    for j in 0..samples.features() {
         write!(text, ",pixel{j}").expect("write to a String");
     }
     text.push('\n');
-    for (row, &label) in pixels.chunks(samples.features).zip(&samples.labels) {
+    for (row, &label) in pixels.chunks(samples.features()).zip(samples.labels()) {
         write!(text, "{label}").expect("write to a String");
         for p in row {
             write!(text, ",{p}").expect("write to a String");
@@ -47,8 +47,8 @@ fn load(c: &mut Criterion) {
     let idx = data::load_dir(&dir, Some(KnownDataset::Mnist)).expect("MNIST loads");
     let tmp = tempfile::tempdir().expect("a temporary folder");
     let (train, test) = (tmp.path().join("train.csv"), tmp.path().join("test.csv"));
-    write_csv(&train, &idx.train);
-    write_csv(&test, &idx.test);
+    write_csv(&train, idx.train());
+    write_csv(&test, idx.test());
     let csv_source = DataSource::Path {
         path: train.clone(),
         hint: None,
@@ -58,7 +58,7 @@ fn load(c: &mut Criterion) {
         ..LoadOptions::default()
     };
     let loaded = data::load(&csv_source, &csv_options).expect("the CSV files load");
-    assert_eq!((&loaded.train, &loaded.test), (&idx.train, &idx.test));
+    assert_eq!((loaded.train(), loaded.test()), (idx.train(), idx.test()));
     drop((idx, loaded));
 
     let mut group = c.benchmark_group("load_mnist");

@@ -32,12 +32,12 @@ fn data(n: usize) -> Samples {
         x ^= x << 5;
         x
     };
-    Samples {
-        inputs: gpu_mlp::data::Inputs::Pixels((0..n * 784).map(|_| next() as u8).collect()),
-        labels: (0..n).map(|_| (next() % 10) as u16).collect(),
-        count: n,
-        features: 784,
-    }
+    Samples::new(
+        gpu_mlp::data::Inputs::Pixels((0..n * 784).map(|_| next() as u8).collect()),
+        (0..n).map(|_| (next() % 10) as u16).collect(),
+        784,
+    )
+    .expect("samples")
 }
 
 /// `steps` full batches over the first `batch` samples.
@@ -82,20 +82,26 @@ fn train_step(c: &mut Criterion) {
     for batch in BATCHES {
         group.throughput(Throughput::Elements(batch as u64));
         let mut engines: Vec<(String, Box<dyn Engine>)> = Vec::new();
+        let init = spec.init_parameters(1);
         if let Some(ctx) = &ctx {
-            let gpu = GpuEngine::new(ctx.clone(), None, &spec, opt, batch, GpuOptions::default())
-                .expect("GPU engine");
+            let gpu = GpuEngine::new(
+                ctx.clone(),
+                None,
+                &spec,
+                &init,
+                opt,
+                batch,
+                GpuOptions::default(),
+            )
+            .expect("GPU engine");
             engines.push((ctx.info.backend.to_string(), Box::new(gpu)));
         }
         engines.push((
             "cpu".into(),
-            Box::new(CpuEngine::new(&spec, opt, batch).expect("cpu")),
+            Box::new(CpuEngine::new(&spec, &init, opt, batch).expect("cpu")),
         ));
         for (name, mut engine) in engines {
             engine.load_split(Split::Train, &samples).expect("load");
-            engine
-                .set_parameters(&spec.init_parameters(1))
-                .expect("init");
             eprintln!("{name}: {}", engine.describe());
             group.bench_with_input(BenchmarkId::new(name, batch), &batch, |b, &batch| {
                 b.iter_custom(|iters| {
@@ -162,10 +168,10 @@ fn kernels_alone(_c: &mut Criterion) {
     let Some(ctx) = context() else { return };
     let spec = spec();
     let opt = Optimizer::adam(1e-3);
-    let mut gpu =
-        GpuEngine::new(ctx, None, &spec, opt, 32, GpuOptions::default()).expect("GPU engine");
+    let init = spec.init_parameters(1);
+    let mut gpu = GpuEngine::new(ctx, None, &spec, &init, opt, 32, GpuOptions::default())
+        .expect("GPU engine");
     gpu.load_split(Split::Train, &samples).expect("load");
-    gpu.set_parameters(&spec.init_parameters(1)).expect("init");
     gpu.train_epoch(&plan(32, 1, opt), &mut |_, _| {})
         .expect("first step");
     eprintln!(

@@ -10,9 +10,8 @@
 //! --dir DIR` downloads them); `OUT` defaults to `mnist.safetensors`.
 
 use gpu_mlp::{
-    load_dataset, open_engine, save_checkpoint, train, BackendChoice, Checkpoint, DataSource,
-    EngineOptions, EpochRecord, Evaluation, KnownDataset, LoadOptions, ModelSpec, Observer,
-    TrainConfig,
+    load_dataset, save_checkpoint, BackendChoice, Checkpoint, DataSource, EpochRecord, Evaluation,
+    KnownDataset, LoadOptions, ModelSpec, Observer, Optimizer, Trainer,
 };
 use std::path::PathBuf;
 
@@ -50,16 +49,15 @@ fn main() -> gpu_mlp::Result<()> {
     let data = load_dataset(&source, &LoadOptions::default())?;
     // The quickstart: Dense(128, relu) -> Dropout(0.2) -> Dense(10).
     let spec = ModelSpec::new(data.features(), vec![128], data.classes(), 0.2)?;
-    let config = TrainConfig::default();
+    let trainer = Trainer::new(spec.clone())
+        .optimizer(Optimizer::adam(1e-3))
+        .batch_size(32)
+        .epochs(5)
+        .seed(42)
+        .backend(BackendChoice::Auto);
 
-    let opened = open_engine(
-        BackendChoice::Auto,
-        None,
-        &spec,
-        config.optimizer,
-        config.batch_size,
-        &EngineOptions::default(),
-    )?;
+    // `fit` would open the engine itself; opening it first shows which one trains.
+    let opened = trainer.open(&data)?;
     if let Some(note) = &opened.note {
         eprintln!("{note}");
     }
@@ -67,12 +65,11 @@ fn main() -> gpu_mlp::Result<()> {
     println!(
         "{} on {} - {}",
         spec.describe(),
-        data.name,
+        data.name(),
         engine.describe()
     );
-    engine.set_parameters(&spec.init_parameters(config.seed))?;
-
-    let report = train(&config, &data, engine.as_mut(), &mut Print)?;
+    let start = gpu_mlp::training::Progress::new(trainer.settings());
+    let report = trainer.fit_on(engine.as_mut(), &data, &mut Print, start)?;
     save_checkpoint(
         &out,
         &Checkpoint::for_dataset(spec, report.parameters, &data),

@@ -34,11 +34,12 @@ fn argv<'a>(line: &'a str, paths: &[&'a Path]) -> Vec<&'a str> {
 fn digits_dir(dir: &Path) -> PathBuf {
     let m = mnist();
     let take = |x: &Samples, n: usize| x.first(n);
-    let subset = Dataset {
-        train: take(&m.train, 3000),
-        test: m.test.clone(),
-        ..m.clone()
-    };
+    let subset = m
+        .clone()
+        .with_train(take(m.train(), 3000))
+        .expect("a train split")
+        .with_test(m.test().clone())
+        .expect("a test split");
     let path = dir.join("digits");
     data::write_dir(&path, &subset, Compression::None).unwrap();
     path

@@ -30,11 +30,11 @@ pub(crate) fn mnist() -> &'static Dataset {
     DATA.get_or_init(|| {
         let full = data::load_dir(Path::new(support::MNIST_DIR), Some(KnownDataset::Mnist))
             .expect("MNIST is expected at ../shared/data/mnist (relative to the crate root)");
-        Dataset {
-            train: full.train.first(TRAIN),
-            test: full.test.first(TEST),
-            ..full
-        }
+        let (train, test) = (full.train().first(TRAIN), full.test().first(TEST));
+        full.with_train(train)
+            .expect("a train split")
+            .with_test(test)
+            .expect("a test split")
     })
 }
 
@@ -69,7 +69,7 @@ pub(crate) fn load_err(path: &Path, opts: &LoadOptions, names: &Path) -> String 
 }
 
 pub(crate) fn pixels(s: &Samples) -> &[u8] {
-    s.inputs.pixels().expect("8-bit inputs")
+    s.inputs().pixels().expect("8-bit inputs")
 }
 
 /// 784-32-10, `epochs` of batch 32, seed 7.
@@ -97,7 +97,9 @@ fn spec_for(data: &Dataset) -> ModelSpec {
 }
 
 fn train_cpu(data: &Dataset) -> TrainReport {
-    let mut engine = CpuEngine::new(&spec_for(data), Optimizer::adam(1e-3), 32).unwrap();
+    let spec = spec_for(data);
+    let mut engine =
+        CpuEngine::new(&spec, &spec.init_parameters(7), Optimizer::adam(1e-3), 32).unwrap();
     train_on(data, &mut engine)
 }
 
@@ -110,6 +112,7 @@ fn gpu(data: &Dataset) -> Option<GpuEngine> {
             lab.ctx.clone(),
             Some(lab.pipes.clone()),
             &spec_for(data),
+            &spec_for(data).init_parameters(7),
             Optimizer::adam(1e-3),
             32,
             GpuOptions::default(),
@@ -135,12 +138,12 @@ fn bits(report: &TrainReport) -> (Vec<u64>, u64, Vec<u32>) {
 /// `labels` and `pixels` of a split as a Kaggle CSV (`label,pixel0..pixel783`).
 pub(crate) fn write_kaggle_csv(path: &Path, s: &Samples) {
     let mut text = String::from("label");
-    for j in 0..s.features {
+    for j in 0..s.features() {
         write!(text, ",pixel{j}").unwrap();
     }
     text.push('\n');
-    for (i, row) in pixels(s).chunks(s.features).enumerate() {
-        write!(text, "{}", s.labels[i]).unwrap();
+    for (i, row) in pixels(s).chunks(s.features()).enumerate() {
+        write!(text, "{}", s.labels()[i]).unwrap();
         for p in row {
             write!(text, ",{p}").unwrap();
         }
@@ -178,10 +181,10 @@ pub(crate) fn write_npz(path: &Path, arrays: &[(&str, Vec<u8>)]) {
 
 /// MNIST's arrays as Keras's `mnist.npz` holds them: `u8 [n, 28, 28]` images, `u8 [n]` labels.
 fn mnist_arrays(x: &str, y: &str, s: &Samples) -> [(String, Vec<u8>); 2] {
-    let labels: Vec<u8> = s.labels.iter().map(|&l| l as u8).collect();
+    let labels: Vec<u8> = s.labels().iter().map(|&l| l as u8).collect();
     [
-        (x.to_string(), npy(&[s.count as u64, 28, 28], pixels(s))),
-        (y.to_string(), npy(&[s.count as u64], &labels)),
+        (x.to_string(), npy(&[s.count() as u64, 28, 28], pixels(s))),
+        (y.to_string(), npy(&[s.count() as u64], &labels)),
     ]
 }
 
@@ -195,15 +198,15 @@ fn write_arrays(path: &Path, arrays: &[(String, Vec<u8>)]) {
 
 /// `s` sorted by class (stably), as an image folder lists it.
 fn by_class(s: &Samples) -> Samples {
-    let mut order: Vec<usize> = (0..s.count).collect();
-    order.sort_by_key(|&i| s.labels[i]);
+    let mut order: Vec<usize> = (0..s.count()).collect();
+    order.sort_by_key(|&i| s.labels()[i]);
     s.select(&order)
 }
 
 /// A split as `dir/<label>/<index>.png` grey PNGs (names zero-padded, so sorted = written order).
 fn write_png_tree(dir: &Path, s: &Samples) {
-    for (i, row) in pixels(s).chunks(s.features).enumerate() {
-        let class = dir.join(s.labels[i].to_string());
+    for (i, row) in pixels(s).chunks(s.features()).enumerate() {
+        let class = dir.join(s.labels()[i].to_string());
         std::fs::create_dir_all(&class).unwrap();
         image::GrayImage::from_raw(28, 28, row.to_vec())
             .unwrap()
@@ -217,8 +220,8 @@ fn mnist_as_kaggle_csv_trains_to_the_idx_bits() {
     let idx = mnist();
     let tmp = tempfile::tempdir().unwrap();
     let (train_csv, test_csv) = (tmp.path().join("train.csv"), tmp.path().join("test.csv"));
-    write_kaggle_csv(&train_csv, &idx.train);
-    write_kaggle_csv(&test_csv, &idx.test);
+    write_kaggle_csv(&train_csv, idx.train());
+    write_kaggle_csv(&test_csv, idx.test());
     let opts = LoadOptions {
         test_data: Some(test_csv.clone()),
         ..LoadOptions::default()
@@ -226,23 +229,23 @@ fn mnist_as_kaggle_csv_trains_to_the_idx_bits() {
     let (csv, origin) = load(&train_csv, &opts).unwrap();
     assert_eq!(origin, TestOrigin::Given(test_csv));
     assert_eq!(
-        (csv.source, csv.scaling.clone()),
+        (csv.source(), csv.scaling().clone()),
         (SourceKind::Csv, Scaling::Pixels)
     );
     // The u8 path: the very samples the IDX reader gives, as 28x28 pictures.
-    assert_eq!((&csv.train, &csv.test), (&idx.train, &idx.test));
-    assert_eq!((csv.rows, csv.cols, csv.channels), (28, 28, 1));
+    assert_eq!((csv.train(), csv.test()), (idx.train(), idx.test()));
+    assert_eq!((csv.rows(), csv.cols(), csv.channels()), (28, 28, 1));
     assert!(csv.is_image());
-    assert_eq!(csv.class_names, idx.class_names);
+    assert_eq!(csv.class_names(), idx.class_names());
     assert_eq!(bits(&train_cpu(&csv)), bits(&train_cpu(idx)));
 
     // A gzipped, headerless copy with the label last reads the same with --label-column last.
     let mut text = String::new();
-    for (i, row) in pixels(&idx.train).chunks(784).enumerate().take(50) {
+    for (i, row) in pixels(idx.train()).chunks(784).enumerate().take(50) {
         for p in row {
             write!(text, "{p},").unwrap();
         }
-        writeln!(text, "{}", idx.train.labels[i]).unwrap();
+        writeln!(text, "{}", idx.train().labels()[i]).unwrap();
     }
     let gz = tmp.path().join("last.csv.gz");
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -256,7 +259,7 @@ fn mnist_as_kaggle_csv_trains_to_the_idx_bits() {
         ..LoadOptions::default()
     };
     let d = load_ok(&gz, &last);
-    assert_eq!(d.train.count + d.test.count, 50);
+    assert_eq!(d.train().count() + d.test().count(), 50);
     assert_eq!(d.features(), 784);
 }
 
@@ -265,16 +268,16 @@ fn mnist_as_npz_trains_to_the_idx_bits() {
     let idx = mnist();
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("mnist.npz");
-    let mut arrays = mnist_arrays("x_train", "y_train", &idx.train).to_vec();
-    arrays.extend(mnist_arrays("x_test", "y_test", &idx.test));
+    let mut arrays = mnist_arrays("x_train", "y_train", idx.train()).to_vec();
+    arrays.extend(mnist_arrays("x_test", "y_test", idx.test()));
     write_arrays(&path, &arrays);
     let (npz, origin) = load(&path, &LoadOptions::default()).unwrap();
     assert_eq!(
-        (origin, npz.source, npz.name.as_str()),
+        (origin, npz.source(), npz.name()),
         (TestOrigin::Own, SourceKind::Npz, "mnist")
     );
-    assert_eq!((npz.rows, npz.cols, npz.channels), (28, 28, 1));
-    assert_eq!((&npz.train, &npz.test), (&idx.train, &idx.test));
+    assert_eq!((npz.rows(), npz.cols(), npz.channels()), (28, 28, 1));
+    assert_eq!((npz.train(), npz.test()), (idx.train(), idx.test()));
     assert_eq!(bits(&train_cpu(&npz)), bits(&train_cpu(idx)));
 }
 
@@ -283,22 +286,23 @@ fn mnist_as_png_folders_trains_to_the_idx_bits_on_both_engines() {
     let idx = mnist();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("digits");
-    write_png_tree(&root.join("train"), &idx.train);
-    write_png_tree(&root.join("test"), &idx.test);
+    write_png_tree(&root.join("train"), idx.train());
+    write_png_tree(&root.join("test"), idx.test());
     let (png, origin) = load(&root, &LoadOptions::default()).unwrap();
     assert_eq!(
-        (origin, png.source),
+        (origin, png.source()),
         (TestOrigin::Own, SourceKind::ImageFolder)
     );
-    assert_eq!((png.rows, png.cols, png.channels), (28, 28, 1));
-    assert_eq!(png.class_names, idx.class_names);
+    assert_eq!((png.rows(), png.cols(), png.channels()), (28, 28, 1));
+    assert_eq!(png.class_names(), idx.class_names());
     // An image folder lists its samples class by class.
-    let sorted = Dataset {
-        train: by_class(&idx.train),
-        test: by_class(&idx.test),
-        ..idx.clone()
-    };
-    assert_eq!((&png.train, &png.test), (&sorted.train, &sorted.test));
+    let sorted = idx
+        .clone()
+        .with_train(by_class(idx.train()))
+        .expect("a train split")
+        .with_test(by_class(idx.test()))
+        .expect("a test split");
+    assert_eq!((png.train(), png.test()), (sorted.train(), sorted.test()));
     assert_eq!(bits(&train_cpu(&png)), bits(&train_cpu(&sorted)));
     if let (Some(mut a), Some(mut b)) = (gpu(&png), gpu(&sorted)) {
         assert_eq!(
@@ -346,14 +350,20 @@ fn a_float_csv_with_text_labels_is_standardised_and_trains_on_both_engines() {
             seed: 42
         }
     );
-    assert_eq!(d.class_names, ["setosa", "versicolor", "virginica"]);
-    assert_eq!((d.train.count, d.test.count, d.features()), (480, 120, 5));
+    assert_eq!(d.class_names(), ["setosa", "versicolor", "virginica"]);
+    assert_eq!(
+        (d.train().count(), d.test().count(), d.features()),
+        (480, 120, 5)
+    );
     // Standardised with the training part's numbers: each training column has mean 0, sd 1.
-    let Scaling::Standardize { mean, std } = &d.scaling else {
-        panic!("float data is standardised by default, got {:?}", d.scaling)
+    let Scaling::Standardize { mean, std } = d.scaling() else {
+        panic!(
+            "float data is standardised by default, got {:?}",
+            d.scaling()
+        )
     };
     assert!(mean[0] > 100.0 && std.iter().all(|&s| s > 0.0));
-    let Inputs::Values(v) = &d.train.inputs else {
+    let Inputs::Values(v) = d.train().inputs() else {
         panic!("float data is f32")
     };
     for j in 0..5 {
@@ -373,20 +383,22 @@ fn a_float_csv_with_text_labels_is_standardised_and_trains_on_both_engines() {
             ..opts.clone()
         },
     );
-    let mut again = raw.test.input(0);
-    d.scaling.apply(&mut again);
-    assert_eq!(again, d.test.input(0));
+    let mut again = raw.test().input(0);
+    d.scaling().apply(&mut again);
+    assert_eq!(again, d.test().input(0));
     // ... and a saved model's scaling given back reproduces the data exactly.
     let given = load_ok(
         &path,
         &LoadOptions {
-            scale: ScaleRequest::Given(d.scaling.clone()),
+            scale: ScaleRequest::Given(d.scaling().clone()),
             ..opts.clone()
         },
     );
-    assert_eq!((&given.train, &given.test), (&d.train, &d.test));
+    assert_eq!((given.train(), given.test()), (d.train(), d.test()));
 
-    let mut cpu = CpuEngine::new(&spec_for(&d), Optimizer::adam(1e-3), 32).unwrap();
+    let spec = spec_for(&d);
+    let mut cpu =
+        CpuEngine::new(&spec, &spec.init_parameters(7), Optimizer::adam(1e-3), 32).unwrap();
     let cpu = train_for(10, &d, &mut cpu);
     assert!(cpu.test.accuracy() > 0.9, "cpu: {}", cpu.test.accuracy());
     if let Some(mut engine) = gpu(&d) {
@@ -423,11 +435,14 @@ fn one_hot_npz_labels_and_features_train() {
     );
     let (d, origin) = load(&path, &LoadOptions::default()).unwrap();
     assert!(matches!(origin, TestOrigin::Split { .. }));
-    assert_eq!(d.class_names, ["0", "1", "2"]);
-    assert_eq!((d.train.count + d.test.count, d.features()), (90, 4));
-    assert!(matches!(d.scaling, Scaling::Standardize { .. }));
-    let mut all: Vec<u16> = d.train.labels.clone();
-    all.extend(&d.test.labels);
+    assert_eq!(d.class_names(), ["0", "1", "2"]);
+    assert_eq!(
+        (d.train().count() + d.test().count(), d.features()),
+        (90, 4)
+    );
+    assert!(matches!(d.scaling(), Scaling::Standardize { .. }));
+    let mut all: Vec<u16> = d.train().labels().to_vec();
+    all.extend(d.test().labels());
     assert_eq!(
         (0..3)
             .map(|c| all.iter().filter(|&&l| l == c).count())
@@ -475,15 +490,15 @@ fn test_split_is_stratified_and_seeded() {
         )
     };
     let d = split(0.2, 1);
-    let count = |s: &Samples, c: u16| s.labels.iter().filter(|&&l| l == c).count();
-    assert_eq!([0, 1, 2].map(|c| count(&d.test, c)), [40, 10, 2]);
-    assert_eq!([0, 1, 2].map(|c| count(&d.train, c)), [160, 40, 8]);
+    let count = |s: &Samples, c: u16| s.labels().iter().filter(|&&l| l == c).count();
+    assert_eq!([0, 1, 2].map(|c| count(d.test(), c)), [40, 10, 2]);
+    assert_eq!([0, 1, 2].map(|c| count(d.train(), c)), [160, 40, 8]);
     // Same seed, same split; another seed, another draw of the same sizes.
-    assert_eq!(split(0.2, 1).test, d.test);
+    assert_eq!(split(0.2, 1).test(), d.test());
     let other = split(0.2, 2);
-    assert_ne!(other.test, d.test);
-    assert_eq!([0, 1, 2].map(|c| count(&other.test, c)), [40, 10, 2]);
-    assert_eq!(split(0.5, 1).test.count, 130);
+    assert_ne!(other.test(), d.test());
+    assert_eq!([0, 1, 2].map(|c| count(other.test(), c)), [40, 10, 2]);
+    assert_eq!(split(0.5, 1).test().count(), 130);
 }
 
 #[test]
@@ -504,14 +519,14 @@ fn small_whole_numbers_are_standardised_and_a_table_reaching_255_is_pixels() {
     };
     let small = table("small.csv", 16);
     assert!(
-        matches!(small.scaling, Scaling::Standardize { .. }),
+        matches!(small.scaling(), Scaling::Standardize { .. }),
         "{:?}",
-        small.scaling
+        small.scaling()
     );
-    assert!(matches!(small.train.inputs, Inputs::Values(_)));
+    assert!(matches!(small.train().inputs(), Inputs::Values(_)));
     let bytes = table("bytes.csv", 255);
-    assert_eq!(bytes.scaling, Scaling::Pixels);
-    assert!(matches!(bytes.train.inputs, Inputs::Pixels(_)));
+    assert_eq!(*bytes.scaling(), Scaling::Pixels);
+    assert!(matches!(bytes.train().inputs(), Inputs::Pixels(_)));
 }
 
 #[test]
@@ -527,9 +542,9 @@ fn image_folders_take_a_size_and_colour() {
     }
     std::fs::write(root.join("circle").join("notes.txt"), "not an image").unwrap();
     let d = load_ok(&root, &LoadOptions::default());
-    assert_eq!((d.rows, d.cols, d.channels), (6, 8, 3));
-    assert_eq!(d.class_names, ["circle", "square"]);
-    assert_eq!(d.train.count + d.test.count, 10);
+    assert_eq!((d.rows(), d.cols(), d.channels()), (6, 8, 3));
+    assert_eq!(d.class_names(), ["circle", "square"]);
+    assert_eq!(d.train().count() + d.test().count(), 10);
     let grey = load_ok(
         &root,
         &LoadOptions {
@@ -539,7 +554,7 @@ fn image_folders_take_a_size_and_colour() {
         },
     );
     assert_eq!(
-        (grey.rows, grey.cols, grey.channels, grey.features()),
+        (grey.rows(), grey.cols(), grey.channels(), grey.features()),
         (4, 4, 1, 16)
     );
 
@@ -560,8 +575,8 @@ fn image_folders_take_a_size_and_colour() {
     )
     .unwrap();
     assert_eq!(origin, TestOrigin::Given(other));
-    assert_eq!((given.train.count, given.test.count), (10, 2));
-    assert_eq!((given.test.features, given.channels), (8 * 6 * 3, 3));
+    assert_eq!((given.train().count(), given.test().count()), (10, 2));
+    assert_eq!((given.test().features(), given.channels()), (8 * 6 * 3, 3));
 
     // Another size without --image-size: both files and sizes are named.
     let odd = root.join("square").join("9.png");

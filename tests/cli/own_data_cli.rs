@@ -58,7 +58,7 @@ fn a_kaggle_csv_model_is_a_picture_model_that_also_takes_csv_rows() {
     let idx = mnist();
     let tmp = tempfile::tempdir().unwrap();
     let train_csv = tmp.path().join("train.csv");
-    write_kaggle_csv(&train_csv, &idx.train.first(600));
+    write_kaggle_csv(&train_csv, &idx.train().first(600));
     let model = tmp.path().join("digits.safetensors");
     let gpu_mlp = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
@@ -95,7 +95,7 @@ fn a_kaggle_csv_model_is_a_picture_model_that_also_takes_csv_rows() {
         .collect::<Vec<_>>()
         .join(",");
     text.push('\n');
-    let digit = &pixels(&idx.test)[..784];
+    let digit = &pixels(idx.test())[..784];
     let cells: Vec<String> = digit.iter().map(|p| p.to_string()).collect();
     text.push_str(&cells.join(","));
     text.push('\n');

@@ -10,7 +10,8 @@ use gpu_mlp::engine::cpu::CpuEngine;
 use gpu_mlp::engine::{Engine, Split};
 use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::training::{self, Silent, TrainConfig};
+use gpu_mlp::training::{Silent, TrainConfig};
+use gpu_mlp::{BackendChoice, Trainer};
 use gpu_mlp_cli::commands::eval;
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 use std::collections::HashMap;
@@ -43,24 +44,24 @@ pub(crate) fn train_model(data: &Dataset, hidden: usize) -> Checkpoint {
         optimizer: Optimizer::adam(0.01),
         ..TrainConfig::default()
     };
-    let mut engine = CpuEngine::new(&spec, config.optimizer, config.batch_size).unwrap();
-    engine
-        .set_parameters(&spec.init_parameters(config.seed))
+    let report = Trainer::new(spec.clone())
+        .config(config)
+        .backend(BackendChoice::Cpu)
+        .fit(data, &mut Silent)
         .unwrap();
-    let report = training::run(&config, data, &mut engine, &mut Silent).unwrap();
     Checkpoint::for_dataset(spec, report.parameters, data)
 }
 
 /// What the engine says of `samples` with `ckpt`'s parameters: probabilities (sample by
 /// sample, `classes` each) and the evaluation's predicted classes.
 fn engine_view(ckpt: &Checkpoint, samples: &Samples) -> (Vec<f32>, Vec<u32>) {
-    let mut engine = CpuEngine::new(&ckpt.spec, Optimizer::adam(1e-3), 1).unwrap();
-    engine.set_parameters(&ckpt.parameters).unwrap();
-    let probabilities = (0..samples.count)
+    let mut engine =
+        CpuEngine::new(&ckpt.spec, &ckpt.parameters, Optimizer::adam(1e-3), 1).unwrap();
+    let probabilities = (0..samples.count())
         .flat_map(|i| engine.predict_probabilities(&samples.input(i)))
         .collect();
     engine.load_split(Split::Test, samples).unwrap();
-    let evaluation = engine.evaluate(Split::Test, 0..samples.count).unwrap();
+    let evaluation = engine.evaluate(Split::Test, 0..samples.count()).unwrap();
     (probabilities, evaluation.predictions)
 }
 
@@ -106,7 +107,7 @@ fn rgb_images(count: usize, seed: u64) -> Samples {
 
 pub(crate) fn rgb_data() -> Dataset {
     let names = vec!["red".into(), "green".into(), "blue".into()];
-    let mut data = Dataset::new(
+    let data = Dataset::new(
         "colours",
         names,
         (4, 4),
@@ -114,8 +115,8 @@ pub(crate) fn rgb_data() -> Dataset {
         rgb_images(12, 2),
     )
     .unwrap();
-    data.source = SourceKind::ImageFolder;
-    data
+    let scaling = data.scaling().clone();
+    data.with_origin(SourceKind::ImageFolder, scaling)
 }
 
 /// Raw table rows of 5 features on very different scales, 3 classes, and their labels.
@@ -147,16 +148,15 @@ pub(crate) fn table_data() -> (Dataset, Vec<f32>) {
     let mut test_values = raw_test.clone();
     scaling.apply_all(&mut test_values, 5);
     let names = vec!["low".into(), "mid".into(), "high".into()];
-    let mut data = Dataset::new(
+    let data = Dataset::new(
         "table",
         names,
         (1, 5),
         Samples::new(Inputs::Values(train_values), train_labels, 5).unwrap(),
         Samples::new(Inputs::Values(test_values), test_labels, 5).unwrap(),
     )
-    .unwrap();
-    data.source = SourceKind::Csv;
-    data.scaling = scaling;
+    .unwrap()
+    .with_origin(SourceKind::Csv, scaling);
     (data, raw_test)
 }
 
@@ -323,11 +323,11 @@ fn old_checkpoints_load_as_grey_idx_pixel_models_and_bad_scalings_are_refused() 
 fn an_rgb_image_model_predicts_its_pictures_as_the_engine_does() {
     let data = rgb_data();
     let ckpt = train_model(&data, 16);
-    let (expected, predicted) = engine_view(&ckpt, &data.test);
+    let (expected, predicted) = engine_view(&ckpt, data.test());
     assert!(
         predicted
             .iter()
-            .zip(&data.test.labels)
+            .zip(data.test().labels())
             .filter(|(p, l)| **p == u32::from(**l))
             .count()
             >= 10,
@@ -335,9 +335,9 @@ fn an_rgb_image_model_predicts_its_pictures_as_the_engine_does() {
     );
     let dir = tempfile::tempdir().unwrap();
     let model = saved(dir.path(), "colours.safetensors", &ckpt);
-    let pixels = data.test.inputs.pixels().unwrap();
+    let pixels = data.test().inputs().pixels().unwrap();
     let mut args = vec!["predict", "--json", "--model", s(&model)];
-    let files: Vec<PathBuf> = (0..data.test.count)
+    let files: Vec<PathBuf> = (0..data.test().count())
         .map(|i| {
             let path = dir.path().join(format!("{i}.png"));
             image::RgbImage::from_raw(4, 4, pixels[i * 48..(i + 1) * 48].to_vec())
@@ -384,7 +384,7 @@ fn an_rgb_image_model_predicts_its_pictures_as_the_engine_does() {
 fn a_table_model_predicts_csv_rows_with_its_own_standardisation() {
     let (data, raw_test) = table_data();
     let ckpt = train_model(&data, 12);
-    let (expected, predicted) = engine_view(&ckpt, &data.test);
+    let (expected, predicted) = engine_view(&ckpt, data.test());
     let dir = tempfile::tempdir().unwrap();
     let model = saved(dir.path(), "table.safetensors", &ckpt);
     // The label column is named by the header and left out; it sits in the middle.
@@ -395,7 +395,7 @@ fn a_table_model_predicts_csv_rows_with_its_own_standardisation() {
             "{},{},{},{}\n",
             cells[0],
             cells[1],
-            data.test.labels[i],
+            data.test().labels()[i],
             cells[2..].join(",")
         ));
     }
@@ -496,19 +496,24 @@ fn eval_scales_the_data_with_the_models_scaling() {
     let (data, raw_test) = table_data();
     let ckpt = train_model(&data, 12);
     // The same test rows as loaded raw (no scaling): the model's standardisation is applied.
-    let mut raw = data.clone();
-    raw.scaling = Scaling::None;
-    raw.test.inputs = Inputs::Values(raw_test.clone());
+    let raw_rows = Samples::new(
+        Inputs::Values(raw_test.clone()),
+        data.test().labels().to_vec(),
+        5,
+    )
+    .unwrap();
+    let raw = (data.clone().with_test(raw_rows).unwrap()).with_origin(data.source(), Scaling::None);
     let scaled = eval::test_for_model(&raw, &ckpt).unwrap();
-    assert_eq!(scaled.inputs, data.test.inputs);
+    assert_eq!(scaled.inputs(), data.test().inputs());
     // Already in the model's scaling: used as it is.
     assert!(matches!(
         eval::test_for_model(&data, &ckpt).unwrap(),
         std::borrow::Cow::Borrowed(_)
     ));
     // Scaled another way when loaded: refused, not scaled twice.
-    let mut other = raw.clone();
-    other.scaling = Scaling::standardize(&raw_test, 5);
+    let other = raw
+        .clone()
+        .with_origin(raw.source(), Scaling::standardize(&raw_test, 5));
     let err = eval::test_for_model(&other, &ckpt).unwrap_err().to_string();
     assert!(err.contains("needs its own 'standardize' scaling"), "{err}");
     // 8-bit pixels for a standardised model: the raw values 0..=255, standardised.
@@ -517,12 +522,19 @@ fn eval_scales_the_data_with_the_models_scaling() {
         mean: vec![100.0; 5],
         std: vec![50.0; 5],
     };
-    let mut pixels = data.clone();
-    pixels.scaling = Scaling::Pixels;
-    pixels.test = Samples::new(Inputs::Pixels(vec![0, 50, 100, 150, 250]), vec![1], 5).unwrap();
+    let pixel_rows = Samples::new(Inputs::Pixels(vec![0, 50, 100, 150, 250]), vec![1], 5).unwrap();
+    let pixels = Dataset::new(
+        "pixels",
+        data.class_names().to_vec(),
+        (1, 5),
+        pixel_rows.clone(),
+        pixel_rows,
+    )
+    .unwrap()
+    .with_origin(data.source(), Scaling::Pixels);
     let scaled = eval::test_for_model(&pixels, &pixel_model).unwrap();
     assert_eq!(
-        scaled.inputs,
+        *scaled.inputs(),
         Inputs::Values(vec![-2.0, -1.0, 0.0, 1.0, 3.0])
     );
 }

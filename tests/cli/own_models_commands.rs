@@ -33,18 +33,18 @@ fn grey_rows(count: usize, seed: u64) -> Samples {
 
 /// `samples`' pixels as raw values 0..=255.
 fn raw_pixels(samples: &Samples) -> Vec<f32> {
-    let pixels = samples.inputs.pixels().unwrap();
+    let pixels = samples.inputs().pixels().unwrap();
     pixels.iter().map(|&p| f32::from(p)).collect()
 }
 
 /// `samples`' pixels as raw values scaled by `scaling`.
 fn standardised(samples: &Samples, scaling: &Scaling) -> Samples {
     let mut values = raw_pixels(samples);
-    scaling.apply_all(&mut values, samples.features);
+    scaling.apply_all(&mut values, samples.features());
     Samples::new(
         Inputs::Values(values),
-        samples.labels.clone(),
-        samples.features,
+        samples.labels().to_vec(),
+        samples.features(),
     )
     .unwrap()
 }
@@ -64,24 +64,24 @@ fn eval_gives_idx_pixels_to_a_standardised_model_in_its_own_scaling() {
     let folder = dir.path().join("rows");
     data::write_dir(&folder, &pixels, Compression::None).unwrap();
     // Trained on the standardised pixels, as `--scale standardize` trains.
-    let scaling = Scaling::standardize(&raw_pixels(&pixels.train), 16);
-    let mut trained_on = Dataset::new(
+    let scaling = Scaling::standardize(&raw_pixels(pixels.train()), 16);
+    let trained_on = Dataset::new(
         "rows",
         names,
         (4, 4),
-        standardised(&pixels.train, &scaling),
-        standardised(&pixels.test, &scaling),
+        standardised(pixels.train(), &scaling),
+        standardised(pixels.test(), &scaling),
     )
-    .unwrap();
-    (trained_on.source, trained_on.scaling) = (SourceKind::Idx, scaling);
+    .unwrap()
+    .with_origin(SourceKind::Idx, scaling);
     let ckpt = train_model(&trained_on, 8);
     let model = saved(dir.path(), "rows.safetensors", &ckpt);
 
-    let mut engine = CpuEngine::new(&ckpt.spec, Optimizer::adam(1e-3), 1).unwrap();
-    engine.set_parameters(&ckpt.parameters).unwrap();
-    engine.load_split(Split::Test, &trained_on.test).unwrap();
+    let mut engine =
+        CpuEngine::new(&ckpt.spec, &ckpt.parameters, Optimizer::adam(1e-3), 1).unwrap();
+    engine.load_split(Split::Test, trained_on.test()).unwrap();
     let e = engine
-        .evaluate(Split::Test, 0..trained_on.test.count)
+        .evaluate(Split::Test, 0..trained_on.test().count())
         .unwrap();
     let expected = format!(
         "test loss: {:.4} - test accuracy: {:.4}",

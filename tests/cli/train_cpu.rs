@@ -7,6 +7,7 @@ use gpu_mlp::engine::Engine;
 use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
 use gpu_mlp::training::{self, Silent, TrainConfig, TrainReport};
+use gpu_mlp::{BackendChoice, Trainer};
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -21,20 +22,20 @@ fn mnist() -> &'static Dataset {
 fn mnist_head(train: usize, test: usize) -> Dataset {
     let head = |s: &Samples, n: usize| s.first(n);
     let full = mnist();
-    Dataset {
-        train: head(&full.train, train),
-        test: head(&full.test, test),
-        ..full.clone()
-    }
+    full.clone()
+        .with_train(head(full.train(), train))
+        .expect("a train split")
+        .with_test(head(full.test(), test))
+        .expect("a test split")
 }
 
 fn train(data: &Dataset, hidden: Vec<usize>, dropout: f32, config: &TrainConfig) -> TrainReport {
     let spec = ModelSpec::new(data.features(), hidden, data.classes(), dropout).unwrap();
-    let mut engine = CpuEngine::new(&spec, config.optimizer, config.batch_size).unwrap();
-    engine
-        .set_parameters(&spec.init_parameters(config.seed))
-        .unwrap();
-    training::run(config, data, &mut engine, &mut Silent).unwrap()
+    Trainer::new(spec)
+        .config(config.clone())
+        .backend(BackendChoice::Cpu)
+        .fit(data, &mut Silent)
+        .unwrap()
 }
 
 fn config(epochs: usize, batch_size: usize, validation_split: f64, seed: u64) -> TrainConfig {
@@ -92,10 +93,10 @@ fn the_last_short_batch_is_trained_on() {
         steps: plan.steps[..3].to_vec(),
     };
     let train = |plan: &gpu_mlp::engine::EpochPlan| {
-        let mut engine = CpuEngine::new(&spec, Optimizer::adam(1e-3), 300).unwrap();
-        engine.set_parameters(&spec.init_parameters(1)).unwrap();
+        let init = spec.init_parameters(1);
+        let mut engine = CpuEngine::new(&spec, &init, Optimizer::adam(1e-3), 300).unwrap();
         engine
-            .load_split(gpu_mlp::engine::Split::Train, &small.train)
+            .load_split(gpu_mlp::engine::Split::Train, small.train())
             .unwrap();
         let mut calls = 0;
         let metrics = engine

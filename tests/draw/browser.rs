@@ -11,11 +11,10 @@
 
 use crate::webdriver::{Browser, Session};
 use gpu_mlp::checkpoint::{self, Checkpoint};
-use gpu_mlp::engine::cpu::CpuEngine;
-use gpu_mlp::engine::Engine;
 use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::training::{self, Silent, TrainConfig};
+use gpu_mlp::training::{Silent, TrainConfig};
+use gpu_mlp::{BackendChoice, Trainer};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -202,11 +201,11 @@ fn train_mnist_model(path: &Path) {
         optimizer,
         ..TrainConfig::default()
     };
-    let mut engine = CpuEngine::new(&spec, optimizer, config.batch_size).expect("an engine");
-    engine
-        .set_parameters(&spec.init_parameters(config.seed))
-        .expect("initial parameters");
-    let report = training::run(&config, &data, &mut engine, &mut Silent).expect("training");
+    let report = Trainer::new(spec.clone())
+        .config(config)
+        .backend(BackendChoice::Cpu)
+        .fit(&data, &mut Silent)
+        .expect("training");
     assert!(
         report.test.accuracy() > 0.95,
         "test accuracy {}",

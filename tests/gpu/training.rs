@@ -11,6 +11,8 @@ use gpu_mlp::model::ModelSpec;
 use gpu_mlp::training::{self, EpochPlanner, Silent, TrainConfig};
 use support::gpu::{check_rel, lab, mnist, same_bits, Rng};
 
+/// A GPU engine on the shared lab device, starting from seed 1's parameters (the tests that
+/// compare runs give both engines theirs).
 fn gpu_engine(
     spec: &ModelSpec,
     opt: Optimizer,
@@ -23,6 +25,7 @@ fn gpu_engine(
             lab.ctx.clone(),
             Some(lab.pipes.clone()),
             spec,
+            &spec.init_parameters(1),
             opt,
             batch,
             opts,
@@ -41,12 +44,12 @@ fn training_rows(n: usize) -> Samples {
         support::gpu::mnist_dir().display()
     );
     let mut rng = Rng::new(9);
-    Samples {
-        inputs: gpu_mlp::data::Inputs::Pixels((0..n * 784).map(|_| rng.next_u32() as u8).collect()),
-        labels: (0..n).map(|_| (rng.next_u32() % 10) as u16).collect(),
-        count: n,
-        features: 784,
-    }
+    Samples::new(
+        gpu_mlp::data::Inputs::Pixels((0..n * 784).map(|_| rng.next_u32() as u8).collect()),
+        (0..n).map(|_| (rng.next_u32() % 10) as u16).collect(),
+        784,
+    )
+    .expect("samples")
 }
 
 #[test]
@@ -67,8 +70,8 @@ fn lockstep_with_the_cpu_engine_for_50_adam_steps_with_dropout() {
     // 50 steps, the last one short (19 rows).
     let rows = 49 * 32 + 19;
     let data = training_rows(rows);
-    let mut cpu = CpuEngine::new(&spec, opt, 32).unwrap();
     let init = spec.init_parameters(7);
+    let mut cpu = CpuEngine::new(&spec, &init, opt, 32).unwrap();
     let plan = EpochPlanner::new(7, rows, 32, opt).next_epoch();
     assert_eq!(plan.steps.len(), 50);
     let run = |engine: &mut dyn Engine| -> (Vec<StepMetrics>, Vec<f32>) {
@@ -115,7 +118,8 @@ fn lockstep_with_the_cpu_engine_under_a_warmed_up_cosine_schedule_with_adamw() {
     };
     let rows = 400;
     let data = training_rows(rows);
-    let mut cpu = CpuEngine::new(&spec, opt, 40).unwrap();
+    let init = spec.init_parameters(5);
+    let mut cpu = CpuEngine::new(&spec, &init, opt, 40).unwrap();
     let config = TrainConfig {
         epochs: 2,
         batch_size: 40,
@@ -141,7 +145,6 @@ fn lockstep_with_the_cpu_engine_under_a_warmed_up_cosine_schedule_with_adamw() {
         lowered, 18,
         "all but steps 6 and 7 (factor 1) run below the base rate"
     );
-    let init = spec.init_parameters(5);
     let run = |engine: &mut dyn Engine| -> (Vec<StepMetrics>, Vec<f32>) {
         engine.load_split(Split::Train, &data).unwrap();
         engine.set_parameters(&init).unwrap();
@@ -230,18 +233,19 @@ fn trains_mnist_end_to_end_and_evaluates_like_the_cpu() {
     let Some(mut gpu) = gpu_engine(&spec, opt, 64, GpuOptions::default()) else {
         return;
     };
-    let data = Dataset {
-        name: "mnist".into(),
-        class_names: (0..10).map(|d| d.to_string()).collect(),
-        rows: 28,
-        cols: 28,
-        channels: 1,
-        source: gpu_mlp::data::SourceKind::Idx,
-        scaling: gpu_mlp::data::Scaling::Pixels,
-        train: train_rows,
-        test: test_rows,
-        dir: support::gpu::mnist_dir(),
-    };
+    // The engine starts from seed 1's parameters; the run starts from seed 42's.
+    let data = Dataset::new(
+        "mnist",
+        (0..10).map(|d| d.to_string()).collect(),
+        (28, 28),
+        train_rows,
+        test_rows,
+    )
+    .expect("a data set")
+    .with_origin(
+        gpu_mlp::data::SourceKind::Idx,
+        gpu_mlp::data::Scaling::Pixels,
+    );
     let config = TrainConfig {
         epochs: 1,
         batch_size: 64,
@@ -268,9 +272,8 @@ fn trains_mnist_end_to_end_and_evaluates_like_the_cpu() {
     );
     assert_eq!(report.test.predictions.len(), 2000);
     // The CPU engine with the GPU's parameters evaluates the same.
-    let mut cpu = CpuEngine::new(&spec, opt, 64).unwrap();
-    cpu.load_split(Split::Test, &data.test).unwrap();
-    cpu.set_parameters(&report.parameters).unwrap();
+    let mut cpu = CpuEngine::new(&spec, &report.parameters, opt, 64).unwrap();
+    cpu.load_split(Split::Test, data.test()).unwrap();
     let c = cpu.evaluate(Split::Test, 0..2000).unwrap();
     let g = &report.test;
     assert!(
@@ -292,6 +295,7 @@ fn batch_too_large_for_the_device_is_a_limit_error() {
         lab.ctx.clone(),
         Some(lab.pipes.clone()),
         &spec,
+        &spec.init_parameters(1),
         Optimizer::adam(1e-3),
         huge,
         GpuOptions::default(),
@@ -318,19 +322,23 @@ fn engine_selection_follows_the_adapters() {
     let opt = Optimizer::adam(1e-3);
     // The fixed tile rule: a first run on this adapter would otherwise add a note that it timed
     // the tiles (this test is about the engine choice and its note).
-    let opts = EngineOptions {
+    let on = |backend: BackendChoice, adapter: Option<&str>| EngineOptions {
+        backend,
+        adapter: adapter.map(str::to_string),
         gpu: GpuOptions {
             tiles: gpu_mlp::engine::gpu::TilePolicy::Rule,
             ..GpuOptions::default()
         },
     };
-    let cpu = engine::open_engine(BackendChoice::Cpu, None, &spec, opt, 32, &opts).unwrap();
+    let init = spec.init_parameters(1);
+    let open = |opts: EngineOptions| engine::open_engine(&opts, &spec, &init, opt, 32);
+    let cpu = open(on(BackendChoice::Cpu, None)).unwrap();
     assert!(cpu.engine.describe().starts_with("cpu"));
     let adapters = gpu_mlp::engine::gpu::list_adapters(wgpu::Backends::all());
     assert!(!adapters.is_empty());
     if std::env::var_os("WGPU_ADAPTER_NAME").is_none() && std::env::var_os("WGPU_BACKEND").is_none()
     {
-        let auto = engine::open_engine(BackendChoice::Auto, None, &spec, opt, 32, &opts).unwrap();
+        let auto = open(on(BackendChoice::Auto, None)).unwrap();
         if adapters.iter().any(|a| a.is_hardware()) {
             assert!(auto.note.is_none() && !auto.engine.describe().starts_with("cpu"));
         } else {
@@ -338,21 +346,14 @@ fn engine_selection_follows_the_adapters() {
             assert!(auto.engine.describe().starts_with("cpu"));
         }
     }
-    let vk = engine::open_engine(BackendChoice::Vulkan, None, &spec, opt, 32, &opts).unwrap();
+    let vk = open(on(BackendChoice::Vulkan, None)).unwrap();
     assert!(
         vk.engine.describe().starts_with("vulkan"),
         "{}",
         vk.engine.describe()
     );
     assert!(vk.note.is_none(), "{:?}", vk.note);
-    let missing = engine::open_engine(
-        BackendChoice::Vulkan,
-        Some("no such adapter"),
-        &spec,
-        opt,
-        32,
-        &opts,
-    );
+    let missing = open(on(BackendChoice::Vulkan, Some("no such adapter")));
     assert!(matches!(
         missing,
         Err(gpu_mlp::Error::Gpu(
@@ -377,11 +378,12 @@ fn evaluation_from_an_offset_over_several_batches_agrees_per_sample() {
     let Some(mut gpu) = gpu_engine(&spec, opt, 32, opts) else {
         return;
     };
-    let mut cpu = CpuEngine::new(&spec, opt, 32).unwrap();
-    let train_rows = training_rows(400);
-    let mut test_rows = training_rows(300);
-    test_rows.labels.reverse();
     let params = spec.init_parameters(5);
+    let mut cpu = CpuEngine::new(&spec, &params, opt, 32).unwrap();
+    let train_rows = training_rows(400);
+    let (inputs, mut labels) = training_rows(300).into_parts();
+    labels.reverse();
+    let test_rows = Samples::new(inputs, labels, 784).unwrap();
     for engine in [&mut gpu as &mut dyn Engine, &mut cpu] {
         engine.load_split(Split::Train, &train_rows).unwrap();
         engine.load_split(Split::Test, &test_rows).unwrap();

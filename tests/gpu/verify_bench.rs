@@ -372,24 +372,20 @@ fn timestamps_agree(features: wgpu::Features) -> bool {
         Arc::clone(&ctx),
         None,
         &spec,
+        &spec.init_parameters(1),
         Optimizer::adam(1e-3),
         batch,
         GpuOptions::default(),
     )
     .expect("engine");
     let mut rng = Rng::new(11);
-    let data = Samples {
-        inputs: gpu_mlp::data::Inputs::Pixels(
-            (0..batch * 784).map(|_| rng.next_u32() as u8).collect(),
-        ),
-        labels: (0..batch).map(|_| (rng.next_u32() % 10) as u16).collect(),
-        count: batch,
-        features: 784,
-    };
+    let data = Samples::new(
+        gpu_mlp::data::Inputs::Pixels((0..batch * 784).map(|_| rng.next_u32() as u8).collect()),
+        (0..batch).map(|_| (rng.next_u32() % 10) as u16).collect(),
+        784,
+    )
+    .expect("samples");
     engine.load_split(Split::Train, &data).expect("load");
-    engine
-        .set_parameters(&spec.init_parameters(1))
-        .expect("init");
     let Some(method) = timestamp_method(&ctx) else {
         // What can be checked without timestamps: the profile is refused, not made up.
         assert!(engine.profile_step_timestamps(2).is_err());

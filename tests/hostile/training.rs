@@ -21,11 +21,9 @@ fn exploding(optimizer: Optimizer) -> TrainConfig {
     }
 }
 
-/// Trains `engine` with `config` and requires the run to stop with the learning-rate advice.
-fn assert_diverges(config: &TrainConfig, spec: &ModelSpec, engine: &mut dyn Engine) {
-    engine
-        .set_parameters(&spec.init_parameters(config.seed))
-        .expect("parameters");
+/// Trains `engine` (holding seed `config.seed`'s parameters) with `config` and requires the run
+/// to stop with the learning-rate advice.
+fn assert_diverges(config: &TrainConfig, engine: &mut dyn Engine) {
     let optimizer = config.optimizer;
     match training::run(config, support::mnist(), engine, &mut Silent) {
         Err(e @ Error::Diverged { .. }) => {
@@ -49,9 +47,10 @@ fn an_exploding_loss_stops_training_with_advice() {
     let spec = small_spec();
     for optimizer in [Optimizer::adam(1e9), Optimizer::Sgd { lr: 1e9 }] {
         let config = exploding(optimizer);
+        let init = spec.init_parameters(config.seed);
         let mut engine =
-            CpuEngine::new(&spec, config.optimizer, config.batch_size).expect("engine");
-        assert_diverges(&config, &spec, &mut engine);
+            CpuEngine::new(&spec, &init, config.optimizer, config.batch_size).expect("engine");
+        assert_diverges(&config, &mut engine);
     }
 }
 
@@ -67,12 +66,13 @@ fn an_exploding_loss_stops_gpu_training_with_advice() {
         lab.ctx.clone(),
         Some(lab.pipes.clone()),
         &spec,
+        &spec.init_parameters(config.seed),
         config.optimizer,
         config.batch_size,
         GpuOptions::default(),
     )
     .expect("a GPU engine");
-    assert_diverges(&config, &spec, &mut engine);
+    assert_diverges(&config, &mut engine);
 }
 
 /// 784-100000000-10: about 80 billion parameters, beyond any machine's memory.
@@ -84,13 +84,16 @@ fn huge_spec() -> ModelSpec {
 fn a_model_larger_than_memory_is_refused_before_allocating() {
     let spec = huge_spec();
     assert!(spec.memory_bytes(7, 64) > spec.parameter_count() as u64 * 4 * 7);
+    // No parameters: they would not fit either; the memory check comes first.
     let opened = gpu_mlp::engine::open_engine(
-        gpu_mlp::engine::BackendChoice::Cpu,
-        None,
+        &gpu_mlp::engine::EngineOptions {
+            backend: gpu_mlp::engine::BackendChoice::Cpu,
+            ..Default::default()
+        },
         &spec,
+        &[],
         Optimizer::adam(1e-3),
         64,
-        &gpu_mlp::engine::EngineOptions::default(),
     );
     let err = match opened {
         Ok(_) => panic!("an engine for {} opened", spec.describe()),

@@ -251,7 +251,10 @@ fn a_failed_write_keeps_the_existing_checkpoint() {
         .arg(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_save_under_file_size_limit",
+            support::test_name(concat!(
+                module_path!(),
+                "::child_save_under_file_size_limit"
+            )),
             "--ignored",
             "--nocapture",
         ])

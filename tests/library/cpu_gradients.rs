@@ -3,7 +3,6 @@
 //! (the mask is a pure function of seed, layer and index, so the f64 forward can replay it).
 
 use gpu_mlp::engine::cpu::CpuEngine;
-use gpu_mlp::engine::Engine;
 use gpu_mlp::model::dropout::DropoutMask;
 use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
@@ -65,8 +64,7 @@ fn check(hidden: Vec<usize>, dropout: f32, seed: u64) {
     let x: Vec<f32> = (0..ROWS * 7).map(|_| rng.random_range(0.0..1.0)).collect();
     let labels: Vec<u16> = (0..ROWS).map(|_| rng.random_range(0..4)).collect();
 
-    let mut engine = CpuEngine::new(&spec, Optimizer::adam(1e-3), ROWS).unwrap();
-    engine.set_parameters(&params).unwrap();
+    let mut engine = CpuEngine::new(&spec, &params, Optimizer::adam(1e-3), ROWS).unwrap();
     let metrics = engine.forward_backward(&x, &labels, DROPOUT_SEED);
     let analytic = engine.gradients().to_vec();
 

@@ -4,7 +4,7 @@
 
 use flate2::write::GzEncoder;
 use gpu_mlp::data::idx::{self, Compression};
-use gpu_mlp::data::{self, DataError, DataSource, Dataset, KnownDataset, LoadOptions, Samples};
+use gpu_mlp::data::{self, DataError, DataSource, KnownDataset, LoadOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -71,32 +71,20 @@ fn errors_raw_and_gzipped<T: std::fmt::Debug>(
         .map(|(form, bytes)| (form, read_error(dir, form, &bytes, &read)))
 }
 
-/// A small data set folder: `train` and `test` samples of `rows × cols` images.
+/// A small data set folder: `train` and `test` samples of `rows × cols` images. Written file by
+/// file: the sets the tests need (an empty split, labels no class names) are no `Dataset`.
 fn write_set(dir: &Path, rows: usize, cols: usize, train_labels: &[u8], test_labels: &[u8]) {
-    let f = rows * cols;
-    let set = Dataset {
-        name: "t".into(),
-        class_names: vec![],
-        rows,
-        cols,
-        channels: 1,
-        source: gpu_mlp::data::SourceKind::Idx,
-        scaling: gpu_mlp::data::Scaling::Pixels,
-        train: Samples::pixels(
-            pixels(train_labels.len() * f),
-            train_labels.iter().map(|&l| u16::from(l)).collect(),
-            f,
-        )
-        .expect("train samples"),
-        test: Samples::pixels(
-            pixels(test_labels.len() * f),
-            test_labels.iter().map(|&l| u16::from(l)).collect(),
-            f,
-        )
-        .expect("test samples"),
-        dir: dir.to_path_buf(),
-    };
-    data::write_dir(dir, &set, Compression::Gzip).expect("write data set");
+    std::fs::create_dir_all(dir).expect("the folder");
+    let gz = |stem: &str| dir.join(format!("{stem}.gz"));
+    for (labels, images_stem, labels_stem) in [
+        (train_labels, data::TRAIN_IMAGES, data::TRAIN_LABELS),
+        (test_labels, data::TEST_IMAGES, data::TEST_LABELS),
+    ] {
+        let images = pixels(labels.len() * rows * cols);
+        idx::write_images(&gz(images_stem), &images, rows, cols, Compression::Gzip)
+            .expect("write images");
+        idx::write_labels(&gz(labels_stem), labels, Compression::Gzip).expect("write labels");
+    }
 }
 
 #[test]
@@ -127,8 +115,11 @@ fn round_trip_raw_and_gzip_detected_by_content() {
         assert_eq!(idx::read_labels(&lab).unwrap(), labels);
 
         let (samples, rows, cols) = idx::read_samples(&img, &lab).unwrap();
-        assert_eq!((rows, cols, samples.count, samples.features), (3, 4, 5, 12));
-        assert_eq!(samples.inputs.pixels().unwrap()[12..24], px[12..24]);
+        assert_eq!(
+            (rows, cols, samples.count(), samples.features()),
+            (3, 4, 5, 12)
+        );
+        assert_eq!(samples.inputs().pixels().unwrap()[12..24], px[12..24]);
     }
     // Atomic writes leave no temporary files behind.
     let mut names: Vec<_> = std::fs::read_dir(tmp.path())
@@ -158,18 +149,24 @@ fn write_dir_then_load_dir_unknown_folder() {
     let dir = tmp.path().join("my-digits");
     write_set(&dir, 2, 3, &[0, 1, 4, 2], &[4, 0]);
     let d = data::load_dir(&dir, None).unwrap();
-    assert_eq!(d.name, "my-digits");
-    assert_eq!(d.class_names, ["0", "1", "2", "3", "4"]);
-    assert_eq!((d.rows, d.cols, d.features(), d.classes()), (2, 3, 6, 5));
-    assert_eq!((d.train.count, d.test.count), (4, 2));
-    assert_eq!(d.train.inputs.pixels(), Some(&pixels(4 * 6)[..]));
-    assert_eq!(d.test.labels, [4, 0]);
-    assert_eq!(d.dir, dir);
+    assert_eq!(d.name(), "my-digits");
+    assert_eq!(d.class_names(), ["0", "1", "2", "3", "4"]);
+    assert_eq!(
+        (d.rows(), d.cols(), d.features(), d.classes()),
+        (2, 3, 6, 5)
+    );
+    assert_eq!((d.train().count(), d.test().count()), (4, 2));
+    assert_eq!(d.train().inputs().pixels(), Some(&pixels(4 * 6)[..]));
+    assert_eq!(d.test().labels(), [4, 0]);
+    assert_eq!(d.dir(), dir);
 
     // Only label 0 in the data: still at least two classes.
     let dir2 = tmp.path().join("one-class");
     write_set(&dir2, 1, 1, &[0, 0], &[0]);
-    assert_eq!(data::load_dir(&dir2, None).unwrap().class_names, ["0", "1"]);
+    assert_eq!(
+        data::load_dir(&dir2, None).unwrap().class_names(),
+        ["0", "1"]
+    );
 
     // Through `load` and a hint: the known names are used.
     let d = data::load(
@@ -180,8 +177,8 @@ fn write_dir_then_load_dir_unknown_folder() {
         &LoadOptions::default(),
     )
     .unwrap();
-    assert_eq!(d.name, "fashion-mnist");
-    assert_eq!(d.class_names[4], "Coat");
+    assert_eq!(d.name(), "fashion-mnist");
+    assert_eq!(d.class_names()[4], "Coat");
 }
 
 #[test]
@@ -197,7 +194,7 @@ fn gz_preferred_when_both_exist() {
     let files = data::find_files(tmp.path()).unwrap();
     assert!(files.train_labels.ends_with("train-labels-idx1-ubyte.gz"));
     assert_eq!(
-        data::load_dir(tmp.path(), None).unwrap().train.labels,
+        data::load_dir(tmp.path(), None).unwrap().train().labels(),
         [1, 0]
     );
 }
@@ -210,14 +207,16 @@ fn truncated_header() {
         ("gz", gzip(&[0, 0, 8, 3, 0])),
         ("empty", vec![]),
     ] {
-        let e = read_error(tmp.path(), name, &bytes, idx::read_images);
+        let e = read_error(tmp.path(), name, &bytes, |p: &Path| idx::read_images(p));
         let found = if name == "empty" { 0 } else { 5 };
         assert!(
             matches!(e, DataError::TruncatedHeader { needed: 16, found: f, .. } if f == found),
             "{name}: {e:?}"
         );
     }
-    let e = read_error(tmp.path(), "labels", &[0, 0, 8, 1, 0, 0], idx::read_labels);
+    let e = read_error(tmp.path(), "labels", &[0, 0, 8, 1, 0, 0], |p: &Path| {
+        idx::read_labels(p)
+    });
     let DataError::TruncatedHeader { needed, found, .. } = &e else {
         panic!("{e:?}")
     };
@@ -229,7 +228,7 @@ fn truncated_payload() {
     let tmp = tempfile::tempdir().unwrap();
     // The header promises 60000 images of 28x28, the file has 1000 bytes of them.
     let bytes = idx_bytes(0x803, &[60000, 28, 28], &pixels(1000));
-    for (name, e) in errors_raw_and_gzipped(tmp.path(), &bytes, idx::read_images) {
+    for (name, e) in errors_raw_and_gzipped(tmp.path(), &bytes, |p: &Path| idx::read_images(p)) {
         assert!(
             matches!(
                 e,
@@ -247,7 +246,7 @@ fn truncated_payload() {
             .contains("truncated: header promises 47040000 bytes of pixels, file has 1000"));
     }
     let short = idx_bytes(0x801, &[10], &[1, 2, 3]);
-    let e = read_error(tmp.path(), "labels", &short, idx::read_labels);
+    let e = read_error(tmp.path(), "labels", &short, |p: &Path| idx::read_labels(p));
     let DataError::Truncated {
         what,
         expected,
@@ -264,7 +263,7 @@ fn truncated_payload() {
 fn trailing_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let bytes = idx_bytes(0x801, &[3], &[1, 2, 3, 4, 5]);
-    for (name, e) in errors_raw_and_gzipped(tmp.path(), &bytes, idx::read_labels) {
+    for (name, e) in errors_raw_and_gzipped(tmp.path(), &bytes, |p: &Path| idx::read_labels(p)) {
         assert!(
             matches!(
                 e,
@@ -284,7 +283,9 @@ fn trailing_bytes() {
 fn wrong_magic() {
     let tmp = tempfile::tempdir().unwrap();
     let labels = idx_bytes(0x801, &[2, 0, 0], &[0, 1]);
-    let e = read_error(tmp.path(), "labels", &labels, idx::read_images);
+    let e = read_error(tmp.path(), "labels", &labels, |p: &Path| {
+        idx::read_images(p)
+    });
     let DataError::BadMagic {
         found, expected, ..
     } = &e
@@ -306,7 +307,7 @@ fn wrong_magic() {
 
     // Not IDX at all (a PNG signature), raw and gzipped.
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
-    for (name, e) in errors_raw_and_gzipped(tmp.path(), &png, idx::read_images) {
+    for (name, e) in errors_raw_and_gzipped(tmp.path(), &png, |p: &Path| idx::read_images(p)) {
         assert!(matches!(e, DataError::BadMagic { .. }), "{name}: {e:?}");
         assert!(e.to_string().contains("not an IDX file"), "{e}");
     }
@@ -344,7 +345,7 @@ fn absurd_dimensions_fail_without_allocating() {
     // ~4.3e9 images of 28x28 (3.4 TB promised) in a file of a few bytes: must be a prompt
     // "truncated", not an allocation abort.
     let liar = idx_bytes(0x803, &[u32::MAX, 28, 28], &pixels(64));
-    for (name, e) in errors_raw_and_gzipped(tmp.path(), &liar, idx::read_images) {
+    for (name, e) in errors_raw_and_gzipped(tmp.path(), &liar, |p: &Path| idx::read_images(p)) {
         assert!(
             matches!(e, DataError::Truncated { expected, found: 64, .. }
                 if expected == u64::from(u32::MAX) * 784),
@@ -364,7 +365,7 @@ fn absurd_dimensions_fail_without_allocating() {
     // Zero-sized and gigantic images are refused from the header alone.
     for dims in [[10, 0, 28], [10, 28, 0], [1, 65536, 65536], [1, 1, 1 << 25]] {
         let header = idx_bytes(0x803, &dims, &[]);
-        let e = read_error(tmp.path(), "dims", &header, idx::read_images);
+        let e = read_error(tmp.path(), "dims", &header, |p: &Path| idx::read_images(p));
         assert!(matches!(e, DataError::BadDims { .. }), "{dims:?}: {e:?}");
     }
 }
@@ -388,7 +389,7 @@ fn corrupt_gzip() {
     bad_crc[n - 8] ^= 0xff;
 
     for (name, content) in [("flipped", flipped), ("cut", cut), ("crc", bad_crc)] {
-        let e = read_error(tmp.path(), name, &content, idx::read_images);
+        let e = read_error(tmp.path(), name, &content, |p: &Path| idx::read_images(p));
         assert!(matches!(e, DataError::Gzip { .. }), "{name}: {e:?}");
     }
 }

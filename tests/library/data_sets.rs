@@ -57,9 +57,33 @@ fn known_data_set_not_found_lists_every_place() {
     }
 }
 
+/// Set in the child process [`search_order_and_env_folder`] runs its checks in.
+const CHILD: &str = "GPU_MLP_TEST_ENV_CHILD";
+
 #[test]
 fn search_order_and_env_folder() {
-    // The only test that touches GPU_MLP_DATA (tests run in parallel threads of one process).
+    // GPU_MLP_DATA is process-wide, and the other tests of this binary run in parallel threads
+    // (some load data, some open a Vulkan driver that reads the environment from C), so the
+    // variable is changed only in a child process of this binary running this test alone.
+    if std::env::var_os(CHILD).is_none() {
+        let name = support::test_name(concat!(module_path!(), "::search_order_and_env_folder"));
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([name, "--exact", "--test-threads=1"])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{shown}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            shown.contains("1 passed"),
+            "the child ran no test:\n{shown}"
+        );
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("datasets");
     std::env::set_var(data::DATA_ENV, &root);
@@ -138,7 +162,10 @@ fn real_data_dir<'a>(name: &str, path: &'a str, where_from: &str) -> &'a Path {
 /// How many training images each of the ten classes has.
 fn train_class_counts(d: &Dataset) -> [usize; 10] {
     let mut counts = [0usize; 10];
-    d.train.labels.iter().for_each(|&l| counts[l as usize] += 1);
+    d.train()
+        .labels()
+        .iter()
+        .for_each(|&l| counts[l as usize] += 1);
     counts
 }
 
@@ -157,15 +184,15 @@ fn real_mnist() {
         &LoadOptions::default(),
     )
     .unwrap();
-    assert_eq!(d.name, "mnist");
-    assert_eq!((d.rows, d.cols), (28, 28));
-    assert_eq!((d.train.count, d.test.count), (60000, 10000));
+    assert_eq!(d.name(), "mnist");
+    assert_eq!((d.rows(), d.cols()), (28, 28));
+    assert_eq!((d.train().count(), d.test().count()), (60000, 10000));
     assert_eq!(
-        (d.train.inputs.len(), d.test.inputs.len()),
+        (d.train().inputs().len(), d.test().inputs().len()),
         (47_040_000, 7_840_000)
     );
-    assert_eq!(d.train.labels[0], 5);
-    assert_eq!(d.test.labels[0], 7);
+    assert_eq!(d.train().labels()[0], 5);
+    assert_eq!(d.test().labels()[0], 7);
     assert_eq!(d.classes(), 10);
     // Every class is present, roughly balanced.
     let hist = train_class_counts(&d);
@@ -180,10 +207,10 @@ fn real_fashion_mnist() {
         ": apt-get install dataset-fashion-mnist",
     );
     let d = data::load_dir(dir, None).unwrap();
-    assert_eq!(d.name, "fashion-mnist");
-    assert_eq!(d.class_names[0], "T-shirt/top");
-    assert_eq!((d.rows, d.cols), (28, 28));
-    assert_eq!((d.train.count, d.test.count), (60000, 10000));
-    assert_eq!(d.train.labels[0], 9);
+    assert_eq!(d.name(), "fashion-mnist");
+    assert_eq!(d.class_names()[0], "T-shirt/top");
+    assert_eq!((d.rows(), d.cols()), (28, 28));
+    assert_eq!((d.train().count(), d.test().count()), (60000, 10000));
+    assert_eq!(d.train().labels()[0], 9);
     assert_eq!(train_class_counts(&d), [6000; 10]);
 }

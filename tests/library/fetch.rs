@@ -122,7 +122,7 @@ fn downloads_every_file_then_keeps_them() {
     // And they load as a data set.
     let d = data::load_dir(&dest, None).unwrap();
     assert_eq!(
-        (d.train.count, d.test.count, d.rows, d.classes()),
+        (d.train().count(), d.test().count(), d.rows(), d.classes()),
         (5, 3, 4, 3)
     );
 
@@ -396,17 +396,17 @@ fn missing_known_data_set_is_fetched_into_the_cache_then_loaded() {
     assert!(server.requests().is_empty());
 
     let d = data::load_known(KnownDataset::Mnist, &search, &LoadOptions::default()).unwrap();
-    assert_eq!(d.dir, tmp.path().join("cache/mnist"));
+    assert_eq!(d.dir(), tmp.path().join("cache/mnist"));
     assert_eq!(
-        (d.name.as_str(), d.train.count, d.test.count),
+        (d.name(), d.train().count(), d.test().count()),
         ("mnist", 60000, 10000)
     );
-    assert_eq!(d.train.labels[0], 5);
+    assert_eq!(d.train().labels()[0], 5);
     assert_eq!(server.requests().len(), 4);
 
     // Found in the cache now: loaded without the network.
     let d = data::load_known(KnownDataset::Mnist, &search, &offline).unwrap();
-    assert_eq!(d.test.count, 10000);
+    assert_eq!(d.test().count(), 10000);
 }
 
 #[test]

@@ -4,10 +4,11 @@
 
 use gpu_mlp::data::Dataset;
 use gpu_mlp::engine::cpu::CpuEngine;
-use gpu_mlp::engine::{Engine, StepPlan};
+use gpu_mlp::engine::StepPlan;
 use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::training::early_stopping::{EarlyStopping, Monitor};
 use gpu_mlp::training::{self, EpochPlanner, Silent, TrainConfig, TrainReport};
+use gpu_mlp::{BackendChoice, Trainer};
 
 /// Every step of `epochs` epochs of `config` over `rows` rows.
 fn planned_steps(config: &TrainConfig, rows: usize) -> Vec<StepPlan> {
@@ -100,11 +101,11 @@ fn a_constant_schedule_plans_the_unscheduled_bits() {
 fn train_cpu(config: &TrainConfig, data: &Dataset, hidden: usize) -> TrainReport {
     let spec =
         gpu_mlp::model::ModelSpec::new(data.features(), vec![hidden], data.classes(), 0.0).unwrap();
-    let mut engine = CpuEngine::new(&spec, config.optimizer, config.batch_size).unwrap();
-    engine
-        .set_parameters(&spec.init_parameters(config.seed))
-        .unwrap();
-    training::run(config, data, &mut engine, &mut Silent).unwrap()
+    Trainer::new(spec)
+        .config(config.clone())
+        .backend(BackendChoice::Cpu)
+        .fit(data, &mut Silent)
+        .unwrap()
 }
 
 #[test]
@@ -297,11 +298,12 @@ fn adamw_takes_lr_times_w_of_each_parameter_before_the_adam_step() {
     // pixels get a zero gradient and Adam leaves them be: AdamW gives exactly w0 - w0·(lr·W).
     let (lr, w) = (0.01f32, 0.2f32);
     let full = support::mnist();
-    let data = Dataset {
-        train: support::take(&full.train, 1),
-        test: support::take(&full.test, 1),
-        ..full.clone()
-    };
+    let data = full
+        .clone()
+        .with_train(support::take(full.train(), 1))
+        .expect("a train split")
+        .with_test(support::take(full.test(), 1))
+        .expect("a test split");
     let spec = gpu_mlp::model::ModelSpec::new(784, vec![], 10, 0.0).unwrap();
     let init = spec.init_parameters(3);
     let one_step = |optimizer: Optimizer| {
@@ -311,8 +313,7 @@ fn adamw_takes_lr_times_w_of_each_parameter_before_the_adam_step() {
             optimizer,
             ..TrainConfig::default()
         };
-        let mut engine = CpuEngine::new(&spec, optimizer, 1).unwrap();
-        engine.set_parameters(&init).unwrap();
+        let mut engine = CpuEngine::new(&spec, &init, optimizer, 1).unwrap();
         training::run(&config, &data, &mut engine, &mut Silent)
             .unwrap()
             .parameters
@@ -321,7 +322,7 @@ fn adamw_takes_lr_times_w_of_each_parameter_before_the_adam_step() {
     let adamw = one_step(Optimizer::adamw(lr, w));
     let decay = (lr as f64 * w as f64) as f32;
     let blank: Vec<usize> = (0..784)
-        .filter(|&p| data.train.inputs.pixels().expect("pixels")[p] == 0)
+        .filter(|&p| data.train().inputs().pixels().expect("pixels")[p] == 0)
         .collect();
     assert!(blank.len() > 300, "an MNIST digit is mostly blank");
     for &pixel in &blank {
@@ -405,9 +406,10 @@ fn parameters_and_moments_carried_to_a_fresh_cpu_engine_continue_bit_for_bit() {
     let data = support::small_mnist(300, 10);
     let spec = gpu_mlp::model::ModelSpec::new(784, vec![32], 10, 0.2).unwrap();
     let opt = Optimizer::adam(2e-3);
-    let mut first = CpuEngine::new(&spec, opt, 25).unwrap();
-    let mut second = CpuEngine::new(&spec, opt, 25).unwrap();
-    support::assert_moments_carry_over(&mut first, &mut second, &spec, opt, &data.train);
+    let init = spec.init_parameters(4);
+    let mut first = CpuEngine::new(&spec, &init, opt, 25).unwrap();
+    let mut second = CpuEngine::new(&spec, &init, opt, 25).unwrap();
+    support::assert_moments_carry_over(&mut first, &mut second, &spec, opt, data.train());
 }
 
 /// The first Ctrl-C ends the run after its epoch: the run as that epoch left it is saved, the

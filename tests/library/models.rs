@@ -5,7 +5,6 @@
 use gpu_mlp::checkpoint::{self, Checkpoint, CheckpointError};
 use gpu_mlp::data::{Dataset, Samples};
 use gpu_mlp::engine::cpu::CpuEngine;
-use gpu_mlp::engine::Engine;
 use gpu_mlp::error::Error;
 use gpu_mlp::inference::classifier::{top_k, Classifier};
 use gpu_mlp::inference::preprocess;
@@ -19,7 +18,7 @@ use support::{assert_contains_all, hand_drawn_digits, mnist, png_bytes, trained}
 
 fn first_test_images(n: usize) -> Vec<f32> {
     let data = mnist();
-    (0..n).flat_map(|i| data.test.input(i)).collect()
+    (0..n).flat_map(|i| data.test().input(i)).collect()
 }
 
 /// The fixture model and its checkpoint file's bytes.
@@ -245,7 +244,7 @@ fn a_mnist_image_survives_preprocessing_almost_unchanged() {
     let data = mnist();
     let mut same = 0;
     for i in 0..50 {
-        let x = data.test.input(i);
+        let x = data.test().input(i);
         let img = image::DynamicImage::ImageLuma8(preprocess::to_grey_image(&x, 28, 28));
         let again = preprocess::prepare(&img, 28, 28);
         let a = top_k(&classifier.probabilities(&x), 1)[0].0;
@@ -259,16 +258,19 @@ fn a_mnist_image_survives_preprocessing_almost_unchanged() {
 fn evaluation_of_the_saved_model_matches_the_end_of_training() {
     let (ckpt, report) = trained();
     let loaded = saved_and_loaded(ckpt);
-    let mut engine = CpuEngine::new(&loaded.spec, Optimizer::adam(1e-3), 1).unwrap();
-    engine.set_parameters(&loaded.parameters).unwrap();
-    let r = eval::evaluate(&mut engine, &loaded, &mnist().test).unwrap();
+    let mut engine =
+        CpuEngine::new(&loaded.spec, &loaded.parameters, Optimizer::adam(1e-3), 1).unwrap();
+    let r = eval::evaluate(&mut engine, &loaded, mnist().test()).unwrap();
     assert_eq!(r.evaluation.correct, report.test.correct);
     assert_eq!(r.evaluation.predictions, report.test.predictions);
     assert!((r.evaluation.loss() - report.test.loss()).abs() < 1e-9);
     // The confusion matrix adds up and its diagonal is the correct count.
     let total: usize = r.confusion.iter().flatten().sum();
     let diagonal: usize = (0..10).map(|i| r.confusion[i][i]).sum();
-    assert_eq!((total, diagonal), (mnist().test.count, report.test.correct));
+    assert_eq!(
+        (total, diagonal),
+        (mnist().test().count(), report.test.correct)
+    );
     let text = eval::format_report(&r);
     assert!(text.contains(&format!("test accuracy: {:.4}", report.test.accuracy())));
 }
@@ -284,26 +286,28 @@ fn train_args(extra: &[&str]) -> TrainArgs {
 
 /// A small data set of `rows × cols` images and `classes` classes.
 fn toy_data(rows: usize, cols: usize, classes: usize) -> Dataset {
-    let samples = |n: usize| Samples {
-        inputs: gpu_mlp::data::Inputs::Pixels(
-            (0..n * rows * cols).map(|i| (i * 37 % 256) as u8).collect(),
-        ),
-        labels: (0..n).map(|i| (i % classes) as u16).collect(),
-        count: n,
-        features: rows * cols,
+    let samples = |n: usize| {
+        Samples::new(
+            gpu_mlp::data::Inputs::Pixels(
+                (0..n * rows * cols).map(|i| (i * 37 % 256) as u8).collect(),
+            ),
+            (0..n).map(|i| (i % classes) as u16).collect(),
+            rows * cols,
+        )
+        .expect("samples")
     };
-    Dataset {
-        name: "toy".into(),
-        class_names: (0..classes).map(|c| format!("c{c}")).collect(),
-        rows,
-        cols,
-        channels: 1,
-        source: gpu_mlp::data::SourceKind::Idx,
-        scaling: gpu_mlp::data::Scaling::Pixels,
-        train: samples(40),
-        test: samples(10),
-        dir: "toy".into(),
-    }
+    Dataset::new(
+        "toy",
+        (0..classes).map(|c| format!("c{c}")).collect(),
+        (rows, cols),
+        samples(40),
+        samples(10),
+    )
+    .expect("a data set")
+    .with_origin(
+        gpu_mlp::data::SourceKind::Idx,
+        gpu_mlp::data::Scaling::Pixels,
+    )
 }
 
 #[test]

@@ -55,18 +55,18 @@ fn pictures_are_drawn() {
 
     // Predictions on 15 test images, some of them wrong, so both colours show.
     let mut classifier = Classifier::from_checkpoint(ckpt.clone()).unwrap();
-    let wrong: Vec<usize> = (0..data.test.count)
-        .filter(|&i| report.test.predictions[i] != data.test.labels[i] as u32)
+    let wrong: Vec<usize> = (0..data.test().count())
+        .filter(|&i| report.test.predictions[i] != data.test().labels()[i] as u32)
         .take(3)
         .collect();
     let tiles: Vec<PredictionTile> = (0..12)
         .chain(wrong)
         .map(|i| {
-            let pixels = data.test.input(i);
+            let pixels = data.test().input(i);
             PredictionTile {
                 probabilities: classifier.probabilities(&pixels),
                 pixels,
-                truth: Some(data.test.labels[i] as usize),
+                truth: Some(data.test().labels()[i] as usize),
             }
         })
         .collect();
@@ -82,7 +82,7 @@ fn pictures_are_drawn() {
 
     // The confusion heat map.
     let heat = dir.join("confusion.png");
-    let confusion = eval::confusion_matrix(&report.test.predictions, &data.test.labels, 10);
+    let confusion = eval::confusion_matrix(&report.test.predictions, data.test().labels(), 10);
     plots::confusion_heatmap(&heat, &confusion, &ckpt.class_names, "confusion").unwrap();
     let (_, dark) = count_where(&heat, |&[r, g, b]| r < 60 && g < 100 && b > 90);
     assert!(dark > 10 * 40 * 40, "ten dark diagonal cells: {dark}");

@@ -243,9 +243,8 @@ fn the_loop_goes_on_from_a_snapshot_as_if_never_stopped() {
         }),
     };
     let engine = || {
-        let mut e = CpuEngine::new(&spec, config.optimizer, config.batch_size).unwrap();
-        e.set_parameters(&spec.init_parameters(5)).unwrap();
-        e
+        let init = spec.init_parameters(5);
+        CpuEngine::new(&spec, &init, config.optimizer, config.batch_size).unwrap()
     };
     let mut keep = KeepSnapshot { at: 2, kept: None };
     let whole = training::run(&config, &data, &mut engine(), &mut keep).unwrap();

@@ -50,10 +50,10 @@ impl RunFacts {
         Self {
             settings: settings(args, spec),
             model: spec.describe(),
-            dataset: data.name.clone(),
+            dataset: data.name().to_string(),
             train_samples: train_rows,
             validation_samples: validation_rows,
-            test_samples: data.test.count,
+            test_samples: data.test().count(),
             subset_of,
             engine,
         }
@@ -281,7 +281,10 @@ pub fn write(path: &Path, summary: &Value) -> Result<()> {
     }
     let mut text = serde_json::to_string_pretty(summary).unwrap_or_else(|_| summary.to_string());
     text.push('\n');
-    gpu_mlp::fsio::atomic::write_atomically(path, text.as_bytes())
+    Ok(gpu_mlp::fsio::atomic::write_atomically(
+        path,
+        text.as_bytes(),
+    )?)
 }
 
 /// Writes the summary of a run that ended in `result` to `path` (see [`write`]). Failing to
@@ -323,7 +326,7 @@ pub fn check_writable(path: &Path) -> Result<()> {
     if path == Path::new("-") {
         return Ok(());
     }
-    gpu_mlp::fsio::atomic::check_writable(path)
+    Ok(gpu_mlp::fsio::atomic::check_writable(path)?)
 }
 
 #[cfg(test)]

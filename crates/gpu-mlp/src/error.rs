@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-pub use crate::checkpoint::CheckpointError;
-pub use crate::data::DataError;
-pub use crate::inference::preprocess::ImageError;
+pub use crate::checkpoint::error::CheckpointError;
+pub use crate::data::error::DataError;
+pub use crate::inference::image_error::ImageError;
 
 /// A flag or setting that cannot work (bad value, incompatible combination).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -36,6 +36,7 @@ macro_rules! config_error {
 
 /// Failures of the GPU engine: no adapter, a limit the adapter cannot meet, a device error.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GpuError {
     /// No adapter (or none matching the request); `detail` says what was asked for.
     #[error("no GPU adapter found{detail}")]
@@ -77,6 +78,7 @@ pub struct VerifyFailed {
 
 /// Everything the library can fail with.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A setting that cannot work.
     #[error(transparent)]
@@ -136,6 +138,15 @@ pub enum Error {
     /// SIGINT or SIGTERM stopped training after an epoch (`train --summary-json`).
     #[error(transparent)]
     Interrupted(#[from] Interrupted),
+}
+
+impl From<crate::fsio::atomic::WriteError> for Error {
+    fn from(e: crate::fsio::atomic::WriteError) -> Self {
+        Error::Write {
+            path: e.path,
+            source: e.source,
+        }
+    }
 }
 
 /// The library's result: [`Error`] unless another error type is named.

@@ -7,10 +7,11 @@
 //! - a data set: [`Dataset`], loaded with [`load_dataset`] from a [`DataSource`] (a
 //!   [`KnownDataset`] looked for and fetched by name, or a folder), or built in memory;
 //! - a model: [`ModelSpec`] (layer sizes, dropout) and its Glorot initialisation;
-//! - an engine: [`open_engine`] with a [`BackendChoice`] (`Auto` takes a hardware GPU when there
-//!   is one, else the CPU engine);
-//! - training: [`train`] with its settings, [`TrainConfig`], and an [`Observer`] that hears of
-//!   progress; it returns a [`TrainReport`] with the history, the test result and the parameters;
+//! - training: a [`Trainer`] states each setting once (optimizer, batch size, epochs, seed, the
+//!   engine as a [`BackendChoice`]: `Auto` takes a hardware GPU when there is one, else the CPU
+//!   engine), opens the engine and trains, telling an [`Observer`] of the progress; it returns a
+//!   [`TrainReport`] with the history, the test result and the parameters. Below it,
+//!   [`open_engine`] and the loop [`train`] take an [`Engine`] and a [`TrainConfig`];
 //! - use: a [`Checkpoint`] ([`save_checkpoint`], [`load_checkpoint`]) and a [`Classifier`] that
 //!   predicts from pixels or from any picture.
 //!
@@ -20,8 +21,8 @@
 //!
 //! ```
 //! use gpu_mlp::{
-//!     open_engine, train, BackendChoice, Checkpoint, Classifier, Dataset, EngineOptions,
-//!     ModelSpec, Optimizer, Samples, Silent, TrainConfig,
+//!     BackendChoice, Checkpoint, Classifier, Dataset, ModelSpec, Optimizer, Samples, Silent,
+//!     Trainer,
 //! };
 //!
 //! # fn main() -> gpu_mlp::Result<()> {
@@ -32,16 +33,12 @@
 //!                         samples.clone(), samples)?;
 //!
 //! let spec = ModelSpec::new(data.features(), vec![8], data.classes(), 0.0)?;
-//! let config = TrainConfig {
-//!     epochs: 40,
-//!     batch_size: 2,
-//!     optimizer: Optimizer::adam(0.01),
-//!     ..TrainConfig::default()
-//! };
-//! let mut engine = open_engine(BackendChoice::Cpu, None, &spec, config.optimizer,
-//!                              config.batch_size, &EngineOptions::default())?.engine;
-//! engine.set_parameters(&spec.init_parameters(config.seed))?;
-//! let report = train(&config, &data, engine.as_mut(), &mut Silent)?;
+//! let report = Trainer::new(spec.clone())
+//!     .optimizer(Optimizer::adam(0.01))
+//!     .batch_size(2)
+//!     .epochs(40)
+//!     .backend(BackendChoice::Cpu)
+//!     .fit(&data, &mut Silent)?;
 //! assert_eq!(report.history.len(), 40);
 //! assert_eq!(report.test.accuracy(), 1.0);
 //!
@@ -94,4 +91,6 @@ pub use error::{Error, Result};
 pub use inference::classifier::{top_k, Classifier};
 pub use model::optimizer::Optimizer;
 pub use model::{DenseLayer, ModelSpec};
-pub use training::{run as train, EpochRecord, Observer, Silent, TrainConfig, TrainReport};
+pub use training::{
+    run as train, EpochRecord, Observer, Silent, TrainConfig, TrainReport, Trainer,
+};

@@ -162,9 +162,9 @@ pub fn mnist_dataset() -> Option<&'static Dataset> {
 pub fn mnist(split: &str, n: usize) -> Option<Samples> {
     let data = mnist_dataset()?;
     let all = if split == "t10k" {
-        &data.test
+        data.test()
     } else {
-        &data.train
+        data.train()
     };
     Some(all.first(n))
 }

@@ -8,11 +8,11 @@ pub mod loopback;
 
 use gpu_mlp::checkpoint::Checkpoint;
 use gpu_mlp::data::{self, Dataset, KnownDataset, Samples};
-use gpu_mlp::engine::cpu::CpuEngine;
 use gpu_mlp::engine::Engine;
 use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::model::ModelSpec;
-use gpu_mlp::training::{self, Silent, TrainConfig, TrainReport};
+use gpu_mlp::training::{self, Silent, TrainConfig, TrainReport, Trainer};
+use gpu_mlp::BackendChoice;
 use image::{Rgb, RgbImage};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,11 +36,11 @@ pub fn take(s: &Samples, n: usize) -> Samples {
 /// The fixture's MNIST cut to `train` and `test` rows.
 pub fn small_mnist(train: usize, test: usize) -> Dataset {
     let full = mnist();
-    Dataset {
-        train: take(&full.train, train),
-        test: take(&full.test, test),
-        ..full.clone()
-    }
+    full.clone()
+        .with_train(take(full.train(), train))
+        .expect("a train split")
+        .with_test(take(full.test(), test))
+        .expect("a test split")
 }
 
 /// The first `TRAIN_SAMPLES` training and `TEST_SAMPLES` test samples of real MNIST.
@@ -54,11 +54,14 @@ pub fn mnist() -> &'static Dataset {
             dir.display()
         );
         let full = data::load_dir(dir, Some(KnownDataset::Mnist)).expect("MNIST loads");
-        Dataset {
-            train: take(&full.train, TRAIN_SAMPLES),
-            test: take(&full.test, TEST_SAMPLES),
-            ..full
-        }
+        let (train, test) = (
+            take(full.train(), TRAIN_SAMPLES),
+            take(full.test(), TEST_SAMPLES),
+        );
+        full.with_train(train)
+            .expect("a train split")
+            .with_test(test)
+            .expect("a test split")
     })
 }
 
@@ -81,11 +84,11 @@ pub fn trained() -> &'static (Checkpoint, TrainReport) {
         let data = mnist();
         let spec = ModelSpec::new(data.features(), vec![64], data.classes(), 0.0).unwrap();
         let cfg = config();
-        let mut engine = CpuEngine::new(&spec, cfg.optimizer, cfg.batch_size).unwrap();
-        engine
-            .set_parameters(&spec.init_parameters(cfg.seed))
+        let report = Trainer::new(spec.clone())
+            .config(cfg.clone())
+            .backend(BackendChoice::Cpu)
+            .fit(data, &mut Silent)
             .unwrap();
-        let report = training::run(&cfg, data, &mut engine, &mut Silent).unwrap();
         assert!(
             report.test.accuracy() > 0.9,
             "the fixture model should learn MNIST, got {}",
@@ -202,6 +205,13 @@ pub fn binary() -> &'static Path {
         );
         binary
     })
+}
+
+/// A test's name as the harness filters it (`--exact`), from its full path
+/// (`concat!(module_path!(), "::test_fn")`): the path less the test binary's crate name, so a
+/// test that runs itself in a child process keeps finding itself when its file moves.
+pub fn test_name(path: &str) -> &str {
+    path.split_once("::").map_or(path, |(_, name)| name)
 }
 
 /// Runs the gpu-mlp binary with `args` (no backtraces, no `GPU_MLP_DATA` from outside).

@@ -123,47 +123,42 @@ pub fn data_for_checkpoint(args: &DataArgs, ckpt: &Checkpoint, model: &Path) -> 
 /// would not be the inputs the model learned from). Pixels and raw values are scaled here;
 /// data that was loaded already scaled another way is refused.
 pub fn test_for_model<'a>(data: &'a Dataset, ckpt: &Checkpoint) -> Result<Cow<'a, Samples>> {
-    let test = &data.test;
-    if data.scaling == ckpt.scaling {
+    let test = data.test();
+    if *data.scaling() == ckpt.scaling {
         return Ok(Cow::Borrowed(test));
     }
-    let mut raw: Vec<f32> = match (&test.inputs, &data.scaling) {
+    let mut raw: Vec<f32> = match (test.inputs(), data.scaling()) {
         (Inputs::Pixels(p), _) => p.iter().map(|&x| f32::from(x)).collect(),
         (Inputs::Values(v), Scaling::None) => v.clone(),
         (Inputs::Values(_), loaded) => {
             return Err(ConfigError::new(format!(
                 "the data '{}' was loaded with '{}' scaling, but the model needs its own '{}' \
                  scaling of the raw values",
-                data.name,
+                data.name(),
                 loaded.name(),
                 ckpt.scaling.name()
             ))
             .into());
         }
     };
-    ckpt.scaling.apply_all(&mut raw, test.features);
-    Ok(Cow::Owned(Samples {
-        inputs: Inputs::Values(raw),
-        labels: test.labels.clone(),
-        count: test.count,
-        features: test.features,
-    }))
+    ckpt.scaling.apply_all(&mut raw, test.features());
+    let scaled = Samples::new(Inputs::Values(raw), test.labels().to_vec(), test.features())?;
+    Ok(Cow::Owned(scaled))
 }
 
 /// The engine that evaluates: the one `--backend` / `--adapter` pick (as for `train`), holding
 /// the checkpoint's parameters.
 fn engine_for(engine: &EngineArgs, ckpt: &Checkpoint) -> Result<Box<dyn Engine>> {
     // Evaluation takes no optimizer step; the optimizer and training batch size are unused.
-    let mut opened = super::open_engine(engine, &ckpt.spec, Optimizer::adam(1e-3), 1)?.engine;
-    opened.set_parameters(&ckpt.parameters)?;
-    Ok(opened)
+    let optimizer = Optimizer::adam(1e-3);
+    Ok(super::open_engine(engine, &ckpt.spec, &ckpt.parameters, optimizer, 1)?.engine)
 }
 
 /// Evaluates `ckpt` on `test` with `engine` (which holds the checkpoint's parameters).
 pub fn evaluate(engine: &mut dyn Engine, ckpt: &Checkpoint, test: &Samples) -> Result<EvalReport> {
     engine.load_split(Split::Test, test)?;
-    let evaluation = engine.evaluate(Split::Test, 0..test.count)?;
-    let confusion = confusion_matrix(&evaluation.predictions, &test.labels, ckpt.spec.classes);
+    let evaluation = engine.evaluate(Split::Test, 0..test.count())?;
+    let confusion = confusion_matrix(&evaluation.predictions, test.labels(), ckpt.spec.classes);
     Ok(EvalReport {
         evaluation,
         confusion,
@@ -242,15 +237,16 @@ pub fn run(args: &EvalArgs) -> Result<EvalReport> {
     println!("model: {} - {}", args.model.display(), ckpt.describe());
     println!(
         "data: {} test split, {} {} - engine: {}",
-        data.name,
-        data.test.count,
+        data.name(),
+        data.test().count(),
         if data.is_image() { "images" } else { "rows" },
         engine.describe()
     );
-    if ckpt.dataset != data.name && ckpt.dataset != "unknown" {
+    if ckpt.dataset != data.name() && ckpt.dataset != "unknown" {
         println!(
             "note: the model was trained on '{}', this is '{}'",
-            ckpt.dataset, data.name
+            ckpt.dataset,
+            data.name()
         );
     }
     let report = evaluate(engine.as_mut(), &ckpt, &test)?;
@@ -261,7 +257,7 @@ pub fn run(args: &EvalArgs) -> Result<EvalReport> {
             args.model
                 .file_name()
                 .map_or_else(|| "model".into(), |f| f.to_string_lossy()),
-            data.name,
+            data.name(),
             100.0 * report.evaluation.accuracy()
         );
         plots::confusion_heatmap(path, &report.confusion, &report.class_names, &title)?;

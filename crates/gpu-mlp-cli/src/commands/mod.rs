@@ -43,7 +43,7 @@ pub fn load_dataset_seeded(args: &DataArgs, seed: u64) -> Result<(Dataset, TestO
         seed,
     };
     let (data, origin) = data::load_explained(&source, &options)?;
-    for note in unused_data_flags(args, data.source) {
+    for note in unused_data_flags(args, data.source()) {
         eprintln!("note: {note}");
     }
     Ok((data, origin))
@@ -77,31 +77,36 @@ fn unused_data_flags(args: &DataArgs, source: SourceKind) -> Vec<String> {
 }
 
 /// The engine the flags choose: `--backend`, else `$WGPU_BACKEND` (an explicit choice, like the
-/// flag), else `auto`. Prints the engine's note (e.g. why `auto` chose the CPU) on stderr.
-pub fn open_engine(
-    args: &EngineArgs,
-    spec: &ModelSpec,
-    optimizer: Optimizer,
-    max_batch: usize,
-) -> Result<OpenedEngine> {
-    let choice = devices::backend_choice(args.backend)?;
-    let options = EngineOptions {
+/// flag), else `auto`; `--adapter`; `--steps-per-submit`.
+pub fn engine_options(args: &EngineArgs) -> Result<EngineOptions> {
+    Ok(EngineOptions {
+        backend: devices::backend_choice(args.backend)?,
+        adapter: args.adapter.clone(),
         gpu: GpuOptions {
             steps_per_submit: args.steps_per_submit as usize,
             ..GpuOptions::default()
         },
-    };
-    let opened = engine::open_engine(
-        choice,
-        args.adapter.as_deref(),
-        spec,
-        optimizer,
-        max_batch,
-        &options,
-    )?;
+    })
+}
+
+/// Says the engine's note (e.g. why `auto` chose the CPU) on stderr.
+pub fn say_note(opened: &OpenedEngine) {
     if let Some(note) = &opened.note {
         eprintln!("{note}");
     }
+}
+
+/// The engine the flags choose ([`engine_options`]) holding `parameters`, its note said.
+pub fn open_engine(
+    args: &EngineArgs,
+    spec: &ModelSpec,
+    parameters: &[f32],
+    optimizer: Optimizer,
+    max_batch: usize,
+) -> Result<OpenedEngine> {
+    let options = engine_options(args)?;
+    let opened = engine::open_engine(&options, spec, parameters, optimizer, max_batch)?;
+    say_note(&opened);
     Ok(opened)
 }
 

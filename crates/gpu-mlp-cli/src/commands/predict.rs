@@ -144,14 +144,14 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let data = if needs_data {
         let data = eval::data_for_checkpoint(&args.data, &ckpt, &args.model)?;
         if indices.is_empty() {
-            indices = (0..DEFAULT_GRID_IMAGES.min(data.test.count)).collect();
+            indices = (0..DEFAULT_GRID_IMAGES.min(data.test().count())).collect();
         }
-        if let Some(&bad) = indices.iter().find(|&&i| i >= data.test.count) {
+        if let Some(&bad) = indices.iter().find(|&&i| i >= data.test().count()) {
             return Err(ConfigError::new(format!(
                 "--index {bad}: the {} test set has {} samples (0..={})",
-                data.name,
-                data.test.count,
-                data.test.count.saturating_sub(1)
+                data.name(),
+                data.test().count(),
+                data.test().count().saturating_sub(1)
             ))
             .into());
         }
@@ -236,7 +236,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
                 format!("test[{i}]"),
                 inputs,
                 probabilities,
-                Some(test.labels[i] as usize),
+                Some(test.labels()[i] as usize),
                 &classifier,
                 k,
             ));
@@ -268,7 +268,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             Some(d) if args.images.is_empty() => {
                 format!(
                     "{model_name} on {} test images (true class in brackets)",
-                    d.name
+                    d.name()
                 )
             }
             _ => format!("{model_name}: predictions"),

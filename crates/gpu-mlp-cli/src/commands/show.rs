@@ -18,34 +18,34 @@ pub fn draw(path: &Path, data: &Dataset) -> Result<()> {
         return Err(ConfigError::new(format!(
             "show draws images, but '{}' is a table ({} source, {} features per row): there is \
              nothing to draw",
-            data.name,
-            data.source.name(),
+            data.name(),
+            data.source().name(),
             data.features()
         ))
         .into());
     }
-    let tiles: Vec<Tile> = (0..SHOWN.min(data.train.count))
+    let tiles: Vec<Tile> = (0..SHOWN.min(data.train().count()))
         .map(|i| {
-            let label = data.train.labels[i] as usize;
+            let label = data.train().labels()[i] as usize;
             Tile {
                 pixels: picture(data, i),
                 caption: data
-                    .class_names
+                    .class_names()
                     .get(label)
                     .cloned()
                     .unwrap_or_else(|| label.to_string()),
             }
         })
         .collect();
-    let title = format!("{}: the first {} training images", data.name, tiles.len());
-    plots::image_grid(path, &tiles, (data.rows, data.cols), 5, &title)
+    let title = format!("{}: the first {} training images", data.name(), tiles.len());
+    plots::image_grid(path, &tiles, (data.rows(), data.cols()), 5, &title)
 }
 
 /// Training image `i` as values in `[0, 1]`: pixels as the model sees them; other values
 /// (standardised, or floats of any range) stretched from their smallest to their largest.
 fn picture(data: &Dataset, i: usize) -> Vec<f32> {
-    let values = data.train.input(i);
-    if matches!(data.train.inputs, Inputs::Pixels(_)) {
+    let values = data.train().input(i);
+    if matches!(data.train().inputs(), Inputs::Pixels(_)) {
         return values;
     }
     let (lo, hi) = values
@@ -66,8 +66,8 @@ pub fn run(args: &ShowArgs) -> Result<()> {
     draw(&args.out, &data)?;
     println!(
         "drew the first {} training images of {} with their class names into {}",
-        SHOWN.min(data.train.count),
-        data.name,
+        SHOWN.min(data.train().count()),
+        data.name(),
         args.out.display()
     );
     Ok(())

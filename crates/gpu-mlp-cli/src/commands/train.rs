@@ -9,7 +9,7 @@ use gpu_mlp::data::{SourceKind, TestOrigin};
 use gpu_mlp::error::{ConfigError, Error, Result};
 use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::training::resume::{self, ResumeState};
-use gpu_mlp::training::{self, Observer, Observers, Progress, TrainConfig, TrainReport};
+use gpu_mlp::training::{Observer, Observers, Progress, TrainConfig, TrainReport, Trainer};
 use std::path::Path;
 
 pub fn run(args: &TrainArgs) -> Result<TrainReport> {
@@ -28,9 +28,10 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     crate::interrupt::install();
     let files = TrainFiles::prepare(args)?;
     let (mut data, test_origin) = super::load_dataset_seeded(&args.data, args.seed)?;
-    let subset_of = args.train_samples.map(|_| data.train.count);
+    let subset_of = args.train_samples.map(|_| data.train().count());
     if let Some(n) = args.train_samples {
-        data.train = gpu_mlp::data::subset::stratified(&data.train, n as usize, args.seed)?;
+        let subset = gpu_mlp::data::subset::stratified(data.train(), n as usize, args.seed)?;
+        data = data.with_train(subset)?;
     }
     let (spec, initial_parameters) = files.model(args, &data)?;
     let config = args.config();
@@ -56,36 +57,40 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
             optimizer,
             config.batch_size,
             args.seed,
-            Some(&data.train),
+            Some(data.train()),
         )?;
     }
-    let (train_rows, val_rows) = config.split_rows(data.train.count);
-    // A batch larger than the training split is the whole split: the engine needs no more.
-    let engine_batch = config.batch_size.min(train_rows.max(1));
-    let mut engine = super::open_engine(&args.engine, &spec, optimizer, engine_batch)?.engine;
-    engine.set_parameters(&initial_parameters)?;
-    if let Some(moments) = files.resume().and_then(|(_, state)| state.moments.as_ref()) {
-        engine.set_optimizer_state(moments)?;
+    let (train_rows, val_rows) = config.split_rows(data.train().count());
+    let mut trainer = Trainer::new(spec.clone())
+        .config(config.clone())
+        .engine(super::engine_options(&args.engine)?)
+        .parameters(initial_parameters);
+    if let Some(moments) = files.resume().and_then(|(_, state)| state.moments.clone()) {
+        trainer = trainer.optimizer_state(moments);
     }
+    let opened = trainer.open(&data)?;
+    super::say_note(&opened);
+    let mut engine = opened.engine;
     // An IDX data set's test part is its t10k files, as ever; any other origin is said.
-    let test_from = match (&test_origin, data.source) {
+    let test_from = match (&test_origin, data.source()) {
         (TestOrigin::Own, SourceKind::Idx) => String::new(),
         (origin, _) => format!("; test set: {origin}"),
     };
     println!(
         "{} on {} ({} train{}, {} test{test_from}{}) - {} - batch {} - {}",
         spec.describe(),
-        data.name,
+        data.name(),
         train_rows,
         if val_rows.is_empty() {
             String::new()
         } else {
             format!(", {} validation", val_rows.len())
         },
-        data.test.count,
+        data.test().count(),
         subset_of.map_or(String::new(), |all| format!(
             "; --train-samples: a stratified subset of {} of {all}, seed {}",
-            data.train.count, args.seed
+            data.train().count(),
+            args.seed
         )),
         optimizer.describe(),
         config.batch_size,
@@ -131,7 +136,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     let mut files_observer = files.observer(args, &data, &spec, &engine_name, settings);
     let mut recorder = Recorder::new(progress.history.clone());
     let mut observers = Observers(vec![&mut reporter, &mut files_observer, &mut recorder]);
-    let result = training::run_from(&config, &data, engine.as_mut(), &mut observers, progress);
+    let result = trainer.fit_on(engine.as_mut(), &data, &mut observers, progress);
     let (history, test) = recorder.into_results();
     let result = result.and_then(|report| files_observer.finish(&report).map(|()| report));
     if let Some(path) = &args.summary_json {

@@ -145,14 +145,14 @@ impl TrainFiles {
             ("seed", args.seed.to_string()),
             ("validation_split", args.validation_split.to_string()),
             ("engine", engine.to_string()),
-            ("train_samples", data.train.count.to_string()),
-            ("test_samples", data.test.count.to_string()),
+            ("train_samples", data.train().count().to_string()),
+            ("test_samples", data.test().count().to_string()),
             // Absolute, so eval and predict find it from any folder.
             (
                 "data_dir",
-                data.dir
+                data.dir()
                     .canonicalize()
-                    .unwrap_or_else(|_| data.dir.clone())
+                    .unwrap_or_else(|_| data.dir().to_path_buf())
                     .display()
                     .to_string(),
             ),
@@ -186,7 +186,7 @@ impl TrainFiles {
                 .resume()
                 .map_or_else(Vec::new, |(_, s)| s.history.clone()),
             last_state: None,
-            title: format!("{} on {}", spec.describe(), data.name),
+            title: format!("{} on {}", spec.describe(), data.name()),
         }
     }
 }

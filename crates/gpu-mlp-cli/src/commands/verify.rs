@@ -50,7 +50,7 @@ pub fn run(args: &VerifyArgs) -> Result<VerifyReport> {
                 ds.classes(),
                 args.dropout,
             )?;
-            let rows = LockstepRows::from_split(&ds.train, needed, &ds.name);
+            let rows = LockstepRows::from_split(ds.train(), needed, ds.name());
             (spec, rows)
         }
         Err(known) => {

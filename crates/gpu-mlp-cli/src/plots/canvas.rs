@@ -58,7 +58,7 @@ pub(super) fn render(
             path: path.to_path_buf(),
             message: format!("PNG encoding failed: {e}"),
         })?;
-    atomic::write_atomically(path, &png)
+    Ok(atomic::write_atomically(path, &png)?)
 }
 
 pub(super) fn font(size: u32) -> TextStyle<'static> {

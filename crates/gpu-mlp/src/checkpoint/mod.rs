@@ -9,15 +9,17 @@
 //! settings, final metrics, gpu-mlp version). A standardised model also holds its per-feature
 //! `scaling.mean` and `scaling.std` tensors. `docs/checkpoint-format.md` describes the format.
 
+pub(crate) mod error;
 use crate::data::{Dataset, Scaling, SourceKind};
 use crate::engine::OptimizerState;
 use crate::error::{Error, Result};
 use crate::fsio::atomic;
 use crate::model::ModelSpec;
 use crate::training::resume::{self, ResumeState, TensorGroup};
+pub use error::CheckpointError;
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Value of the `format` key: marks files written by gpu-mlp.
 pub const FORMAT: &str = "gpu-mlp";
@@ -104,20 +106,6 @@ pub struct Checkpoint {
     pub metadata: BTreeMap<String, String>,
     /// What `train --resume` needs to go on (training checkpoints only).
     pub resume: Option<ResumeState>,
-}
-
-/// What can be wrong with a checkpoint file.
-#[derive(Debug, thiserror::Error)]
-pub enum CheckpointError {
-    /// Not a readable safetensors file at all (truncated, random bytes, bad header).
-    #[error("{}: not a valid safetensors checkpoint: {problem}", path.display())]
-    Corrupt { path: PathBuf, problem: String },
-    /// A safetensors file whose tensors or header do not make an MLP gpu-mlp can use.
-    #[error("{}: unusable checkpoint: {problem}", path.display())]
-    Invalid { path: PathBuf, problem: String },
-    /// A good checkpoint that does not fit the data it is used with.
-    #[error("{}: {problem}", path.display())]
-    Mismatch { path: PathBuf, problem: String },
 }
 
 impl Checkpoint {
@@ -304,7 +292,7 @@ pub fn save(path: &Path, ckpt: &Checkpoint) -> Result<()> {
         path: path.to_path_buf(),
         problem,
     })?;
-    atomic::write_atomically(path, &bytes)
+    Ok(atomic::write_atomically(path, &bytes)?)
 }
 
 /// Largest safetensors header read (ours are a few KiB: names, class names, settings).

@@ -3,7 +3,7 @@
 
 use super::{DataError, Scaling};
 use crate::engine::cpu::ops::INV_255;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A class label: classes are counted up to [`MAX_CLASSES`].
 pub type Label = u16;
@@ -64,13 +64,13 @@ impl Inputs {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Samples {
     /// `count × features` inputs, row-major.
-    pub inputs: Inputs,
+    pub(crate) inputs: Inputs,
     /// `count` class labels.
-    pub labels: Vec<Label>,
+    pub(crate) labels: Vec<Label>,
     /// Number of samples.
-    pub count: usize,
+    pub(crate) count: usize,
     /// Inputs per sample (pixels × channels of an image, or a table's feature columns).
-    pub features: usize,
+    pub(crate) features: usize,
 }
 
 impl Samples {
@@ -118,6 +118,31 @@ impl Samples {
             Inputs::Pixels(p) => p[range].iter().map(|&x| f32::from(x) * INV_255).collect(),
             Inputs::Values(v) => v[range].to_vec(),
         }
+    }
+
+    /// The inputs, `count × features`, row-major.
+    pub fn inputs(&self) -> &Inputs {
+        &self.inputs
+    }
+
+    /// The class label of each sample.
+    pub fn labels(&self) -> &[Label] {
+        &self.labels
+    }
+
+    /// Number of samples.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Inputs per sample (pixels × channels of an image, or a table's feature columns).
+    pub fn features(&self) -> usize {
+        self.features
+    }
+
+    /// The inputs and labels, taken apart (to change them and build new samples).
+    pub fn into_parts(self) -> (Inputs, Vec<Label>) {
+        (self.inputs, self.labels)
     }
 
     /// The samples at `indices`, in that order (a subset, a split, a shuffle).
@@ -195,26 +220,26 @@ impl SourceKind {
 #[derive(Clone, Debug)]
 pub struct Dataset {
     /// `mnist`, `fashion-mnist`, or the folder or file name for `--data PATH`.
-    pub name: String,
+    pub(crate) name: String,
     /// One name per class, index = label.
-    pub class_names: Vec<String>,
+    pub(crate) class_names: Vec<String>,
     /// Image height in pixels (1 for a table).
-    pub rows: usize,
+    pub(crate) rows: usize,
     /// Image width in pixels (a table's feature count).
-    pub cols: usize,
+    pub(crate) cols: usize,
     /// Values per pixel: 1 grey, 3 RGB (interleaved, row-major); 1 for a table.
-    pub channels: usize,
+    pub(crate) channels: usize,
     /// What kind of source the samples came from.
-    pub source: SourceKind,
+    pub(crate) source: SourceKind,
     /// How the source's raw values became `train`'s and `test`'s inputs; models keep it so new
     /// data is scaled the same way.
-    pub scaling: Scaling,
+    pub(crate) scaling: Scaling,
     /// The training split.
-    pub train: Samples,
+    pub(crate) train: Samples,
     /// The test split.
-    pub test: Samples,
+    pub(crate) test: Samples,
     /// Where the files were found (empty for a data set built in memory).
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
 impl Dataset {
@@ -296,6 +321,110 @@ impl Dataset {
             train,
             test,
             dir: PathBuf::new(),
+        })
+    }
+
+    /// `mnist`, `fashion-mnist`, or the folder or file name it was loaded from.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// One name per class, index = label.
+    pub fn class_names(&self) -> &[String] {
+        &self.class_names
+    }
+
+    /// Image height in pixels (1 for a table).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Image width in pixels (a table's feature count).
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Values per pixel: 1 grey, 3 RGB (interleaved, row-major); 1 for a table.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// What kind of source the samples came from.
+    pub fn source(&self) -> SourceKind {
+        self.source
+    }
+
+    /// How the source's raw values became the inputs; models keep it so new data is scaled the
+    /// same way.
+    pub fn scaling(&self) -> &Scaling {
+        &self.scaling
+    }
+
+    /// The training split.
+    pub fn train(&self) -> &Samples {
+        &self.train
+    }
+
+    /// The test split.
+    pub fn test(&self) -> &Samples {
+        &self.test
+    }
+
+    /// Where the files were found (empty for a data set built in memory).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The same data set training on `train` instead (e.g. a subset of its training split); it
+    /// must have the same inputs per sample and labels among the classes.
+    pub fn with_train(mut self, train: Samples) -> Result<Self, DataError> {
+        self.check_split("train", &train)?;
+        self.train = train;
+        Ok(self)
+    }
+
+    /// The same data set tested on `test` instead (see [`with_train`](Self::with_train)).
+    pub fn with_test(mut self, test: Samples) -> Result<Self, DataError> {
+        self.check_split("test", &test)?;
+        self.test = test;
+        Ok(self)
+    }
+
+    /// The same data set, said to come from `source` with its inputs made by `scaling` (e.g.
+    /// arrays a program standardised itself).
+    pub fn with_origin(mut self, source: SourceKind, scaling: Scaling) -> Self {
+        self.source = source;
+        self.scaling = scaling;
+        self
+    }
+
+    /// The training and test splits, taken out of the data set (no copy).
+    pub fn into_splits(self) -> (Samples, Samples) {
+        (self.train, self.test)
+    }
+
+    fn check_split(&self, split: &str, samples: &Samples) -> Result<(), DataError> {
+        let problem = if samples.features != self.features() {
+            format!(
+                "{} inputs per sample, the data set has {}",
+                samples.features,
+                self.features()
+            )
+        } else if let Some(l) = samples
+            .labels
+            .iter()
+            .find(|&&l| l as usize >= self.classes())
+        {
+            format!("label {l}, but only {} classes are named", self.classes())
+        } else if matches!(samples.inputs, Inputs::Pixels(_))
+            != matches!(self.train.inputs, Inputs::Pixels(_))
+        {
+            "pixels and values mixed".to_string()
+        } else {
+            return Ok(());
+        };
+        Err(DataError::Invalid {
+            problem: format!("data set {}: a new {split} split with {problem}", self.name),
         })
     }
 

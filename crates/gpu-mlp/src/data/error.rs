@@ -8,7 +8,15 @@ use std::path::PathBuf;
 /// Errors of reading, finding and fetching data. Each names the file (or data set) and the
 /// problem on one line, and where it helps, what to do about it.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DataError {
+    /// A part of the library this build leaves out (a Cargo feature that is off).
+    #[error("{what} are not built into this gpu-mlp (its Cargo feature `{feature}` is off)")]
+    NotBuiltIn {
+        what: &'static str,
+        feature: &'static str,
+    },
+
     /// A problem with a file that no more specific variant describes.
     #[error("{}: {problem}", path.display())]
     BadFile { path: PathBuf, problem: String },
@@ -254,6 +262,15 @@ impl DataError {
         move |problem| DataError::BadFile {
             path: path.to_path_buf(),
             problem,
+        }
+    }
+}
+
+impl From<crate::fsio::atomic::WriteError> for DataError {
+    fn from(e: crate::fsio::atomic::WriteError) -> Self {
+        DataError::Write {
+            path: e.path,
+            source: e.source,
         }
     }
 }

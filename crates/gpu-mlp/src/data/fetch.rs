@@ -6,13 +6,12 @@
 //! [`FetchSpec`] holds what to download and which digests to accept; [`FetchSpec::known`] gives
 //! the real ones, and tests build their own against a local server.
 
+use super::download::download_once;
 use super::{DataError, KnownDataset};
-use crate::fsio::atomic::AtomicFile;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// Environment variable: comma-separated mirror base URLs replacing the built-in ones.
 pub const MIRRORS_ENV: &str = "GPU_MLP_MIRRORS";
@@ -29,11 +28,6 @@ pub fn fetch_lock_path(dir: &Path) -> PathBuf {
         _ => dir.join(lock),
     }
 }
-
-/// Give up on a host that does not accept a connection within this time.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
-/// Give up on a transfer that stalls (no bytes at all) for this long.
-const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One file of a known data set, as distributed.
 struct KnownFile {
@@ -305,16 +299,17 @@ pub fn sha256_file(path: &Path) -> Result<String, DataError> {
     Ok(hex(&hasher.finalize()))
 }
 
-fn accepts(file: &FileSpec, digest: &str) -> bool {
+pub(super) fn accepts(file: &FileSpec, digest: &str) -> bool {
     file.sha256.iter().any(|d| d.eq_ignore_ascii_case(digest))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Why one mirror did not deliver a file.
-enum Failure {
+#[cfg_attr(not(feature = "fetch"), allow(dead_code))]
+pub(super) enum Failure {
     /// No connection at all (refused, DNS, timeout): the network or the host is down.
     Unreachable(String),
     /// The server answered, but not with the file (HTTP error, too large, cut off).
@@ -398,125 +393,6 @@ fn join_url(base: &str, name: &str) -> String {
         format!("{base}{name}")
     } else {
         format!("{base}/{name}")
-    }
-}
-
-/// One GET. The outer error is local and fatal (cannot write the folder); the inner one says
-/// why this mirror failed, so the next can be tried.
-fn download_once(
-    url: &str,
-    file: &FileSpec,
-    path: &Path,
-    progress: Progress,
-) -> Result<Result<u64, Failure>, DataError> {
-    let mut config = ureq::Agent::config_builder()
-        .timeout_connect(Some(CONNECT_TIMEOUT))
-        .timeout_per_read(Some(READ_TIMEOUT))
-        .http_status_as_error(false)
-        // The .gz bytes themselves are wanted: no transfer compression to undo.
-        .accept_encoding("identity")
-        .user_agent(concat!("gpu-mlp/", env!("CARGO_PKG_VERSION")));
-    if is_loopback(url) {
-        // A proxy from the environment cannot reach this machine's own loopback server.
-        config = config.proxy(None);
-    }
-    let agent: ureq::Agent = config.build().into();
-    let response = match agent.get(url).call() {
-        Ok(r) => r,
-        Err(e) => return Ok(Err(classify(e))),
-    };
-    let status = response.status();
-    if status != 200 {
-        return Ok(Err(Failure::Failed(format!("HTTP {status}"))));
-    }
-    let announced = response
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if let Some(len) = announced.filter(|&len| len > file.max_bytes) {
-        return Ok(Err(Failure::Failed(format!(
-            "the server offers {len} bytes, more than the {} expected at most",
-            file.max_bytes
-        ))));
-    }
-    let mut bar = progress.map(|start| start(&file.name, announced));
-    let mut reader = response
-        .into_body()
-        .into_with_config()
-        .limit(file.max_bytes)
-        .reader();
-    let mut out = AtomicFile::create(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut bytes = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                if let Some(bar) = bar.as_mut() {
-                    bar.abandon();
-                }
-                let why = match ureq_error(&e) {
-                    Some(ureq::Error::BodyExceedsLimit(_)) => format!(
-                        "the server sent more than the {} bytes expected at most",
-                        file.max_bytes
-                    ),
-                    _ => format!("download interrupted after {bytes} bytes: {e}"),
-                };
-                return Ok(Err(Failure::Failed(why)));
-            }
-        };
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n])
-            .map_err(|source| DataError::Write {
-                path: out.tmp_path().to_path_buf(),
-                source,
-            })?;
-        bytes += n as u64;
-        if let Some(bar) = bar.as_mut() {
-            bar.advance(n as u64);
-        }
-    }
-    if let Some(bar) = bar.as_mut() {
-        bar.finish();
-    }
-    let digest = hex(&hasher.finalize());
-    if !accepts(file, &digest) {
-        // `out` is dropped here: the temporary file is removed, `path` is untouched.
-        return Ok(Err(Failure::Mismatch(digest)));
-    }
-    out.commit()?;
-    Ok(Ok(bytes))
-}
-
-fn is_loopback(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest.split(['/', '?']).next().unwrap_or_default();
-    let host = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => host.split(':').next().unwrap_or_default(),
-    };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-fn ureq_error(e: &io::Error) -> Option<&ureq::Error> {
-    e.get_ref()
-        .and_then(|inner| inner.downcast_ref::<ureq::Error>())
-}
-
-fn classify(e: ureq::Error) -> Failure {
-    match e {
-        ureq::Error::Io(_)
-        | ureq::Error::Timeout(_)
-        | ureq::Error::HostNotFound
-        | ureq::Error::ConnectionFailed => Failure::Unreachable(e.to_string()),
-        other => Failure::Failed(other.to_string()),
     }
 }
 

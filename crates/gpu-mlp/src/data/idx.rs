@@ -79,7 +79,8 @@ impl Kind {
 }
 
 /// Reads an IDX images file (gzip or raw).
-pub fn read_images(path: &Path) -> Result<IdxImages, DataError> {
+pub fn read_images(path: impl AsRef<Path>) -> Result<IdxImages, DataError> {
+    let path = path.as_ref();
     let mut file = open(path)?;
     let header = read_header(&mut file, path, Kind::Images)?;
     let [count, rows, cols] = [header[0], header[1], header[2]];
@@ -105,7 +106,8 @@ pub fn read_images(path: &Path) -> Result<IdxImages, DataError> {
 }
 
 /// Reads an IDX labels file (gzip or raw).
-pub fn read_labels(path: &Path) -> Result<Vec<u8>, DataError> {
+pub fn read_labels(path: impl AsRef<Path>) -> Result<Vec<u8>, DataError> {
+    let path = path.as_ref();
     let mut file = open(path)?;
     let header = read_header(&mut file, path, Kind::Labels)?;
     read_payload(&mut file, path, Kind::Labels, u64::from(header[0]))
@@ -210,7 +212,7 @@ fn write_idx(
         }
     })();
     written.map_err(werr)?;
-    out.commit()
+    Ok(out.commit()?)
 }
 
 /// An opened IDX file: the byte stream after any gzip layer, and the file length when raw.

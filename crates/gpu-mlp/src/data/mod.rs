@@ -22,12 +22,14 @@
 //! through the crate's one atomic writer, `output::AtomicFile`).
 
 mod dataset;
-mod error;
+mod download;
+pub(crate) mod error;
 pub mod fetch;
 mod folder;
 pub mod idx;
 mod images;
 mod known;
+#[cfg(feature = "formats")]
 mod npz;
 mod options;
 mod raw;
@@ -36,7 +38,9 @@ mod search;
 mod source;
 mod split;
 pub mod subset;
+#[cfg(feature = "formats")]
 mod table;
+#[cfg(feature = "formats")]
 pub use table::{csv_reader, label_index};
 
 pub use dataset::{Dataset, Inputs, Label, Samples, SourceKind, MAX_CLASSES};

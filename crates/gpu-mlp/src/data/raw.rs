@@ -2,7 +2,7 @@
 //! its labels as the file spells them (numbers or class names), with the shape of a sample.
 //! `assemble` turns these into a [`Dataset`](super::Dataset).
 
-use super::{DataError, Inputs, Label, MAX_CLASSES};
+use super::{DataError, Inputs, Label};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -73,8 +73,11 @@ impl NameTable {
 
 /// Parses a class number as a label: a whole number `0..MAX_CLASSES`, written as an integer
 /// (`3`) or a float with nothing after the point (`3.0`, as pandas writes integer columns that
-/// held a NaN); any other number is an error. `None` when the text is no number at all.
+/// held a NaN); any other number is an error. `None` when the text is no number at all. (The
+/// table and .npz readers', so part of the `formats` feature.)
+#[cfg(feature = "formats")]
 pub fn parse_class_number(text: &str) -> Option<Result<Label, String>> {
+    use super::MAX_CLASSES;
     let t = text.trim();
     let value: f64 = match t.parse::<u64>() {
         Ok(v) => v as f64,

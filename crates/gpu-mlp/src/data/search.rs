@@ -169,6 +169,13 @@ pub fn load_known(
     let Some(dest) = search.fetch_to.as_ref().filter(|_| !opts.offline) else {
         return Err(not_found(None));
     };
+    if cfg!(not(feature = "fetch")) {
+        let why = DataError::NotBuiltIn {
+            what: "downloads of known data sets",
+            feature: "fetch",
+        };
+        return Err(not_found(Some(Box::new(why))));
+    }
     eprintln!(
         "gpu-mlp: {ds} was not found locally; downloading it into {}",
         dest.display()
@@ -177,5 +184,47 @@ pub fn load_known(
     match fetch::fetch_spec(&spec, dest, opts.progress) {
         Ok(_) => load_dir(dest, Some(ds)),
         Err(e) => Err(not_found(Some(Box::new(e)))),
+    }
+}
+
+/// Built without `fetch` (`cargo test -p gpu-mlp`; the workspace's tests build it with).
+#[cfg(all(test, not(feature = "fetch")))]
+mod tests {
+    use super::*;
+
+    /// A known data set found nowhere says downloads are not built in, and nothing is
+    /// downloaded or created.
+    #[test]
+    fn without_fetch_a_missing_known_data_set_says_downloads_are_not_built_in() {
+        let tmp = tempfile::tempdir().unwrap();
+        let search = Search {
+            dirs: vec![tmp.path().join("nowhere")],
+            fetch_to: Some(tmp.path().join("cache")),
+            mirrors: vec!["http://127.0.0.1:9/".to_string()],
+        };
+        let e = load_known(KnownDataset::Mnist, &search, &LoadOptions::default()).unwrap_err();
+        let DataError::NotFound {
+            fetch_error: Some(why),
+            ..
+        } = &e
+        else {
+            panic!("not the not-found error: {e}");
+        };
+        assert!(
+            matches!(
+                **why,
+                DataError::NotBuiltIn {
+                    feature: "fetch",
+                    ..
+                }
+            ),
+            "{why}"
+        );
+        assert!(
+            e.to_string()
+                .contains("downloads of known data sets are not built in"),
+            "{e}"
+        );
+        assert!(!tmp.path().join("cache").exists());
     }
 }

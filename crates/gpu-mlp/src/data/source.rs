@@ -5,10 +5,12 @@
 
 use super::raw::{RawLabels, RawPart};
 use super::{
-    find_files, folder::label_list, images, load_dir, npz, split, table, ColorMode, DataError,
-    Dataset, Inputs, KnownDataset, Label, LoadOptions, Samples, ScaleRequest, Scaling, SourceKind,
-    FILE_STEMS, MAX_CLASSES,
+    find_files, folder::label_list, images, load_dir, split, ColorMode, DataError, Dataset, Inputs,
+    KnownDataset, Label, LoadOptions, Samples, ScaleRequest, Scaling, SourceKind, FILE_STEMS,
+    MAX_CLASSES,
 };
+#[cfg(feature = "formats")]
+use super::{npz, table};
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
@@ -126,6 +128,9 @@ fn read_parts(
                 known_names: None,
             }
         }
+        #[cfg(not(feature = "formats"))]
+        Kind::Npz => return Err(not_built_in("NumPy .npz archives")),
+        #[cfg(feature = "formats")]
         Kind::Npz => {
             let (train, test) = npz::read_npz(path)?;
             Parts {
@@ -136,6 +141,9 @@ fn read_parts(
                 known_names: None,
             }
         }
+        #[cfg(not(feature = "formats"))]
+        Kind::Csv => return Err(not_built_in("CSV tables")),
+        #[cfg(feature = "formats")]
         Kind::Csv => Parts {
             name,
             source: SourceKind::Csv,
@@ -144,6 +152,15 @@ fn read_parts(
             known_names: None,
         },
     })
+}
+
+/// The error for a file format the `formats` feature would read.
+#[cfg(not(feature = "formats"))]
+fn not_built_in(what: &'static str) -> DataError {
+    DataError::NotBuiltIn {
+        what,
+        feature: "formats",
+    }
 }
 
 /// Loads the data set at `path` and says how its test part was made.

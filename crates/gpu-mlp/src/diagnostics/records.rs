@@ -175,7 +175,7 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
         source: e.into(),
     })?;
     bytes.push(b'\n');
-    crate::fsio::atomic::write_atomically(path, &bytes)
+    Ok(crate::fsio::atomic::write_atomically(path, &bytes)?)
 }
 
 /// Reads a JSON record; a file that is not one is a read error saying why.

@@ -93,16 +93,20 @@ impl FromStr for BackendChoice {
     }
 }
 
-/// Settings for whichever engine is opened.
+/// Which engine to open, and its settings.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EngineOptions {
+    /// The engine (and for a GPU, the graphics API).
+    pub backend: BackendChoice,
+    /// A GPU adapter by index or name substring; without it `WGPU_ADAPTER_NAME` picks one.
+    pub adapter: Option<String>,
     /// The GPU engine's settings (ignored by the CPU engine).
     pub gpu: GpuOptions,
 }
 
 /// An engine ready to train, and a line to show the user about how it was chosen.
 pub struct OpenedEngine {
-    /// The engine, holding no parameters yet (see [`Engine::set_parameters`]).
+    /// The engine, holding the parameters it was opened with.
     pub engine: Box<dyn Engine>,
     /// How the engine was chosen, when that is worth telling the user (e.g. why `auto` chose the CPU).
     pub note: Option<String>,
@@ -125,16 +129,20 @@ pub const SOFTWARE_ONLY_NOTE: &str =
     "only a software Vulkan adapter (llvmpipe) found; training on \
      the CPU engine, which is faster there (use --backend vulkan to force it)";
 
-/// Opens the engine `choice` names. `adapter` (index or name substring) picks among GPU
-/// adapters; without it `WGPU_ADAPTER_NAME` does, and `auto` honours `WGPU_BACKEND`.
+/// Opens the engine `opts` names for `spec`, holding `parameters` (flat layout of
+/// [`ModelSpec::layers`]), to train with `optimizer` on batches of up to `max_batch` rows.
+/// `opts.adapter` (index or name substring) picks among GPU adapters; without it
+/// `WGPU_ADAPTER_NAME` does, and `auto` honours `WGPU_BACKEND`. [`Trainer`](crate::Trainer)
+/// opens its engine through this.
 pub fn open_engine(
-    choice: BackendChoice,
-    adapter: Option<&str>,
+    opts: &EngineOptions,
     spec: &ModelSpec,
+    parameters: &[f32],
     optimizer: Optimizer,
     max_batch: usize,
-    opts: &EngineOptions,
 ) -> Result<OpenedEngine> {
+    // Each engine checks the parameters' count; the memory checks come first.
+    let (choice, adapter) = (opts.backend, opts.adapter.as_deref());
     // Refuse a model this machine cannot hold before any engine allocates for it.
     let cpu_memory = |spec: &ModelSpec| {
         let copies = HOST_PARAMETER_COPIES + CPU_ENGINE_PARAMETER_COPIES;
@@ -155,7 +163,15 @@ pub fn open_engine(
             memory::ensure_available(host, &what, MEMORY_ADVICE)?;
             let needs = GpuEngine::needs(spec, max_batch, &opts.gpu);
             let ctx = Arc::new(GpuContext::open(backends, adapter, &needs)?);
-            let engine = GpuEngine::new(ctx, None, spec, optimizer, max_batch, opts.gpu.clone())?;
+            let engine = GpuEngine::new(
+                ctx,
+                None,
+                spec,
+                parameters,
+                optimizer,
+                max_batch,
+                opts.gpu.clone(),
+            )?;
             Ok(OpenedEngine {
                 note: engine.tile_choices().note(),
                 engine: Box::new(engine),
@@ -165,7 +181,7 @@ pub fn open_engine(
         BackendChoice::Cpu => {
             cpu_memory(spec)?;
             Ok(OpenedEngine {
-                engine: Box::new(CpuEngine::new(spec, optimizer, max_batch)?),
+                engine: Box::new(CpuEngine::new(spec, parameters, optimizer, max_batch)?),
                 note: None,
             })
         }
@@ -185,7 +201,7 @@ pub fn open_engine(
             };
             cpu_memory(spec)?;
             Ok(OpenedEngine {
-                engine: Box::new(CpuEngine::new(spec, optimizer, max_batch)?),
+                engine: Box::new(CpuEngine::new(spec, parameters, optimizer, max_batch)?),
                 note: Some(note),
             })
         }

@@ -12,8 +12,6 @@
 //! - temporaries this crate left behind when a process was killed mid-save
 //!   (`.NAME.<pid>.<n>.tmp` next to the target, their process gone) are removed at the next save.
 
-use crate::data::DataError;
-use crate::error::{Error, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -33,20 +31,32 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
-fn write_error(path: &Path, source: io::Error) -> DataError {
-    DataError::Write {
+/// A file that could not be written: created, filled, synced or renamed into place. Its own
+/// type, so the writer depends on no caller's errors (data sets, checkpoints, records all use
+/// it); each turns it into its own (`DataError::Write`, `Error::Write`) with the same words.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}: {source}", path.display())]
+pub struct WriteError {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    pub source: io::Error,
+}
+
+fn write_error(path: &Path, source: io::Error) -> WriteError {
+    WriteError {
         path: path.to_path_buf(),
         source,
     }
 }
 
-fn refusal(path: &Path, kind: io::ErrorKind, why: String) -> DataError {
+fn refusal(path: &Path, kind: io::ErrorKind, why: String) -> WriteError {
     write_error(path, io::Error::new(kind, why))
 }
 
 /// The file a write to `path` replaces: `path` itself, or where its chain of symbolic links
 /// ends; refused when that is something other than a regular file or nothing.
-fn resolve_target(path: &Path) -> Result<PathBuf, DataError> {
+fn resolve_target(path: &Path) -> Result<PathBuf, WriteError> {
     let mut target = path.to_path_buf();
     for _ in 0..MAX_LINKS {
         let meta = match fs::symlink_metadata(&target) {
@@ -152,7 +162,7 @@ pub(crate) struct AtomicFile {
 
 impl AtomicFile {
     /// Starts a write to `dest` (see the module's notes for what may be replaced).
-    pub(crate) fn create(dest: &Path) -> Result<Self, DataError> {
+    pub(crate) fn create(dest: &Path) -> Result<Self, WriteError> {
         let target = resolve_target(dest)?;
         let name = target
             .file_name()
@@ -192,7 +202,8 @@ impl AtomicFile {
         Ok(atomic)
     }
 
-    /// The temporary file's path (for messages).
+    /// The temporary file's path (for messages; the downloader's).
+    #[cfg_attr(not(feature = "fetch"), allow(dead_code))]
     pub(crate) fn tmp_path(&self) -> &Path {
         &self.tmp
     }
@@ -205,7 +216,7 @@ impl AtomicFile {
     }
 
     /// Flushes the data to disk, renames it over the destination and syncs the folder.
-    pub(crate) fn commit(mut self) -> Result<(), DataError> {
+    pub(crate) fn commit(mut self) -> Result<(), WriteError> {
         if let Some(file) = self.file.take() {
             file.sync_all().map_err(|e| write_error(&self.path, e))?;
             // Closed before the rename: some platforms cannot rename an open file.
@@ -241,29 +252,17 @@ impl Drop for AtomicFile {
 
 /// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the folder.
 /// On any failure the temporary file is removed and an existing `path` is left untouched.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let write = || {
-        let mut file = AtomicFile::create(path)?;
-        file.write_all(bytes).map_err(|e| write_error(path, e))?;
-        file.commit()
-    };
-    write().map_err(crate_error)
-}
-
-/// The crate-level error for a failed write (the same message, `Error::Write` rather than a
-/// data-set error).
-fn crate_error(e: DataError) -> Error {
-    match e {
-        DataError::Write { path, source } => Error::Write { path, source },
-        other => other.into(),
-    }
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(bytes).map_err(|e| write_error(path, e))?;
+    file.commit()
 }
 
 /// Fails now if `path` could not be written later (missing folder, a folder or a device in the
 /// way, no permission), so a long training run does not end in an unwritable path. Writes
 /// nothing that stays: it creates and removes a temporary file next to `path`.
-pub fn check_writable(path: &Path) -> Result<()> {
-    AtomicFile::create(path).map_err(crate_error)?;
+pub fn check_writable(path: &Path) -> Result<(), WriteError> {
+    AtomicFile::create(path)?;
     Ok(())
 }
 

@@ -7,7 +7,6 @@ use crate::checkpoint::Checkpoint;
 use crate::data::Scaling;
 use crate::engine::cpu::ops::INV_255;
 use crate::engine::cpu::CpuEngine;
-use crate::engine::Engine;
 use crate::error::{ConfigError, Result};
 use crate::inference::preprocess::{self, Preprocess};
 use crate::model::optimizer::Optimizer;
@@ -32,8 +31,12 @@ impl Classifier {
     /// Builds the engine for the checkpoint's network and loads its parameters.
     pub fn from_checkpoint(checkpoint: Checkpoint) -> Result<Self> {
         // Inference never takes an optimizer step; the optimizer and batch size are unused.
-        let mut engine = CpuEngine::new(&checkpoint.spec, Optimizer::adam(1e-3), 1)?;
-        engine.set_parameters(&checkpoint.parameters)?;
+        let engine = CpuEngine::new(
+            &checkpoint.spec,
+            &checkpoint.parameters,
+            Optimizer::adam(1e-3),
+            1,
+        )?;
         Ok(Self { checkpoint, engine })
     }
 

@@ -2,4 +2,5 @@
 //! the model's input ([`preprocess`]).
 
 pub mod classifier;
+pub(crate) mod image_error;
 pub mod preprocess;

@@ -8,14 +8,12 @@
 //! Models of other pictures (a folder of photos, RGB or grey, any size) take them as they were
 //! trained: [`plain`] resizes a picture to the model's size and colour, nothing more.
 
+pub use super::image_error::{ImageError, MAX_SIDE};
 use crate::error::{Error, Result};
 use image::imageops::FilterType;
 use image::{DynamicImage, GrayImage, ImageBuffer, Luma};
 use std::io::Cursor;
 use std::path::Path;
-
-/// Largest accepted width or height, so a hostile file cannot make us allocate gigabytes.
-pub const MAX_SIDE: u32 = 8192;
 
 /// Larger pictures are first scaled down to this many pixels on their longer side: plenty to
 /// find a digit that ends up 20 pixels tall, and it bounds the work for a phone photo.
@@ -23,15 +21,6 @@ const WORKING_SIDE: u32 = 1024;
 
 /// Ink below this fraction of the darkest stroke is noise (JPEG ringing, paper texture).
 const NOISE_FLOOR: f32 = 0.08;
-
-/// Failures of reading an image.
-#[derive(Debug, thiserror::Error)]
-pub enum ImageError {
-    #[error("{name}: not a readable PNG, JPEG or BMP image ({detail})")]
-    Decode { name: String, detail: String },
-    #[error("{name}: the image is too large (at most {MAX_SIDE} pixels on a side); scale it down")]
-    TooLarge { name: String },
-}
 
 /// Decodes a PNG, JPEG or BMP image from memory (the format is taken from the bytes).
 pub fn decode(bytes: &[u8]) -> Result<DynamicImage> {

@@ -3,7 +3,7 @@
 //! `restore_best`) end with the parameters of the best epoch whether or not stopping fired.
 
 use crate::error::ConfigError;
-use crate::training::EpochRecord;
+use crate::training::record::EpochRecord;
 use std::str::FromStr;
 
 /// The metric early stopping watches.

@@ -163,6 +163,7 @@ pub(super) fn gpu_engine(
         Arc::clone(ctx),
         Some(Arc::clone(pipes)),
         spec,
+        &spec.init_parameters(1),
         optimizer(),
         batch,
         options,
@@ -486,7 +487,7 @@ pub fn run_cpu(opts: &BenchOptions, log: &mut dyn FnMut(&str)) -> Result<BenchRe
     let data = synthetic(4096);
     for (spec, batch) in opts.trainings() {
         let config = format!("{}, batch {batch}", spec.describe());
-        let mut engine = CpuEngine::new(&spec, opt, batch)?;
+        let mut engine = CpuEngine::new(&spec, &spec.init_parameters(1), opt, batch)?;
         engine_name = engine.describe();
         let count = load_training_data(&mut engine, &spec, batch, &data)?;
         let (rates, step_times, note) =

@@ -236,7 +236,7 @@ pub fn run_cpu(
     let figs = Figures::new("none (CPU engine)", log);
     let mut engine_name = String::new();
     let mut record = sweep_record(figs, sweep, opts, peak, (started, 0.0), |spec, batch| {
-        let engine = CpuEngine::new(spec, measure::optimizer(), batch)?;
+        let engine = CpuEngine::new(spec, &spec.init_parameters(1), measure::optimizer(), batch)?;
         engine_name = engine.describe();
         Ok(engine)
     })?;

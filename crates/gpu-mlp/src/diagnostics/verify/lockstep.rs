@@ -331,14 +331,20 @@ pub fn run(
         steps_per_submit: 16,
         ..Default::default()
     };
-    let mut gpu = GpuEngine::new(ctx, Some(pipes), spec, opts.optimizer, batch, gpu_opts)?;
-    let mut cpu = CpuEngine::new(spec, opts.optimizer, batch)?;
+    let init = spec.init_parameters(opts.seed);
+    let mut gpu = GpuEngine::new(
+        ctx,
+        Some(pipes),
+        spec,
+        &init,
+        opts.optimizer,
+        batch,
+        gpu_opts,
+    )?;
+    let mut cpu = CpuEngine::new(spec, &init, opts.optimizer, batch)?;
     let data = &rows.samples;
     gpu.load_split(Split::Train, data)?;
     cpu.load_split(Split::Train, data)?;
-    let init = spec.init_parameters(opts.seed);
-    gpu.set_parameters(&init)?;
-    cpu.set_parameters(&init)?;
 
     let every = (steps / 10).max(1);
     let checked = steps.min(CHECKED_STEPS);

@@ -62,26 +62,41 @@ pub struct CpuEngine {
 }
 
 impl CpuEngine {
-    /// An engine for `spec` that trains with batches of at most `max_batch` rows, on
-    /// `GPU_MLP_CPU_THREADS` threads (default: the machine's hardware threads).
-    pub fn new(spec: &ModelSpec, optimizer: Optimizer, max_batch: usize) -> Result<Self> {
-        Self::with_threads(spec, optimizer, max_batch, Workers::default_threads()?)
+    /// An engine for `spec` starting from `parameters` (flat layout of [`ModelSpec::layers`],
+    /// e.g. [`ModelSpec::init_parameters`]) that trains with batches of at most `max_batch` rows,
+    /// on `GPU_MLP_CPU_THREADS` threads (default: the machine's hardware threads). An engine
+    /// always holds parameters: none at all would train a dead network without a word.
+    pub fn new(
+        spec: &ModelSpec,
+        parameters: &[f32],
+        optimizer: Optimizer,
+        max_batch: usize,
+    ) -> Result<Self> {
+        Self::with_threads(
+            spec,
+            parameters,
+            optimizer,
+            max_batch,
+            Workers::default_threads()?,
+        )
     }
 
     /// `new` with an explicit thread count. The results do not depend on it.
     pub fn with_threads(
         spec: &ModelSpec,
+        parameters: &[f32],
         optimizer: Optimizer,
         max_batch: usize,
         threads: usize,
     ) -> Result<Self> {
         crate::engine::check_max_batch(max_batch)?;
+        spec.check_parameters(parameters)?;
         let n = spec.parameter_count();
         Ok(Self {
             layers: spec.layers(),
             mask: DropoutMask::new(spec.dropout),
             optimizer,
-            params: vec![0.0; n],
+            params: parameters.to_vec(),
             grads: vec![0.0; n],
             moment1: vec![0.0; n],
             moment2: vec![0.0; n],
@@ -412,10 +427,9 @@ mod tests {
         };
         let spec = ModelSpec::new(features, vec![128, 64], 10, 0.2).expect("spec");
         let optimizer = Optimizer::adam(1e-3);
-        let mut engine = CpuEngine::with_threads(&spec, optimizer, 96, threads).expect("engine");
-        engine
-            .set_parameters(&spec.init_parameters(5))
-            .expect("parameters");
+        let mut engine =
+            CpuEngine::with_threads(&spec, &spec.init_parameters(5), optimizer, 96, threads)
+                .expect("engine");
         engine.load_split(Split::Train, &samples).expect("train");
         engine.load_split(Split::Test, &samples).expect("test");
         let mut planner = EpochPlanner::new(3, count, 96, optimizer);
@@ -458,11 +472,9 @@ mod tests {
         let spec = ModelSpec::new(features, vec![8], 3, 0.0).expect("spec");
         let optimizer = Optimizer::adam(1e-3);
         for threads in [1, 2] {
+            let init = spec.init_parameters(1);
             let mut engine =
-                CpuEngine::with_threads(&spec, optimizer, 16, threads).expect("engine");
-            engine
-                .set_parameters(&spec.init_parameters(1))
-                .expect("parameters");
+                CpuEngine::with_threads(&spec, &init, optimizer, 16, threads).expect("engine");
             engine.load_split(Split::Train, &samples).expect("train");
             engine.moment1.fill(f32::MIN_POSITIVE);
             let plan = EpochPlanner::new(1, count, 16, optimizer).next_epoch();

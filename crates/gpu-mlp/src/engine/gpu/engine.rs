@@ -37,17 +37,20 @@ impl GpuEngine {
         resources::needs(spec, max_batch, opts)
     }
 
-    /// An engine on `ctx` (sharing `pipes` when given) for `spec`, training with batches of at
-    /// most `max_batch` rows. Checks the device's limits before allocating.
+    /// An engine on `ctx` (sharing `pipes` when given) for `spec`, starting from `parameters`
+    /// (flat layout of [`ModelSpec::layers`]) and training with batches of at most `max_batch`
+    /// rows. Checks the device's limits before allocating.
     pub fn new(
         ctx: Arc<GpuContext>,
         pipes: Option<Arc<Pipelines>>,
         spec: &ModelSpec,
+        parameters: &[f32],
         optimizer: Optimizer,
         max_batch: usize,
         opts: GpuOptions,
     ) -> Result<Self> {
         crate::engine::check_max_batch(max_batch)?;
+        spec.check_parameters(parameters)?;
         if opts.steps_per_submit == 0 || opts.eval_batch == 0 {
             return Err(ConfigError::new(
                 "--steps-per-submit and the evaluation batch must be at least 1",
@@ -90,10 +93,12 @@ impl GpuEngine {
             pipelines.matmul(&device.ctx.device, product.transpose, variant)?;
         }
         device.ctx.take_error()?;
-        Ok(Self {
+        let mut engine = Self {
             resources,
             programs: None,
-        })
+        };
+        engine.set_parameters(parameters)?;
+        Ok(engine)
     }
 
     pub fn context(&self) -> &Arc<GpuContext> {
