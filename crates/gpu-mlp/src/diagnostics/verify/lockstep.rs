@@ -13,7 +13,12 @@ use crate::error::Result;
 use crate::model::optimizer::Optimizer;
 use crate::model::ModelSpec;
 use crate::training::schedule::LrSchedule;
+
+mod drift;
+
 use crate::training::EpochPlanner;
+use drift::{drift, moment_drifts, tensor_drifts};
+pub use drift::{LayerDrift, BIAS_BOUND, MOMENT_BOUND, WEIGHT_BOUND};
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
@@ -23,14 +28,6 @@ use std::sync::Arc;
 pub const LOSS_BOUND: f64 = 1e-4;
 /// Relative parameter drift allowed after the checked steps, over all parameters together.
 pub const PARAM_BOUND: f64 = 1e-4;
-/// Relative drift allowed for each weight matrix alone after the checked steps: an error
-/// confined to one small tensor would hide under the first layer's in the drift of all of them.
-pub const WEIGHT_BOUND: f64 = 1e-4;
-/// The same for each bias vector (measured: ~1e-6 after 50 steps on lavapipe).
-pub const BIAS_BOUND: f64 = 1e-4;
-/// Relative drift allowed for each tensor's Adam moments after the checked steps: they follow
-/// the gradients, whose rounding differs more than the parameters' (measured: see the README).
-pub const MOMENT_BOUND: f64 = 1e-3;
 /// The steps held to the bounds. Over longer runs the engines' rounding differences grow
 /// chaotically (a ReLU mask flips on a near-zero input, Adam normalises a tiny gradient
 /// difference into a full step, and the trajectories part), so later steps are shown but not
@@ -112,16 +109,6 @@ pub struct LockstepRow {
     pub param_max_abs_drift: f64,
 }
 
-/// The drift of one weight matrix or bias vector, and its bound.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct LayerDrift {
-    /// `layer 1 W 128x10` or `layer 1 b 10`.
-    pub name: String,
-    pub rel_drift: f64,
-    pub max_abs_drift: f64,
-    pub bound: f64,
-}
-
 /// One judged comparison of the lockstep run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LockstepCheck {
@@ -198,67 +185,6 @@ pub struct LockstepReport {
     /// What was out of bounds, one line each.
     pub failures: Vec<String>,
     pub passed: bool,
-}
-
-/// (relative drift, largest absolute drift) of `gpu` against `cpu`.
-fn drift(gpu: &[f32], cpu: &[f32]) -> (f64, f64) {
-    let e = super::norm::ErrorNorm::of(gpu, cpu);
-    (e.rel, e.max_abs)
-}
-
-/// Each weight matrix's and bias vector's drift of `gpu` against `cpu`, with its bound.
-fn tensor_drifts(spec: &ModelSpec, gpu: &[f32], cpu: &[f32]) -> Vec<LayerDrift> {
-    tensor_drifts_of(spec, "", gpu, cpu, [WEIGHT_BOUND, BIAS_BOUND])
-}
-
-/// Each tensor's drift of one of Adam's moments (`what`: `m`, `v`).
-fn moment_drifts(spec: &ModelSpec, what: &str, gpu: &[f32], cpu: &[f32]) -> Vec<LayerDrift> {
-    tensor_drifts_of(spec, what, gpu, cpu, [MOMENT_BOUND; 2])
-}
-
-/// Each weight matrix's and bias vector's drift of `gpu` against `cpu` (`what` in front of
-/// their names), with the weights' and biases' bounds.
-fn tensor_drifts_of(
-    spec: &ModelSpec,
-    what: &str,
-    gpu: &[f32],
-    cpu: &[f32],
-    [weight_bound, bias_bound]: [f64; 2],
-) -> Vec<LayerDrift> {
-    let what = if what.is_empty() {
-        String::new()
-    } else {
-        format!("{what} of ")
-    };
-    let tensor = |name: String, range: std::ops::Range<usize>, bound| {
-        let (rel_drift, max_abs_drift) = drift(&gpu[range.clone()], &cpu[range]);
-        LayerDrift {
-            name,
-            rel_drift,
-            max_abs_drift,
-            bound,
-        }
-    };
-    spec.layers()
-        .iter()
-        .enumerate()
-        .flat_map(|(l, layer)| {
-            let w = layer.weight_offset..layer.weight_offset + layer.weight_len();
-            let b = layer.bias_offset..layer.bias_offset + layer.fan_out;
-            [
-                tensor(
-                    format!("{what}layer {l} W {}x{}", layer.fan_in, layer.fan_out),
-                    w,
-                    weight_bound,
-                ),
-                tensor(
-                    format!("{what}layer {l} b {}", layer.fan_out),
-                    b,
-                    bias_bound,
-                ),
-            ]
-        })
-        .collect()
 }
 
 /// `constant`, `cosine, warm-up 2`.
