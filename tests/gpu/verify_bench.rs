@@ -115,6 +115,19 @@ fn verify_passes_on_the_adapter_and_reports_it() {
     assert_eq!(runs[0]["schedule"], "constant");
     assert_eq!(runs[1]["schedule"], "step:3:0.5, warm-up 4");
     assert_eq!(runs[2]["schedule"], "cosine, warm-up 2");
+    let took = |run: usize, path: &str| {
+        runs[run]["paths"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p == path))
+    };
+    assert!(took(1, "optimizer: scheduled step size") && took(1, "optimizer: sgd"));
+    assert!(took(2, "optimizer: adamw, decay > 0") && !took(2, "optimizer: adam, decay 0"));
+    assert!(took(0, "matmul: epilogue bias relu dropout") && took(0, "optimizer: adam, decay 0"));
+    assert!(
+        !took(2, "matmul: epilogue bias relu dropout"),
+        "dropout toggled off"
+    );
+    assert!(took(0, "gather: rows direct from an offset") && took(0, "softmax_ce: metrics slot"));
     let mut lockstep_checks = 0;
     for (lockstep, tensors) in runs.iter().zip([12, 4, 12]) {
         assert_eq!(lockstep["steps"], 12);

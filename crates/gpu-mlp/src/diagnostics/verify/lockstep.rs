@@ -15,6 +15,7 @@ use crate::model::ModelSpec;
 use crate::training::schedule::LrSchedule;
 
 mod drift;
+mod paths;
 
 use crate::training::EpochPlanner;
 use drift::{drift, moment_drifts, tensor_drifts};
@@ -156,6 +157,8 @@ pub struct LockstepReport {
     pub optimizer: String,
     /// `constant`, or the schedule and its warm-up (`step:3:0.5, warm-up 4`).
     pub schedule: String,
+    /// The kernel paths its steps and evaluation took (`matmul: epilogue bias`).
+    pub paths: Vec<String>,
     pub steps: usize,
     pub batch: usize,
     pub data: String,
@@ -185,15 +188,6 @@ pub struct LockstepReport {
     /// What was out of bounds, one line each.
     pub failures: Vec<String>,
     pub passed: bool,
-}
-
-/// `constant`, `cosine, warm-up 2`.
-pub fn describe_schedule(s: &LrSchedule) -> String {
-    if s.warmup > 0 {
-        format!("{}, warm-up {}", s.schedule, s.warmup)
-    } else {
-        s.schedule.to_string()
-    }
 }
 
 /// `x <= bound`, false for NaN.
@@ -279,7 +273,7 @@ pub fn run(
         correct_difference: correct_bound(batch),
         param_rel_drift: PARAM_BOUND,
     };
-    let schedule = describe_schedule(&opts.schedule);
+    let schedule = opts.schedule.describe();
     log(&format!(
         "lockstep: {} - {} - lr {schedule} - batch {batch} - {steps} steps on {}",
         spec.describe(),
@@ -509,6 +503,7 @@ pub fn run(
         model: spec.describe(),
         optimizer: opts.optimizer.describe(),
         schedule,
+        paths: paths::run_paths(spec, &opts.optimizer, &opts.schedule, data, batch, steps),
         steps,
         batch,
         data: rows.note.clone(),

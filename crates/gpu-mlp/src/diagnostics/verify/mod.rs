@@ -86,7 +86,10 @@ pub struct VerifyReport {
 pub struct PathCoverage {
     /// `matmul: epilogue bias` ([`kernels::paths::Path::id`]).
     pub path: String,
+    /// Kernel checks that ran it.
     pub checks: usize,
+    /// Lockstep runs whose training or evaluation took it.
+    pub lockstep_runs: usize,
 }
 
 /// How many of `checks` ran each of the kernels' paths.
@@ -96,7 +99,11 @@ pub fn path_coverage(checks: &[KernelCheck]) -> Vec<PathCoverage> {
         .map(|p| {
             let path = p.id();
             let checks = checks.iter().filter(|c| c.paths.contains(&path)).count();
-            PathCoverage { path, checks }
+            PathCoverage {
+                path,
+                checks,
+                lockstep_runs: 0,
+            }
         })
         .collect()
 }
@@ -296,7 +303,7 @@ pub fn run(
         checks.len() - kernels_failed,
         checks.len()
     ));
-    let paths = path_coverage(&checks);
+    let mut paths = path_coverage(&checks);
     let paths_missed: Vec<String> = paths
         .iter()
         .filter(|p| p.checks == 0)
@@ -336,6 +343,12 @@ pub fn run(
                 log,
             )?);
         }
+    }
+    for p in &mut paths {
+        p.lockstep_runs = lockstep
+            .iter()
+            .filter(|l| l.paths.contains(&p.path))
+            .count();
     }
     let failed = kernels_failed + lockstep.iter().map(|l| l.failures.len()).sum::<usize>();
     let checks_total = checks.len() + lockstep.iter().map(|l| l.checks.len()).sum::<usize>();
