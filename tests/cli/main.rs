@@ -6,6 +6,7 @@ mod models;
 mod own_data;
 mod own_data_cli;
 mod own_data_errors;
+mod own_data_kinds;
 mod own_models;
 mod own_models_commands;
 mod train_cpu;

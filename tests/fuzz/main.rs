@@ -1,6 +1,8 @@
-//! Fuzz tests on stable Rust for the inputs a user or a web page controls: IDX data files, model
-//! checkpoints, pictures, and the draw server's requests. Each target must answer every input
-//! with a value or an error, never a panic (see `mutator` for the method and the knobs).
+//! Fuzz tests on stable Rust for the inputs a user or a web page controls: IDX data files,
+//! `.npz` archives, CSV tables, model checkpoints, pictures, and the draw server's requests.
+//! Each target must answer every input with a value or an error, never a panic or an abort
+//! (see `mutator` for the method and the knobs); the data readers' seeds include headers that
+//! claim gigabytes over a few bytes and gzip bombs, so every mutation starts near a lie.
 //!
 //! In CI each runs a few seconds. For a long run, one target at a time:
 //! `FUZZ_SECONDS=600 nice -n 19 cargo test --release --test fuzz idx -- --nocapture`.
@@ -26,7 +28,7 @@ fn idx_reader() {
         std::fs::read(&path).expect("read a seed back")
     };
     let images: Vec<u8> = (0..3 * 4 * 5).map(|i| (i * 7) as u8).collect();
-    let seeds = vec![
+    let mut seeds = vec![
         seed_file("images", &|p| {
             idx::write_images(p, &images, 4, 5, Compression::None).expect("write")
         }),
@@ -40,6 +42,7 @@ fn idx_reader() {
             idx::write_labels(p, &[3, 4], Compression::Gzip).expect("write")
         }),
     ];
+    seeds.extend(lying_idx_seeds());
     let input_path = dir.path().join("input");
     mutator::fuzz("idx_reader", &seeds, 1000, |input| {
         // The bytes as they are, and (for half the inputs) wrapped in valid gzip, so the
@@ -52,6 +55,106 @@ fn idx_reader() {
             assert_eq!(read.pixels.len(), read.count * read.rows * read.cols);
         }
         images.is_ok() | idx::read_labels(&input_path).is_ok()
+    });
+}
+
+/// The IDX seeds that lie: a header claiming 2^32-1 images of 28×28 over a few bytes, raw
+/// and gzipped, and labels claiming 2^31.
+fn lying_idx_seeds() -> Vec<Vec<u8>> {
+    let mut images = vec![0, 0, 8, 3, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 28, 0, 0, 0, 28];
+    images.extend_from_slice(&[7; 40]);
+    let labels = vec![0, 0, 8, 1, 0x80, 0, 0, 0, 1, 2, 3];
+    vec![gzip(&images), images, labels]
+}
+
+/// Loads `path` as a data source (its kind told by content), as `train --data` does.
+fn load_source(path: &Path) -> bool {
+    let source = gpu_mlp::data::DataSource::Path {
+        path: path.to_path_buf(),
+        hint: None,
+    };
+    gpu_mlp::data::load(&source, &gpu_mlp::data::LoadOptions::default()).is_ok()
+}
+
+/// A `.npz` archive of `arrays` (name, `.npy` bytes), stored or deflated.
+fn npz(arrays: &[(&str, Vec<u8>)], deflate: bool) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let method = if deflate {
+        zip::CompressionMethod::Deflated
+    } else {
+        zip::CompressionMethod::Stored
+    };
+    let options = zip::write::SimpleFileOptions::default().compression_method(method);
+    for (name, bytes) in arrays {
+        zip.start_file(format!("{name}.npy"), options)
+            .expect("an entry");
+        zip.write_all(bytes).expect("write an entry");
+    }
+    zip.finish().expect("finish the archive").into_inner()
+}
+
+/// A version 1 `.npy` array of `descr` and `shape` with `data` after its header.
+fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (11 + dict.len()) % 64 != 0 {
+        dict.push(' ');
+    }
+    dict.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(dict.as_bytes());
+    bytes.extend_from_slice(data);
+    bytes
+}
+
+#[test]
+fn npz_reader() {
+    let x: Vec<u8> = (0..6 * 4).map(|i| (i * 11) as u8).collect();
+    let y = npy("|u1", "(6,)", &[0, 1, 2, 0, 1, 2]);
+    let floats: Vec<u8> = (0..12)
+        .flat_map(|i| (i as f32 / 3.0).to_le_bytes())
+        .collect();
+    // A header length field of 2^32-16 (version 2), and a shape of 2^40 bytes over 4 of them.
+    let mut long_header = b"\x93NUMPY\x02\x00".to_vec();
+    long_header.extend_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    long_header.extend_from_slice(b"{'descr': '|u1'");
+    let seeds = vec![
+        npz(&[("x", npy("|u1", "(6, 4)", &x)), ("y", y.clone())], false),
+        npz(&[("x", npy("|u1", "(6, 4)", &x)), ("y", y.clone())], true),
+        npz(
+            &[("x", npy("<f4", "(6, 2)", &floats)), ("y", y.clone())],
+            false,
+        ),
+        npz(&[("x", long_header), ("y", y.clone())], false),
+        npz(
+            &[("x", npy("|u1", "(1048576, 1048576)", &x[..4])), ("y", y)],
+            true,
+        ),
+    ];
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().join("input.npz");
+    mutator::fuzz("npz_reader", &seeds, 1000, |input| {
+        std::fs::write(&path, input).expect("write the input");
+        load_source(&path)
+    });
+}
+
+#[test]
+fn csv_reader() {
+    let seeds = vec![
+        b"a,b,label\n1,2,x\n3,4,y\n5,6,x\n".to_vec(),
+        b"1\t0.5\t0\n2\t0.25\t1\n3\t1e3\t1\n".to_vec(),
+        gzip(b"label,p\n0,255\n1,0\n"),
+        // A quoted cell that never closes, a NUL run, and a gzip that inflates 4096-fold.
+        b"label,a\n0,\"1\n1\n1\n".to_vec(),
+        vec![0; 300],
+        gzip(&vec![b'1'; 1 << 20]),
+    ];
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().join("input.csv");
+    mutator::fuzz("csv_reader", &seeds, 1000, |input| {
+        std::fs::write(&path, input).expect("write the input");
+        load_source(&path)
     });
 }
 

@@ -26,11 +26,15 @@ fn train_into(dir: &Path, args: &[&str]) -> Command {
     cmd
 }
 
-/// `gpu-mlp train --resume model` with `more` flags, run to its end.
+/// `gpu-mlp train --resume model` with `more` flags, run to its end, writing the metrics file
+/// beside the model again (a resumed run writes only the outputs its command line names).
 fn resume(model: &Path, more: &[&str]) -> std::process::Output {
+    let metrics = model.with_file_name("m.jsonl");
     Command::new(env!("CARGO_BIN_EXE_gpu-mlp"))
         .args(["train", "--resume"])
         .arg(model)
+        .arg("--metrics-out")
+        .arg(metrics)
         .args(more)
         .output()
         .unwrap()

@@ -15,6 +15,7 @@ pub mod draw;
 pub mod exit_status;
 pub mod interrupt;
 pub mod metrics_file;
+pub mod output_paths;
 pub mod plots;
 pub mod run_config;
 pub mod run_summary;

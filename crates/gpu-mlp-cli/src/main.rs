@@ -16,17 +16,16 @@ fn main() -> ExitCode {
             return ExitCode::from(exit_status::EXIT_BAD_SETTINGS);
         }
     };
-    let result: anyhow::Result<()> = match &cli.command {
-        Command::Train(args) => commands::train::run(args).map(|_| ()).map_err(Into::into),
-        Command::Summary(args) => commands::summary::run(args).map_err(Into::into),
-        Command::Fetch(args) => commands::fetch::run(args).map_err(Into::into),
-        Command::Devices(args) => commands::devices::run(args).map_err(Into::into),
-        Command::Verify(args) => commands::verify::run(args).map(|_| ()).map_err(Into::into),
-        Command::Bench(args) => commands::bench::run(args).map(|_| ()).map_err(Into::into),
-        Command::Eval(args) => commands::eval::run(args).map(|_| ()).map_err(Into::into),
-        Command::Predict(args) => commands::predict::run(args).map_err(Into::into),
-        Command::Show(args) => commands::show::run(args).map_err(Into::into),
-        Command::Draw(args) => commands::draw::run(args).map_err(Into::into),
+    quiet_stdout_failures();
+    // `println!` panics when standard output cannot take a line (`> /dev/full`, a closed
+    // descriptor): that ends the command with one error line, not a panic's report.
+    let run = std::panic::catch_unwind(|| dispatch(&cli));
+    let result = match run {
+        Ok(outcome) => outcome,
+        Err(payload) => match stdout_failure(payload.as_ref()) {
+            Some(why) => Err(anyhow::anyhow!("cannot write to standard output: {why}")),
+            None => std::panic::resume_unwind(payload),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -38,6 +37,46 @@ fn main() -> ExitCode {
                 .map_or(exit_status::EXIT_FAILED, exit_status::exit_status);
             ExitCode::from(status)
         }
+    }
+}
+
+/// What std's `println!` panics with when standard output fails.
+const STDOUT_PANIC: &str = "failed printing to stdout: ";
+
+/// The write error in a panic's `payload`, when it is `println!`'s.
+fn stdout_failure(payload: &(dyn std::any::Any + Send)) -> Option<String> {
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())?;
+    text.strip_prefix(STDOUT_PANIC).map(str::to_string)
+}
+
+/// Keeps the default panic report for every panic but a failed `println!`, which `main` turns
+/// into its error line.
+fn quiet_stdout_failures() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if stdout_failure(info.payload()).is_none() {
+            default(info);
+        }
+    }));
+}
+
+/// Runs the command.
+fn dispatch(cli: &gpu_mlp_cli::cli::Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Train(args) => commands::train::run(args).map(|_| ()).map_err(Into::into),
+        Command::Summary(args) => commands::summary::run(args).map_err(Into::into),
+        Command::Fetch(args) => commands::fetch::run(args).map_err(Into::into),
+        Command::Devices(args) => commands::devices::run(args).map_err(Into::into),
+        Command::Verify(args) => commands::verify::run(args).map(|_| ()).map_err(Into::into),
+        Command::Bench(args) => commands::bench::run(args).map(|_| ()).map_err(Into::into),
+        Command::Eval(args) => commands::eval::run(args).map(|_| ()).map_err(Into::into),
+        Command::Predict(args) => commands::predict::run(args).map_err(Into::into),
+        Command::Export(args) => commands::export::run(args).map_err(Into::into),
+        Command::Show(args) => commands::show::run(args).map_err(Into::into),
+        Command::Draw(args) => commands::draw::run(args).map_err(Into::into),
     }
 }
 

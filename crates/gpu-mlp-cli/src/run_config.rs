@@ -108,11 +108,28 @@ pub fn read_settings(path: &Path) -> Result<Vec<(String, Value)>, ConfigError> {
     }
 }
 
-/// The settings a `--resume` checkpoint recorded for its run.
+/// Settings a checkpoint records that name files to write: a resumed run never takes them (the
+/// file may be a copy, and its recorded paths the original run's), so its outputs go where its
+/// own command line says, and its checkpoint by default back into the file it goes on from.
+const OUTPUT_KEYS: [&str; 4] = ["save", "metrics_out", "plot", "summary_json"];
+
+/// The settings a `--resume` checkpoint recorded for its run, with `--save` the file itself
+/// and no other output.
 fn resumed_settings(path: &Path) -> Result<Vec<(String, Value)>, ConfigError> {
     let ckpt = gpu_mlp::checkpoint::load(path).map_err(|e| ConfigError::new(e.to_string()))?;
     match ckpt.resume {
-        Some(state) => Ok(state.settings.into_iter().collect()),
+        Some(state) => {
+            let mut settings: Vec<(String, Value)> = state
+                .settings
+                .into_iter()
+                .filter(|(key, _)| !OUTPUT_KEYS.contains(&key.as_str()))
+                .collect();
+            // (A name that is not UTF-8 is not spelled out: `train` saves there by default.)
+            if let Some(save) = path.to_str() {
+                settings.push(("save".to_string(), Value::String(save.to_string())));
+            }
+            Ok(settings)
+        }
         None => Err(ConfigError::new(format!(
             "--resume {}: {}",
             path.display(),

@@ -13,7 +13,9 @@
 //!   [`TrainReport`] with the history, the test result and the parameters. Below it,
 //!   [`open_engine`] and the loop [`train`] take an [`Engine`] and a [`TrainConfig`];
 //! - use: a [`Checkpoint`] ([`save_checkpoint`], [`load_checkpoint`]) and a [`Classifier`] that
-//!   predicts from pixels or from any picture.
+//!   predicts from pixels or from any picture;
+//! - elsewhere: [`export_onnx`] writes a checkpoint as an ONNX model for onnxruntime, tract and
+//!   the other ONNX runtimes (raw input in, the model's scaling in the graph).
 //!
 //! # Example
 //!
@@ -89,6 +91,7 @@ pub use engine::{
 };
 pub use error::{Error, Result};
 pub use inference::classifier::{top_k, Classifier};
+pub use inference::export::save as export_onnx;
 pub use model::optimizer::Optimizer;
 pub use model::{DenseLayer, ModelSpec};
 pub use training::{

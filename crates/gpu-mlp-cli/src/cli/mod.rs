@@ -10,6 +10,7 @@ mod devices;
 mod draw;
 mod engine;
 mod eval;
+mod export;
 mod fetch;
 mod network;
 mod predict;
@@ -25,6 +26,7 @@ pub use devices::DevicesArgs;
 pub use draw::DrawArgs;
 pub use engine::EngineArgs;
 pub use eval::EvalArgs;
+pub use export::ExportArgs;
 pub use fetch::FetchArgs;
 pub use network::{NetworkArgs, DEFAULT_HIDDEN, DEFAULT_NETWORK_DROPOUT};
 pub use predict::PredictArgs;
@@ -80,6 +82,10 @@ pub enum Command {
     /// Classify image files (PNG, JPEG, BMP) or test-set samples with a saved model
     #[command(after_help = predict::EXAMPLES)]
     Predict(PredictArgs),
+    /// Write a saved model as an ONNX file (onnxruntime, tract, OpenCV, ...): raw input in,
+    /// probabilities and logits out
+    #[command(after_help = export::EXAMPLES)]
+    Export(ExportArgs),
     /// Draw a 5x5 grid of training images with their class names into a PNG
     #[command(
         after_help = "Examples:\n  gpu-mlp show\n  gpu-mlp show --dataset fashion-mnist --out fashion.png"

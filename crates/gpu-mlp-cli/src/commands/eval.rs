@@ -228,6 +228,10 @@ pub fn format_report(r: &EvalReport) -> String {
 
 pub fn run(args: &EvalArgs) -> Result<EvalReport> {
     if let Some(path) = &args.confusion_png {
+        let mut inputs = vec![("--model", args.model.as_path())];
+        inputs.extend(args.data.data.as_deref().map(|p| ("--data", p)));
+        inputs.extend(args.data.test_data.as_deref().map(|p| ("--test-data", p)));
+        crate::output_paths::check(&inputs, &[("--confusion-png", path)])?;
         atomic::check_writable(path)?;
     }
     let ckpt = checkpoint::load(&args.model)?;

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod devices;
 pub mod draw;
 pub mod eval;
+pub mod export;
 pub mod fetch;
 pub mod predict;
 pub mod predict_rows;

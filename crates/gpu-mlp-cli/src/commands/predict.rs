@@ -13,6 +13,9 @@ use gpu_mlp::inference::classifier::{top_k, Classifier};
 use gpu_mlp::inference::preprocess::{self, Preprocess};
 use serde::Serialize;
 
+/// The most pictures `--grid` draws; the predictions of the rest are printed all the same.
+const MAX_GRID_TILES: usize = 100;
+
 /// Test images drawn by `--grid` when no image or index is given (the tutorial's 5 x 3).
 pub const DEFAULT_GRID_IMAGES: usize = 15;
 
@@ -101,6 +104,10 @@ fn is_rows_file(path: &std::path::Path) -> bool {
 
 pub fn run(args: &PredictArgs) -> Result<()> {
     if let Some(path) = &args.grid {
+        let mut inputs = vec![("--model", args.model.as_path())];
+        inputs.extend(args.images.iter().map(|p| ("IMAGE", p.as_path())));
+        inputs.extend(args.data.data.as_deref().map(|p| ("--data", p)));
+        crate::output_paths::check(&inputs, &[("--grid", path)])?;
         atomic::check_writable(path)?;
     }
     let ckpt = checkpoint::load(&args.model)?;
@@ -252,8 +259,10 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         }
     }
     if let Some(path) = &args.grid {
+        // A grid of 10,000 pictures is a 48 MB PNG no one reads and gigabytes to draw.
         let tiles: Vec<PredictionTile> = predictions
             .iter()
+            .take(MAX_GRID_TILES)
             .map(|p| PredictionTile {
                 pixels: p.pixels.clone(),
                 probabilities: p.probabilities.clone(),
@@ -281,7 +290,16 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             3,
             &title,
         )?;
-        if !args.json {
+        if predictions.len() > tiles.len() {
+            // On stderr, so `--json` output stays one JSON document.
+            eprintln!(
+                "note: drew the first {} of {} predictions into {} (a grid shows at most {})",
+                tiles.len(),
+                predictions.len(),
+                path.display(),
+                MAX_GRID_TILES
+            );
+        } else if !args.json {
             println!("drew {} predictions into {}", tiles.len(), path.display());
         }
     }

@@ -10,10 +10,11 @@ use gpu_mlp::error::{ConfigError, Error, Result};
 use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::training::resume::{self, ResumeState};
 use gpu_mlp::training::{Observer, Observers, Progress, TrainConfig, TrainReport, Trainer};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     let started = std::time::Instant::now();
+    check_paths(args)?;
     // Open the output first: an unwritable path should fail before minutes of training.
     let metrics = args
         .metrics_out
@@ -144,6 +145,34 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
         summary::write_for(path, &facts, &history, test.as_ref(), &result, seconds)?;
     }
     result
+}
+
+/// Refuses, before anything is opened for writing, an output that is an input or another
+/// output. (`--save` may be the `--resume` file: that is where a resumed run saves.)
+fn check_paths(args: &TrainArgs) -> Result<()> {
+    fn given<'a>(pairs: &[(&'static str, &'a Option<PathBuf>)]) -> Vec<(&'static str, &'a Path)> {
+        pairs
+            .iter()
+            .filter_map(|(flag, path)| path.as_deref().map(|p| (*flag, p)))
+            .collect()
+    }
+    let inputs = given(&[
+        ("--data", &args.data.data),
+        ("--test-data", &args.data.test_data),
+        ("--config", &args.config),
+    ]);
+    let outputs = given(&[
+        ("--save", &args.save),
+        ("--metrics-out", &args.metrics_out),
+        ("--plot", &args.plot),
+        ("--summary-json", &args.summary_json),
+    ]);
+    crate::output_paths::check(&inputs, &outputs)?;
+    // A checkpoint started from is an input of every output but --save, which may replace it.
+    let started_from = given(&[("--resume", &args.resume), ("--init-from", &args.init_from)]);
+    let not_save: Vec<(&str, &Path)> = outputs.into_iter().filter(|o| o.0 != "--save").collect();
+    crate::output_paths::check(&started_from, &not_save)?;
+    Ok(())
 }
 
 /// Where the run `--resume` goes on from stands, checked against the resumed run's `settings`

@@ -49,7 +49,8 @@ impl TrainFiles {
             }
         }
         Ok(Self {
-            save: args.save.clone(),
+            // A resumed run saves back into the file it goes on from unless --save says where.
+            save: args.save.clone().or_else(|| args.resume.clone()),
             every: args.checkpoint_every.map(|n| n as usize),
             plot: args.plot.clone(),
             init,
@@ -238,6 +239,11 @@ impl TrainFilesObserver<'_> {
     /// resumed (e.g. with a larger `--epochs`); when `--restore-best` put the best epoch's
     /// parameters back, the last epoch's, which training would go on from, go in apart.
     pub fn finish(self, report: &TrainReport) -> Result<()> {
+        if self.last_state.is_none() {
+            if let Some((resumed, state)) = self.files.resume() {
+                return self.nothing_done(resumed, state);
+            }
+        }
         if let Some(path) = &self.files.save {
             let restored = report.stopping.as_ref().is_some_and(|s| s.restored);
             let state = self.last_state.clone().map(|state| ResumeState {
@@ -250,6 +256,31 @@ impl TrainFilesObserver<'_> {
         }
         if let Some(path) = &self.files.plot {
             println!("drew loss and accuracy per epoch into {}", path.display());
+        }
+        Ok(())
+    }
+}
+
+impl TrainFilesObserver<'_> {
+    /// A resumed run that had no epoch left: its file stays as it was (or is copied whole to
+    /// another `--save`), so it can still be extended by a larger `--epochs`.
+    fn nothing_done(&self, resumed: &Path, state: &ResumeState) -> Result<()> {
+        let done = state.epochs_completed();
+        println!(
+            "nothing to do: {} has finished its run ({done} epoch{}); it is left as it was. \
+             Pass a larger --epochs to go on",
+            resumed.display(),
+            if done == 1 { "" } else { "s" }
+        );
+        let Some(save) = &self.files.save else {
+            return Ok(());
+        };
+        if crate::output_paths::same_file(save, resumed) {
+            return Ok(());
+        }
+        if let Some((_, ckpt)) = &self.files.init {
+            checkpoint::save(save, ckpt)?;
+            println!("saved the model to {}", save.display());
         }
         Ok(())
     }

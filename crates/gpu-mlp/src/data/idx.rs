@@ -318,6 +318,14 @@ fn read_payload(
             kind.payload()
         ),
     };
+    crate::fsio::budget::input_limit()
+        .admit(expected, || {
+            format!("header promises {expected} bytes of {}", kind.payload())
+        })
+        .map_err(|e| DataError::BadFile {
+            path: path.to_path_buf(),
+            problem: e.to_string(),
+        })?;
     // A raw file has just proven it holds `expected` bytes: size the buffer once. A gzip stream
     // proves it only by decompressing, so its buffer grows as the data arrives.
     let mut data = Vec::new();

@@ -9,6 +9,7 @@
 use super::idx::MAX_IMAGE_PIXELS;
 use super::raw::{check_size, NameTable, RawPart};
 use super::{ColorMode, DataError, Inputs};
+use crate::fsio::budget;
 use image::imageops::FilterType;
 use image::{ColorType, ImageDecoder, ImageReader};
 use rayon::prelude::*;
@@ -80,6 +81,26 @@ fn read_listings(
                  may have; pass --image-size WxH to shrink the images"
             ),
         });
+    }
+    // With --image-size, a picture is decoded whole before it is shrunk: refuse one whose
+    // decoding would take far more than the size asked for (a decompression bomb).
+    if let Some((w, h)) = size {
+        let limit = decode_limit(w, h);
+        if let Some(i) = probes
+            .iter()
+            .position(|&((pw, ph), _)| decoded_bytes(pw, ph) > limit)
+        {
+            let (pw, ph) = probes[i].0;
+            return Err(DataError::BadFile {
+                path: all[i].clone(),
+                problem: format!(
+                    "its header gives {pw}x{ph} pixels: decoding it would take {}, more than \
+                     the {} allowed for pictures shrunk to {w}x{h} (see docs/limits.md)",
+                    budget::size_text(decoded_bytes(pw, ph)),
+                    budget::size_text(limit)
+                ),
+            });
+        }
     }
     let (width, height) = match size {
         Some(s) => s,
@@ -157,6 +178,26 @@ fn probe(path: &Path) -> Result<((u32, u32), bool), DataError> {
     Ok((decoder.dimensions(), grey))
 }
 
+/// The least a picture's decoding may take, whatever size it is shrunk to: a 24-megapixel
+/// photo.
+const MIN_DECODE_BYTES: u64 = 96 << 20;
+/// How much larger than its target (in pixels) a picture may be before it is refused.
+const MAX_SHRINK: u64 = 1024;
+
+/// The bytes one picture's decoding may take when it is shrunk to `w`×`h`: `MAX_SHRINK` times
+/// the target's pixels (32× per side), at least `MIN_DECODE_BYTES`, and within the input limit.
+fn decode_limit(w: u32, h: u32) -> u64 {
+    let target = decoded_bytes(w, h).saturating_mul(MAX_SHRINK);
+    target
+        .max(MIN_DECODE_BYTES)
+        .min(budget::input_limit().bytes)
+}
+
+/// What decoding a `w`×`h` picture takes as 8-bit RGBA.
+fn decoded_bytes(w: u32, h: u32) -> u64 {
+    u64::from(w) * u64::from(h) * 4
+}
+
 /// Decodes one image into `out` as `size` grey or RGB pixels.
 fn decode_into(
     path: &Path,
@@ -164,11 +205,14 @@ fn decode_into(
     color: ColorMode,
     out: &mut [u8],
 ) -> Result<(), DataError> {
-    let image = ImageReader::open(path)
+    let mut reader = ImageReader::open(path)
         .and_then(|r| r.with_guessed_format())
-        .map_err(DataError::io_at(path))?
-        .decode()
-        .map_err(|e| undecodable(path, e))?;
+        .map_err(DataError::io_at(path))?;
+    // A backstop for a header that the probe read otherwise than the decoder does.
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(decode_limit(size.0, size.1));
+    reader.limits(limits);
+    let image = reader.decode().map_err(|e| undecodable(path, e))?;
     let fit = |w: u32, h: u32| (w, h) != size;
     match color {
         ColorMode::Gray => {

@@ -35,11 +35,14 @@ mod options;
 mod raw;
 mod scaling;
 mod search;
+pub mod shown;
 mod source;
 mod split;
 pub mod subset;
 #[cfg(feature = "formats")]
 mod table;
+#[cfg(feature = "formats")]
+mod text_bounds;
 #[cfg(feature = "formats")]
 pub use table::{csv_reader, label_index};
 

@@ -6,18 +6,19 @@
 //! numbers `[n]` (or `[n, 1]`), or one-hot rows `[n, classes]`.
 //!
 //! Each array's bytes are read from the archive as they arrive (never sized from the zip's or
-//! the `.npy` header's claims) and must be exactly what the header describes before a value is
-//! decoded (with `npyz`).
+//! the `.npy` header's claims): the header's length field is bounded before the header is read,
+//! the size its shape claims is admitted against the input limit ([`crate::fsio::budget`])
+//! before the data are, and the data must be exactly that size before a value is decoded (with
+//! `npyz`).
 
 use super::raw::{check_size, parse_class_number, RawLabels, RawPart};
+use super::shown::shown_up_to;
 use super::{DataError, Inputs, Label};
+use crate::fsio::budget::{self, ClaimError};
 use npyz::{DType, NpyFile, NpyHeader, Order, TypeChar};
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
-
-/// Bytes read from an archive entry per step; the buffer grows with what arrives.
-const READ_STEP: u64 = 4 << 20;
 
 /// The train part and, when the archive has one, the test part.
 pub fn read_npz(path: &Path) -> Result<(RawPart, Option<RawPart>), DataError> {
@@ -67,6 +68,50 @@ pub fn read_npz(path: &Path) -> Result<(RawPart, Option<RawPart>), DataError> {
     Ok((train, test))
 }
 
+/// The longest `.npy` header read: numpy's own are a few hundred bytes (numpy refuses to load
+/// ones over 10,000 by default), so a longer length field is a lie, not a header.
+const MAX_NPY_HEADER: u64 = 1 << 16;
+
+/// Reads an `.npy` array's header from `entry`: its bytes (the data follow them) and what they
+/// say. The header length field is checked before those bytes are read, and they are read as
+/// they arrive, so npyz (which sizes a buffer from the field) only ever sees proven bytes.
+fn read_header(entry: &mut dyn Read) -> Result<(NpyHeader, Vec<u8>), String> {
+    let mut bytes = Vec::new();
+    let take = |entry: &mut dyn Read, bytes: &mut Vec<u8>, n: u64| -> Result<(), String> {
+        let got = entry
+            .take(n)
+            .read_to_end(bytes)
+            .map_err(|e| format!("cannot read it: {e}"))?;
+        if (got as u64) < n {
+            return Err("not a .npy array: its header is cut off".to_string());
+        }
+        Ok(())
+    };
+    // Magic (6 bytes), version (2), then the header length: 2 bytes in version 1, else 4.
+    take(entry, &mut bytes, 8)?;
+    if !bytes.starts_with(b"\x93NUMPY") {
+        return Err("not a .npy array: it lacks the \\x93NUMPY magic".to_string());
+    }
+    let field = if bytes[6] == 1 { 2 } else { 4 };
+    take(entry, &mut bytes, field)?;
+    let length = bytes[8..]
+        .iter()
+        .rev()
+        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    if length > MAX_NPY_HEADER {
+        return Err(format!(
+            "not a .npy array: its header length field says {length} bytes (numpy's headers \
+             are at most {MAX_NPY_HEADER})"
+        ));
+    }
+    take(entry, &mut bytes, length)?;
+    let header = NpyHeader::from_reader(&mut &bytes[..]).map_err(|e| {
+        let why = shown_up_to(e.to_string().as_bytes(), 160);
+        format!("not a .npy array: {why}")
+    })?;
+    Ok((header, bytes))
+}
+
 /// One `.npy` array of the archive: its header and its data bytes, proven to match.
 struct Array {
     key: String,
@@ -90,22 +135,9 @@ impl Array {
         let mut entry = zip
             .by_name(name)
             .map_err(|e| bad(format!("cannot open it: {e}")))?;
-        let mut data = Vec::new();
-        loop {
-            let got = (&mut entry)
-                .take(READ_STEP)
-                .read_to_end(&mut data)
-                .map_err(|e| bad(format!("cannot read it: {e}")))?;
-            if got == 0 {
-                break;
-            }
-        }
-        drop(entry);
-        let mut rest: &[u8] = &data;
-        let header =
-            NpyHeader::from_reader(&mut rest).map_err(|e| bad(format!("not a .npy array: {e}")))?;
-        let offset = data.len() - rest.len();
-        let array = Array {
+        let (header, data) = read_header(&mut entry).map_err(bad)?;
+        let offset = data.len();
+        let mut array = Array {
             key: key.to_string(),
             header,
             data,
@@ -123,15 +155,22 @@ impl Array {
             .iter()
             .try_fold(1u64, |acc, &d| acc.checked_mul(d));
         let expected = elements.and_then(|n| n.checked_mul(size));
-        let have = (array.data.len() - array.offset) as u64;
-        if expected != Some(have) {
-            return Err(bad(format!(
-                "its header claims shape {:?} of {type_char:?}{size}, {} bytes, but it holds {have}",
+        let claim = || {
+            format!(
+                "its header claims shape {:?} of {type_char:?}{size}, {} bytes",
                 array.header.shape(),
                 expected.map_or("more than 2^64".to_string(), |e| e.to_string())
-            )));
+            )
+        };
+        let (claimed, what) = (expected.unwrap_or(u64::MAX), claim());
+        let holds = |found: String| bad(format!("{what}, but it holds {found}"));
+        match budget::read_claimed(&mut entry, &mut array.data, claimed, claim) {
+            Ok(()) => Ok(array),
+            Err(ClaimError::TooLarge(e)) => Err(bad(e.to_string())),
+            Err(ClaimError::Io(e)) => Err(bad(format!("cannot read it: {e}"))),
+            Err(ClaimError::Short { found }) => Err(holds(found.to_string())),
+            Err(ClaimError::Long) => Err(holds("more".to_string())),
         }
-        Ok(array)
     }
 
     /// The element's kind and size in bytes, for plain numbers only.

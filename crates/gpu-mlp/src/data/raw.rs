@@ -79,18 +79,24 @@ impl NameTable {
 pub fn parse_class_number(text: &str) -> Option<Result<Label, String>> {
     use super::MAX_CLASSES;
     let t = text.trim();
+    // Only an error shows the text (cut short: a label may be a million digits long).
+    let shown = || super::shown::shown(t.as_bytes());
     let value: f64 = match t.parse::<u64>() {
         Ok(v) => v as f64,
         Err(_) => match t.parse::<f64>() {
             Ok(v) if v.is_finite() && v.fract() == 0.0 && !t.starts_with('-') => v,
             Ok(v) if v.is_finite() && v.fract() == 0.0 && v < 0.0 => {
-                return Some(Err(format!("label {t} is negative; labels are 0 or more")))
+                return Some(Err(format!(
+                    "label {} is negative; labels are 0 or more",
+                    shown()
+                )))
             }
             // A measurement, not a class: a regression target would make one class per value.
             Ok(v) if v.is_finite() => {
                 return Some(Err(format!(
-                    "label {t} is not a whole number; labels are class numbers (0, 1, ...) or \
-                     class names"
+                    "label {} is not a whole number; labels are class numbers (0, 1, ...) or \
+                     class names",
+                    shown()
                 )))
             }
             _ => return None,
@@ -100,29 +106,42 @@ pub fn parse_class_number(text: &str) -> Option<Result<Label, String>> {
         Ok(value as Label)
     } else {
         Err(format!(
-            "label {t} is too large: at most {MAX_CLASSES} classes (labels 0..={}) are supported",
+            "label {} is too large: at most {MAX_CLASSES} classes (labels 0..={}) are supported",
+            shown(),
             MAX_CLASSES - 1
         ))
     })
 }
 
 /// Checks that `count` samples of `features` values fit in memory as `bytes_per_value`-byte
-/// values, before anything that size is allocated.
+/// values (the input limit of [`crate::fsio::budget`]), before anything that size is
+/// allocated; returns the number of values.
 pub fn check_size(
     path: &std::path::Path,
     count: u64,
     features: u64,
     bytes_per_value: u64,
 ) -> Result<usize, DataError> {
-    count
+    let bad = |problem: String| DataError::BadDims {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let values = count
         .checked_mul(features)
-        .and_then(|n| n.checked_mul(bytes_per_value).map(|_| n))
+        .filter(|n| n.checked_mul(bytes_per_value).is_some())
         .and_then(|n| usize::try_from(n).ok())
-        .filter(|&n| n.checked_mul(bytes_per_value as usize).is_some())
-        .ok_or_else(|| DataError::BadDims {
-            path: path.to_path_buf(),
-            problem: format!(
+        .ok_or_else(|| {
+            bad(format!(
                 "{count} samples of {features} values are more than this machine can hold"
-            ),
+            ))
+        })?;
+    crate::fsio::budget::input_limit()
+        .admit(values as u64 * bytes_per_value, || {
+            format!(
+                "{count} samples of {features} values need {} bytes",
+                values as u64 * bytes_per_value
+            )
         })
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(values)
 }

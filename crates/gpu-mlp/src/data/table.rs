@@ -11,7 +11,10 @@
 //! (any case). Labels are whole numbers (the classes `0..=max`) or text (class names, sorted).
 
 use super::raw::{parse_class_number, NameTable, RawLabels, RawPart};
+use super::shown::shown;
+use super::text_bounds::{out_of_bounds, BoundedText};
 use super::{DataError, Inputs, Label, LabelColumn};
+use crate::fsio::budget::{self, Exceeded, Limit};
 use csv::{ByteRecord, ReaderBuilder};
 use flate2::bufread::MultiGzDecoder;
 use std::fs::File;
@@ -65,7 +68,7 @@ pub fn read_csv(path: &Path, label_column: Option<&LabelColumn>) -> Result<RawPa
         ));
     }
     let column_name = |j: usize| match &names {
-        Some(n) => format!("column {} ({})", j + 1, n[j]),
+        Some(n) => format!("column {} ({})", j + 1, shown(n[j].as_bytes())),
         None => format!("column {}", j + 1),
     };
 
@@ -77,6 +80,8 @@ pub fn read_csv(path: &Path, label_column: Option<&LabelColumn>) -> Result<RawPa
                 rec.len()
             )));
         }
+        rows.admit_row()
+            .map_err(|e| bad(format!("line {line}: {e}")))?;
         rows.push(rec, label)
             .map_err(|(j, problem)| bad(format!("line {line}, {}: {problem}", column_name(j))))
     };
@@ -149,6 +154,8 @@ fn line_number(rec: &ByteRecord, fallback: u64) -> u64 {
 /// The rows read so far: features packed as `u8` until a value needs `f32`.
 struct Rows {
     features: usize,
+    /// The most the rows may take (the input limit).
+    limit: Limit,
     inputs: Inputs,
     labels: LabelsSoFar,
     count: usize,
@@ -158,10 +165,29 @@ impl Rows {
     fn new(features: usize) -> Self {
         Self {
             features,
+            limit: budget::input_limit(),
             inputs: Inputs::Pixels(Vec::new()),
             labels: LabelsSoFar::Numbers(Vec::new()),
             count: 0,
         }
+    }
+
+    /// Fails when one more row would take the rows past the input limit (counted as their
+    /// vectors hold them: room for twice the rows once one grows).
+    fn admit_row(&self) -> Result<(), Exceeded> {
+        let value = match self.inputs {
+            Inputs::Pixels(_) => 1,
+            Inputs::Values(_) => 4,
+        };
+        let row = self.features as u64 * value + 4;
+        let rows = (self.count as u64 + 1).next_power_of_two();
+        self.limit.admit(rows.saturating_mul(row), || {
+            format!(
+                "{rows} rows of {} values need {} bytes",
+                self.features,
+                rows.saturating_mul(row)
+            )
+        })
     }
 
     /// Appends one row; on a bad cell, its 0-based column and what is wrong with it.
@@ -258,14 +284,15 @@ fn as_byte(cell: &[u8]) -> Option<u8> {
 
 /// A finite number, or what is wrong with the cell.
 fn parse_value(cell: &[u8]) -> Result<f32, String> {
-    let text = String::from_utf8_lossy(cell.trim_ascii());
-    if text.is_empty() {
+    let cell = cell.trim_ascii();
+    if cell.is_empty() {
         return Err("the cell is empty (a missing value?)".to_string());
     }
-    match text.parse::<f32>() {
-        Ok(v) if v.is_finite() => Ok(v),
-        Ok(_) => Err(format!("'{text}' is not a finite number")),
-        Err(_) => Err(format!("'{text}' is not a number")),
+    let parsed = std::str::from_utf8(cell).map(str::parse::<f32>);
+    match parsed {
+        Ok(Ok(v)) if v.is_finite() => Ok(v),
+        Ok(Ok(_)) => Err(format!("'{}' is not a finite number", shown(cell))),
+        _ => Err(format!("'{}' is not a number", shown(cell))),
     }
 }
 
@@ -284,7 +311,12 @@ pub fn label_index(
     let bad = DataError::bad_file(path);
     let listed = || {
         let n = names.unwrap_or_default();
-        let mut s = n.iter().take(8).cloned().collect::<Vec<_>>().join(", ");
+        let mut s = n
+            .iter()
+            .take(8)
+            .map(|name| shown(name.as_bytes()))
+            .collect::<Vec<_>>()
+            .join(", ");
         if n.len() > 8 {
             s.push_str(&format!(", ... ({} columns)", n.len()));
         }
@@ -379,14 +411,20 @@ fn open_text(path: &Path) -> Result<TextReader, DataError> {
         .map_err(|e| io_error(path, e))?
         .starts_with(&GZIP_MAGIC);
     let inner: Box<dyn Read + Send> = if is_gzip {
-        Box::new(MultiGzDecoder::new(raw))
+        Box::new(BoundedText::new(MultiGzDecoder::new(raw)))
     } else {
-        Box::new(raw)
+        Box::new(BoundedText::new(raw))
     };
     Ok(BufReader::with_capacity(BUFFER, inner))
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> DataError {
+    if let Some(problem) = out_of_bounds(&source) {
+        return DataError::BadFile {
+            path: path.to_path_buf(),
+            problem,
+        };
+    }
     match source.kind() {
         std::io::ErrorKind::InvalidInput
         | std::io::ErrorKind::InvalidData

@@ -1,4 +1,4 @@
-//! The network: its layer sizes and parameter layout ([`spec`]), the optimizer's settings
+//! The network: its layer sizes and parameter layout ([`ModelSpec`]), the optimizer's settings
 //! ([`optimizer`]) and the dropout mask both engines compute bit for bit ([`dropout`]).
 
 pub mod dropout;

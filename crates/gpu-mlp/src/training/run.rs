@@ -106,7 +106,7 @@ impl TrainConfig {
             schedule: self.lr_schedule,
             warmup: self.warmup,
             steps_per_epoch,
-            total_steps: steps_per_epoch * self.epochs as u64,
+            total_steps: steps_per_epoch.saturating_mul(self.epochs as u64),
         }
     }
 }
@@ -335,7 +335,11 @@ pub fn run_from(
         EpochPlanner::new(config.seed, train_rows, config.batch_size, config.optimizer)
             .with_schedule(schedule);
     planner.fast_forward(done);
-    progress.history.reserve(config.epochs - done);
+    // Room for the epochs ahead, within reason: `--epochs 1000000000000` plans each epoch as
+    // it comes, and its history grows with the epochs actually run.
+    progress
+        .history
+        .reserve((config.epochs - done).min(1 << 12));
     let restore_best = config.early_stopping.is_some_and(|r| r.restore_best);
     let keeps_moments = matches!(config.optimizer, Optimizer::Adam { .. });
     // A run stopped by early stopping right after its last checkpoint stops here again.

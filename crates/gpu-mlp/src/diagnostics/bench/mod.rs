@@ -7,6 +7,7 @@
 //! engine can be compared line by line.
 
 pub mod measure;
+mod options;
 pub mod sweep;
 
 use crate::diagnostics::records::{AdapterRecord, BuildInfo, HostInfo};

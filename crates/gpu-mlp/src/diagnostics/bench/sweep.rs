@@ -3,7 +3,7 @@
 //! samples/s and as achieved GFLOP/s, and that rate as a share of the best matrix-product rate
 //! measured on the same adapter (or CPU) in the same run. The figures go into an ordinary
 //! [`BenchRecord`] (group `sweep`), so `--json`, `--from` and `--compare` work as for every
-//! record; [`plot`] draws throughput against batch, one line per width.
+//! record; [`curves`] gives throughput against batch, one line per width, for a face to draw.
 //!
 //! Two hidden layers, so a wide network's W×W product is measured and not only the 784×W input
 //! layer. A point whose step would take longer than [`SweepOptions::max_step_seconds`] at the
