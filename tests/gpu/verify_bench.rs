@@ -82,21 +82,63 @@ fn verify_passes_on_the_adapter_and_reports_it() {
     assert!(kernels.iter().any(|k| k["shape"]
         .as_str()
         .is_some_and(|s| s.contains("784x128 (model L0 train)"))));
-    // One lockstep run with Adam and one with SGD, every tensor judged on its own.
+    // Every kernel path was run by some check (the coverage test: a path verify stops running
+    // fails here).
+    let listed = gpu_mlp::engine::gpu::kernels::all_paths();
+    let paths = report["paths"].as_array().expect("paths covered");
+    assert_eq!(paths.len(), listed.len());
+    for path in &listed {
+        let id = path.id();
+        let ran = kernels
+            .iter()
+            .filter(|k| {
+                k["paths"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|p| p == &id))
+            })
+            .count();
+        assert!(ran > 0, "no verify check runs the path '{id}'");
+        assert!(paths.iter().any(|p| p["path"] == id && p["checks"] == ran));
+    }
+    assert_eq!(report["paths_missed"].as_array().map(Vec::len), Some(0));
+    assert!(shown.contains(&format!("kernel paths: {0} of {0} run", listed.len())));
+    // Lockstep runs with Adam, SGD under a schedule and AdamW under another with dropout
+    // toggled; every tensor judged on its own, Adam's moments too.
     let runs = report["lockstep"].as_array().expect("lockstep runs");
     let optimizers: Vec<&str> = runs
         .iter()
         .filter_map(|l| l["optimizer"].as_str())
         .collect();
-    assert_eq!(runs.len(), 2, "{optimizers:?}");
-    assert!(optimizers[0].starts_with("Adam") && optimizers[1].starts_with("SGD"));
+    assert_eq!(runs.len(), 3, "{optimizers:?}");
+    assert!(optimizers[0].starts_with("Adam(") && optimizers[1].starts_with("SGD"));
+    assert!(optimizers[2].starts_with("AdamW"));
+    assert_eq!(runs[0]["schedule"], "constant");
+    assert_eq!(runs[1]["schedule"], "step:3:0.5, warm-up 4");
+    assert_eq!(runs[2]["schedule"], "cosine, warm-up 2");
+    let took = |run: usize, path: &str| {
+        runs[run]["paths"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p == path))
+    };
+    assert!(took(1, "optimizer: scheduled step size") && took(1, "optimizer: sgd"));
+    assert!(took(2, "optimizer: adamw, decay > 0") && !took(2, "optimizer: adam, decay 0"));
+    assert!(took(0, "matmul: epilogue bias relu dropout") && took(0, "optimizer: adam, decay 0"));
+    assert!(
+        !took(2, "matmul: epilogue bias relu dropout"),
+        "dropout toggled off"
+    );
+    assert!(took(0, "gather: rows direct from an offset") && took(0, "softmax_ce: metrics slot"));
     let mut lockstep_checks = 0;
-    for lockstep in runs {
+    for (lockstep, tensors) in runs.iter().zip([12, 4, 12]) {
         assert_eq!(lockstep["steps"], 12);
         assert!(lockstep["worst_layer"]["name"].is_string());
         assert!(!lockstep["rows"].as_array().expect("rows").is_empty());
         let layers = lockstep["layers"].as_array().expect("tensors");
-        assert_eq!(layers.len(), 4, "W and b of both layers");
+        assert_eq!(
+            layers.len(),
+            tensors,
+            "W and b of both layers (and m and v of each)"
+        );
         let checks = lockstep["checks"].as_array().expect("checks");
         for t in layers {
             let name = t["name"].as_str().expect("tensor name");
@@ -285,7 +327,7 @@ fn quick_check_passes_on_the_adapter_and_skips_the_cpu_engine() {
     assert!(report.passed);
     assert!(report.kernels.iter().all(|k| k.shape.contains("(model")));
     let steps: Vec<usize> = report.lockstep.iter().map(|l| l.steps).collect();
-    assert_eq!(steps, [10, 10], "Adam and SGD");
+    assert_eq!(steps, [10, 10, 10], "Adam, SGD and AdamW");
 }
 
 #[test]

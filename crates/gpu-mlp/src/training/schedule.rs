@@ -60,6 +60,15 @@ impl LrSchedule {
         }
     }
 
+    /// `constant`, `cosine, warm-up 2`.
+    pub fn describe(&self) -> String {
+        if self.warmup > 0 {
+            format!("{}, warm-up {}", self.schedule, self.warmup)
+        } else {
+            self.schedule.to_string()
+        }
+    }
+
     /// Whether the rate ever differs from the base rate.
     pub fn varies(&self) -> bool {
         self.schedule != Schedule::Constant || self.warmup > 0

@@ -7,19 +7,21 @@
 //! updates, 0 (bit for bit) for the batch gather, counts and predictions. The largest absolute
 //! error and the worst element are reported too.
 
+mod gather_checks;
+mod matmul_checks;
+mod optimizer_checks;
+mod softmax_checks;
+
 use super::norm::{ErrorNorm, Worst};
-use crate::data::{Inputs, Label, Samples};
-use crate::engine::cpu::ops;
-use crate::engine::gpu::kernels::matmul::{Epilogue, MatmulCall, MatmulVariant, Transpose};
-use crate::engine::gpu::kernels::optimizer::OptimizerParams;
-use crate::engine::gpu::kernels::softmax_cross_entropy::SoftmaxParams;
-use crate::engine::gpu::kernels::{RowSource, StepRecord};
+use crate::engine::gpu::kernels::matmul::{Epilogue, MatmulVariant, Transpose};
+use crate::engine::gpu::kernels::paths::Path;
 use crate::engine::gpu::GpuOptions;
 use crate::engine::gpu::KernelLab;
 use crate::error::GpuError;
 use crate::model::dropout::DropoutMask;
-use crate::model::optimizer::Optimizer;
-use crate::model::{DenseLayer, ModelSpec};
+use crate::model::ModelSpec;
+use gather_checks::GatherCase;
+use matmul_checks::LayerStep;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
@@ -53,6 +55,8 @@ pub struct KernelCheck {
     /// kernels bit for bit (e.g. with and without runtime checks).
     #[serde(skip)]
     pub output_bits: u64,
+    /// The kernel paths it ran (`matmul: epilogue bias`, see `kernels::paths`).
+    pub paths: Vec<String>,
     /// Why it failed beyond the bound (`wrote past the batch`, bits differing between tiles, a
     /// device error) or that it was perturbed on purpose.
     pub note: String,
@@ -75,31 +79,6 @@ fn poison(n: usize) -> Vec<f32> {
     vec![f32::NAN; n]
 }
 
-/// Adam's third step (Keras numerics, lr 1e-3) on the CPU reference: the kernel's parameters,
-/// the step record and the expected parameters and moments.
-fn adam_reference(
-    w: &[f32],
-    g: &[f32],
-    m: &[f32],
-    v: &[f32],
-) -> (OptimizerParams, StepRecord, [Vec<f32>; 3]) {
-    let opt = Optimizer::adam(1e-3);
-    let p = OptimizerParams::new(&opt, w.len());
-    let step = StepRecord {
-        step_size: opt.step_size(3),
-        ..Default::default()
-    };
-    let (mut w2, mut m2, mut v2) = (w.to_vec(), m.to_vec(), v.to_vec());
-    let adam = ops::AdamStep {
-        step_size: step.step_size,
-        beta1: p.beta1,
-        beta2: p.beta2,
-        epsilon: p.epsilon,
-    };
-    ops::adam(&mut w2, g, &mut m2, &mut v2, adam);
-    (p, step, [w2, m2, v2])
-}
-
 /// FNV-1a over the values' bits.
 fn bits_hash(values: &[f32]) -> u64 {
     values.iter().fold(0xcbf2_9ce4_8422_2325, |h, v| {
@@ -114,85 +93,6 @@ fn past_the_batch(c: &[f32], head: usize) -> Option<String> {
     (written > 0).then(|| format!("wrote {written} elements past the batch"))
 }
 
-/// The logical `m × k × n` product of a variant (A is `[k,m]` for `Aᵀ·B`, B is `[n,k]` for `A·Bᵀ`).
-fn cpu_product(t: Transpose, a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
-    let mut c = poison(m * n);
-    match t {
-        Transpose::None => ops::matmul(a, b, &mut c, m, k, n),
-        Transpose::B => ops::matmul_a_bt(a, b, &mut c, m, k, n),
-        Transpose::A => ops::matmul_at_b(a, b, &mut c, m, k, n),
-    }
-    c
-}
-
-/// A layer's product in the grid: a step of `rows` rows in buffers sized for `max_rows`, as the
-/// engine's (rows past the step hold stale values, which the kernel must leave alone and a sum
-/// over more than the step's rows would take in); `label` ends the checks' shapes.
-#[derive(Clone, Copy)]
-struct LayerStep<'a> {
-    rows: usize,
-    max_rows: usize,
-    /// `(fan_in, fan_out)`.
-    dims: (usize, usize),
-    label: &'a str,
-    /// Where the layer's weights start in the flat buffer; `None`: the check's own offset.
-    offset: Option<usize>,
-}
-
-impl<'a> LayerStep<'a> {
-    fn new(rows: usize, max_rows: usize, dims: (usize, usize), label: &'a str) -> Self {
-        Self {
-            rows,
-            max_rows,
-            dims,
-            label,
-            offset: None,
-        }
-    }
-
-    /// The same step with the weights at `offset` (a model layer's own, or one aligned for
-    /// vec4 loads).
-    fn at_offset(self, offset: usize) -> Self {
-        Self {
-            offset: Some(offset),
-            ..self
-        }
-    }
-
-    /// A full step of `rows` rows, unlabelled (the ragged grid).
-    fn full(rows: usize, dims: (usize, usize)) -> Self {
-        Self::new(rows, rows, dims, "")
-    }
-
-    /// The layer, its weights starting at the step's offset (else `default`) of a flat buffer
-    /// and its bias right after.
-    fn layer_at(&self, default: usize) -> DenseLayer {
-        let (fan_in, fan_out) = self.dims;
-        let offset = self.offset.unwrap_or(default);
-        DenseLayer {
-            fan_in,
-            fan_out,
-            weight_offset: offset,
-            bias_offset: offset + fan_in * fan_out,
-        }
-    }
-
-    /// The check's shape: the product's `m x k x n` and the label.
-    fn shape(&self, m: usize, k: usize, n: usize) -> String {
-        format!("{m}x{k}x{n}{}", self.label)
-    }
-}
-
-/// The inputs of one product call, run with every variant.
-struct Operands<'a> {
-    call: MatmulCall,
-    step: StepRecord,
-    a: &'a [f32],
-    b: &'a [f32],
-    c: &'a [f32],
-    aux: &'a [f32],
-}
-
 /// Runs the checks one by one, reporting each as it finishes.
 struct Checker<'a> {
     lab: &'a KernelLab,
@@ -200,6 +100,8 @@ struct Checker<'a> {
     perturb: Option<String>,
     checks: Vec<KernelCheck>,
     report: &'a mut dyn FnMut(&KernelCheck),
+    /// The paths of the checks being run.
+    running: Vec<Path>,
 }
 
 impl Checker<'_> {
@@ -223,6 +125,15 @@ impl Checker<'_> {
             .into_iter()
             .filter(|v| v.check(&limits).is_ok())
             .collect()
+    }
+
+    /// The checks that follow run `paths`.
+    fn runs(&mut self, paths: impl IntoIterator<Item = Option<Path>>) {
+        self.running = paths.into_iter().flatten().collect();
+    }
+
+    fn running_ids(&self) -> Vec<String> {
+        self.running.iter().map(Path::id).collect()
     }
 
     fn perturbs(&self, kernel: &str) -> bool {
@@ -267,6 +178,7 @@ impl Checker<'_> {
             passed,
             worst: if passed { None } else { error.worst },
             output_bits,
+            paths: self.running_ids(),
             note: notes.join("; "),
         });
     }
@@ -288,530 +200,9 @@ impl Checker<'_> {
             passed: false,
             worst: None,
             output_bits: 0,
+            paths: self.running_ids(),
             note: e.to_string(),
         });
-    }
-
-    /// Runs `ops` with every variant and compares what `output` takes of C with `want`; every
-    /// variant must also give the first one's bits (the engine picks variants by measured
-    /// speed, which must not change what it computes). `check_c` names a problem with the whole
-    /// of C (a write outside the product).
-    fn variants_of(
-        &mut self,
-        kernel: &str,
-        shape: &str,
-        ops: &Operands,
-        want: &[f32],
-        check_c: &dyn Fn(&[f32]) -> Option<String>,
-        output: &dyn Fn(Vec<f32>) -> Vec<f32>,
-    ) {
-        let mut first: Option<(MatmulVariant, Vec<f32>)> = None;
-        for variant in self.variants() {
-            let got = self
-                .lab
-                .matmul(variant, &ops.call, &ops.step, ops.a, ops.b, ops.c, ops.aux);
-            let c = match got {
-                Ok(c) => c,
-                Err(e) => {
-                    self.device_error(kernel, shape, Some(variant), e);
-                    continue;
-                }
-            };
-            let mut problems: Vec<String> = check_c(&c).into_iter().collect();
-            let got = output(c);
-            match &first {
-                None => first = Some((variant, got.clone())),
-                Some((v, bits)) => {
-                    let differ = got
-                        .iter()
-                        .zip(bits)
-                        .filter(|(x, y)| x.to_bits() != y.to_bits())
-                        .count();
-                    if differ > 0 || got.len() != bits.len() {
-                        problems.push(format!(
-                            "{differ} elements differ in bits from {}",
-                            v.name()
-                        ));
-                    }
-                }
-            }
-            let problem = (!problems.is_empty()).then(|| problems.join("; "));
-            self.compare(
-                kernel,
-                shape,
-                Some(variant),
-                got,
-                want,
-                MATMUL_BOUND,
-                problem,
-            );
-        }
-    }
-
-    /// A packed product, no epilogue.
-    fn plain(&mut self, t: Transpose, (m, k, n): (usize, usize, usize), case: &str) {
-        let kernel = format!("matmul {}", t.name());
-        let shape = format!("{m}x{k}x{n}{case}");
-        let a = self.vec(m * k);
-        let b = self.vec(k * n);
-        let want = cpu_product(t, &a, &b, m, k, n);
-        let ops = Operands {
-            call: MatmulCall::packed(t, m, k, n),
-            step: StepRecord::full(1),
-            a: &a,
-            b: &b,
-            c: &poison(m * n),
-            aux: &a,
-        };
-        self.variants_of(&kernel, &shape, &ops, &want, &|_| None, &|c| c);
-    }
-
-    /// A dense layer's forward product with its fused epilogue, as the engine dispatches it:
-    /// W and b at offsets in one flat buffer, the batch length from the step record.
-    fn forward(&mut self, at: LayerStep, epilogue: Epilogue, index: usize, mask: DropoutMask) {
-        let (fan_in, fan_out) = at.dims;
-        let (rows, max_rows) = (at.rows, at.max_rows);
-        let shape = at.shape(rows, fan_in, fan_out);
-        let layer = at.layer_at(5);
-        let x = self.vec(max_rows * fan_in);
-        let mut flat = self.vec(layer.bias_offset + fan_out);
-        flat[..layer.weight_offset].fill(f32::NAN);
-        let mut step = StepRecord::full(rows);
-        step.seed = self.rng.random();
-        let mut want = poison(rows * fan_out);
-        let relu = epilogue != Epilogue::Bias;
-        let (w, bias) = (layer.weights(&flat), layer.bias(&flat));
-        let x_rows = &x[..rows * fan_in];
-        ops::matmul(x_rows, w, &mut want, rows, fan_in, fan_out);
-        ops::bias_activation(&mut want, bias, rows, fan_out, relu);
-        if epilogue == Epilogue::BiasReluDropout {
-            ops::dropout(&mut want, rows, fan_out, index as u32, step.seed, mask);
-        }
-        let ops = Operands {
-            call: MatmulCall::forward(&layer, index, max_rows, epilogue, mask),
-            step,
-            a: &x,
-            b: &flat,
-            c: &poison(max_rows * fan_out),
-            aux: &x,
-        };
-        // A different dropout mask shows as a large error anyway; say so plainly.
-        let head = rows * fan_out;
-        let masked = |c: &[f32]| {
-            let differ = c
-                .iter()
-                .zip(&want)
-                .filter(|(g, w)| (**g == 0.0) != (**w == 0.0))
-                .count();
-            let mut problems: Vec<String> = past_the_batch(c, head).into_iter().collect();
-            if epilogue == Epilogue::BiasReluDropout && differ > 0 {
-                problems.push(format!("{differ} elements dropped differently"));
-            }
-            (!problems.is_empty()).then(|| problems.join("; "))
-        };
-        let kernel = epilogue.kernel_name();
-        self.variants_of(kernel, &shape, &ops, &want, &masked, &|mut c| {
-            c.truncate(head);
-            c
-        });
-    }
-
-    /// The input gradient `dX = dZ·Wᵀ ⊙ (act > 0)·scale` (ReLU and dropout backward fused).
-    fn backward(&mut self, at: LayerStep, scale: f32) {
-        let (fan_in, fan_out) = at.dims;
-        let (rows, max_rows) = (at.rows, at.max_rows);
-        let shape = at.shape(rows, fan_out, fan_in);
-        let layer = at.layer_at(7);
-        let dz = self.vec(max_rows * fan_out);
-        let flat = self.vec(layer.bias_offset);
-        let act: Vec<f32> = self
-            .vec(max_rows * fan_in)
-            .iter()
-            .map(|v| v.max(0.0) * scale)
-            .collect();
-        let mut want = poison(rows * fan_in);
-        let dz_rows = &dz[..rows * fan_out];
-        ops::matmul_a_bt(
-            dz_rows,
-            layer.weights(&flat),
-            &mut want,
-            rows,
-            fan_out,
-            fan_in,
-        );
-        ops::relu_dropout_backward(&mut want, &act[..rows * fan_in], rows, fan_in, scale);
-        let mask = DropoutMask {
-            threshold: 0,
-            scale,
-        };
-        let ops = Operands {
-            call: MatmulCall::input_gradient(&layer, max_rows, mask),
-            step: StepRecord::full(rows),
-            a: &dz,
-            b: &flat,
-            c: &poison(max_rows * fan_in),
-            aux: &act,
-        };
-        let kernel = Epilogue::ReluMask.kernel_name();
-        let head = rows * fan_in;
-        self.variants_of(
-            kernel,
-            &shape,
-            &ops,
-            &want,
-            &|c| past_the_batch(c, head),
-            &|mut c| {
-                c.truncate(head);
-                c
-            },
-        );
-    }
-
-    /// The weight and bias gradient in one product: `[dW; db] = [X 1]ᵀ·dZ`, written at an offset
-    /// of the flat gradient buffer (nothing before it may change).
-    fn grad(&mut self, at: LayerStep) {
-        let (fan_in, fan_out) = at.dims;
-        let (rows, max_rows) = (at.rows, at.max_rows);
-        let kernel = "matmul A^T*B +ones-row";
-        let shape = at.shape(fan_in + 1, rows, fan_out);
-        let layer = at.layer_at(3);
-        let x = self.vec(max_rows * fan_in);
-        let dz = self.vec(max_rows * fan_out);
-        let mut want = poison(fan_in * fan_out + fan_out);
-        let (dw, db) = want.split_at_mut(fan_in * fan_out);
-        let dz_rows = &dz[..rows * fan_out];
-        ops::matmul_at_b(&x[..rows * fan_in], dz_rows, dw, fan_in, rows, fan_out);
-        ops::column_sums(dz_rows, rows, fan_out, db);
-        let offset = layer.weight_offset;
-        let ops = Operands {
-            call: MatmulCall::weight_gradient(&layer, max_rows),
-            step: StepRecord::full(rows),
-            a: &x,
-            b: &dz,
-            c: &poison(layer.bias_offset + fan_out),
-            aux: &x,
-        };
-        let before = |c: &[f32]| {
-            (!c[..offset].iter().all(|v| v.is_nan())).then(|| "wrote before its offset".to_string())
-        };
-        self.variants_of(kernel, &shape, &ops, &want, &before, &|mut c| {
-            c.split_off(offset)
-        });
-    }
-
-    /// The batch gather through a shuffled order (or directly, as evaluation reads), of u8
-    /// pixels normalised to [0, 1] or of f32 `values`: bit for bit, labels included (drawn from
-    /// 300 classes, so labels above a byte are checked too).
-    fn gather(
-        &mut self,
-        count: usize,
-        features: usize,
-        batch: usize,
-        direct: bool,
-        values: bool,
-        case: &str,
-    ) {
-        let kernel = match (direct, values) {
-            (false, false) => "gather",
-            (true, false) => "gather direct",
-            (false, true) => "gather values",
-            (true, true) => "gather direct values",
-        };
-        let shape = format!("batch {batch} of {count}x{features}{case}");
-        let images = if values {
-            Inputs::Values(self.vec(count * features))
-        } else {
-            Inputs::Pixels(self.bytes(count * features, 256))
-        };
-        let labels: Vec<Label> = (0..count).map(|_| self.rng.random_range(0..300)).collect();
-        let order = crate::training::shuffled_rows(count, &mut self.rng);
-        let start = (count - batch).min(1);
-        let step = StepRecord {
-            start: start as u32,
-            len: batch as u32,
-            row_source: RowSource::direct_if(direct).into(),
-            ..Default::default()
-        };
-        let got = self.lab.gather(
-            &images,
-            &labels,
-            features,
-            &order,
-            &step,
-            &poison(batch * features),
-        );
-        let rows: Vec<u32> = if direct {
-            (start as u32..(start + batch) as u32).collect()
-        } else {
-            order[start..start + batch].to_vec()
-        };
-        let mut want_x = poison(batch * features);
-        let mut want_y = vec![0; batch];
-        let samples = Samples {
-            inputs: images,
-            labels,
-            count,
-            features,
-        };
-        ops::gather(&samples, &rows, &mut want_x, &mut want_y);
-        match got {
-            Ok((x, y)) => {
-                let wrong = y
-                    .iter()
-                    .zip(&want_y)
-                    .filter(|(g, w)| **g != **w as u32)
-                    .count();
-                let problem = (wrong > 0).then(|| format!("{wrong} labels differ"));
-                self.compare(kernel, &shape, None, x, &want_x, 0.0, problem)
-            }
-            Err(e) => self.device_error(kernel, &shape, None, e),
-        }
-    }
-
-    /// Softmax + cross-entropy on a partial batch (a third of the rows unused): the gradient,
-    /// the loss sum and correct count of the step's slot, and evaluation-mode predictions.
-    /// `spread`: the logits lie in (−spread, spread); from ~90 on, exp overflows without the
-    /// max shift.
-    fn softmax(&mut self, rows: usize, classes: usize, spread: f32, case: &str) {
-        let used = (rows - rows / 3).max(1);
-        let shape = format!("{used} of {rows} rows x {classes}{case}");
-        let logits: Vec<f32> = self
-            .vec(rows * classes)
-            .iter()
-            .map(|v| v * spread)
-            .collect();
-        let labels: Vec<Label> = self
-            .bytes(rows, classes as u32)
-            .into_iter()
-            .map(Label::from)
-            .collect();
-        let labels32: Vec<u32> = labels.iter().map(|&l| u32::from(l)).collect();
-        let mut step = StepRecord::full(used);
-        step.slot = 2;
-        let mut want = poison(rows * classes);
-        let m = ops::softmax_cross_entropy(
-            &logits,
-            &labels,
-            used,
-            classes,
-            1.0 / used as f32,
-            &mut want,
-        );
-        // Both modes on the same logits and labels, the gradient buffer poisoned.
-        let lab = self.lab;
-        let run = |params: SoftmaxParams, step: &StepRecord, predictions: usize| {
-            let dlogits = poison(rows * classes);
-            lab.softmax_cross_entropy(&params, step, &logits, &labels32, &dlogits, predictions)
-        };
-        let out = run(SoftmaxParams::training(classes), &step, 1);
-        match out {
-            Ok(out) => {
-                let (head, tail) = out.dlogits.split_at(used * classes);
-                let problem =
-                    (!tail.iter().all(|v| v.is_nan())).then(|| "wrote past the batch".to_string());
-                self.compare(
-                    "softmax-ce dlogits",
-                    &shape,
-                    None,
-                    head.to_vec(),
-                    &want[..used * classes],
-                    SOFTMAX_BOUND,
-                    problem,
-                );
-                self.compare(
-                    "softmax-ce loss sum",
-                    &shape,
-                    None,
-                    vec![out.loss_sum],
-                    &[m.loss_sum],
-                    SOFTMAX_BOUND,
-                    None,
-                );
-                self.compare(
-                    "softmax-ce correct",
-                    &shape,
-                    None,
-                    vec![out.correct as f32],
-                    &[m.correct as f32],
-                    0.0,
-                    None,
-                );
-            }
-            Err(e) => self.device_error("softmax-ce dlogits", &shape, None, e),
-        }
-        // Evaluation mode: predictions written from out_base on, the same slot figures.
-        step.out_base = 1;
-        let ev = run(SoftmaxParams::evaluation(classes), &step, used + 1);
-        let want: Vec<f32> = (0..used)
-            .map(|r| {
-                let z = &logits[r * classes..(r + 1) * classes];
-                ops::softmax_cross_entropy_row(z, labels[r] as usize).1 as f32
-            })
-            .collect();
-        match ev {
-            Ok(ev) => {
-                let got: Vec<f32> = ev.predictions[1..].iter().map(|&p| p as f32).collect();
-                let loss_rel = ((ev.loss_sum - m.loss_sum) / m.loss_sum).abs() as f64;
-                let problem = if ev.correct != m.correct {
-                    Some(format!("correct {} vs {}", ev.correct, m.correct))
-                } else if loss_rel.is_nan() || loss_rel > SOFTMAX_BOUND {
-                    Some(format!("evaluation loss sum rel error {loss_rel:.1e}"))
-                } else {
-                    None
-                };
-                self.compare(
-                    "softmax-ce predictions",
-                    &shape,
-                    None,
-                    got,
-                    &want,
-                    0.0,
-                    problem,
-                )
-            }
-            Err(e) => self.device_error("softmax-ce predictions", &shape, None, e),
-        }
-    }
-
-    /// One Adam update (Keras numerics) and one SGD update of `n` parameters.
-    fn optimizers(&mut self, n: usize, case: &str) {
-        let shape = format!("n {n}{case}");
-        let w = self.vec(n);
-        let g: Vec<f32> = self.vec(n).iter().map(|v| v * 0.1).collect();
-        let m: Vec<f32> = self.vec(n).iter().map(|v| v * 0.01).collect();
-        let v: Vec<f32> = self.vec(n).iter().map(|v| v.abs() * 1e-3).collect();
-        let (p, step, [w2, m2, v2]) = adam_reference(&w, &g, &m, &v);
-        let (beta1, beta2, epsilon) = (p.beta1, p.beta2, p.epsilon);
-        match self.lab.optimizer(&p, &step, &w, &g, &m, &v) {
-            Ok(out) => {
-                self.compare(
-                    "adam w",
-                    &shape,
-                    None,
-                    out.params,
-                    &w2,
-                    OPTIMIZER_BOUND,
-                    None,
-                );
-                self.compare(
-                    "adam m",
-                    &shape,
-                    None,
-                    out.moment1,
-                    &m2,
-                    OPTIMIZER_BOUND,
-                    None,
-                );
-                self.compare(
-                    "adam v",
-                    &shape,
-                    None,
-                    out.moment2,
-                    &v2,
-                    OPTIMIZER_BOUND,
-                    None,
-                );
-            }
-            Err(e) => self.device_error("adam w", &shape, None, e),
-        }
-        let sgd = OptimizerParams::new(&Optimizer::Sgd { lr: 0.05 }, n);
-        let sgd_step = StepRecord {
-            step_size: 0.05,
-            ..Default::default()
-        };
-        let mut w3 = w.clone();
-        ops::sgd(&mut w3, &g, 0.05);
-        match self.lab.optimizer(&sgd, &sgd_step, &w, &g, &m, &v) {
-            Ok(out) => {
-                let problem = (out.moment1 != m || out.moment2 != v)
-                    .then(|| "changed the moments (SGD has none)".to_string());
-                self.compare(
-                    "sgd w",
-                    &shape,
-                    None,
-                    out.params,
-                    &w3,
-                    OPTIMIZER_BOUND,
-                    problem,
-                )
-            }
-            Err(e) => self.device_error("sgd w", &shape, None, e),
-        }
-        // n short of the buffers and not a multiple of four: the elements past n stay as they
-        // were (the last vec4 is shared).
-        let short = n.saturating_sub(2);
-        let (mut w4, mut m4, mut v4) = (
-            w[..short].to_vec(),
-            m[..short].to_vec(),
-            v[..short].to_vec(),
-        );
-        let g4 = &g[..short];
-        let adam = ops::AdamStep {
-            step_size: step.step_size,
-            beta1,
-            beta2,
-            epsilon,
-        };
-        ops::adam(&mut w4, g4, &mut m4, &mut v4, adam);
-        match self
-            .lab
-            .optimizer(&p.with_count(short), &step, &w, &g, &m, &v)
-        {
-            Ok(out) => {
-                let untouched = out.params[short..] == w[short..]
-                    && out.moment1[short..] == m[short..]
-                    && out.moment2[short..] == v[short..];
-                let problem = (!untouched).then(|| "changed values past n".to_string());
-                let got = out.params[..short].to_vec();
-                let shape = format!("n {short} of {n}{case}");
-                self.compare(
-                    "adam w (n short)",
-                    &shape,
-                    None,
-                    got,
-                    &w4,
-                    OPTIMIZER_BOUND,
-                    problem,
-                )
-            }
-            Err(e) => self.device_error("adam w (n short)", &shape, None, e),
-        }
-    }
-
-    /// One Adam update judged on the update itself, `w_new − w` (judged on the parameters alone,
-    /// an update ~1e-4 of a parameter is checked to ~1%): parameters small beside their updates,
-    /// and second moments so small that sqrt(v) is near ε, where ε's placement (Keras's
-    /// `sqrt(v) + ε̂`, the reference, against PyTorch's `sqrt(v)/sqrt(1 − β2^t) + ε`) changes the
-    /// update by up to 2x.
-    fn adam_update(&mut self, n: usize, case: &str) {
-        let shape = format!("n {n}, sqrt(v) near eps{case}");
-        let w: Vec<f32> = self.vec(n).iter().map(|v| v * 1e-3).collect();
-        let g: Vec<f32> = self.vec(n).iter().map(|v| v * 1e-6).collect();
-        let m: Vec<f32> = self.vec(n).iter().map(|v| v * 1e-7).collect();
-        let v: Vec<f32> = self.vec(n).iter().map(|v| v.abs() * 1e-14).collect();
-        let (p, step, [w2, ..]) = adam_reference(&w, &g, &m, &v);
-        let update = |after: &[f32]| -> Vec<f32> {
-            after
-                .iter()
-                .zip(&w)
-                .map(|(a, b)| (f64::from(*a) - f64::from(*b)) as f32)
-                .collect()
-        };
-        match self.lab.optimizer(&p, &step, &w, &g, &m, &v) {
-            Ok(out) => {
-                let got = update(&out.params);
-                self.compare(
-                    "adam update",
-                    &shape,
-                    None,
-                    got,
-                    &update(&w2),
-                    ADAM_UPDATE_BOUND,
-                    None,
-                );
-            }
-            Err(e) => self.device_error("adam update", &shape, None, e),
-        }
     }
 }
 
@@ -830,6 +221,7 @@ pub fn check_kernels(
         perturb: perturb.map(str::to_lowercase),
         checks: Vec::new(),
         report,
+        running: Vec::new(),
     };
     let mask = DropoutMask::new(0.2);
     if grid.every_product {
@@ -868,6 +260,14 @@ pub fn check_kernels(
             let aligned = LayerStep::full(33, (20, 68)).at_offset(8);
             c.forward(aligned, epilogue, 1, mask);
         }
+        // Dropout at a second rate, at or above one half.
+        let high = DropoutMask::new(0.5);
+        c.forward(
+            LayerStep::full(33, (17, 65)),
+            Epilogue::BiasReluDropout,
+            2,
+            high,
+        );
         c.backward(LayerStep::full(33, (65, 17)), 1.25);
         c.backward(LayerStep::full(130, (128, 10)), 1.0);
         c.backward(LayerStep::full(1, (17, 10)), 1.25);
@@ -920,12 +320,16 @@ pub fn check_kernels(
         }
     }
     if grid.ragged {
-        c.gather(50, 784, 33, false, false, "");
-        c.gather(7, 3, 5, false, false, "");
-        c.gather(10, 17, 1, false, false, "");
-        c.gather(50, 17, 33, true, false, "");
-        c.gather(50, 17, 33, false, true, "");
-        c.gather(9, 5, 4, true, true, "");
+        let g = GatherCase::new;
+        c.gather(g(50, 784, 33), "");
+        c.gather(g(7, 3, 5), "");
+        c.gather(g(10, 17, 1).spare(2), "");
+        c.gather(g(50, 17, 33).direct(), "");
+        c.gather(g(50, 17, 33).values(), "");
+        c.gather(g(9, 5, 4).direct().values().spare(3), "");
+        // RGB rows (32x32x3), pixels and values.
+        c.gather(g(12, 3072, 5).spare(1), "");
+        c.gather(g(12, 3072, 5).values(), "");
         for (rows, classes) in [(1, 10), (3, 2), (33, 10), (300, 10), (64, 65)] {
             c.softmax(rows, classes, 8.0, "");
         }
@@ -936,8 +340,15 @@ pub fn check_kernels(
     if let Some((spec, batch)) = &grid.model {
         let batch = (*batch).max(1);
         let count = batch + batch / 2 + 1;
-        c.gather(count, spec.inputs, batch, false, false, " (model)");
-        c.gather(count, spec.inputs, batch, true, false, " (model)");
+        let g = GatherCase::new(count, spec.inputs, batch);
+        c.gather(g, " (model)");
+        c.gather(g.direct(), " (model)");
+        // The epoch's short last batch, in buffers made for full ones.
+        let short = batch - batch / 3;
+        if short < batch {
+            let g = GatherCase::new(count, spec.inputs, short).spare(batch - short);
+            c.gather(g, " (model short batch)");
+        }
         c.softmax(batch + batch / 2, spec.classes, 8.0, " (model)");
         c.softmax(
             batch + batch / 2,

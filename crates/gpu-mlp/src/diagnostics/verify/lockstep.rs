@@ -12,7 +12,14 @@ use crate::engine::{Engine, EpochPlan, Split};
 use crate::error::Result;
 use crate::model::optimizer::Optimizer;
 use crate::model::ModelSpec;
+use crate::training::schedule::LrSchedule;
+
+mod drift;
+mod paths;
+
 use crate::training::EpochPlanner;
+use drift::{drift, moment_drifts, tensor_drifts};
+pub use drift::{LayerDrift, BIAS_BOUND, MOMENT_BOUND, WEIGHT_BOUND};
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
@@ -22,11 +29,6 @@ use std::sync::Arc;
 pub const LOSS_BOUND: f64 = 1e-4;
 /// Relative parameter drift allowed after the checked steps, over all parameters together.
 pub const PARAM_BOUND: f64 = 1e-4;
-/// Relative drift allowed for each weight matrix alone after the checked steps: an error
-/// confined to one small tensor would hide under the first layer's in the drift of all of them.
-pub const WEIGHT_BOUND: f64 = 1e-4;
-/// The same for each bias vector (measured: ~1e-6 after 50 steps on lavapipe).
-pub const BIAS_BOUND: f64 = 1e-4;
 /// The steps held to the bounds. Over longer runs the engines' rounding differences grow
 /// chaotically (a ReLU mask flips on a near-zero input, Adam normalises a tiny gradient
 /// difference into a full step, and the trajectories part), so later steps are shown but not
@@ -86,6 +88,8 @@ impl LockstepRows {
 pub struct LockstepOptions {
     pub spec: ModelSpec,
     pub optimizer: Optimizer,
+    /// The learning rate's schedule (the step table's per-step factors).
+    pub schedule: LrSchedule,
     pub batch: usize,
     pub steps: usize,
     pub seed: u64,
@@ -104,16 +108,6 @@ pub struct LockstepRow {
     /// ‖θ_gpu − θ_cpu‖ / ‖θ_cpu‖ over all parameters.
     pub param_rel_drift: f64,
     pub param_max_abs_drift: f64,
-}
-
-/// The drift of one weight matrix or bias vector, and its bound.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct LayerDrift {
-    /// `layer 1 W 128x10` or `layer 1 b 10`.
-    pub name: String,
-    pub rel_drift: f64,
-    pub max_abs_drift: f64,
-    pub bound: f64,
 }
 
 /// One judged comparison of the lockstep run.
@@ -161,6 +155,10 @@ pub struct LockstepBounds {
 pub struct LockstepReport {
     pub model: String,
     pub optimizer: String,
+    /// `constant`, or the schedule and its warm-up (`step:3:0.5, warm-up 4`).
+    pub schedule: String,
+    /// The kernel paths its steps and evaluation took (`matmul: epilogue bias`).
+    pub paths: Vec<String>,
     pub steps: usize,
     pub batch: usize,
     pub data: String,
@@ -190,41 +188,6 @@ pub struct LockstepReport {
     /// What was out of bounds, one line each.
     pub failures: Vec<String>,
     pub passed: bool,
-}
-
-/// (relative drift, largest absolute drift) of `gpu` against `cpu`.
-fn drift(gpu: &[f32], cpu: &[f32]) -> (f64, f64) {
-    let e = super::norm::ErrorNorm::of(gpu, cpu);
-    (e.rel, e.max_abs)
-}
-
-/// Each weight matrix's and bias vector's drift of `gpu` against `cpu`, with its bound.
-fn tensor_drifts(spec: &ModelSpec, gpu: &[f32], cpu: &[f32]) -> Vec<LayerDrift> {
-    let tensor = |name: String, range: std::ops::Range<usize>, bound| {
-        let (rel_drift, max_abs_drift) = drift(&gpu[range.clone()], &cpu[range]);
-        LayerDrift {
-            name,
-            rel_drift,
-            max_abs_drift,
-            bound,
-        }
-    };
-    spec.layers()
-        .iter()
-        .enumerate()
-        .flat_map(|(l, layer)| {
-            let w = layer.weight_offset..layer.weight_offset + layer.weight_len();
-            let b = layer.bias_offset..layer.bias_offset + layer.fan_out;
-            [
-                tensor(
-                    format!("layer {l} W {}x{}", layer.fan_in, layer.fan_out),
-                    w,
-                    WEIGHT_BOUND,
-                ),
-                tensor(format!("layer {l} b {}", layer.fan_out), b, BIAS_BOUND),
-            ]
-        })
-        .collect()
 }
 
 /// `x <= bound`, false for NaN.
@@ -310,14 +273,16 @@ pub fn run(
         correct_difference: correct_bound(batch),
         param_rel_drift: PARAM_BOUND,
     };
+    let schedule = opts.schedule.describe();
     log(&format!(
-        "lockstep: {} - {} - batch {batch} - {steps} steps on {}",
+        "lockstep: {} - {} - lr {schedule} - batch {batch} - {steps} steps on {}",
         spec.describe(),
         opts.optimizer.describe(),
         rows.note
     ));
     log(&header());
-    let mut planner = EpochPlanner::new(opts.seed, data.count, batch, opts.optimizer);
+    let mut planner = EpochPlanner::new(opts.seed, data.count, batch, opts.optimizer)
+        .with_schedule(opts.schedule);
     let mut report_rows = Vec::new();
     let (mut worst_loss, mut worst_loss_step, mut worst_correct) = (0.0f64, 0usize, 0u32);
     let mut later_worst: Option<f64> = None;
@@ -374,6 +339,12 @@ pub fn run(
                 if done == checked {
                     checked_drift = rel;
                     layers = tensor_drifts(spec, &gp, &cp);
+                    if matches!(opts.optimizer, Optimizer::Adam { .. }) {
+                        // Both moments of every tensor, each within its bound.
+                        let (gs, cs) = (gpu.optimizer_state()?, cpu.optimizer_state()?);
+                        layers.extend(moment_drifts(spec, "m", &gs.moment1, &cs.moment1));
+                        layers.extend(moment_drifts(spec, "v", &gs.moment2, &cs.moment2));
+                    }
                 }
                 if let (true, Some((step, g, c, len, loss_rel))) = (row_due, last) {
                     let row = LockstepRow {
@@ -531,6 +502,8 @@ pub fn run(
     Ok(LockstepReport {
         model: spec.describe(),
         optimizer: opts.optimizer.describe(),
+        schedule,
+        paths: paths::run_paths(spec, &opts.optimizer, &opts.schedule, data, batch, steps),
         steps,
         batch,
         data: rows.note.clone(),

@@ -21,6 +21,7 @@ pub use kernel_grid::{Grid, KernelCheck};
 pub use lockstep::{LockstepOptions, LockstepReport, LockstepRows};
 
 use crate::diagnostics::records::{AdapterRecord, BuildInfo, HostInfo};
+use crate::engine::gpu::kernels;
 use crate::engine::gpu::kernels::mutant::{self, Mutant};
 use crate::engine::gpu::KernelLab;
 use crate::engine::gpu::Pipelines;
@@ -29,6 +30,7 @@ use crate::engine::BackendChoice;
 use crate::error::{ConfigError, GpuError, Result, VerifyFailed};
 use crate::model::optimizer::Optimizer;
 use crate::model::ModelSpec;
+use crate::training::schedule::{LrSchedule, Schedule};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Instant;
@@ -67,12 +69,43 @@ pub struct VerifyReport {
     /// The `GPU_MLP_MUTANT` value when a kernel was compiled wrong on purpose.
     pub mutant: Option<String>,
     pub kernels: Vec<KernelCheck>,
+    /// Every kernel path (`kernels::paths`) and how many checks ran it.
+    pub paths: Vec<PathCoverage>,
+    /// The paths no check ran (the ragged grid runs them all).
+    pub paths_missed: Vec<String>,
     /// One lockstep run per optimizer (see [`lockstep_optimizers`]); empty with `--steps 0`.
     pub lockstep: Vec<LockstepReport>,
     pub checks: usize,
     pub failed: usize,
     pub passed: bool,
     pub seconds: f64,
+}
+
+/// One kernel path and the number of checks that ran it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PathCoverage {
+    /// `matmul: epilogue bias` ([`kernels::paths::Path::id`]).
+    pub path: String,
+    /// Kernel checks that ran it.
+    pub checks: usize,
+    /// Lockstep runs whose training or evaluation took it.
+    pub lockstep_runs: usize,
+}
+
+/// How many of `checks` ran each of the kernels' paths.
+pub fn path_coverage(checks: &[KernelCheck]) -> Vec<PathCoverage> {
+    kernels::all_paths()
+        .iter()
+        .map(|p| {
+            let path = p.id();
+            let checks = checks.iter().filter(|c| c.paths.contains(&path)).count();
+            PathCoverage {
+                path,
+                checks,
+                lockstep_runs: 0,
+            }
+        })
+        .collect()
 }
 
 impl VerifyReport {
@@ -270,16 +303,33 @@ pub fn run(
         checks.len() - kernels_failed,
         checks.len()
     ));
+    let mut paths = path_coverage(&checks);
+    let paths_missed: Vec<String> = paths
+        .iter()
+        .filter(|p| p.checks == 0)
+        .map(|p| p.path.clone())
+        .collect();
+    log(&format!(
+        "kernel paths: {} of {} run{}",
+        paths.len() - paths_missed.len(),
+        paths.len(),
+        if paths_missed.is_empty() {
+            String::new()
+        } else {
+            format!(" (not run: {})", paths_missed.join(", "))
+        }
+    ));
     let mut lockstep = Vec::new();
     if opts.steps > 0 {
         let perturb_params = perturbed
             .as_deref()
             .is_some_and(|p| "lockstep".starts_with(p));
-        for optimizer in lockstep_optimizers(opts.optimizer) {
+        for (optimizer, schedule, spec) in lockstep_runs(opts) {
             log("");
             let lopts = LockstepOptions {
-                spec: opts.spec.clone(),
+                spec,
                 optimizer,
+                schedule,
                 batch: opts.batch,
                 steps: opts.steps,
                 seed: opts.seed,
@@ -294,6 +344,12 @@ pub fn run(
             )?);
         }
     }
+    for p in &mut paths {
+        p.lockstep_runs = lockstep
+            .iter()
+            .filter(|l| l.paths.contains(&p.path))
+            .count();
+    }
     let failed = kernels_failed + lockstep.iter().map(|l| l.failures.len()).sum::<usize>();
     let checks_total = checks.len() + lockstep.iter().map(|l| l.checks.len()).sum::<usize>();
     Ok(VerifyReport {
@@ -307,6 +363,8 @@ pub fn run(
         perturbed,
         mutant: mutant.map(|m| m.name().to_string()),
         kernels: checks,
+        paths,
+        paths_missed,
         lockstep,
         checks: checks_total,
         failed,
@@ -324,6 +382,36 @@ pub fn lockstep_optimizers(asked: Optimizer) -> Vec<Optimizer> {
         _ => Optimizer::Sgd { lr: 0.05 },
     };
     vec![asked, companion]
+}
+
+/// The lockstep runs: the model and optimizer asked for at a constant rate; the companion of
+/// [`lockstep_optimizers`] under a warm-up and a step schedule (the step table's factors); and
+/// AdamW (decay 0.1; plain Adam when AdamW was asked for) under a warm-up and cosine decay,
+/// with dropout toggled (on at 0.3 when the model has none, else off).
+pub fn lockstep_runs(opts: &VerifyOptions) -> Vec<(Optimizer, LrSchedule, ModelSpec)> {
+    let [asked, companion] =
+        <[Optimizer; 2]>::try_from(lockstep_optimizers(opts.optimizer)).expect("two optimizers");
+    let scheduled = |schedule: Schedule, warmup: u64| LrSchedule {
+        schedule,
+        warmup,
+        steps_per_epoch: 1,
+        total_steps: opts.steps as u64,
+    };
+    let third = match asked {
+        Optimizer::Adam { weight_decay, .. } if weight_decay != 0.0 => Optimizer::adam(1e-3),
+        _ => Optimizer::adamw(1e-3, 0.1),
+    };
+    let mut toggled = opts.spec.clone();
+    toggled.dropout = if opts.spec.dropout > 0.0 { 0.0 } else { 0.3 };
+    let step = Schedule::Step {
+        every: 3,
+        factor: 0.5,
+    };
+    vec![
+        (asked, LrSchedule::constant(), opts.spec.clone()),
+        (companion, scheduled(step, 4), opts.spec.clone()),
+        (third, scheduled(Schedule::Cosine, 2), toggled),
+    ]
 }
 
 /// The last line of a run: `PASS: ...` or `FAIL: ...`.

@@ -126,7 +126,8 @@ impl KernelLab {
         let rows = step.len as usize;
         let kernel = Gather {
             params: GatherParams::new(features, images),
-            max_rows: rows,
+            // Sized for the whole batch buffer, as the engine's for a short last batch.
+            max_rows: (x_init.len() / features.max(1)).max(rows),
         };
         let extents = GatherExtents {
             samples: labels.len(),

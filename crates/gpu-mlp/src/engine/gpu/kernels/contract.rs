@@ -1,6 +1,7 @@
 //! What every kernel states, in one shape: the [`Kernel`] trait, its typed bindings and uniform
 //! parameters, and the checks every kernel makes.
 
+use super::paths::Path;
 use super::step::StepRecord;
 use crate::error::GpuError;
 use bytemuck::Pod;
@@ -45,6 +46,11 @@ pub trait Kernel {
     const NAME: &'static str;
     /// Its WGSL.
     const SHADER: Shader;
+    /// Every path of the kernel: what `verify` must run (see [`Path`]).
+    const PATHS: &'static [Path];
+    /// The shader reads that only size or place the work (shapes, offsets, tile constants):
+    /// every other read must be named by a path.
+    const SHAPE_READS: &'static [&'static str];
     /// The shader's `Params` uniform, field for field.
     type Params: UniformParams;
     /// Its storage buffers.

@@ -116,6 +116,7 @@ pub mod matmul;
 mod mode;
 pub mod mutant;
 pub mod optimizer;
+pub mod paths;
 pub mod softmax_cross_entropy;
 mod step;
 
@@ -138,6 +139,17 @@ pub const SHADERS: [Shader; 4] = [
     <softmax_cross_entropy::SoftmaxCrossEntropy as Kernel>::SHADER,
     <optimizer::OptimizerUpdate as Kernel>::SHADER,
 ];
+
+/// Every kernel's paths, the kernels in the order of [`SHADERS`].
+pub fn all_paths() -> Vec<paths::Path> {
+    [
+        <matmul::Matmul as Kernel>::PATHS,
+        <gather::Gather as Kernel>::PATHS,
+        <softmax_cross_entropy::SoftmaxCrossEntropy as Kernel>::PATHS,
+        <optimizer::OptimizerUpdate as Kernel>::PATHS,
+    ]
+    .concat()
+}
 
 // Every kernel stays within the storage buffers the device layer asks for.
 const _: () = {

@@ -34,6 +34,20 @@ numbered_enum! {
         BiasGradientDropped = 9,
         /// Evaluation's gather ignores the batch's first row: every evaluation batch reads from row 0.
         EvalRowOffset = 10,
+        /// AdamW's decoupled decay left out: the step's decay is never applied.
+        AdamwDecayDropped = 11,
+        /// Adam's ε fixed at Keras's 1e-7 whatever the optimizer's (PyTorch's 1e-8 ignored).
+        AdamEpsilonFixed = 12,
+        /// f32 values read as packed u8 pixels where rows cross words.
+        GatherValuesAsPixels = 13,
+        /// Labels cut to a byte: classes above 255 come out wrong.
+        GatherLabelByte = 14,
+        /// Evaluation predictions written from row 0, not from the step's `out_base`.
+        SoftmaxOutBaseIgnored = 15,
+        /// Dropout at rate 0.5 whatever the layer's rate (the mask's threshold ignored).
+        DropoutRateFixed = 16,
+        /// The ReLU backward without dropout's scale.
+        ReluMaskUnscaled = 17,
     }
 }
 
@@ -51,6 +65,13 @@ impl Mutant {
             Mutant::ShortBatchUnmasked => "short-batch-unmasked",
             Mutant::BiasGradientDropped => "bias-gradient-dropped",
             Mutant::EvalRowOffset => "eval-row-offset",
+            Mutant::AdamwDecayDropped => "adamw-decay-dropped",
+            Mutant::AdamEpsilonFixed => "adam-epsilon-fixed",
+            Mutant::GatherValuesAsPixels => "gather-values-as-pixels",
+            Mutant::GatherLabelByte => "gather-label-byte",
+            Mutant::SoftmaxOutBaseIgnored => "softmax-out-base-ignored",
+            Mutant::DropoutRateFixed => "dropout-rate-fixed",
+            Mutant::ReluMaskUnscaled => "relu-mask-unscaled",
         }
     }
 
@@ -70,6 +91,12 @@ impl Mutant {
             Mutant::SoftmaxNoMaxShift => "softmax-ce",
             Mutant::BiasGradientDropped => "matmul A^T*B +ones-row",
             Mutant::EvalRowOffset => "gather direct",
+            Mutant::AdamwDecayDropped => "adamw",
+            Mutant::AdamEpsilonFixed => "adam update",
+            Mutant::GatherValuesAsPixels | Mutant::GatherLabelByte => "gather",
+            Mutant::SoftmaxOutBaseIgnored => "softmax-ce predictions",
+            Mutant::DropoutRateFixed => "matmul A*B +bias relu dropout",
+            Mutant::ReluMaskUnscaled => "matmul A*B^T relu-mask",
         }
     }
 

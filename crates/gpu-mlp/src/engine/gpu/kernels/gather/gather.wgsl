@@ -40,6 +40,10 @@ fn sample_of(r: u32) -> u32 {
     return order[step.start + r];
 }
 
+fn label_of(sample: u32) -> u32 {
+    return select(labels[sample], labels[sample] & 0xffu, MUTANT == MUTANT_GATHER_LABEL_BYTE);
+}
+
 @compute @workgroup_size(256, 1, 1)
 fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let stride = nwg.x * 256u;
@@ -57,7 +61,7 @@ fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
             batch_inputs[o + 2u] = f32((word >> 16u) & 0xffu) * inv;
             batch_inputs[o + 3u] = f32(word >> 24u) * inv;
             if fw == 0u {
-                batch_labels[r] = labels[sample];
+                batch_labels[r] = label_of(sample);
             }
         }
         return;
@@ -67,13 +71,13 @@ fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         let f = e - r * p.features;
         let sample = sample_of(r);
         let i = sample * p.features + f;
-        if p.input_words != 0u {
+        if p.input_words != 0u && MUTANT != MUTANT_GATHER_VALUES_AS_PIXELS {
             batch_inputs[e] = bitcast<f32>(images[i]);
         } else {
             batch_inputs[e] = f32(byte_of(images[i >> 2u], i)) * inv;
         }
         if f == 0u {
-            batch_labels[r] = labels[sample];
+            batch_labels[r] = label_of(sample);
         }
     }
 }

@@ -3,11 +3,55 @@
 
 use super::contract::{check_workgroups, out_of_bounds, Kernel, Shader};
 use super::mode::Code;
+use super::paths::Path;
 use super::step::{RowSource, StepRecord};
 use crate::data::{Inputs, Label};
 use crate::engine::gpu::buffers::{self, STORAGE};
 use crate::engine::gpu::context::GpuContext;
 use crate::error::GpuError;
+
+/// The gather's paths (see `kernels::paths`).
+pub mod path {
+    use crate::engine::gpu::kernels::paths::Path;
+
+    const K: &str = "gather";
+    /// u8 pixels, each row starting on a word: four outputs per load.
+    pub const PIXEL_WORDS: Path = Path::new(K, "pixels, rows on words", &["p.input_words"]);
+    /// u8 pixels, rows across words (features not a multiple of 4): one byte per output.
+    pub const PIXEL_BYTES: Path = Path::new(K, "pixels, rows across words", &["p.input_words"]);
+    /// f32 values, used as they are.
+    pub const VALUES: Path = Path::new(K, "values (f32)", &["p.input_words"]);
+    /// Grey 28x28 rows (784 inputs) and RGB 32x32x3 rows (3072).
+    pub const GREY_WIDTH: Path = Path::new(K, "grey width 784", &[]);
+    pub const RGB_WIDTH: Path = Path::new(K, "RGB width 3072", &[]);
+    /// Training: rows through the epoch's order, from the step's start.
+    pub const THROUGH_ORDER: Path = Path::new(
+        K,
+        "rows through the order",
+        &["step.row_source", "step.start"],
+    );
+    /// Evaluation: rows in order from an offset.
+    pub const DIRECT_FROM_OFFSET: Path = Path::new(
+        K,
+        "rows direct from an offset",
+        &["step.row_source", "step.start"],
+    );
+    pub const LABELS_ABOVE_255: Path = Path::new(K, "labels above 255", &[]);
+    /// Fewer rows than the batch buffers hold.
+    pub const SHORT_BATCH: Path = Path::new(K, "short last batch", &["step.len"]);
+
+    pub const ALL: &[Path] = &[
+        PIXEL_WORDS,
+        PIXEL_BYTES,
+        VALUES,
+        GREY_WIDTH,
+        RGB_WIDTH,
+        THROUGH_ORDER,
+        DIRECT_FROM_OFFSET,
+        LABELS_ABOVE_255,
+        SHORT_BATCH,
+    ];
+}
 
 numbered_enum! {
     /// What the resident words of a data set hold.
@@ -100,6 +144,8 @@ impl Kernel for Gather {
         source: shader!("gather.wgsl"),
         entry_points: &["gather"],
     };
+    const PATHS: &'static [Path] = path::ALL;
+    const SHAPE_READS: &'static [&'static str] = &["p.features"];
     type Params = GatherParams;
     type Bindings<'a> = GatherBindings<'a>;
     type Extents<'a> = GatherExtents<'a>;

@@ -116,7 +116,8 @@ fn epilogue(i: u32, j: u32, v: f32) -> f32 {
         }
         case 3u: {
             let s = max(v + bias(j), 0.0);
-            if dropout_hash(step.seed, p.layer, i * p.n + j) >= p.threshold {
+            let threshold = select(p.threshold, 0x80000000u, MUTANT == MUTANT_DROPOUT_RATE_FIXED);
+            if dropout_hash(step.seed, p.layer, i * p.n + j) >= threshold {
                 return select(s * p.scale, s, MUTANT == MUTANT_DROPOUT_UNSCALED);
             }
             return 0.0;
@@ -125,7 +126,7 @@ fn epilogue(i: u32, j: u32, v: f32) -> f32 {
             let row = select(i, max(i, 1u) - 1u, MUTANT == MUTANT_RELU_MASK_ROW_OFFSET);
             let live = aux[p.aux_off + row * p.ldc + j] > 0.0;
             if live != (MUTANT == MUTANT_RELU_MASK_INVERTED) {
-                return v * p.scale;
+                return select(v * p.scale, v, MUTANT == MUTANT_RELU_MASK_UNSCALED);
             }
             return 0.0;
         }

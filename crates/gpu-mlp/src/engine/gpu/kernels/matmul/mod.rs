@@ -5,6 +5,7 @@
 //! correct for every shape and sums over k in the same order, so every variant gives the same
 //! bits and the per-adapter choice (`gpu::tuning`) changes speed only, never results.
 
+pub mod path;
 mod tiles;
 
 pub use tiles::{MatmulVariant, Product, Transpose, ENTRY_POINTS};
@@ -237,6 +238,8 @@ impl Kernel for Matmul {
         source: shader!("matmul.wgsl"),
         entry_points: &ENTRY_POINTS,
     };
+    const PATHS: &'static [super::paths::Path] = path::ALL;
+    const SHAPE_READS: &'static [&'static str] = path::SHAPE_READS;
     type Params = MatmulParams;
     type Bindings<'a> = MatmulBindings<'a>;
     /// Elements of the a, b, c and aux buffers.

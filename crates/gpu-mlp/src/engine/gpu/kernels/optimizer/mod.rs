@@ -2,9 +2,47 @@
 
 use super::contract::{check_workgroups, out_of_bounds, Kernel, Shader};
 use super::mode::Code;
+use super::paths::Path;
 use super::step::StepRecord;
 use crate::error::GpuError;
 use crate::model::optimizer::Optimizer;
+
+/// The optimizer's paths (see `kernels::paths`).
+pub mod path {
+    use crate::engine::gpu::kernels::paths::Path;
+
+    const K: &str = "optimizer";
+    const ADAM_READS: &[&str] = &[
+        "p.rule",
+        "p.beta1",
+        "p.beta2",
+        "p.one_minus_beta1",
+        "p.one_minus_beta2",
+        "step.step_size",
+    ];
+    /// Adam without decay (the step's decay 0).
+    pub const ADAM: Path = Path::new(K, "adam, decay 0", ADAM_READS);
+    /// AdamW: the step's decay non-zero.
+    pub const ADAMW: Path = Path::new(K, "adamw, decay > 0", &["step.decay"]);
+    /// Keras's ε (1e-7) and PyTorch's default (1e-8), each where sqrt(v) is near it.
+    pub const KERAS_EPSILON: Path = Path::new(K, "adam eps 1e-7 (Keras)", &["p.epsilon"]);
+    pub const PYTORCH_EPSILON: Path = Path::new(K, "adam eps 1e-8 (PyTorch)", &["p.epsilon"]);
+    pub const SGD: Path = Path::new(K, "sgd", &["p.rule", "step.step_size"]);
+    /// A step size (and decay) scaled by a schedule's factor other than 1.
+    pub const SCHEDULED: Path = Path::new(K, "scheduled step size", &["step.step_size"]);
+    /// Fewer parameters than the buffers hold, not a multiple of four.
+    pub const COUNT_SHORT: Path = Path::new(K, "count short of the buffers", &["p.count"]);
+
+    pub const ALL: &[Path] = &[
+        ADAM,
+        ADAMW,
+        KERAS_EPSILON,
+        PYTORCH_EPSILON,
+        SGD,
+        SCHEDULED,
+        COUNT_SHORT,
+    ];
+}
 
 numbered_enum! {
     /// Which update rule the kernel applies.
@@ -96,6 +134,8 @@ impl Kernel for OptimizerUpdate {
         source: shader!("optimizer.wgsl"),
         entry_points: &["update"],
     };
+    const PATHS: &'static [Path] = path::ALL;
+    const SHAPE_READS: &'static [&'static str] = &["p.count"];
     type Params = OptimizerParams;
     type Bindings<'a> = OptimizerBindings<'a>;
     /// Floats in the params, grads, moment1 and moment2 buffers.

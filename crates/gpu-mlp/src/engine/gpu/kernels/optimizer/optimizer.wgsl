@@ -48,14 +48,15 @@ fn update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         let m0 = moment1[i];
         let v0 = moment2[i];
         let w0 = params[i];
-        let wd = w0 - w0 * step.decay;
+        let wd = select(w0 - w0 * step.decay, w0, MUTANT == MUTANT_ADAMW_DECAY_DROPPED);
         let mi = p.beta1 * m0 + p.one_minus_beta1 * gi;
         let vi = p.beta2 * v0 + p.one_minus_beta2 * gi * gi;
         moment1[i] = select(m0, mi, live);
         moment2[i] = select(v0, vi, live);
         // PyTorch's ε is added to sqrt(v)/sqrt(1 − β2^t): at t = 1 that is ε·sqrt(1 − β2) here.
         let pytorch = MUTANT == MUTANT_ADAM_PYTORCH_EPSILON;
-        let eps = select(p.epsilon, p.epsilon * sqrt(p.one_minus_beta2), pytorch);
+        let epsilon = select(p.epsilon, 1e-7, MUTANT == MUTANT_ADAM_EPSILON_FIXED);
+        let eps = select(epsilon, epsilon * sqrt(p.one_minus_beta2), pytorch);
         params[i] = select(w0, wd - lr * mi / (sqrt(vi) + eps), live);
     }
 }

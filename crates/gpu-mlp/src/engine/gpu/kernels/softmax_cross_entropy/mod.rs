@@ -3,8 +3,32 @@
 
 use super::contract::{check_workgroups, out_of_bounds, Kernel, Shader};
 use super::mode::Code;
+use super::paths::Path;
 use super::step::StepRecord;
 use crate::error::GpuError;
+
+/// The paths of softmax-cross-entropy (see `kernels::paths`).
+pub mod path {
+    use crate::engine::gpu::kernels::paths::Path;
+
+    const K: &str = "softmax_ce";
+    /// Training: dlogits scaled by the step's 1/len.
+    pub const TRAINING: Path = Path::new(K, "training (dlogits)", &["p.mode", "step.grad_scale"]);
+    /// Evaluation: predictions from the step's `out_base`.
+    pub const EVALUATION: Path = Path::new(
+        K,
+        "evaluation (predictions at out_base)",
+        &["p.mode", "step.out_base"],
+    );
+    /// The step's metrics slot.
+    pub const SLOT: Path = Path::new(K, "metrics slot", &["step.slot"]);
+    /// Fewer rows than the buffers hold.
+    pub const SHORT_BATCH: Path = Path::new(K, "short last batch", &["step.len"]);
+    /// Logits past exp's range: the max shift.
+    pub const LARGE_LOGITS: Path = Path::new(K, "large logits (max shift)", &[]);
+
+    pub const ALL: &[Path] = &[TRAINING, EVALUATION, SLOT, SHORT_BATCH, LARGE_LOGITS];
+}
 
 numbered_enum! {
     /// What the kernel writes besides the step's metrics.
@@ -88,6 +112,8 @@ impl Kernel for SoftmaxCrossEntropy {
         source: shader!("softmax_cross_entropy.wgsl"),
         entry_points: &["softmax_ce"],
     };
+    const PATHS: &'static [Path] = path::ALL;
+    const SHAPE_READS: &'static [&'static str] = &["p.classes"];
     type Params = SoftmaxParams;
     type Bindings<'a> = SoftmaxBindings<'a>;
     type Extents<'a> = SoftmaxExtents<'a>;

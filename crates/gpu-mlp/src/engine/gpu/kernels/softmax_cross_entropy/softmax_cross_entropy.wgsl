@@ -57,7 +57,8 @@ fn softmax_ce(@builtin(local_invocation_index) t: u32) {
                 dlogits[base + cl] = (prob - select(0.0, 1.0, cl == label)) * step.grad_scale;
             }
         } else {
-            predictions[step.out_base + r] = am;
+            let base = select(step.out_base, 0u, MUTANT == MUTANT_SOFTMAX_OUT_BASE_IGNORED);
+            predictions[base + r] = am;
         }
     }
     sh_loss[t] = loss;
