@@ -6,7 +6,7 @@
 //! `uint8 [N, F]` rows of an 8-bit table, or `float32 [N, F]` features (`float32 [N, H, W]`
 //! for pictures stored as floats in a `.npz`). It scales them inside the graph as training
 //! did, and gives `probabilities` (softmax) and `logits`, both `float32 [N, classes]`; see
-//! [`graph`] for the nodes. The class names, input shape, source kind, scaling and gpu-mlp
+//! `graph.rs` for the nodes. The class names, input shape, source kind, scaling and gpu-mlp
 //! version are the model's metadata properties.
 //!
 //! Opset 13 and IR version 7: every current runtime reads them (onnxruntime since 1.6, tract,
