@@ -56,6 +56,25 @@ impl<R: Read> BoundedText<R> {
         }
     }
 
+    /// Counts `chunk` byte by byte, tracking double quotes (a quoted newline is inside a record).
+    fn count_quoted(&mut self, chunk: &[u8]) {
+        for &byte in chunk {
+            match byte {
+                b'"' => self.quoted = !self.quoted,
+                b'\n' => {
+                    self.line += 1;
+                    if !self.quoted {
+                        self.record = 0;
+                        self.record_line = self.line;
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            self.record += 1;
+        }
+    }
+
     fn stop(&self, problem: String) -> io::Error {
         io::Error::other(OutOfBounds(problem))
     }
@@ -73,20 +92,20 @@ impl<R: Read> Read for BoundedText<R> {
                 self.text_limit.env
             )));
         }
-        for &byte in &buf[..n] {
-            match byte {
-                b'"' => self.quoted = !self.quoted,
-                b'\n' => {
-                    self.line += 1;
-                    if !self.quoted {
-                        self.record = 0;
-                        self.record_line = self.line;
-                        continue;
-                    }
+        let chunk = &buf[..n];
+        if !self.quoted && !chunk.contains(&b'"') {
+            // The common case, no quotes: count newlines in one vectorisable pass instead of
+            // stepping through every byte (the loop below costs 10-20% of a CSV load).
+            match chunk.iter().rposition(|&b| b == b'\n') {
+                None => self.record += n as u64,
+                Some(last) => {
+                    self.line += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+                    self.record = (n - 1 - last) as u64;
+                    self.record_line = self.line;
                 }
-                _ => {}
             }
-            self.record += 1;
+        } else {
+            self.count_quoted(chunk);
         }
         if self.record > self.line_limit.bytes {
             return Err(self.stop(format!(
@@ -137,5 +156,34 @@ mod tests {
         assert!(err.starts_with("line 1:"), "{err}");
         let err = read_all(b"a\nb\nc\n", 4, 5).unwrap_err();
         assert!(err.contains("more than 5 bytes of text") && err.contains("TEST_LIMIT"));
+    }
+
+    #[test]
+    fn a_whole_buffer_counts_as_byte_by_byte_does() {
+        let limit = |bytes| Limit {
+            bytes,
+            env: "TEST_LIMIT",
+            from_memory: false,
+        };
+        let counts = |r: &BoundedText<&[u8]>| (r.line, r.record, r.record_line, r.quoted);
+        for text in [
+            &b"ab,c\nde,f\ngh"[..],
+            b"abc",
+            b"a\n\n\nbc\n",
+            b"a,\"b\nc\",d\ne",
+        ] {
+            let mut whole = BoundedText::with_limits(text, limit(100), limit(100));
+            let mut buf = [0u8; 64];
+            while whole.read(&mut buf).unwrap() > 0 {}
+            let mut bytes = BoundedText::with_limits(text, limit(100), limit(100));
+            let mut one = [0u8];
+            while bytes.read(&mut one).unwrap() > 0 {}
+            assert_eq!(
+                counts(&whole),
+                counts(&bytes),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
     }
 }
