@@ -342,7 +342,8 @@ fn engine_selection_follows_the_adapters() {
         if adapters.iter().any(|a| a.is_hardware()) {
             assert!(auto.note.is_none() && !auto.engine.describe().starts_with("cpu"));
         } else {
-            assert_eq!(auto.note.as_deref(), Some(engine::SOFTWARE_ONLY_NOTE));
+            let note = engine::software_only_note().to_string();
+            assert_eq!(auto.note.as_deref(), Some(note.as_str()));
             assert!(auto.engine.describe().starts_with("cpu"));
         }
     }

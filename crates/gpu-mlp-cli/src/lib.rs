@@ -13,6 +13,7 @@ pub mod console;
 pub mod download_bar;
 pub mod draw;
 pub mod exit_status;
+pub mod flags;
 pub mod interrupt;
 pub mod metrics_file;
 pub mod output_paths;

@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     restore_default_sigpipe();
+    // Library messages name this command line's flags from here on.
+    gpu_mlp_cli::flags::install();
     let cli = match run_config::parse_cli(std::env::args_os()) {
         Ok(cli) => cli,
         Err(CliError::Clap(e)) => e.exit(),

@@ -133,7 +133,7 @@ fn resumed_settings(path: &Path) -> Result<Vec<(String, Value)>, ConfigError> {
         None => Err(ConfigError::new(format!(
             "--resume {}: {}",
             path.display(),
-            gpu_mlp::training::resume::NO_STATE
+            crate::flags::NO_STATE
         ))),
     }
 }
@@ -289,7 +289,7 @@ mod tests {
                 command: Sub::Train(args),
             }) => Ok(args),
             Ok(other) => Err(format!("parsed {other:?}")),
-            Err(CliError::Config(e)) => Err(e.message),
+            Err(CliError::Config(e)) => Err(e.to_string()),
             Err(CliError::Clap(e)) => Err(format!("clap: {e}")),
         }
     }
@@ -376,7 +376,7 @@ mod tests {
         assert!(err.is_ok());
         let missing = dir.path().join("missing.toml");
         let err = match parse_cli(["gpu-mlp", "train", "--config", missing.to_str().unwrap()]) {
-            Err(CliError::Config(e)) => e.message,
+            Err(CliError::Config(e)) => e.to_string(),
             other => panic!("{other:?}"),
         };
         assert!(err.contains("cannot read --config"), "{err}");

@@ -1,15 +1,43 @@
 //! The library's errors and Rust panics as the Python exceptions scikit-learn and Keras users
 //! expect: bad settings or data are `ValueError`, files `OSError`, the device `RuntimeError`.
 
-use gpu_mlp::Error;
+use gpu_mlp::setting::{use_vocabulary, Vocabulary};
+use gpu_mlp::{Error, Setting};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::PyErr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+/// Settings named as the Python fronts' parameters, where both fronts agree on one (Keras's
+/// `fit`/`Adam` and scikit-learn's `MLPClassifier`); the others keep the library's plain name.
+struct PythonNames;
+
+impl Vocabulary for PythonNames {
+    fn name(&self, setting: Setting) -> &'static str {
+        match setting {
+            Setting::Epochs => "epochs",
+            Setting::BatchSize => "batch_size",
+            Setting::LearningRate => "learning_rate",
+            Setting::HiddenWidths => "hidden_layer_sizes",
+            Setting::ValidationSplit => "validation_split",
+            Setting::WeightDecay => "weight_decay",
+            Setting::Backend => "backend",
+            Setting::Adapter => "adapter",
+            other => other.name(),
+        }
+    }
+    fn setting_word(&self) -> &'static str {
+        "argument"
+    }
+}
+
+/// Makes library messages name Python parameters for the rest of the process.
+pub fn use_python_names() {
+    use_vocabulary(&PythonNames);
+}
+
 /// The Python exception for a library error.
 pub fn to_py(error: Error) -> PyErr {
-    // The command line's flag is not what a Python user sets (learning_rate[_init]).
-    let message = error.to_string().replace(" (--lr)", "");
+    let message = error.to_string();
     match error {
         // scikit-learn raises ValueError when the solver's weights become non-finite.
         Error::Config(_)

@@ -19,6 +19,7 @@ use pyo3::prelude::*;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::use_python_names();
     m.add_class::<network::Network>()?;
     m.add_function(wrap_pyfunction!(datasets::load_known, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -339,10 +339,9 @@ impl Network {
         warm: bool,
     ) -> PyResult<()> {
         let optimizer = optimizer(optimizer_name, lr, (beta_1, beta_2), epsilon, weight_decay)?;
-        let backend: BackendChoice =
-            backend.parse().map_err(|e: gpu_mlp::error::ConfigError| {
-                PyValueError::new_err(e.message.replace("--backend", "backend"))
-            })?;
+        let backend: BackendChoice = backend
+            .parse()
+            .map_err(|e: gpu_mlp::error::ConfigError| PyValueError::new_err(e.to_string()))?;
         let (data, held_out) = self.dataset(x, y, x_val, y_val)?;
         let key = EngineKey {
             backend,

@@ -6,21 +6,32 @@ use std::path::PathBuf;
 pub use crate::checkpoint::error::CheckpointError;
 pub use crate::data::error::DataError;
 pub use crate::inference::image_error::ImageError;
+pub use crate::setting::{Phrase, Setting};
 
-/// A flag or setting that cannot work (bad value, incompatible combination).
+/// A setting that cannot work (bad value, incompatible combination). Its message names the
+/// settings as data ([`Setting`]), which each face of the library words its own way.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct ConfigError {
-    /// The whole message, naming the flag or setting.
-    pub message: String,
+    message: Phrase,
 }
 
 impl ConfigError {
-    /// An error with this message.
-    pub fn new(message: impl Into<String>) -> Self {
+    /// An error with this message: text, or a [`Phrase`] naming settings.
+    pub fn new(message: impl Into<Phrase>) -> Self {
         Self {
             message: message.into(),
         }
+    }
+
+    /// The whole message.
+    pub fn message(&self) -> &Phrase {
+        &self.message
+    }
+
+    /// The settings the message names, in order (the first is the one to change).
+    pub fn settings(&self) -> impl Iterator<Item = Setting> + '_ {
+        self.message.settings()
     }
 }
 
@@ -41,20 +52,26 @@ pub enum GpuError {
     /// No adapter (or none matching the request); `detail` says what was asked for.
     #[error("no GPU adapter found{detail}")]
     NoAdapter {
-        /// What was asked for, e.g. ` for --backend vulkan`, or empty.
-        detail: String,
+        /// What was asked for, e.g. ` for --backend vulkan` (the backend setting, named by the
+        /// vocabulary in force), or empty.
+        detail: Phrase,
     },
     /// The adapter's limits or features cannot hold this model or batch.
     #[error("adapter '{adapter}' cannot run this: {what}")]
     Limit {
         /// The adapter's name.
         adapter: String,
-        /// The limit and what would need it.
-        what: String,
+        /// The limit and what would need it (with the setting to change).
+        what: Phrase,
     },
     /// The device or driver failed (lost device, out of memory, validation error).
     #[error("GPU device error: {0}")]
     Device(String),
+}
+
+/// `detail` of [`GpuError::NoAdapter`] when the backend was named: ` for --backend vulkan…`.
+pub(crate) fn for_backend(backend: impl std::fmt::Display, detail: Phrase) -> Phrase {
+    crate::phrase![" for ", Setting::Backend, format!(" {backend}")].followed_by(detail)
 }
 
 /// The adapter computed something out of bounds: the error an adapter check
@@ -62,8 +79,9 @@ pub enum GpuError {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
     "{adapter} failed verification: {failed} of {total} checks out of bounds ({first}); \
-     train on the CPU engine with --backend cpu, and please report it with the output of \
-     `gpu-mlp verify --json report.json`"
+     train on the CPU engine with {} cpu, and please report it with the output of \
+     `gpu-mlp verify --json report.json`",
+    crate::setting::vocabulary().name(Setting::Backend)
 )]
 pub struct VerifyFailed {
     /// The adapter's name.
@@ -125,7 +143,8 @@ pub enum Error {
     /// The training loss became NaN or infinite.
     #[error(
         "training diverged at epoch {epoch}, step {step}: the loss became {value}; \
-         try a lower learning rate (--lr)"
+         try a lower learning rate ({})",
+        crate::setting::vocabulary().name(Setting::LearningRate)
     )]
     Diverged {
         /// 1-based epoch.

@@ -81,6 +81,7 @@ pub mod error;
 pub mod fsio;
 pub mod inference;
 pub mod model;
+pub mod setting;
 pub mod training;
 
 pub use checkpoint::{load as load_checkpoint, save as save_checkpoint, Checkpoint};
@@ -94,6 +95,7 @@ pub use inference::classifier::{top_k, Classifier};
 pub use inference::export::save as export_onnx;
 pub use model::optimizer::Optimizer;
 pub use model::{DenseLayer, ModelSpec};
+pub use setting::Setting;
 pub use training::{
     run as train, EpochRecord, Observer, Silent, TrainConfig, TrainReport, Trainer,
 };

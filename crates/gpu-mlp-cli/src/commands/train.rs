@@ -199,7 +199,9 @@ fn resumed_progress(
             config.optimizer.describe()
         )));
     }
-    state.progress(config.early_stopping).map_err(invalid)
+    state
+        .progress(config.early_stopping)
+        .map_err(|p| invalid(p.to_string()))
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ impl TrainFiles {
             if ckpt.resume.is_none() {
                 return Err(CheckpointError::Invalid {
                     path: path.clone(),
-                    problem: gpu_mlp::training::resume::NO_STATE.to_string(),
+                    problem: crate::flags::NO_STATE.to_string(),
                 }
                 .into());
             }

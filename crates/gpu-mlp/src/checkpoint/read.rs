@@ -158,7 +158,8 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
             .map_err(|_| invalid(format!("dropout '{v}' is not a number")))?,
         None => 0.0,
     };
-    let spec = ModelSpec::new(inputs, hidden, classes, dropout).map_err(|e| invalid(e.message))?;
+    let spec =
+        ModelSpec::new(inputs, hidden, classes, dropout).map_err(|e| invalid(e.to_string()))?;
     let resume = resume_state(&tensors, &spec, header.get(keys::RESUME)).map_err(invalid)?;
 
     let class_names = match header.get(keys::CLASS_NAMES) {

@@ -86,7 +86,7 @@ impl Samples {
     pub fn new(inputs: Inputs, labels: Vec<Label>, features: usize) -> Result<Self, DataError> {
         if features == 0 {
             return Err(DataError::Invalid {
-                problem: "samples need at least 1 input each".to_string(),
+                problem: "samples need at least 1 input each".into(),
             });
         }
         if labels.len().checked_mul(features) != Some(inputs.len()) {
@@ -95,7 +95,8 @@ impl Samples {
                     "{} inputs do not make {} samples of {features}",
                     inputs.len(),
                     labels.len()
-                ),
+                )
+                .into(),
             });
         }
         Ok(Self {
@@ -256,7 +257,7 @@ impl Dataset {
     ) -> Result<Self, DataError> {
         let name = name.into();
         let invalid = |problem: String| DataError::Invalid {
-            problem: format!("data set {name}: {problem}"),
+            problem: format!("data set {name}: {problem}").into(),
         };
         let (rows, cols) = shape;
         if class_names.len() < 2 {
@@ -424,7 +425,7 @@ impl Dataset {
             return Ok(());
         };
         Err(DataError::Invalid {
-            problem: format!("data set {}: a new {split} split with {problem}", self.name),
+            problem: format!("data set {}: a new {split} split with {problem}", self.name).into(),
         })
     }
 

@@ -2,6 +2,7 @@
 
 use super::idx;
 use super::{KnownDataset, Label};
+use crate::setting::{vocabulary, Phrase, Setting};
 use std::io;
 use std::path::PathBuf;
 
@@ -19,7 +20,7 @@ pub enum DataError {
 
     /// A problem with a file that no more specific variant describes.
     #[error("{}: {problem}", path.display())]
-    BadFile { path: PathBuf, problem: String },
+    BadFile { path: PathBuf, problem: Phrase },
 
     /// The file could not be opened or read.
     #[error("cannot read {}: {source}", path.display())]
@@ -141,7 +142,7 @@ pub enum DataError {
     #[error("{problem}")]
     Invalid {
         /// What does not fit, naming the data set or split.
-        problem: String,
+        problem: Phrase,
     },
 
     /// A `--data DIR` folder lacks some of the four files.
@@ -154,8 +155,9 @@ pub enum DataError {
 
     /// A data set name that is not one of the known ones.
     #[error(
-        "unknown data set '{name}'; known data sets: {}; or pass --data DIR",
-        KnownDataset::names().join(", ")
+        "unknown data set '{name}'; known data sets: {}; or pass {} DIR",
+        KnownDataset::names().join(", "),
+        vocabulary().name(Setting::Data)
     )]
     UnknownDataset { name: String },
 
@@ -175,8 +177,9 @@ pub enum DataError {
     /// No mirror could be reached at all (no network, DNS failure, refused connections).
     #[error(
         "could not reach any mirror for {dataset} (tried: {}): {reason}; check your network, \
-         or download the files yourself and pass --data DIR",
-        tried.join(", ")
+         or download the files yourself and pass {} DIR",
+        tried.join(", "),
+        vocabulary().name(Setting::Data)
     )]
     Unreachable {
         dataset: String,
@@ -239,8 +242,9 @@ fn list_paths(paths: &[PathBuf]) -> String {
 
 fn how_to_get(ds: KnownDataset) -> String {
     let mut s = format!(
-        "get it with `gpu-mlp fetch {}`, or pass --data DIR with the four IDX files",
-        ds.name()
+        "get it with `gpu-mlp fetch {}`, or pass {} DIR with the four IDX files",
+        ds.name(),
+        vocabulary().name(Setting::Data)
     );
     if ds == KnownDataset::FashionMnist {
         s.push_str(", or run `apt-get install dataset-fashion-mnist` (Debian/Ubuntu)");
@@ -261,7 +265,7 @@ impl DataError {
     pub fn bad_file(path: &std::path::Path) -> impl Fn(String) -> DataError + '_ {
         move |problem| DataError::BadFile {
             path: path.to_path_buf(),
-            problem,
+            problem: problem.into(),
         }
     }
 }

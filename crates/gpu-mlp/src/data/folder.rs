@@ -61,12 +61,12 @@ fn is_data_file(path: &Path) -> Result<bool, DataError> {
         Ok(meta) if meta.is_file() => Ok(true),
         Ok(_) => Err(DataError::BadFile {
             path: path.to_path_buf(),
-            problem: "not a regular file".to_string(),
+            problem: "not a regular file".into(),
         }),
         Err(e) if e.kind() == io::ErrorKind::NotFound && !path.is_symlink() => Ok(false),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Err(DataError::BadFile {
             path: path.to_path_buf(),
-            problem: "a symbolic link to a file that does not exist".to_string(),
+            problem: "a symbolic link to a file that does not exist".into(),
         }),
         Err(source) => Err(DataError::Io {
             path: path.to_path_buf(),
@@ -103,7 +103,7 @@ pub fn load_dir(dir: &Path, hint: Option<KnownDataset>) -> Result<Dataset, DataE
         let test = test.join().unwrap_or_else(|_| {
             Err(DataError::BadFile {
                 path: files.test_images.clone(),
-                problem: "the reader thread panicked".to_string(),
+                problem: "the reader thread panicked".into(),
             })
         });
         (train, test)

@@ -324,7 +324,7 @@ fn read_payload(
         })
         .map_err(|e| DataError::BadFile {
             path: path.to_path_buf(),
-            problem: e.to_string(),
+            problem: e.to_string().into(),
         })?;
     // A raw file has just proven it holds `expected` bytes: size the buffer once. A gzip stream
     // proves it only by decompressing, so its buffer grows as the data arrives.

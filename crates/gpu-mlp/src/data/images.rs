@@ -10,6 +10,7 @@ use super::idx::MAX_IMAGE_PIXELS;
 use super::raw::{check_size, NameTable, RawPart};
 use super::{ColorMode, DataError, Inputs};
 use crate::fsio::budget;
+use crate::setting::Setting;
 use image::imageops::FilterType;
 use image::{ColorType, ImageDecoder, ImageReader};
 use rayon::prelude::*;
@@ -76,10 +77,14 @@ fn read_listings(
         let (w, h) = probes[i].0;
         return Err(DataError::BadFile {
             path: all[i].clone(),
-            problem: format!(
-                "its header gives {w}x{h} pixels, more than the {MAX_IMAGE_PIXELS} an input \
-                 may have; pass --image-size WxH to shrink the images"
-            ),
+            problem: crate::phrase![
+                format!(
+                    "its header gives {w}x{h} pixels, more than the {MAX_IMAGE_PIXELS} an \
+                     input may have; pass "
+                ),
+                Setting::ImageSize,
+                " WxH to shrink the images"
+            ],
         });
     }
     // With --image-size, a picture is decoded whole before it is shrunk: refuse one whose
@@ -98,7 +103,8 @@ fn read_listings(
                      the {} allowed for pictures shrunk to {w}x{h} (see docs/limits.md)",
                     budget::size_text(decoded_bytes(pw, ph)),
                     budget::size_text(limit)
-                ),
+                )
+                .into(),
             });
         }
     }
@@ -113,15 +119,18 @@ fn read_listings(
             if let Some(i) = probes.iter().position(|p| p.0 != first) {
                 return Err(DataError::BadFile {
                     path: all[i].clone(),
-                    problem: format!(
-                        "is {}x{} but {} is {}x{}; pass --image-size WxH to resize every image \
-                         to one size",
-                        probes[i].0 .0,
-                        probes[i].0 .1,
-                        all[0].display(),
-                        first.0,
-                        first.1
-                    ),
+                    problem: crate::phrase![
+                        format!(
+                            "is {}x{} but {} is {}x{}; pass ",
+                            probes[i].0 .0,
+                            probes[i].0 .1,
+                            all[0].display(),
+                            first.0,
+                            first.1
+                        ),
+                        Setting::ImageSize,
+                        " WxH to resize every image to one size"
+                    ],
                 });
             }
             first
@@ -236,7 +245,7 @@ fn decode_into(
 fn undecodable(path: &Path, e: image::ImageError) -> DataError {
     DataError::BadFile {
         path: path.to_path_buf(),
-        problem: format!("cannot decode the image: {e}"),
+        problem: format!("cannot decode the image: {e}").into(),
     }
 }
 
@@ -246,7 +255,7 @@ fn list(root: &Path) -> Result<Listing, DataError> {
     if classes.is_empty() {
         return Err(DataError::BadFile {
             path: root.to_path_buf(),
-            problem: "has no class folders: expected one subfolder of images per class".to_string(),
+            problem: "has no class folders: expected one subfolder of images per class".into(),
         });
     }
     let mut files = Vec::new();
@@ -257,7 +266,7 @@ fn list(root: &Path) -> Result<Listing, DataError> {
         if images.is_empty() {
             return Err(DataError::BadFile {
                 path: dir,
-                problem: "holds no images (PNG, JPEG, BMP, GIF or WebP files)".to_string(),
+                problem: "holds no images (PNG, JPEG, BMP, GIF or WebP files)".into(),
             });
         }
         class_of.extend(std::iter::repeat_n(c as u32, images.len()));

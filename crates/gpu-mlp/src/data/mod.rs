@@ -87,7 +87,7 @@ pub fn write_dir(
     ] {
         // IDX holds 8-bit grey images with 8-bit labels; anything else would be cut short.
         let unfit = |problem: &str| DataError::Invalid {
-            problem: format!("{} cannot be written as IDX files: {problem}", data.name),
+            problem: format!("{} cannot be written as IDX files: {problem}", data.name).into(),
         };
         let pixels = samples
             .inputs

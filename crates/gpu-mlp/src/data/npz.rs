@@ -124,7 +124,7 @@ impl Array {
     fn read(zip: &mut zip::ZipArchive<File>, path: &Path, key: &str) -> Result<Array, DataError> {
         let bad = |problem: String| DataError::BadFile {
             path: path.to_path_buf(),
-            problem: format!("array {key}: {problem}"),
+            problem: format!("array {key}: {problem}").into(),
         };
         let with_ext = format!("{key}.npy");
         let name = if zip.index_for_name(&with_ext).is_some() {
@@ -246,7 +246,7 @@ impl Array {
 fn split_part(path: &Path, x: &Array, y: &Array) -> Result<RawPart, DataError> {
     let bad = |key: &str, problem: String| DataError::BadFile {
         path: path.to_path_buf(),
-        problem: format!("array {key}: {problem}"),
+        problem: format!("array {key}: {problem}").into(),
     };
     let dims: Vec<usize> = x.shape().iter().map(|&d| d as usize).collect();
     let (count, shape) = match dims[..] {

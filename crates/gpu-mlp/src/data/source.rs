@@ -11,6 +11,7 @@ use super::{
 };
 #[cfg(feature = "formats")]
 use super::{npz, table};
+use crate::setting::Setting;
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
@@ -28,15 +29,23 @@ pub enum TestOrigin {
     Split { fraction: f64, seed: u64 },
 }
 
+/// How the vocabulary in force names `setting`.
+fn name(setting: Setting) -> &'static str {
+    crate::setting::vocabulary().name(setting)
+}
+
 impl fmt::Display for TestOrigin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TestOrigin::Own => f.write_str("the data's own test part"),
-            TestOrigin::Given(path) => write!(f, "--test-data {}", path.display()),
+            TestOrigin::Given(path) => {
+                write!(f, "{} {}", name(Setting::TestData), path.display())
+            }
             TestOrigin::Split { fraction, seed } => write!(
                 f,
-                "{}% of each class held out (--test-split {fraction}, seed {seed})",
-                fraction * 100.0
+                "{}% of each class held out ({} {fraction}, seed {seed})",
+                fraction * 100.0,
+                name(Setting::TestSplit)
             ),
         }
     }
@@ -78,7 +87,8 @@ fn kind_of(path: &Path) -> Result<Kind, DataError> {
             path: path.to_path_buf(),
             problem: "is a single .npy array; save inputs and labels together with \
                       numpy.savez(\"data.npz\", x=inputs, y=labels)"
-                .to_string(),
+                .to_string()
+                .into(),
         }),
         _ => Ok(Kind::Csv),
     }
@@ -200,7 +210,7 @@ pub fn load_path(
             let given = given.join().unwrap_or_else(|_| {
                 Err(DataError::BadFile {
                     path: test_path.clone(),
-                    problem: "the reader thread panicked".to_string(),
+                    problem: "the reader thread panicked".into(),
                 })
             });
             (parts, Some(given))
@@ -225,12 +235,17 @@ pub fn load_path(
         if test.shape != parts.train.shape {
             return Err(DataError::BadFile {
                 path: test.path.clone(),
-                problem: format!(
-                    "its images are {}, the training images {}; pass --image-size and --color \
-                     to make them alike",
-                    describe_shape(test.shape),
-                    describe_shape(parts.train.shape)
-                ),
+                problem: crate::phrase![
+                    format!(
+                        "its images are {}, the training images {}; pass ",
+                        describe_shape(test.shape),
+                        describe_shape(parts.train.shape)
+                    ),
+                    Setting::ImageSize,
+                    " and ",
+                    Setting::Color,
+                    " to make them alike"
+                ],
             });
         }
     }
@@ -276,7 +291,8 @@ fn assemble(
                     describe_shape(test.shape),
                     train.features(),
                     describe_shape(train.shape)
-                ),
+                )
+                .into(),
             });
         }
     }
@@ -325,11 +341,12 @@ fn classes(
         path: train.path.clone(),
         problem: format!(
             "every sample has the same label ({which}); a classifier needs at least 2 classes"
-        ),
+        )
+        .into(),
     };
     let mismatch = |test: &RawPart, what: &str| DataError::BadFile {
         path: test.path.clone(),
-        problem: format!("its labels are {what}, but the training labels are not"),
+        problem: format!("its labels are {what}, but the training labels are not").into(),
     };
     match &train.labels {
         RawLabels::Numbers(labels) => {
@@ -386,7 +403,8 @@ fn classes(
                     problem: format!(
                         "has {} classes; at most {MAX_CLASSES} are supported",
                         names.len()
-                    ),
+                    )
+                    .into(),
                 });
             }
             let to_label = |ids: &[u32]| ids.iter().map(|&i| i as Label).collect::<Vec<_>>();
@@ -417,7 +435,8 @@ fn classes(
                                         "sample {i} has class '{name}', which no training sample \
                                          has (the training classes are {})",
                                         names.join(", ")
-                                    ),
+                                    )
+                                    .into(),
                                 })
                             }
                         }
@@ -459,7 +478,8 @@ fn scale(
                     "the given standardisation has {} features, the data {}",
                     mean.len(),
                     train.features
-                ),
+                )
+                .into(),
             });
         }
     }

@@ -3,6 +3,7 @@
 //! at least one member for training; both parts keep the source's order.
 
 use super::{DataError, Samples};
+use crate::setting::Setting;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
@@ -37,11 +38,15 @@ pub fn stratified(
     }
     if test.is_empty() {
         return Err(DataError::Invalid {
-            problem: format!(
-                "--test-split {fraction} of {} samples leaves no test samples; raise it or pass \
-                 --test-data PATH",
-                all.count
-            ),
+            problem: crate::phrase![
+                Setting::TestSplit,
+                format!(
+                    " {fraction} of {} samples leaves no test samples; raise it or pass ",
+                    all.count
+                ),
+                Setting::TestData,
+                " PATH"
+            ],
         });
     }
     test.sort_unstable();

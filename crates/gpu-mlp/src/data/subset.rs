@@ -6,6 +6,7 @@
 
 use crate::data::Samples;
 use crate::error::ConfigError;
+use crate::setting::Setting;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
@@ -16,10 +17,13 @@ const SUBSET_STREAM: u64 = 0x5355_4253_4554;
 /// `n` equal to the count keeps everything; more is an error.
 pub fn stratified(samples: &Samples, n: usize, seed: u64) -> Result<Samples, ConfigError> {
     if n == 0 || n > samples.count {
-        return Err(ConfigError::new(format!(
-            "--train-samples must be between 1 and the {} training samples; got {n}",
-            samples.count
-        )));
+        return Err(ConfigError::new(crate::phrase![
+            Setting::TrainSamples,
+            format!(
+                " must be between 1 and the {} training samples; got {n}",
+                samples.count
+            )
+        ]));
     }
     let mut by_class: Vec<Vec<usize>> = Vec::new();
     for (i, &label) in samples.labels.iter().enumerate().take(samples.count) {
@@ -144,9 +148,11 @@ mod tests {
     fn sizes_outside_the_set_are_refused() {
         let all = skewed();
         for n in [0, all.count + 1] {
-            let err = stratified(&all, n, 0).unwrap_err().message;
+            let err = stratified(&all, n, 0).unwrap_err();
+            assert_eq!(err.settings().next(), Some(Setting::TrainSamples));
+            let err = err.to_string();
             assert!(
-                err.contains("--train-samples") && err.contains("2800"),
+                err.starts_with("training samples must be") && err.contains("2800"),
                 "{err}"
             );
         }

@@ -15,6 +15,8 @@ use super::shown::shown;
 use super::text_bounds::{out_of_bounds, BoundedText};
 use super::{DataError, Inputs, Label, LabelColumn};
 use crate::fsio::budget::{self, Exceeded, Limit};
+use crate::phrase;
+use crate::setting::{Phrase, Setting};
 use csv::{ByteRecord, ReaderBuilder};
 use flate2::bufread::MultiGzDecoder;
 use std::fs::File;
@@ -127,7 +129,7 @@ pub fn read_csv(path: &Path, label_column: Option<&LabelColumn>) -> Result<RawPa
             splitter.join().unwrap_or_else(|_| {
                 Err(DataError::BadFile {
                     path: path.to_path_buf(),
-                    problem: "the CSV reader thread panicked".to_string(),
+                    problem: "the CSV reader thread panicked".into(),
                 })
             })
         })?;
@@ -308,7 +310,10 @@ pub fn label_index(
     width: usize,
     asked: Option<&LabelColumn>,
 ) -> Result<usize, DataError> {
-    let bad = DataError::bad_file(path);
+    let bad = |problem: Phrase| DataError::BadFile {
+        path: path.to_path_buf(),
+        problem,
+    };
     let listed = || {
         let n = names.unwrap_or_default();
         let mut s = n
@@ -326,39 +331,44 @@ pub fn label_index(
         (Some(LabelColumn::First), _) => Ok(0),
         (Some(LabelColumn::Last), _) => Ok(width - 1),
         (Some(LabelColumn::Index(i)), _) if *i < width => Ok(*i),
-        (Some(LabelColumn::Index(i)), _) => Err(bad(format!(
-            "--label-column {i} is past the last column: rows have {width} (indices 0..={})",
-            width - 1
-        ))),
+        (Some(LabelColumn::Index(i)), _) => Err(bad(phrase![
+            Setting::LabelColumn,
+            format!(
+                " {i} is past the last column: rows have {width} (indices 0..={})",
+                width - 1
+            )
+        ])),
         (Some(LabelColumn::Name(name)), Some(names)) => names
             .iter()
             .position(|n| n == name)
             .or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case(name)))
             .ok_or_else(|| {
-                bad(format!(
-                    "no column is named '{name}' (columns: {})",
-                    listed()
-                ))
+                bad(format!("no column is named '{name}' (columns: {})", listed()).into())
             }),
-        (Some(LabelColumn::Name(name)), None) => Err(bad(format!(
-            "has no header row, so no column is named '{name}'; pass --label-column first, \
-             last or a 0-based INDEX"
-        ))),
+        (Some(LabelColumn::Name(name)), None) => Err(bad(phrase![
+            format!("has no header row, so no column is named '{name}'; pass "),
+            Setting::LabelColumn,
+            " first, last or a 0-based INDEX"
+        ])),
         (None, Some(names)) => LABEL_NAMES
             .iter()
             .find_map(|want| names.iter().position(|n| n.eq_ignore_ascii_case(want)))
             .ok_or_else(|| {
-                bad(format!(
-                    "no column is named label, class, target or y (columns: {}); say which \
-                     holds the labels with --label-column NAME|INDEX|first|last",
-                    listed()
-                ))
+                bad(phrase![
+                    format!(
+                        "no column is named label, class, target or y (columns: {}); say \
+                         which holds the labels with ",
+                        listed()
+                    ),
+                    Setting::LabelColumn,
+                    " NAME|INDEX|first|last"
+                ])
             }),
-        (None, None) => Err(bad(
-            "has no header row, so which column holds the labels is not known; pass \
-             --label-column last (or first, or a 0-based INDEX)"
-                .to_string(),
-        )),
+        (None, None) => Err(bad(phrase![
+            "has no header row, so which column holds the labels is not known; pass ",
+            Setting::LabelColumn,
+            " last (or first, or a 0-based INDEX)"
+        ])),
     }
 }
 
@@ -422,7 +432,7 @@ fn io_error(path: &Path, source: std::io::Error) -> DataError {
     if let Some(problem) = out_of_bounds(&source) {
         return DataError::BadFile {
             path: path.to_path_buf(),
-            problem,
+            problem: problem.into(),
         };
     }
     match source.kind() {
@@ -445,7 +455,7 @@ fn csv_error(path: &Path, e: csv::Error) -> DataError {
         csv::ErrorKind::Io(source) => io_error(path, source),
         _ => DataError::BadFile {
             path: path.to_path_buf(),
-            problem,
+            problem: problem.into(),
         },
     }
 }

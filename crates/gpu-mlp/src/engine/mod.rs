@@ -8,7 +8,7 @@
 pub mod cpu;
 pub mod gpu;
 mod select;
-pub use select::{open_engine, BackendChoice, EngineOptions, OpenedEngine, SOFTWARE_ONLY_NOTE};
+pub use select::{open_engine, software_only_note, BackendChoice, EngineOptions, OpenedEngine};
 
 use crate::data::Samples;
 use crate::error::{ConfigError, Result};
@@ -173,7 +173,10 @@ pub trait Engine {
 /// Both engines are built for batches of up to `max_batch` rows; none is a setting error.
 pub fn check_max_batch(max_batch: usize) -> Result<(), ConfigError> {
     if max_batch == 0 {
-        return Err(ConfigError::new("--batch-size must be at least 1"));
+        return Err(ConfigError::new(crate::phrase![
+            crate::setting::Setting::BatchSize,
+            " must be at least 1"
+        ]));
     }
     Ok(())
 }

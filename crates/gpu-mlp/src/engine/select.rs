@@ -9,6 +9,8 @@ use crate::error::{ConfigError, GpuError, Result};
 use crate::fsio::memory;
 use crate::model::optimizer::Optimizer;
 use crate::model::{ModelSpec, CPU_ENGINE_PARAMETER_COPIES, HOST_PARAMETER_COPIES};
+use crate::phrase;
+use crate::setting::{Phrase, Setting};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -85,10 +87,10 @@ impl FromStr for BackendChoice {
             .find(|v| v.name() == alias)
             .ok_or_else(|| {
                 let names: Vec<&str> = Self::VARIANTS.iter().map(|v| v.name()).collect();
-                ConfigError::new(format!(
-                    "--backend '{s}' is not one of {}",
-                    names.join(", ")
-                ))
+                ConfigError::new(phrase![
+                    Setting::Backend,
+                    format!(" '{s}' is not one of {}", names.join(", "))
+                ])
             })
     }
 }
@@ -122,12 +124,25 @@ impl fmt::Debug for OpenedEngine {
 }
 
 /// What to change when a model does not fit the machine's memory.
-const MEMORY_ADVICE: &str = "use a smaller --hidden (or --batch-size)";
+fn memory_advice() -> Phrase {
+    phrase![
+        "use a smaller ",
+        Setting::HiddenWidths,
+        " (or ",
+        Setting::BatchSize,
+        ")"
+    ]
+}
 
 /// The note printed when `auto` falls back to the CPU engine.
-pub const SOFTWARE_ONLY_NOTE: &str =
-    "only a software Vulkan adapter (llvmpipe) found; training on \
-     the CPU engine, which is faster there (use --backend vulkan to force it)";
+pub fn software_only_note() -> Phrase {
+    phrase![
+        "only a software Vulkan adapter (llvmpipe) found; training on the CPU engine, which is \
+         faster there (use ",
+        Setting::Backend,
+        " vulkan to force it)"
+    ]
+}
 
 /// Opens the engine `opts` names for `spec`, holding `parameters` (flat layout of
 /// [`ModelSpec::layers`]), to train with `optimizer` on batches of up to `max_batch` rows.
@@ -150,7 +165,7 @@ pub fn open_engine(
             "the model {} on the cpu engine (batch {max_batch})",
             spec.describe()
         );
-        memory::ensure_available(spec.memory_bytes(copies, max_batch), &what, MEMORY_ADVICE)
+        memory::ensure_available(spec.memory_bytes(copies, max_batch), &what, memory_advice())
     };
     // The GPU engine and its note (tiles timed on first use of an adapter, cache problems).
     let gpu_engine =
@@ -160,7 +175,7 @@ pub fn open_engine(
                 spec.describe()
             );
             let host = spec.memory_bytes(HOST_PARAMETER_COPIES, 0);
-            memory::ensure_available(host, &what, MEMORY_ADVICE)?;
+            memory::ensure_available(host, &what, memory_advice())?;
             let needs = GpuEngine::needs(spec, max_batch, &opts.gpu);
             let ctx = Arc::new(GpuContext::open(backends, adapter, &needs)?);
             let engine = GpuEngine::new(
@@ -195,7 +210,7 @@ pub fn open_engine(
                 return gpu_engine(None, Some(&hw.index.to_string()));
             }
             let note = if adapters.iter().any(|a| a.software) {
-                SOFTWARE_ONLY_NOTE.to_string()
+                software_only_note().to_string()
             } else {
                 "no GPU adapter found; training on the CPU engine".to_string()
             };
@@ -210,7 +225,7 @@ pub fn open_engine(
             match gpu_engine(backends, adapter) {
                 Err(crate::Error::Gpu(GpuError::NoAdapter { detail })) => {
                     Err(GpuError::NoAdapter {
-                        detail: format!(" for --backend {explicit}{detail}"),
+                        detail: crate::error::for_backend(explicit, detail),
                     }
                     .into())
                 }

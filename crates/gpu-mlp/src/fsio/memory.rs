@@ -4,6 +4,9 @@
 //! an address-space limit (`ulimit -v`) count as the machine's free memory does.
 
 use crate::error::ConfigError;
+use crate::setting::Phrase;
+#[cfg(test)]
+use crate::setting::Setting;
 
 /// Where the machine's free memory cannot be read (not Linux), the most a run may ask for.
 pub const FALLBACK_LIMIT: u64 = 32 << 30;
@@ -96,7 +99,11 @@ pub fn gib(bytes: u64) -> String {
 
 /// Refuses `needed` bytes for `what` (e.g. "training 784-100000-10 on the cpu engine with
 /// batches of 64") when the machine does not have them; `advice` says what to change.
-pub fn ensure_available(needed: u64, what: &str, advice: &str) -> Result<(), ConfigError> {
+pub fn ensure_available(
+    needed: u64,
+    what: &str,
+    advice: impl Into<Phrase>,
+) -> Result<(), ConfigError> {
     let (limit, of) = match available_bytes() {
         Some(bytes) => (bytes, "available on this machine"),
         None => (
@@ -107,11 +114,14 @@ pub fn ensure_available(needed: u64, what: &str, advice: &str) -> Result<(), Con
     if needed <= limit {
         return Ok(());
     }
-    Err(ConfigError::new(format!(
-        "{what} needs about {} of memory; {} is {of}: {advice}",
+    let figures = format!(
+        "{what} needs about {} of memory; {} is {of}: ",
         gib(needed),
         gib(limit)
-    )))
+    );
+    Err(ConfigError::new(
+        Phrase::from(figures).followed_by(advice.into()),
+    ))
 }
 
 #[cfg(test)]
@@ -146,11 +156,13 @@ mod tests {
     #[test]
     fn refuses_more_than_there_is_with_the_figures() {
         assert!(ensure_available(1 << 20, "a small run", "-").is_ok());
-        let err = ensure_available(u64::MAX / 2, "a huge run", "use a smaller --hidden")
-            .unwrap_err()
-            .to_string();
+        let advice = crate::phrase!["use a smaller ", Setting::HiddenWidths];
+        let err = ensure_available(u64::MAX / 2, "a huge run", advice).unwrap_err();
+        assert_eq!(err.settings().collect::<Vec<_>>(), [Setting::HiddenWidths]);
+        let err = err.to_string();
         assert!(
-            err.starts_with("a huge run needs about") && err.contains("use a smaller --hidden"),
+            err.starts_with("a huge run needs about")
+                && err.ends_with("use a smaller hidden width"),
             "{err}"
         );
     }

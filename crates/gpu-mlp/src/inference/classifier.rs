@@ -10,6 +10,7 @@ use crate::engine::cpu::CpuEngine;
 use crate::error::{ConfigError, Result};
 use crate::inference::preprocess::{self, Preprocess};
 use crate::model::optimizer::Optimizer;
+use crate::setting::Setting;
 use image::DynamicImage;
 
 /// A picture made ready for the model.
@@ -118,11 +119,15 @@ impl Classifier {
         let (rows, cols) = self.input_shape();
         let channels = self.checkpoint.channels;
         match how {
-            Preprocess::Mnist if channels != 1 => Err(ConfigError::new(format!(
-                "--preprocess mnist makes grey digits, but the model takes {}; use \
-                 --preprocess plain",
-                self.checkpoint.input_words()
-            ))
+            Preprocess::Mnist if channels != 1 => Err(ConfigError::new(crate::phrase![
+                Setting::Preprocess,
+                format!(
+                    " mnist makes grey digits, but the model takes {}; use ",
+                    self.checkpoint.input_words()
+                ),
+                Setting::Preprocess,
+                " plain"
+            ])
             .into()),
             Preprocess::Mnist => {
                 let shown = preprocess::prepare(img, rows, cols);

@@ -5,6 +5,7 @@
 //! stored row-major `W[in, out]` (Keras layout): forward is `Z = X·W + b`.
 
 use crate::error::ConfigError;
+use crate::setting::Setting;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
@@ -72,15 +73,19 @@ impl ModelSpec {
             )));
         }
         if let Some(pos) = hidden.iter().position(|&h| h == 0) {
-            return Err(ConfigError::new(format!(
-                "--hidden: layer {} has width 0; every hidden layer needs at least 1 unit",
-                pos + 1
-            )));
+            return Err(ConfigError::new(crate::phrase![
+                Setting::HiddenWidths,
+                format!(
+                    ": layer {} has width 0; every hidden layer needs at least 1 unit",
+                    pos + 1
+                )
+            ]));
         }
         if !(0.0..1.0).contains(&dropout) || dropout.is_nan() {
-            return Err(ConfigError::new(format!(
-                "--dropout must be in [0, 1), got {dropout}"
-            )));
+            return Err(ConfigError::new(crate::phrase![
+                Setting::Dropout,
+                format!(" must be in [0, 1), got {dropout}")
+            ]));
         }
         Ok(Self {
             inputs,

@@ -3,6 +3,7 @@
 //! `restore_best`) end with the parameters of the best epoch whether or not stopping fired.
 
 use crate::error::ConfigError;
+use crate::setting::Setting;
 use crate::training::record::EpochRecord;
 use std::str::FromStr;
 
@@ -70,9 +71,10 @@ impl FromStr for Monitor {
         .into_iter()
         .find(|m| m.name() == text)
         .ok_or_else(|| {
-            ConfigError::new(format!(
-                "--monitor '{text}': use val_loss, val_accuracy, loss or accuracy"
-            ))
+            ConfigError::new(crate::phrase![
+                Setting::Monitor,
+                format!(" '{text}': use val_loss, val_accuracy, loss or accuracy")
+            ])
         })
     }
 }
@@ -297,7 +299,7 @@ mod tests {
             .parse::<Monitor>()
             .unwrap_err()
             .to_string()
-            .contains("--monitor"));
+            .starts_with("monitor 'val_acc': use val_loss"));
         assert_eq!(Monitor::default_for(0.1), Monitor::ValLoss);
         assert_eq!(Monitor::default_for(0.0), Monitor::Loss);
     }

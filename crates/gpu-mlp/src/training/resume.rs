@@ -10,6 +10,8 @@
 
 use crate::engine::OptimizerState;
 use crate::error::ConfigError;
+use crate::phrase;
+use crate::setting::{Phrase, Piece, Setting};
 use crate::training::early_stopping::{EarlyStopping, Watch};
 use crate::training::{EpochRecord, Progress, Snapshot};
 use serde::{Deserialize, Serialize};
@@ -114,21 +116,22 @@ impl ResumeState {
     }
 
     /// The loop's progress, under the early-stopping `rule` of the resumed run.
-    pub fn progress(&self, rule: Option<EarlyStopping>) -> Result<Progress, String> {
+    pub fn progress(&self, rule: Option<EarlyStopping>) -> Result<Progress, Phrase> {
         let watch = match (rule, self.watch) {
             (None, None) => None,
             (Some(rule), Some(w)) => {
                 let best = match (w.best_epoch, w.best) {
                     (Some(epoch), Some(value)) => Some((epoch, value)),
                     (None, None) => None,
-                    _ => return Err("early stopping's best epoch is half given".to_string()),
+                    _ => return Err("early stopping's best epoch is half given".into()),
                 };
                 Some(Watch::resume(rule, best, w.wait))
             }
             _ => {
-                return Err(
-                    "its early-stopping state does not match its --early-stopping".to_string(),
-                )
+                return Err(phrase![
+                    "its early-stopping state does not match its ",
+                    Setting::EarlyStopping
+                ])
             }
         };
         Ok(Progress {
@@ -192,35 +195,31 @@ impl ResumeState {
     }
 }
 
-/// Why a checkpoint without a training state cannot be resumed.
-pub const NO_STATE: &str = "it holds no training state to resume (it was not saved by \
-     `gpu-mlp train --save`, or by an older gpu-mlp); start a new run from its parameters with \
-     --init-from";
-
-/// The settings that decide a run's numbers: `--resume` refuses a flag that changes one.
-/// (`epochs` may grow; the engine, the outputs and `--offline` may change.)
-const RESULT_KEYS: &[&str] = &[
-    "dataset",
-    "data",
-    "train_samples",
-    "validation_split",
-    "seed",
-    "hidden",
-    "dropout",
-    "batch_size",
-    "optimizer",
-    "lr",
-    "adam_epsilon",
-    "weight_decay",
-    "lr_schedule",
-    "warmup",
-    "early_stopping",
-    "monitor",
-    "min_delta",
-    "restore_best",
+/// The settings that decide a run's numbers, by their key in the saved settings: `--resume`
+/// refuses a flag that changes one. (`epochs` may grow; the engine, the outputs and
+/// `--offline` may change.)
+const RESULT_KEYS: &[(&str, Setting)] = &[
+    ("dataset", Setting::Dataset),
+    ("data", Setting::Data),
+    ("train_samples", Setting::TrainSamples),
+    ("validation_split", Setting::ValidationSplit),
+    ("seed", Setting::Seed),
+    ("hidden", Setting::HiddenWidths),
+    ("dropout", Setting::Dropout),
+    ("batch_size", Setting::BatchSize),
+    ("optimizer", Setting::Optimizer),
+    ("lr", Setting::LearningRate),
+    ("adam_epsilon", Setting::AdamEpsilon),
+    ("weight_decay", Setting::WeightDecay),
+    ("lr_schedule", Setting::LrSchedule),
+    ("warmup", Setting::Warmup),
+    ("early_stopping", Setting::EarlyStopping),
+    ("monitor", Setting::Monitor),
+    ("min_delta", Setting::MinDelta),
+    ("restore_best", Setting::RestoreBest),
 ];
 
-/// Fails, naming the flag, when `now` (the resumed run's settings) changes one of `saved`'s
+/// Fails, naming the setting, when `now` (the resumed run's settings) changes one of `saved`'s
 /// that decide the numbers, or takes `--epochs` below the run's.
 pub fn check_unchanged(
     saved: &Map<String, Value>,
@@ -231,25 +230,28 @@ pub fn check_unchanged(
         Some(Value::String(s)) => s.clone(),
         Some(v) => v.to_string(),
     };
-    for key in RESULT_KEYS {
-        let (before, after) = (saved.get(*key), now.get(*key));
+    for &(key, setting) in RESULT_KEYS {
+        let (before, after) = (saved.get(key), now.get(key));
         if before != after {
-            return Err(ConfigError::new(format!(
-                "--{} {} would change the results of the run --resume goes on with (it has {}); \
-                 leave the flag out",
-                key.replace('_', "-"),
-                shown(after),
-                shown(before)
-            )));
+            return Err(ConfigError::new(phrase![
+                setting,
+                format!(" {} would change the results of the run ", shown(after)),
+                Setting::Resume,
+                format!(" goes on with (it has {}); leave the ", shown(before)),
+                Piece::SettingWord,
+                " out"
+            ]));
         }
     }
     let epochs = |s: &Map<String, Value>| s.get("epochs").and_then(Value::as_u64);
     if let (Some(before), Some(after)) = (epochs(saved), epochs(now)) {
         if after < before {
-            return Err(ConfigError::new(format!(
-                "--epochs {after} is fewer than the resumed run's {before}; --epochs may only \
-                 extend it"
-            )));
+            return Err(ConfigError::new(phrase![
+                Setting::Epochs,
+                format!(" {after} is fewer than the resumed run's {before}; "),
+                Setting::Epochs,
+                " may only extend it"
+            ]));
         }
     }
     Ok(())

@@ -5,6 +5,8 @@ use crate::data::Dataset;
 use crate::engine::{Engine, Evaluation, OptimizerState, Split, StepMetrics};
 use crate::error::{ConfigError, Error, Result};
 use crate::model::optimizer::Optimizer;
+use crate::phrase;
+use crate::setting::Setting;
 use crate::training::early_stopping::{EarlyStopping, Stopping, Watch};
 use crate::training::planner::EpochPlanner;
 use crate::training::record::EpochRecord;
@@ -50,44 +52,53 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    /// Checks the settings a user can get wrong (the command line's flag names in the messages).
+    /// Checks the settings a user can get wrong; the errors name the [`Setting`].
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.epochs == 0 {
-            return Err(ConfigError::new("--epochs must be at least 1"));
+            return Err(ConfigError::new(phrase![
+                Setting::Epochs,
+                " must be at least 1"
+            ]));
         }
         if self.batch_size == 0 {
-            return Err(ConfigError::new("--batch-size must be at least 1"));
+            return Err(ConfigError::new(phrase![
+                Setting::BatchSize,
+                " must be at least 1"
+            ]));
         }
         if !(0.0..1.0).contains(&self.validation_split) {
-            return Err(ConfigError::new(format!(
-                "--validation-split must be in [0, 1), got {}",
-                self.validation_split
-            )));
+            return Err(ConfigError::new(phrase![
+                Setting::ValidationSplit,
+                format!(" must be in [0, 1), got {}", self.validation_split)
+            ]));
         }
         if let Some(rule) = &self.early_stopping {
             if rule.patience == 0 {
-                return Err(ConfigError::new(
-                    "--early-stopping must be at least 1 epoch",
-                ));
+                return Err(ConfigError::new(phrase![
+                    Setting::EarlyStopping,
+                    " must be at least 1 epoch"
+                ]));
             }
             if rule.monitor.needs_validation() && self.validation_split == 0.0 {
-                return Err(ConfigError::new(format!(
-                    "--monitor {} needs a --validation-split",
-                    rule.monitor
-                )));
+                return Err(ConfigError::new(phrase![
+                    Setting::Monitor,
+                    format!(" {} needs a ", rule.monitor),
+                    Setting::ValidationSplit
+                ]));
             }
             if !(rule.min_delta >= 0.0 && rule.min_delta.is_finite()) {
-                return Err(ConfigError::new(format!(
-                    "--min-delta must be a number >= 0, got {}",
-                    rule.min_delta
-                )));
+                return Err(ConfigError::new(phrase![
+                    Setting::MinDelta,
+                    format!(" must be a number >= 0, got {}", rule.min_delta)
+                ]));
             }
         }
         let lr = self.optimizer.lr();
         if !(lr > 0.0 && lr.is_finite()) {
-            return Err(ConfigError::new(format!(
-                "--lr must be a positive number, got {lr}"
-            )));
+            return Err(ConfigError::new(phrase![
+                Setting::LearningRate,
+                format!(" must be a positive number, got {lr}")
+            ]));
         }
         Ok(())
     }
@@ -307,24 +318,31 @@ pub fn run_from(
     config.validate()?;
     let (train_rows, validation_rows) = config.split_rows(data.train.count);
     if train_rows == 0 {
-        return Err(ConfigError::new(format!(
-            "--validation-split {} leaves no training samples out of {}",
-            config.validation_split, data.train.count
-        ))
+        return Err(ConfigError::new(phrase![
+            Setting::ValidationSplit,
+            format!(
+                " {} leaves no training samples out of {}",
+                config.validation_split, data.train.count
+            )
+        ])
         .into());
     }
     let done = progress.epochs_completed();
     if done > config.epochs {
-        return Err(ConfigError::new(format!(
-            "--epochs {} is fewer than the {done} epochs the run has finished",
-            config.epochs
-        ))
+        return Err(ConfigError::new(phrase![
+            Setting::Epochs,
+            format!(
+                " {} is fewer than the {done} epochs the run has finished",
+                config.epochs
+            )
+        ])
         .into());
     }
     if progress.watch.map(|w| w.rule()) != config.early_stopping {
-        return Err(ConfigError::new(
-            "the early-stopping state does not belong to this run's --early-stopping",
-        )
+        return Err(ConfigError::new(phrase![
+            "the early-stopping state does not belong to this run's ",
+            Setting::EarlyStopping
+        ])
         .into());
     }
     engine.load_split(Split::Train, &data.train)?;

@@ -19,6 +19,7 @@
 //! run's steps less W).
 
 use crate::error::ConfigError;
+use crate::setting::Setting;
 use std::fmt;
 use std::str::FromStr;
 
@@ -108,10 +109,13 @@ impl FromStr for Schedule {
     type Err = ConfigError;
     fn from_str(text: &str) -> Result<Self, ConfigError> {
         let bad = |why: &str| {
-            ConfigError::new(format!(
-                "--lr-schedule '{text}': {why}; use constant, step:EVERY:FACTOR (e.g. \
-                 step:1000:0.5), exponential:FACTOR (per epoch, e.g. exponential:0.9) or cosine"
-            ))
+            ConfigError::new(crate::phrase![
+                Setting::LrSchedule,
+                format!(
+                    " '{text}': {why}; use constant, step:EVERY:FACTOR (e.g. step:1000:0.5), \
+                     exponential:FACTOR (per epoch, e.g. exponential:0.9) or cosine"
+                )
+            ])
         };
         let factor = |f: &str| -> Result<f64, ConfigError> {
             match f.parse::<f64>() {
@@ -209,7 +213,7 @@ mod tests {
             "step:x:0.5",
         ] {
             let err = bad.parse::<Schedule>().unwrap_err().to_string();
-            assert!(err.contains("--lr-schedule"), "{bad}: {err}");
+            assert!(err.starts_with("learning-rate schedule '"), "{bad}: {err}");
         }
     }
 }

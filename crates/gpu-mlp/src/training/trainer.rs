@@ -339,4 +339,73 @@ mod tests {
             .expect_err("no epochs");
         assert!(matches!(e, crate::Error::Config(_)), "{e}");
     }
+
+    /// Library errors name settings in plain words; the flags are the command line's.
+    #[test]
+    fn errors_name_the_setting_not_a_flag() {
+        use crate::setting::Setting;
+        use crate::training::early_stopping::Monitor;
+        let spec = ModelSpec::new(12, vec![4], 3, 0.0).unwrap();
+        let fit = |trainer: Trainer| match trainer
+            .backend(BackendChoice::Cpu)
+            .fit(&data(), &mut Silent)
+        {
+            Err(crate::Error::Config(e)) => e,
+            other => panic!("not a setting's error: {:?}", other.err()),
+        };
+        let watch_val_loss = EarlyStopping {
+            patience: 2,
+            monitor: Monitor::ValLoss,
+            min_delta: 0.0,
+            restore_best: false,
+        };
+        let cases = [
+            (
+                fit(Trainer::new(spec.clone()).epochs(0)),
+                "epochs must be at least 1",
+            ),
+            (
+                fit(Trainer::new(spec.clone()).batch_size(0)),
+                "batch size must be at least 1",
+            ),
+            (
+                fit(Trainer::new(spec.clone()).validation_split(1.5)),
+                "validation split must be in [0, 1), got 1.5",
+            ),
+            (
+                fit(Trainer::new(spec.clone()).early_stopping(watch_val_loss)),
+                "monitor val_loss needs a validation split",
+            ),
+            (
+                ModelSpec::new(12, vec![4, 0], 3, 0.0).unwrap_err(),
+                "hidden width: layer 2 has width 0; every hidden layer needs at least 1 unit",
+            ),
+            (
+                "tpu".parse::<BackendChoice>().unwrap_err(),
+                "backend 'tpu' is not one of auto, vulkan, metal, dx12, gl, cpu",
+            ),
+        ];
+        for (error, want) in &cases {
+            assert_eq!(error.to_string(), *want);
+            assert!(
+                error.settings().next().is_some(),
+                "{want}: names its setting"
+            );
+        }
+        assert_eq!(
+            cases[3].0.settings().collect::<Vec<_>>(),
+            [Setting::Monitor, Setting::ValidationSplit]
+        );
+        let others = ["step:0:0.5".parse::<Schedule>().unwrap_err().to_string(), {
+            let saved = serde_json::json!({"batch_size": 32, "epochs": 5});
+            let now = serde_json::json!({"batch_size": 64, "epochs": 5});
+            let (saved, now) = (saved.as_object().unwrap(), now.as_object().unwrap());
+            crate::training::resume::check_unchanged(saved, now)
+                .unwrap_err()
+                .to_string()
+        }];
+        for message in cases.iter().map(|(e, _)| e.to_string()).chain(others) {
+            assert!(!message.contains("--"), "names a flag: {message}");
+        }
+    }
 }

@@ -253,7 +253,7 @@ pub fn open_adapter(
         BackendChoice::Auto => Ok(open(None, adapter)?),
         explicit => match open(explicit.wgpu_backends(), adapter) {
             Err(GpuError::NoAdapter { detail }) => Err(GpuError::NoAdapter {
-                detail: format!(" for --backend {explicit}{detail}"),
+                detail: crate::error::for_backend(explicit, detail),
             }
             .into()),
             other => Ok(other?),
@@ -272,7 +272,11 @@ pub fn run(
 ) -> Result<VerifyReport> {
     let started = Instant::now();
     if opts.batch == 0 {
-        return Err(ConfigError::new("--batch-size must be at least 1").into());
+        return Err(ConfigError::new(crate::phrase![
+            crate::setting::Setting::BatchSize,
+            " must be at least 1"
+        ])
+        .into());
     }
     let perturbed = perturbation();
     if let Some(p) = &perturbed {

@@ -3,6 +3,7 @@
 //! and tests.
 
 use crate::error::GpuError;
+use crate::setting::{Phrase, Setting};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 
@@ -134,10 +135,14 @@ fn choose(
     };
     if adapters.is_empty() {
         return Err(GpuError::NoAdapter {
-            detail: format!(
-                " for backends {backends:?} (install a Vulkan driver, e.g. mesa-vulkan-drivers \
-                 for lavapipe, or use --backend cpu)"
-            ),
+            detail: crate::phrase![
+                format!(
+                    " for backends {backends:?} (install a Vulkan driver, e.g. \
+                     mesa-vulkan-drivers for lavapipe, or use "
+                ),
+                Setting::Backend,
+                " cpu)"
+            ],
         });
     }
     let env_name = std::env::var("WGPU_ADAPTER_NAME").ok();
@@ -149,9 +154,11 @@ fn choose(
                 let listed = names();
                 return adapters.into_iter().enumerate().nth(index).ok_or_else(|| {
                     GpuError::NoAdapter {
-                        detail: format!(
-                            ": --adapter {index} is out of range, {count} found ({listed})"
-                        ),
+                        detail: crate::phrase![
+                            ": ",
+                            Setting::Adapter,
+                            format!(" {index} is out of range, {count} found ({listed})")
+                        ],
                     }
                 });
             }
@@ -162,7 +169,7 @@ fn choose(
                 .enumerate()
                 .find(|(_, a)| a.get_info().name.to_lowercase().contains(&lower))
                 .ok_or_else(|| GpuError::NoAdapter {
-                    detail: format!(" whose name contains '{w}' (found: {listed})"),
+                    detail: format!(" whose name contains '{w}' (found: {listed})").into(),
                 })
         }
         _ => adapters
@@ -170,7 +177,7 @@ fn choose(
             .enumerate()
             .min_by_key(|(i, a)| (preference(a.get_info().device_type), *i))
             .ok_or_else(|| GpuError::NoAdapter {
-                detail: String::new(),
+                detail: Phrase::default(),
             }),
     }
 }
@@ -234,7 +241,7 @@ impl DeviceNeeds {
     fn limits(&self, name: &str, offered: &wgpu::Limits) -> Result<wgpu::Limits, GpuError> {
         let fail = |what: String| GpuError::Limit {
             adapter: name.to_string(),
-            what,
+            what: what.into(),
         };
         let mut l = wgpu::Limits::downlevel_defaults();
         let size = |need: u64, max: u64, what: &str| -> Result<u64, GpuError> {

@@ -52,9 +52,10 @@ impl GpuEngine {
         crate::engine::check_max_batch(max_batch)?;
         spec.check_parameters(parameters)?;
         if opts.steps_per_submit == 0 || opts.eval_batch == 0 {
-            return Err(ConfigError::new(
-                "--steps-per-submit and the evaluation batch must be at least 1",
-            )
+            return Err(ConfigError::new(crate::phrase![
+                crate::setting::Setting::StepsPerSubmit,
+                " and the evaluation batch must be at least 1"
+            ])
             .into());
         }
         let rows = max_batch.max(opts.eval_batch);

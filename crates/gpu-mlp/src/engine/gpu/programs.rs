@@ -94,9 +94,13 @@ impl StepPrograms {
         if records * stride > ctx.device.limits().max_buffer_size {
             return Err(GpuError::Limit {
                 adapter: ctx.info.name.clone(),
-                what: format!(
-                    "a step table of {records} steps does not fit in one buffer; use a larger --batch-size"
-                ),
+                what: crate::phrase![
+                    format!(
+                        "a step table of {records} steps does not fit in one buffer; use a \
+                         larger "
+                    ),
+                    crate::setting::Setting::BatchSize
+                ],
             });
         }
         let staging_steps = engine

@@ -15,6 +15,7 @@ use crate::error::GpuError;
 use crate::model::dropout::DropoutMask;
 use crate::model::optimizer::Optimizer;
 use crate::model::{DenseLayer, ModelSpec};
+use crate::setting::{Phrase, Setting};
 use std::sync::Arc;
 
 /// Everything an engine holds but its step programs: what they are built from.
@@ -101,10 +102,10 @@ pub fn needs(spec: &ModelSpec, max_batch: usize, opts: &GpuOptions) -> DeviceNee
     }
 }
 
-fn limit(ctx: &GpuContext, what: String) -> GpuError {
+fn limit(ctx: &GpuContext, what: impl Into<Phrase>) -> GpuError {
     GpuError::Limit {
         adapter: ctx.info.name.clone(),
-        what,
+        what: what.into(),
     }
 }
 
@@ -116,16 +117,19 @@ pub fn check_buffers(ctx: &GpuContext, spec: &ModelSpec, rows: usize) -> Result<
     if act_bytes > limits.max_storage_buffer_binding_size || act_bytes > limits.max_buffer_size {
         return Err(limit(
             ctx,
-            format!(
-                "a batch of {rows} rows × {} features needs {} MiB per activation buffer, the \
-                 device binds at most {} MiB; use a smaller --batch-size",
-                spec.max_width(),
-                act_bytes >> 20,
-                limits
-                    .max_storage_buffer_binding_size
-                    .min(limits.max_buffer_size)
-                    >> 20
-            ),
+            crate::phrase![
+                format!(
+                    "a batch of {rows} rows × {} features needs {} MiB per activation buffer, \
+                     the device binds at most {} MiB; use a smaller ",
+                    spec.max_width(),
+                    act_bytes >> 20,
+                    limits
+                        .max_storage_buffer_binding_size
+                        .min(limits.max_buffer_size)
+                        >> 20
+                ),
+                Setting::BatchSize
+            ],
         ));
     }
     if spec.parameter_count() as u64 * 4 > limits.max_storage_buffer_binding_size {
@@ -257,22 +261,22 @@ impl ResidentSplit {
         if bytes > most {
             return Err(limit(
                 ctx,
-                format!(
-                    "the data's {} MiB of {kind} ({} samples of {} inputs) exceed the device's \
-                     {} MiB storage binding; use fewer samples (--train-samples) or the CPU \
-                     engine",
-                    bytes >> 20,
-                    samples.count,
-                    samples.features,
-                    most >> 20
-                ),
+                crate::phrase![
+                    format!(
+                        "the data's {} MiB of {kind} ({} samples of {} inputs) exceed the \
+                         device's {} MiB storage binding; use fewer samples (",
+                        bytes >> 20,
+                        samples.count,
+                        samples.features,
+                        most >> 20
+                    ),
+                    Setting::TrainSamples,
+                    ") or the CPU engine"
+                ],
             ));
         }
         if samples.inputs.len() >= u32::MAX as usize {
-            return Err(limit(
-                ctx,
-                "data sets over 4 Gi values are not supported".into(),
-            ));
+            return Err(limit(ctx, "data sets over 4 Gi values are not supported"));
         }
         Ok(Self {
             images: gather::upload_inputs(ctx, &samples.inputs),
