@@ -252,8 +252,9 @@ fn mnist_as_kaggle_csv_trains_to_the_idx_bits() {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(text.as_bytes()).unwrap();
     std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    // The library names the setting; `gpu-mlp` names its flag (`flags::every_library_message…`).
     let err = load_err(&gz, &LoadOptions::default(), &gz);
-    assert!(err.contains("--label-column"), "{err}");
+    assert!(err.contains("pass label column last"), "{err}");
     let last = LoadOptions {
         label_column: Some(LabelColumn::Last),
         test_split: 0.2,

@@ -87,7 +87,7 @@ fn image_folders_take_a_size_and_colour() {
     image::RgbImage::new(5, 5).save(&odd).unwrap();
     let e = load_err(&root, &LoadOptions::default(), &odd);
     assert!(
-        e.contains("5x5") && e.contains("8x6") && e.contains("--image-size"),
+        e.contains("5x5") && e.contains("8x6") && e.contains("pass image size WxH"),
         "{e}"
     );
     // A file that does not decode is named.
