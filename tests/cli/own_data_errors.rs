@@ -36,7 +36,11 @@ fn bad_tables_are_one_line_errors_naming_file_and_place() {
             "line 3, column 2 (b): the cell is empty",
         ),
         ("one.csv", "a,label\n1,4\n2,4\n3,4\n", "at least 2 classes"),
-        ("nolabel.csv", "a,b,c\n1,2,0\n3,4,1\n", "with label column NAME"),
+        (
+            "nolabel.csv",
+            "a,b,c\n1,2,0\n3,4,1\n",
+            "with label column NAME",
+        ),
         ("negative.csv", "a,label\n1,0\n2,-1\n", "negative"),
         (
             "measured.csv",

@@ -137,8 +137,8 @@ fn memory_advice() -> Phrase {
 /// The note printed when `auto` falls back to the CPU engine.
 pub fn software_only_note() -> Phrase {
     phrase![
-        "only a software Vulkan adapter (llvmpipe) found; training on the CPU engine, which is \
-         faster there (use ",
+        "only a software Vulkan adapter (llvmpipe) found; using the CPU engine, which is faster \
+         there (use ",
         Setting::Backend,
         " vulkan to force it)"
     ]
@@ -212,7 +212,7 @@ pub fn open_engine(
             let note = if adapters.iter().any(|a| a.software) {
                 software_only_note().to_string()
             } else {
-                "no GPU adapter found; training on the CPU engine".to_string()
+                "no GPU adapter found; using the CPU engine".to_string()
             };
             cpu_memory(spec)?;
             Ok(OpenedEngine {
