@@ -184,7 +184,7 @@ fn checkpoints_keep_channels_source_and_scaling() {
     let mut raw = small_checkpoint();
     (raw.source, raw.scaling) = (SourceKind::Npz, Scaling::None);
     for ckpt in [&table, &rgb, &raw, &small_checkpoint()] {
-        let back = checkpoint::load(&saved(dir.path(), "m.safetensors", ckpt)).unwrap();
+        let back = checkpoint::load(saved(dir.path(), "m.safetensors", ckpt)).unwrap();
         assert_eq!(
             (back.rows, back.cols, back.channels, back.source),
             (ckpt.rows, ckpt.cols, ckpt.channels, ckpt.source)

@@ -80,8 +80,8 @@ fn an_idx_payload_past_the_input_limit_is_refused() {
     use gpu_mlp::data::{TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};
     for (images_name, labels_name) in [(TRAIN_IMAGES, TRAIN_LABELS), (TEST_IMAGES, TEST_LABELS)] {
         let p = |name: &str| dir.path().join(format!("{name}.gz"));
-        write_images(&p(images_name), &images, 28, 28, Compression::Gzip).unwrap();
-        write_labels(&p(labels_name), &labels, Compression::Gzip).unwrap();
+        write_images(p(images_name), &images, 28, 28, Compression::Gzip).unwrap();
+        write_labels(p(labels_name), &labels, Compression::Gzip).unwrap();
     }
     let limit = ("GPU_MLP_MAX_INPUT_BYTES", "1048576");
     let data = dir.path().to_str().unwrap();

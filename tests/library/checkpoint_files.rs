@@ -142,7 +142,7 @@ fn bad_checkpoint_files_get_one_clear_error_each() {
         );
         assert!(!msg.contains('\n'), "{name}: one line: {msg}");
     }
-    let err = checkpoint::load(&dir.path().join("absent.safetensors")).unwrap_err();
+    let err = checkpoint::load(dir.path().join("absent.safetensors")).unwrap_err();
     assert!(matches!(err, Error::Read { .. }), "{err}");
     assert!(err.to_string().contains("No such file"), "{err}");
 }
@@ -210,7 +210,7 @@ fn non_image_files_are_clear_errors() {
         err.contains("notes.png") && err.contains("not a readable PNG, JPEG or BMP image"),
         "{err}"
     );
-    let err = preprocess::open(&dir.path().join("absent.png"))
+    let err = preprocess::open(dir.path().join("absent.png"))
         .unwrap_err()
         .to_string();
     assert!(err.starts_with("cannot read"), "{err}");

@@ -81,9 +81,9 @@ fn write_set(dir: &Path, rows: usize, cols: usize, train_labels: &[u8], test_lab
         (test_labels, data::TEST_IMAGES, data::TEST_LABELS),
     ] {
         let images = pixels(labels.len() * rows * cols);
-        idx::write_images(&gz(images_stem), &images, rows, cols, Compression::Gzip)
+        idx::write_images(gz(images_stem), &images, rows, cols, Compression::Gzip)
             .expect("write images");
-        idx::write_labels(&gz(labels_stem), labels, Compression::Gzip).expect("write labels");
+        idx::write_labels(gz(labels_stem), labels, Compression::Gzip).expect("write labels");
     }
 }
 
@@ -463,7 +463,7 @@ fn train_and_test_image_sizes_must_match() {
     let tmp = tempfile::tempdir().unwrap();
     write_set(tmp.path(), 4, 4, &[0, 1], &[1]);
     idx::write_images(
-        &tmp.path().join("t10k-images-idx3-ubyte.gz"),
+        tmp.path().join("t10k-images-idx3-ubyte.gz"),
         &pixels(8),
         2,
         4,

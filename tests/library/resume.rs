@@ -95,7 +95,7 @@ fn assert_stop_and_resume_is_exact(args: &[&str], stop: impl FnOnce(&mut Command
     let mut first = train_into(killed.path(), args);
     first.stderr(std::process::Stdio::null());
     stop(&mut first);
-    let saved = checkpoint::load(&killed.path().join("m.safetensors")).unwrap();
+    let saved = checkpoint::load(killed.path().join("m.safetensors")).unwrap();
     let state = saved.resume.expect("a checkpoint holds the training state");
     let epochs: usize = args[args.iter().position(|a| *a == "--epochs").unwrap() + 1]
         .parse()
@@ -384,7 +384,7 @@ fn a_restored_run_extends_from_its_last_epoch_not_its_best() {
     let said = support::succeeded(&out, "the 4-epoch run");
     assert!(said.contains("best epoch 3 (val_loss"), "{said}");
     assert!(said.contains("restored its parameters"), "{said}");
-    let saved = checkpoint::load(&short.path().join("m.safetensors")).unwrap();
+    let saved = checkpoint::load(short.path().join("m.safetensors")).unwrap();
     let state = saved
         .resume
         .expect("a restored run's final save can be resumed");

@@ -144,7 +144,7 @@ impl Network {
     /// A network from checkpoint bytes (what `to_bytes` and `gpu-mlp train` write).
     #[staticmethod]
     fn from_bytes(data: &[u8]) -> PyResult<Self> {
-        let c = gpu_mlp::checkpoint::from_bytes(data, &PathBuf::from("<bytes>")).map_err(to_py)?;
+        let c = gpu_mlp::checkpoint::from_bytes(data, PathBuf::from("<bytes>")).map_err(to_py)?;
         Ok(Self::from_checkpoint(c))
     }
 

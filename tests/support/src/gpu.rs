@@ -154,7 +154,7 @@ pub fn mnist_dir() -> PathBuf {
 pub fn mnist_dataset() -> Option<&'static Dataset> {
     static MNIST: OnceLock<Option<Dataset>> = OnceLock::new();
     MNIST
-        .get_or_init(|| gpu_mlp::data::load_dir(&mnist_dir(), Some(KnownDataset::Mnist)).ok())
+        .get_or_init(|| gpu_mlp::data::load_dir(mnist_dir(), Some(KnownDataset::Mnist)).ok())
         .as_ref()
 }
 

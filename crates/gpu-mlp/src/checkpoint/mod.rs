@@ -239,7 +239,8 @@ impl Checkpoint {
     /// same number of inputs and classes, the same channels, and (when both are images) the
     /// same image size. MNIST as a CSV table fits an MNIST image model: its rows hold the same
     /// 784 pixels.
-    pub fn check_fits(&self, path: &Path, data: &Dataset) -> Result<()> {
+    pub fn check_fits(&self, path: impl AsRef<Path>, data: &Dataset) -> Result<()> {
+        let path = path.as_ref();
         let shape_differs = self.channels != data.channels
             || (self.is_image()
                 && data.is_image()
@@ -287,7 +288,8 @@ pub use write::to_bytes;
 
 /// Writes `ckpt` to `path` through a temporary file and a rename: a crash or a failed write
 /// never leaves a torn file and never destroys an existing one.
-pub fn save(path: &Path, ckpt: &Checkpoint) -> Result<()> {
+pub fn save(path: impl AsRef<Path>, ckpt: &Checkpoint) -> Result<()> {
+    let path = path.as_ref();
     let bytes = to_bytes(ckpt).map_err(|problem| CheckpointError::Invalid {
         path: path.to_path_buf(),
         problem,
@@ -305,7 +307,8 @@ pub const MAX_TENSOR_BYTES: u64 = 8 << 30;
 /// Reads a checkpoint, checking everything a file can get wrong. The header is read and checked
 /// against the file's length first, so a device, a huge file or a header that promises more
 /// than the file holds costs nothing before it is refused.
-pub fn load(path: &Path) -> Result<Checkpoint> {
+pub fn load(path: impl AsRef<Path>) -> Result<Checkpoint> {
+    let path = path.as_ref();
     use std::io::Read;
     let read_error = |source| Error::Read {
         path: path.to_path_buf(),

@@ -29,7 +29,8 @@ pub(super) fn tensor_bytes(header: &[u8]) -> std::result::Result<u64, String> {
 /// Parses a checkpoint from memory; `path` names it in errors. Files without gpu-mlp's header
 /// (e.g. a PyTorch `state_dict` saved with safetensors) load too: the architecture comes from
 /// the tensor shapes, class names default to `0..n`, and a square input is assumed.
-pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
+pub fn from_bytes(bytes: &[u8], path: impl AsRef<Path>) -> Result<Checkpoint> {
+    let path = path.as_ref();
     let corrupt = |problem: String| CheckpointError::Corrupt {
         path: path.to_path_buf(),
         problem,

@@ -18,7 +18,8 @@ pub const MIRRORS_ENV: &str = "GPU_MLP_MIRRORS";
 
 /// The lock file processes fetching into `dir` take turns on: beside the folder
 /// (`.mnist.fetch-lock` next to `mnist/`), so the folder holds the data set's files only.
-pub fn fetch_lock_path(dir: &Path) -> PathBuf {
+pub fn fetch_lock_path(dir: impl AsRef<Path>) -> PathBuf {
+    let dir = dir.as_ref();
     let name = dir
         .file_name()
         .map_or_else(|| "data".into(), |n| n.to_string_lossy());
@@ -226,10 +227,11 @@ pub enum FetchOutcome {
 /// [`default_mirrors`]), verifying their pinned digests. See [`fetch_spec`].
 pub fn fetch(
     ds: KnownDataset,
-    dir: &Path,
+    dir: impl AsRef<Path>,
     mirrors: &[String],
     progress: Progress,
 ) -> Result<FetchReport, DataError> {
+    let dir = dir.as_ref();
     fetch_spec(
         &FetchSpec::known(ds).with_mirrors(mirrors.to_vec()),
         dir,
@@ -244,9 +246,10 @@ pub fn fetch(
 /// mirror could deliver. `progress` hears of each file's bytes.
 pub fn fetch_spec(
     spec: &FetchSpec,
-    dir: &Path,
+    dir: impl AsRef<Path>,
     progress: Progress,
 ) -> Result<FetchReport, DataError> {
+    let dir = dir.as_ref();
     fs::create_dir_all(dir).map_err(|source| DataError::Write {
         path: dir.to_path_buf(),
         source,
@@ -280,7 +283,8 @@ pub fn fetch_spec(
 }
 
 /// The SHA-256 of a file, lowercase hex.
-pub fn sha256_file(path: &Path) -> Result<String, DataError> {
+pub fn sha256_file(path: impl AsRef<Path>) -> Result<String, DataError> {
+    let path = path.as_ref();
     let ioerr = |source| DataError::Io {
         path: path.to_path_buf(),
         source,

@@ -24,7 +24,8 @@ pub struct DataFiles {
 }
 
 /// Finds the four canonical files in `dir` (each `NAME.gz` or, failing that, `NAME`).
-pub fn find_files(dir: &Path) -> Result<DataFiles, DataError> {
+pub fn find_files(dir: impl AsRef<Path>) -> Result<DataFiles, DataError> {
+    let dir = dir.as_ref();
     let mut found = Vec::with_capacity(4);
     let mut missing = Vec::new();
     for stem in FILE_STEMS {
@@ -91,7 +92,8 @@ pub(super) fn label_list(seen: &[bool]) -> String {
 /// Loads the data set in `dir` (see [`DataSource::Dir`](super::DataSource::Dir) for `hint`).
 /// Class names come from the known data set when there is one (labels must then be below its
 /// class count), else they are "0".."N-1" with N = largest label + 1, at least 2.
-pub fn load_dir(dir: &Path, hint: Option<KnownDataset>) -> Result<Dataset, DataError> {
+pub fn load_dir(dir: impl AsRef<Path>, hint: Option<KnownDataset>) -> Result<Dataset, DataError> {
+    let dir = dir.as_ref();
     let files = find_files(dir)?;
     let folder_name = folder_name(dir);
     let known = hint.or_else(|| KnownDataset::recognise(&folder_name));

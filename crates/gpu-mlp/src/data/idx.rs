@@ -116,9 +116,11 @@ pub fn read_labels(path: impl AsRef<Path>) -> Result<Vec<u8>, DataError> {
 /// Reads one split (an images file and its labels file) and checks that the counts agree.
 /// Returns the samples and the image dimensions `(rows, cols)`.
 pub fn read_samples(
-    images_path: &Path,
-    labels_path: &Path,
+    images_path: impl AsRef<Path>,
+    labels_path: impl AsRef<Path>,
 ) -> Result<(Samples, usize, usize), DataError> {
+    let images_path = images_path.as_ref();
+    let labels_path = labels_path.as_ref();
     let images = read_images(images_path)?;
     let labels = read_labels(labels_path)?;
     if images.count != labels.len() {
@@ -141,12 +143,13 @@ pub fn read_samples(
 /// Writes an IDX images file; `pixels` holds whole `rows × cols` images. Written to a temporary
 /// file and renamed, so `path` is either the old file or the complete new one.
 pub fn write_images(
-    path: &Path,
+    path: impl AsRef<Path>,
     pixels: &[u8],
     rows: usize,
     cols: usize,
     compression: Compression,
 ) -> Result<(), DataError> {
+    let path = path.as_ref();
     let bad = |problem: String| DataError::BadDims {
         path: path.to_path_buf(),
         problem,
@@ -166,7 +169,12 @@ pub fn write_images(
 }
 
 /// Writes an IDX labels file, atomically like [`write_images`].
-pub fn write_labels(path: &Path, labels: &[u8], compression: Compression) -> Result<(), DataError> {
+pub fn write_labels(
+    path: impl AsRef<Path>,
+    labels: &[u8],
+    compression: Compression,
+) -> Result<(), DataError> {
+    let path = path.as_ref();
     write_idx(path, LABELS_MAGIC, &[labels.len()], labels, compression)
 }
 

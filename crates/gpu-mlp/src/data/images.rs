@@ -30,17 +30,19 @@ struct Listing {
 
 /// True when `dir` has a subfolder (a class, or `train`/`test`), so it is read as an image
 /// folder.
-pub fn looks_like_image_folder(dir: &Path) -> bool {
+pub fn looks_like_image_folder(dir: impl AsRef<Path>) -> bool {
+    let dir = dir.as_ref();
     subfolders(dir).is_ok_and(|s| !s.is_empty())
 }
 
 /// The train part and, with the `train/` + `test/` layout, the test part. `size` and `color`
 /// are the images' `(width, height)` and colour when given, else what the images share.
 pub fn read_image_folder(
-    root: &Path,
+    root: impl AsRef<Path>,
     size: Option<(u32, u32)>,
     color: Option<ColorMode>,
 ) -> Result<(RawPart, Option<RawPart>), DataError> {
+    let root = root.as_ref();
     let (train_dir, test_dir) = (root.join("train"), root.join("test"));
     let split = train_dir.is_dir()
         && test_dir.is_dir()

@@ -68,10 +68,11 @@ use std::path::Path;
 /// Writes a data set's four files into `dir` (created if needed) under the canonical names,
 /// `.gz` when compressed; e.g. to export a subset for another tool.
 pub fn write_dir(
-    dir: &Path,
+    dir: impl AsRef<Path>,
     data: &Dataset,
     compression: idx::Compression,
 ) -> Result<(), DataError> {
+    let dir = dir.as_ref();
     fs::create_dir_all(dir).map_err(|source| DataError::Write {
         path: dir.to_path_buf(),
         source,
@@ -100,8 +101,8 @@ pub fn write_dir(
             .map(|&l| u8::try_from(l))
             .collect::<Result<Vec<u8>, _>>()
             .map_err(|_| unfit("it has labels above 255"))?;
-        idx::write_images(&path(images), pixels, data.rows, data.cols, compression)?;
-        idx::write_labels(&path(labels), &labels_u8, compression)?;
+        idx::write_images(path(images), pixels, data.rows, data.cols, compression)?;
+        idx::write_labels(path(labels), &labels_u8, compression)?;
     }
     Ok(())
 }

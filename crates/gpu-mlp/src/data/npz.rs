@@ -21,7 +21,8 @@ use std::io::Read;
 use std::path::Path;
 
 /// The train part and, when the archive has one, the test part.
-pub fn read_npz(path: &Path) -> Result<(RawPart, Option<RawPart>), DataError> {
+pub fn read_npz(path: impl AsRef<Path>) -> Result<(RawPart, Option<RawPart>), DataError> {
+    let path = path.as_ref();
     let bad = DataError::bad_file(path);
     let file = File::open(path).map_err(DataError::io_at(path))?;
     let mut zip = zip::ZipArchive::new(file)

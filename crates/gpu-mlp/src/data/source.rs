@@ -175,10 +175,11 @@ fn not_built_in(what: &'static str) -> DataError {
 
 /// Loads the data set at `path` and says how its test part was made.
 pub fn load_path(
-    path: &Path,
+    path: impl AsRef<Path>,
     hint: Option<KnownDataset>,
     opts: &LoadOptions,
 ) -> Result<(Dataset, TestOrigin), DataError> {
+    let path = path.as_ref();
     if opts.test_data.is_none() && find_files(path).is_ok() {
         // The four IDX files: read as ever (bit for bit), scaled only when asked to be.
         return Ok((

@@ -35,7 +35,11 @@ const BUFFER: usize = 1 << 16;
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Reads a CSV or TSV file (see the module docs).
-pub fn read_csv(path: &Path, label_column: Option<&LabelColumn>) -> Result<RawPart, DataError> {
+pub fn read_csv(
+    path: impl AsRef<Path>,
+    label_column: Option<&LabelColumn>,
+) -> Result<RawPart, DataError> {
+    let path = path.as_ref();
     let bad = DataError::bad_file(path);
     let mut csv = csv_reader(path)?;
 
@@ -305,11 +309,12 @@ fn is_number(cell: &[u8]) -> bool {
 /// The 0-based index of the label column of rows `width` wide, with header `names` if any:
 /// `asked` (`--label-column`), else the header column named `label`, `class`, `target` or `y`.
 pub fn label_index(
-    path: &Path,
+    path: impl AsRef<Path>,
     names: Option<&[String]>,
     width: usize,
     asked: Option<&LabelColumn>,
 ) -> Result<usize, DataError> {
+    let path = path.as_ref();
     let bad = |problem: Phrase| DataError::BadFile {
         path: path.to_path_buf(),
         problem,
@@ -375,7 +380,8 @@ pub fn label_index(
 /// The records of a CSV or TSV file as training reads them: gzip told by its magic bytes, the
 /// delimiter by the name and then the first line, no header taken for granted, rows of any
 /// length (the caller checks them). `predict` reads a table model's rows through it too.
-pub fn csv_reader(path: &Path) -> Result<csv::Reader<TextReader>, DataError> {
+pub fn csv_reader(path: impl AsRef<Path>) -> Result<csv::Reader<TextReader>, DataError> {
+    let path = path.as_ref();
     let mut reader = open_text(path)?;
     let delimiter = delimiter(path, reader.fill_buf().map_err(|e| io_error(path, e))?);
     Ok(ReaderBuilder::new()

@@ -169,7 +169,8 @@ pub fn bytes(n: u64) -> String {
 
 /// Writes `value` as pretty JSON to `path` atomically (see `output::write_atomically`); check
 /// the path with `output::check_writable` before long work.
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+pub fn write_json<T: Serialize>(path: impl AsRef<Path>, value: &T) -> Result<()> {
+    let path = path.as_ref();
     let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::Write {
         path: path.to_path_buf(),
         source: e.into(),
@@ -179,7 +180,8 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 }
 
 /// Reads a JSON record; a file that is not one is a read error saying why.
-pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
+pub fn read_json<T: serde::de::DeserializeOwned>(path: impl AsRef<Path>, what: &str) -> Result<T> {
+    let path = path.as_ref();
     let fail = |source: std::io::Error| Error::Read {
         path: path.to_path_buf(),
         source,

@@ -252,7 +252,8 @@ impl Drop for AtomicFile {
 
 /// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the folder.
 /// On any failure the temporary file is removed and an existing `path` is left untouched.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+pub fn write_atomically(path: impl AsRef<Path>, bytes: &[u8]) -> Result<(), WriteError> {
+    let path = path.as_ref();
     let mut file = AtomicFile::create(path)?;
     file.write_all(bytes).map_err(|e| write_error(path, e))?;
     file.commit()
@@ -261,7 +262,8 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
 /// Fails now if `path` could not be written later (missing folder, a folder or a device in the
 /// way, no permission), so a long training run does not end in an unwritable path. Writes
 /// nothing that stays: it creates and removes a temporary file next to `path`.
-pub fn check_writable(path: &Path) -> Result<(), WriteError> {
+pub fn check_writable(path: impl AsRef<Path>) -> Result<(), WriteError> {
+    let path = path.as_ref();
     AtomicFile::create(path)?;
     Ok(())
 }
@@ -319,7 +321,7 @@ mod tests {
         assert!(check_writable(&missing).is_err());
         let err = check_writable(dir.path()).unwrap_err().to_string();
         assert!(err.contains("folder"), "{err}");
-        assert!(check_writable(&dir.path().join("fine.bin")).is_ok());
+        assert!(check_writable(dir.path().join("fine.bin")).is_ok());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

@@ -16,7 +16,8 @@ pub struct FileLock {
 impl FileLock {
     /// Blocks until this process holds the exclusive lock on `path` (created empty when
     /// missing, and left in place). Calls `waiting` once first when another holder has it.
-    pub fn acquire(path: &Path, waiting: impl FnOnce()) -> io::Result<FileLock> {
+    pub fn acquire(path: impl AsRef<Path>, waiting: impl FnOnce()) -> io::Result<FileLock> {
+        let path = path.as_ref();
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -36,7 +37,8 @@ impl FileLock {
 }
 
 /// The lock file guarding `path`: `path` with `.lock` appended, in the same folder.
-pub fn lock_path_for(path: &Path) -> PathBuf {
+pub fn lock_path_for(path: impl AsRef<Path>) -> PathBuf {
+    let path = path.as_ref();
     let mut name = path.as_os_str().to_os_string();
     name.push(".lock");
     PathBuf::from(name)
@@ -63,7 +65,7 @@ mod tests {
         let (path, name) = spec.split_once('|').expect("path|name");
         let path = Path::new(path);
         for i in 0..UPDATES {
-            let _lock = FileLock::acquire(&lock_path_for(path), || {}).unwrap();
+            let _lock = FileLock::acquire(lock_path_for(path), || {}).unwrap();
             let mut map: BTreeMap<String, usize> = match std::fs::read_to_string(path) {
                 Ok(text) => serde_json::from_str(&text).unwrap(),
                 Err(_) => BTreeMap::new(),

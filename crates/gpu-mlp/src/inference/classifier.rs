@@ -42,7 +42,7 @@ impl Classifier {
     }
 
     /// Loads a checkpoint file (see `checkpoint::load`) and builds the classifier.
-    pub fn load(path: &std::path::Path) -> Result<Self> {
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self> {
         Self::from_checkpoint(crate::checkpoint::load(path)?)
     }
 
@@ -163,7 +163,7 @@ impl Classifier {
 
     /// Reads a picture file (PNG, JPEG or BMP, any size, dark ink on light or light on dark)
     /// and classifies it as [`Classifier::classify_image`] does.
-    pub fn classify_file(&mut self, path: &std::path::Path) -> Result<Vec<f32>> {
+    pub fn classify_file(&mut self, path: impl AsRef<std::path::Path>) -> Result<Vec<f32>> {
         self.classify_image(&preprocess::open(path)?)
     }
 }

@@ -28,13 +28,15 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage> {
 }
 
 /// Reads and decodes an image file.
-pub fn open(path: &Path) -> Result<DynamicImage> {
+pub fn open(path: impl AsRef<Path>) -> Result<DynamicImage> {
+    let path = path.as_ref();
     open_noting(path).map(|(image, _)| image)
 }
 
 /// Reads and decodes an image file, with a note when the decoder had to make up part of it
 /// (a JPEG cut short decodes without error, its missing part grey).
-pub fn open_noting(path: &Path) -> Result<(DynamicImage, Option<String>)> {
+pub fn open_noting(path: impl AsRef<Path>) -> Result<(DynamicImage, Option<String>)> {
+    let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,

@@ -158,7 +158,8 @@ pub fn to_bytes(ckpt: &Checkpoint) -> Result<Vec<u8>> {
 
 /// Writes `ckpt` as an ONNX model to `path` (through the atomic writer: a failed write leaves
 /// no half-written file and never replaces a device or a folder) and says what its input is.
-pub fn save(path: &Path, ckpt: &Checkpoint) -> Result<OnnxInput> {
+pub fn save(path: impl AsRef<Path>, ckpt: &Checkpoint) -> Result<OnnxInput> {
+    let path = path.as_ref();
     let bytes = to_bytes(ckpt)?;
     atomic::write_atomically(path, &bytes)?;
     Ok(OnnxInput::of(ckpt))
