@@ -57,7 +57,9 @@
 //!
 //! # Modules
 //!
-//! Besides the root, [`error`] holds the typed errors. The other modules are the command line's
+//! Besides the root, [`error`] holds the typed errors; their messages name a [`Setting`] in
+//! plain words ("batch size must be at least 1"), and [`setting`] lets a front end (the command
+//! line, the Python package) name settings its own way. The other modules are the command line's
 //! and the engines' insides. Those the integration tests and benchmarks reach into (the engines,
 //! the data readers, the commands) stay `pub` but hidden from the documentation: they are not a
 //! stable API. The rest is private.
