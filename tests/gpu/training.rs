@@ -303,14 +303,17 @@ fn batch_too_large_for_the_device_is_a_limit_error() {
     .err()
     .expect("must fail");
     let text = err.to_string();
-    assert!(
-        matches!(
-            err,
-            gpu_mlp::Error::Gpu(gpu_mlp::error::GpuError::Limit { .. })
-        ),
-        "{text}"
-    );
-    assert!(text.contains("--batch-size"), "{text}");
+    // The advice carries the setting to change, which `gpu-mlp` names `--batch-size`.
+    match err {
+        gpu_mlp::Error::Gpu(gpu_mlp::error::GpuError::Limit { what, .. }) => {
+            assert_eq!(
+                what.settings().collect::<Vec<_>>(),
+                [gpu_mlp::Setting::BatchSize]
+            );
+        }
+        _ => panic!("not a limit error: {text}"),
+    }
+    assert!(text.ends_with("use a smaller batch size"), "{text}");
 }
 
 #[test]

@@ -100,7 +100,9 @@ fn a_model_larger_than_memory_is_refused_before_allocating() {
         Err(e) => e.to_string(),
     };
     assert!(
-        err.contains("784-100000000-10") && err.contains("GiB") && err.contains("--hidden"),
+        err.contains("784-100000000-10")
+            && err.contains("GiB")
+            && err.ends_with("use a smaller hidden width (or batch size)"),
         "{err}"
     );
 }

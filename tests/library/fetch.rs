@@ -272,7 +272,7 @@ fn unreachable_mirrors_say_so() {
         "{msg}"
     );
     assert!(
-        msg.contains("check your network") && msg.contains("--data DIR"),
+        msg.contains("check your network") && msg.ends_with("pass data DIR"),
         "{msg}"
     );
     assert!(dir_names(tmp.path()).is_empty());
