@@ -322,6 +322,14 @@ mod tests {
     }
 
     #[test]
+    fn every_setting_is_listed_once_with_its_own_name() {
+        let mut names: Vec<&str> = Setting::ALL.iter().map(|s| s.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Setting::ALL.len());
+    }
+
+    #[test]
     fn slots_take_each_vocabulary_s_names() {
         let p = phrase![
             Setting::Monitor,
