@@ -12,6 +12,7 @@ mod headers;
 mod memory;
 mod outputs;
 mod predict;
+mod readers;
 mod resume;
 mod text;
 mod training;
