@@ -7,6 +7,8 @@
 //! `docs/limits.md` describes, so the whole corpus runs in seconds.
 
 mod corpus;
+#[cfg(target_os = "linux")]
+mod draw_memory;
 mod files;
 mod headers;
 mod memory;
