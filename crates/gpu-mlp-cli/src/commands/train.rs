@@ -199,9 +199,9 @@ fn resumed_progress(
             return Err(gpu_mlp::error::CheckpointError::Mismatch {
                 path: path.to_path_buf(),
                 problem: format!(
-                    "its run trained on other data (it recorded {saved}; the data given now hold \
-                 {now}), so resuming would not go on with the same run; start a new run from \
-                 its parameters with --init-from"
+                    "its run trained on other data (it recorded {saved}; the data given now \
+                     hold {now}), so resuming would not go on with the same run; start a new run \
+                     from its parameters with --init-from"
                 ),
             }
             .into());

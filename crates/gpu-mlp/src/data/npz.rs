@@ -192,7 +192,7 @@ impl Array {
             }
         }
         Err(format!(
-            "holds {}; expected numbers (bool, int, uint or float of 16 to 64 bits)",
+            "holds {}; expected numbers (bool, int or uint of 8 to 64 bits, float of 16 to 64)",
             dtype_words(&dtype)
         ))
     }
