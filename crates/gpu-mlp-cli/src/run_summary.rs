@@ -287,7 +287,7 @@ pub fn write(path: &Path, summary: &Value) -> Result<()> {
     )?)
 }
 
-/// Writes the summary of a run that ended in `result` to `path` (see [`write`]). Failing to
+/// Writes the summary of a run that ended in `result` to `path` (see [`write()`]). Failing to
 /// write it is the run's error only when the run itself succeeded; otherwise the run's own error
 /// (and its exit status) stands and this one is printed.
 pub fn write_for(
