@@ -13,7 +13,7 @@ use clap::parser::ValueSource;
 use clap::{Arg, ArgMatches, Command, CommandFactory, FromArgMatches};
 use gpu_mlp::error::ConfigError;
 use serde_json::Value;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::path::Path;
 
 /// The subcommand a config file configures.
@@ -51,7 +51,7 @@ where
             let (source, settings) = match (file(CONFIG_ARG), file(RESUME_ARG)) {
                 (Some(path), _) => (
                     format!("--config {}", path.display()),
-                    read_settings(path).map_err(CliError::Config)?,
+                    crate::config_file::read_settings(path).map_err(CliError::Config)?,
                 ),
                 (None, Some(path)) => (
                     format!("--resume {}", path.display()),
@@ -70,42 +70,6 @@ where
         command.try_get_matches_from(full).map_err(CliError::Clap)?
     };
     Cli::from_arg_matches(&matches).map_err(CliError::Clap)
-}
-
-/// The file's top-level keys and values: JSON for `.json` or text starting with `{`, else TOML.
-pub fn read_settings(path: &Path) -> Result<Vec<(String, Value)>, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new(format!("cannot read --config {}: {e}", path.display())))?;
-    let is_json = match path.extension().and_then(OsStr::to_str) {
-        Some(ext) if ext.eq_ignore_ascii_case("json") => true,
-        Some(ext) if ext.eq_ignore_ascii_case("toml") => false,
-        _ => text.trim_start().starts_with('{'),
-    };
-    let value: Value = if is_json {
-        serde_json::from_str(&text).map_err(|e| {
-            ConfigError::new(format!(
-                "--config {} is not valid JSON: {e}",
-                path.display()
-            ))
-        })?
-    } else {
-        let table: toml::Table = toml::from_str(&text).map_err(|e| {
-            let reason = e.message().to_string();
-            ConfigError::new(format!(
-                "--config {} is not valid TOML: {reason}",
-                path.display()
-            ))
-        })?;
-        serde_json::to_value(table)
-            .map_err(|e| ConfigError::new(format!("--config {}: {e}", path.display())))?
-    };
-    match value {
-        Value::Object(map) => Ok(map.into_iter().collect()),
-        _ => Err(ConfigError::new(format!(
-            "--config {} must hold a table of settings (key = value)",
-            path.display()
-        ))),
-    }
 }
 
 /// Settings a checkpoint records that name files to write: a resumed run never takes them (the
@@ -222,6 +186,9 @@ fn setting_text(arg: &Arg, value: &Value) -> Result<Option<String>, String> {
         other => Err(format!("expected a value, got {other}")),
     };
     match value {
+        // An empty list is no layer at all: `hidden = []`, as --summary-json writes a network
+        // without hidden layers, is `--hidden none` (a blank --hidden is refused).
+        Value::Array(items) if items.is_empty() => Ok(Some("none".to_string())),
         // A list (`hidden = [64, 32]`) is the flag's comma-separated form.
         Value::Array(items) => items
             .iter()
