@@ -13,5 +13,6 @@ mod memory;
 mod outputs;
 mod predict;
 mod resume;
+mod settings;
 mod text;
 mod training;
