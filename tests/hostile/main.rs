@@ -14,5 +14,6 @@ mod outputs;
 mod predict;
 mod resume;
 mod settings;
+mod signals;
 mod text;
 mod training;

@@ -21,7 +21,7 @@ pub enum Outcome {
     StoppedEarly,
     /// The loss became NaN or infinite.
     Diverged,
-    /// Stopped after an epoch by SIGINT or SIGTERM (the signal's number).
+    /// Stopped after an epoch by SIGINT, SIGTERM or SIGHUP (the signal's number).
     Interrupted { signal: i32 },
     /// Training started but an error ended it (a device or file error).
     Failed,

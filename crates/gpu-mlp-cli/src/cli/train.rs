@@ -56,8 +56,8 @@ Exit status:
   1    the run failed (data not found, a file not writable, a device error, ...)
   2    bad settings: on the command line or in the --config file
   3    training diverged (the loss became NaN or infinite)
-  130  interrupted by SIGINT, 143 by SIGTERM (the first stops the run after its epoch and
-       saves it to --save, for --resume; a second ends it at once)
+  130  interrupted by SIGINT, 143 by SIGTERM, 129 by SIGHUP (the first stops the run after its
+       epoch and saves it to --save, for --resume; a second ends it at once)
 A crash is a panic (101) or death by a signal. With --summary-json, a diverged or interrupted
 run writes its summary too, its `outcome` saying which.";
 
