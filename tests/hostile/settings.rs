@@ -146,3 +146,24 @@ fn a_blank_hidden_is_refused_and_none_still_means_no_hidden_layer() {
         assert!(stdout.contains("4-3 on"), "--hidden {none}: {stdout}");
     }
 }
+
+#[test]
+fn huge_layer_widths_are_counted_exactly_or_refused() {
+    // 2^32 × 2^32 weights wrap a 64-bit count to 0: refused, with the true order of magnitude.
+    let out = run(&["summary", "--hidden", "4294967296,4294967296"], &[]);
+    bad_setting(&out, "2^32 wide", &["1.845e19 parameters", "narrower"]);
+    // Just below the limit the count is exact (past 2^53 an f64 would round it).
+    let w: u128 = 3_000_000_000;
+    let total = 784 * w + w + w * w + w + w * 10 + 10;
+    let out = run(&["summary", "--hidden", "3000000000,3000000000"], &[]);
+    let stdout = support::succeeded(&out, "3e9 wide");
+    let digits = total.to_string();
+    let grouped: Vec<String> = digits
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
+    let line = format!("Total params: {} (", grouped.join(","));
+    assert!(stdout.contains(&line), "{line}\n{stdout}");
+}
