@@ -15,5 +15,6 @@ mod predict;
 mod resume;
 mod settings;
 mod signals;
+mod statuses;
 mod text;
 mod training;

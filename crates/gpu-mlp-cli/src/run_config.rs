@@ -28,8 +28,11 @@ const RESUME_ARG: &str = "resume";
 pub enum CliError {
     /// clap's own error (including `--help` and `--version`, which exit 0).
     Clap(clap::Error),
-    /// The `--config` file is unreadable, malformed, or holds an unknown key or a bad value.
+    /// The `--config` file is unreadable, malformed, or holds an unknown key or a bad value;
+    /// or `--resume` names a checkpoint without a training state (exit status 2).
     Config(ConfigError),
+    /// The `--resume` checkpoint could not be read: a failure, as for `--init-from` (exit 1).
+    Failed(gpu_mlp::Error),
 }
 
 /// Parses `argv` (program name first) and, for `train --config FILE`, adds the file's settings
@@ -55,7 +58,7 @@ where
                 ),
                 (None, Some(path)) => (
                     format!("--resume {}", path.display()),
-                    resumed_settings(path).map_err(CliError::Config)?,
+                    resumed_settings(path)?,
                 ),
                 (None, None) => (String::new(), Vec::new()),
             };
@@ -79,8 +82,8 @@ const OUTPUT_KEYS: [&str; 4] = ["save", "metrics_out", "plot", "summary_json"];
 
 /// The settings a `--resume` checkpoint recorded for its run, with `--save` the file itself
 /// and no other output.
-fn resumed_settings(path: &Path) -> Result<Vec<(String, Value)>, ConfigError> {
-    let ckpt = gpu_mlp::checkpoint::load(path).map_err(|e| ConfigError::new(e.to_string()))?;
+fn resumed_settings(path: &Path) -> Result<Vec<(String, Value)>, CliError> {
+    let ckpt = gpu_mlp::checkpoint::load(path).map_err(CliError::Failed)?;
     match ckpt.resume {
         Some(state) => {
             let mut settings: Vec<(String, Value)> = state
@@ -94,11 +97,11 @@ fn resumed_settings(path: &Path) -> Result<Vec<(String, Value)>, ConfigError> {
             }
             Ok(settings)
         }
-        None => Err(ConfigError::new(format!(
+        None => Err(CliError::Config(ConfigError::new(format!(
             "--resume {}: {}",
             path.display(),
             gpu_mlp::training::resume::NO_STATE
-        ))),
+        )))),
     }
 }
 
@@ -258,6 +261,7 @@ mod tests {
             Ok(other) => Err(format!("parsed {other:?}")),
             Err(CliError::Config(e)) => Err(e.message),
             Err(CliError::Clap(e)) => Err(format!("clap: {e}")),
+            Err(CliError::Failed(e)) => Err(format!("failed: {e}")),
         }
     }
 

@@ -42,7 +42,14 @@ pub use verify::VerifyArgs;
     version,
     about = "Train and run MLP image classifiers on the GPU (WGSL compute shaders), \
              checked against a CPU reference engine",
-    after_help = "Run `gpu-mlp <command> --help` for examples."
+    after_help = "Run `gpu-mlp <command> --help` for examples.\n\n\
+                  Exit status:\n  \
+                  0  done\n  \
+                  1  a failure while running: a file missing, unreadable or not writable, a device \
+                  error\n  \
+                  2  bad usage or settings: a flag's value, a combination, a --config file's \
+                  contents\n\
+                  train adds 3 (diverged) and 128 + a signal: see `gpu-mlp train --help`."
 )]
 pub struct Cli {
     #[command(subcommand)]

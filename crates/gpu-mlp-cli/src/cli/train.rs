@@ -53,8 +53,10 @@ A --config file (TOML, or JSON) holds the flags' names as keys, e.g. `lr = 0.01`
 
 Exit status:
   0    the run completed
-  1    the run failed (data not found, a file not writable, a device error, ...)
-  2    bad settings: on the command line or in the --config file
+  1    the run failed: a file missing, unreadable or corrupt (--data, --init-from, --resume),
+       a file not writable, a device error, ...
+  2    bad settings: a flag or --config value, a combination that cannot work, or one the data
+       rules out (--train-samples past the data, a --test-split that holds out nothing)
   3    training diverged (the loss became NaN or infinite)
   130  interrupted by SIGINT, 143 by SIGTERM, 129 by SIGHUP (the first stops the run after its
        epoch and saves it to --save, for --resume; a second ends it at once)
