@@ -7,11 +7,14 @@
 //! `docs/limits.md` describes, so the whole corpus runs in seconds.
 
 mod corpus;
+#[cfg(target_os = "linux")]
+mod draw_memory;
 mod files;
 mod headers;
 mod memory;
 mod outputs;
 mod predict;
+mod readers;
 mod resume;
 mod settings;
 mod signals;

@@ -10,7 +10,7 @@
 //! column is `--label-column`, else the header column named `label`, `class`, `target` or `y`
 //! (any case). Labels are whole numbers (the classes `0..=max`) or text (class names, sorted).
 
-use super::raw::{parse_class_number, NameTable, RawLabels, RawPart};
+use super::raw::{not_finite_label, parse_class_number, NameTable, RawLabels, RawPart};
 use super::shown::shown;
 use super::text_bounds::{out_of_bounds, BoundedText};
 use super::{DataError, Inputs, Label, LabelColumn};
@@ -253,6 +253,9 @@ impl LabelsSoFar {
             }
         }
         if let LabelsSoFar::Names(table, ids) = self {
+            if let Some(problem) = not_finite_label(text) {
+                return Err(problem);
+            }
             ids.push(table.id(text));
         }
         Ok(())
@@ -330,35 +333,70 @@ pub fn label_index(
             "--label-column {i} is past the last column: rows have {width} (indices 0..={})",
             width - 1
         ))),
-        (Some(LabelColumn::Name(name)), Some(names)) => names
-            .iter()
-            .position(|n| n == name)
-            .or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case(name)))
-            .ok_or_else(|| {
-                bad(format!(
+        (Some(LabelColumn::Name(name)), Some(names)) => {
+            let exact = named(names, |n| n == name);
+            let found = if exact.is_empty() {
+                named(names, |n| n.eq_ignore_ascii_case(name))
+            } else {
+                exact
+            };
+            if found.is_empty() {
+                return Err(bad(format!(
                     "no column is named '{name}' (columns: {})",
                     listed()
-                ))
-            }),
+                )));
+            }
+            only_one(path, names, &found)
+        }
         (Some(LabelColumn::Name(name)), None) => Err(bad(format!(
             "has no header row, so no column is named '{name}'; pass --label-column first, \
              last or a 0-based INDEX"
         ))),
-        (None, Some(names)) => LABEL_NAMES
-            .iter()
-            .find_map(|want| names.iter().position(|n| n.eq_ignore_ascii_case(want)))
-            .ok_or_else(|| {
-                bad(format!(
+        (None, Some(names)) => {
+            let Some(found) = LABEL_NAMES
+                .iter()
+                .map(|want| named(names, |n| n.eq_ignore_ascii_case(want)))
+                .find(|found| !found.is_empty())
+            else {
+                return Err(bad(format!(
                     "no column is named label, class, target or y (columns: {}); say which \
                      holds the labels with --label-column NAME|INDEX|first|last",
                     listed()
-                ))
-            }),
+                )));
+            };
+            only_one(path, names, &found)
+        }
         (None, None) => Err(bad(
             "has no header row, so which column holds the labels is not known; pass \
              --label-column last (or first, or a 0-based INDEX)"
                 .to_string(),
         )),
+    }
+}
+
+/// The 0-based indices of the header columns whose name passes `matches`.
+fn named(names: &[String], matches: impl Fn(&str) -> bool) -> Vec<usize> {
+    (0..names.len()).filter(|&j| matches(&names[j])).collect()
+}
+
+/// The one column of `found`; two or more of one name are refused (taking the first would
+/// train on the other as a feature), naming their indices so that one can be chosen.
+fn only_one(path: &Path, names: &[String], found: &[usize]) -> Result<usize, DataError> {
+    match found {
+        [j] => Ok(*j),
+        _ => {
+            let indices: Vec<String> = found.iter().map(|j| j.to_string()).collect();
+            let (last, rest) = indices.split_last().expect("two or more columns");
+            Err(DataError::BadFile {
+                path: path.to_path_buf(),
+                problem: format!(
+                    "columns {} and {last} (0-based) are each named '{}'; say which holds the \
+                     labels with --label-column INDEX",
+                    rest.join(", "),
+                    shown(names[found[0]].as_bytes())
+                ),
+            })
+        }
     }
 }
 
