@@ -102,8 +102,9 @@ fn library_errors_name_the_flags() {
         ),
         (
             &["--test-split", "0.001"],
-            "--test-split 0.001 of 40 samples leaves no test samples; raise it or pass \
-             --test-data PATH",
+            "--test-split 0.001 holds out no test samples: each class gives round(0.001 × its \
+             size), keeping one for training, and the largest of the 2 classes has 20 samples; \
+             use --test-split 0.03 or more, or pass --test-data PATH",
         ),
         (
             &["--validation-split", "0.999"],

@@ -16,5 +16,8 @@ mod outputs;
 mod predict;
 mod readers;
 mod resume;
+mod settings;
+mod signals;
+mod statuses;
 mod text;
 mod training;

@@ -114,3 +114,53 @@ fn a_full_standard_output_is_one_error_line() {
         assert!(line.contains("standard output"), "{args:?}: {line}");
     }
 }
+
+/// An output that cannot be written (a path ending in `/`, a folder that does not exist, a file
+/// the user write-protected) is refused before training, and the protected file is kept: the
+/// atomic save renames a new file over the old one, which the file's own mode does not stop.
+#[cfg(unix)]
+#[test]
+fn an_output_that_cannot_be_written_is_refused_before_training() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let root = dir.path();
+    let data = tiny_csv(root, "t.csv");
+    let data = data.to_str().unwrap();
+    let protected = root.join("kept.bin");
+    std::fs::write(&protected, b"the user's file").unwrap();
+    std::fs::set_permissions(&protected, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let s = |p: std::path::PathBuf| p.to_str().unwrap().to_string();
+    let cases = [
+        (format!("{}/", s(root.join("newdir"))), "names a folder"),
+        (s(root.join("missing").join("x.bin")), "does not exist"),
+        (s(protected.clone()), "write-protected"),
+    ];
+    for flag in ["--save", "--plot", "--metrics-out", "--summary-json"] {
+        for (path, why) in &cases {
+            let out = run(&quick(data, &["--epochs", "1", flag, path]), &[]);
+            let what = format!("{flag} {path}");
+            let line = clean_error(&out, &what);
+            assert!(
+                line.contains(path.as_str()) && line.contains(why),
+                "{what}: {line}"
+            );
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                !stdout.contains("Epoch 1/"),
+                "{what}: trained first: {stdout}"
+            );
+        }
+    }
+    assert_eq!(std::fs::read(&protected).unwrap(), b"the user's file");
+    assert!(!root.join("newdir").exists() && !root.join("missing").exists());
+    // A resumed run saves back into its file by default: a protected one is refused at once.
+    let ckpt = s(root.join("run.safetensors"));
+    let out = run(&quick(data, &["--epochs", "1", "--save", &ckpt]), &[]);
+    support::succeeded(&out, "the first run");
+    std::fs::set_permissions(&ckpt, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let before = std::fs::read(&ckpt).unwrap();
+    let out = run(&["train", "--resume", &ckpt, "--epochs", "2"], &[]);
+    let line = clean_error(&out, "--resume of a protected file");
+    assert!(line.contains("write-protected"), "{line}");
+    assert_eq!(std::fs::read(&ckpt).unwrap(), before);
+}

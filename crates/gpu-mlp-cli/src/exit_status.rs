@@ -2,7 +2,7 @@
 //! diverged trial (prune it) from bad settings or a failure (fail it) from a crash (a panic: 101,
 //! or death by a signal). Documented in `train --help` and docs/sweeps.md.
 
-use gpu_mlp::error::Error;
+use gpu_mlp::error::{DataError, Error};
 
 /// The run failed: data not found, a file not writable, a device error, ...
 pub const EXIT_FAILED: u8 = 1;
@@ -21,7 +21,7 @@ pub enum Outcome {
     StoppedEarly,
     /// The loss became NaN or infinite.
     Diverged,
-    /// Stopped after an epoch by SIGINT or SIGTERM (the signal's number).
+    /// Stopped after an epoch by SIGINT, SIGTERM or SIGHUP (the signal's number).
     Interrupted { signal: i32 },
     /// Training started but an error ended it (a device or file error).
     Failed,
@@ -73,7 +73,7 @@ impl Outcome {
 /// The exit status for a command that failed with `err`.
 pub fn exit_status(err: &Error) -> u8 {
     match err {
-        Error::Config(_) => EXIT_BAD_SETTINGS,
+        Error::Config(_) | Error::Data(DataError::Setting(_)) => EXIT_BAD_SETTINGS,
         other => Outcome::of_error(other).exit_status(),
     }
 }
@@ -100,10 +100,13 @@ mod tests {
             path: "x".into(),
             source: std::io::Error::other("disk full"),
         };
-        let statuses: Vec<u8> = [&diverged, &interrupted, &bad, &failed]
+        // A setting the data rules out is a bad setting too; a data file's own fault is not.
+        let unfit = Error::Data(DataError::Setting(ConfigError::new("--test-split")));
+        let unreadable = Error::Data(DataError::Empty { path: "x".into() });
+        let statuses: Vec<u8> = [&diverged, &interrupted, &bad, &failed, &unfit, &unreadable]
             .map(exit_status)
             .to_vec();
-        assert_eq!(statuses, vec![3, 143, 2, 1]);
+        assert_eq!(statuses, vec![3, 143, 2, 1, 2, 1]);
         assert_eq!(Outcome::of(&Ok::<(), Error>(())).exit_status(), 0);
         assert_eq!(Outcome::of::<()>(&Err(diverged)).name(), "diverged");
         assert_eq!(Outcome::of::<()>(&Err(interrupted)).name(), "interrupted");

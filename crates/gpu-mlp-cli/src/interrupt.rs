@@ -1,6 +1,8 @@
-//! SIGINT / SIGTERM as a request to stop after the current epoch, so a run a sweep engine or a
-//! batch scheduler cancels still writes its summary. The first signal only sets a flag (the
-//! handler resets itself), so a second one ends the process at once, as usual.
+//! SIGINT / SIGTERM / SIGHUP as a request to stop after the current epoch, so a run a sweep
+//! engine or a batch scheduler cancels, or whose terminal closes, still writes its summary and
+//! its checkpoint. The first signal only sets a flag (the handler resets itself), so a second
+//! one ends the process at once, as usual. A signal the process was started ignoring (`nohup`
+//! ignores SIGHUP) stays ignored.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -9,11 +11,14 @@ static SIGNAL: AtomicI32 = AtomicI32::new(0);
 
 pub use gpu_mlp::error::Interrupted;
 
-/// From now on, SIGINT and SIGTERM set the flag [`requested`] reads instead of ending the
-/// process (once: the next one ends it). Does nothing where there are no such signals.
+/// From now on, SIGINT, SIGTERM and SIGHUP set the flag [`requested`] reads instead of ending
+/// the process (once: the next one ends it). Does nothing where there are no such signals.
 pub fn install() {
     #[cfg(unix)]
-    for signal in [libc::SIGINT, libc::SIGTERM] {
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        if ignored(signal) {
+            continue;
+        }
         // SAFETY: `on_signal` only stores into an atomic, which is async-signal-safe; the
         // sigaction struct is zeroed (an empty mask) and fully set before the call.
         unsafe {
@@ -23,6 +28,17 @@ pub fn install() {
             libc::sigemptyset(&mut action.sa_mask);
             libc::sigaction(signal, &action, std::ptr::null_mut());
         }
+    }
+}
+
+/// True when the process was started with `signal` ignored (`nohup`, a shell's background job).
+#[cfg(unix)]
+fn ignored(signal: libc::c_int) -> bool {
+    // SAFETY: with a null new action, sigaction only reads the current one into `current`.
+    unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, std::ptr::null(), &mut current) == 0
+            && current.sa_sigaction == libc::SIG_IGN
     }
 }
 

@@ -17,6 +17,10 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             return ExitCode::from(exit_status::EXIT_BAD_SETTINGS);
         }
+        Err(CliError::Failed(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit_status::exit_status(&e));
+        }
     };
     quiet_stdout_failures();
     // `println!` panics when standard output cannot take a line (`> /dev/full`, a closed

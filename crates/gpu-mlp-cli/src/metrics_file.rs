@@ -56,6 +56,9 @@ pub struct MetricsFile {
 
 impl MetricsFile {
     pub fn create(path: &Path) -> Result<Self> {
+        // The checks every output gets (a folder, a missing folder, a write-protected file)
+        // before File::create truncates it.
+        gpu_mlp::fsio::atomic::check_writable(path)?;
         let file = File::create(path).map_err(|source| Error::Write {
             path: path.to_path_buf(),
             source,

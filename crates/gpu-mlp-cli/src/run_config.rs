@@ -13,7 +13,7 @@ use clap::parser::ValueSource;
 use clap::{Arg, ArgMatches, Command, CommandFactory, FromArgMatches};
 use gpu_mlp::error::ConfigError;
 use serde_json::Value;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::path::Path;
 
 /// The subcommand a config file configures.
@@ -28,8 +28,11 @@ const RESUME_ARG: &str = "resume";
 pub enum CliError {
     /// clap's own error (including `--help` and `--version`, which exit 0).
     Clap(clap::Error),
-    /// The `--config` file is unreadable, malformed, or holds an unknown key or a bad value.
+    /// The `--config` file is unreadable, malformed, or holds an unknown key or a bad value;
+    /// or `--resume` names a checkpoint without a training state (exit status 2).
     Config(ConfigError),
+    /// The `--resume` checkpoint could not be read: a failure, as for `--init-from` (exit 1).
+    Failed(gpu_mlp::Error),
 }
 
 /// Parses `argv` (program name first) and, for `train --config FILE`, adds the file's settings
@@ -51,11 +54,11 @@ where
             let (source, settings) = match (file(CONFIG_ARG), file(RESUME_ARG)) {
                 (Some(path), _) => (
                     format!("--config {}", path.display()),
-                    read_settings(path).map_err(CliError::Config)?,
+                    crate::config_file::read_settings(path).map_err(CliError::Config)?,
                 ),
                 (None, Some(path)) => (
                     format!("--resume {}", path.display()),
-                    resumed_settings(path).map_err(CliError::Config)?,
+                    resumed_settings(path)?,
                 ),
                 (None, None) => (String::new(), Vec::new()),
             };
@@ -72,42 +75,6 @@ where
     Cli::from_arg_matches(&matches).map_err(CliError::Clap)
 }
 
-/// The file's top-level keys and values: JSON for `.json` or text starting with `{`, else TOML.
-pub fn read_settings(path: &Path) -> Result<Vec<(String, Value)>, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new(format!("cannot read --config {}: {e}", path.display())))?;
-    let is_json = match path.extension().and_then(OsStr::to_str) {
-        Some(ext) if ext.eq_ignore_ascii_case("json") => true,
-        Some(ext) if ext.eq_ignore_ascii_case("toml") => false,
-        _ => text.trim_start().starts_with('{'),
-    };
-    let value: Value = if is_json {
-        serde_json::from_str(&text).map_err(|e| {
-            ConfigError::new(format!(
-                "--config {} is not valid JSON: {e}",
-                path.display()
-            ))
-        })?
-    } else {
-        let table: toml::Table = toml::from_str(&text).map_err(|e| {
-            let reason = e.message().to_string();
-            ConfigError::new(format!(
-                "--config {} is not valid TOML: {reason}",
-                path.display()
-            ))
-        })?;
-        serde_json::to_value(table)
-            .map_err(|e| ConfigError::new(format!("--config {}: {e}", path.display())))?
-    };
-    match value {
-        Value::Object(map) => Ok(map.into_iter().collect()),
-        _ => Err(ConfigError::new(format!(
-            "--config {} must hold a table of settings (key = value)",
-            path.display()
-        ))),
-    }
-}
-
 /// Settings a checkpoint records that name files to write: a resumed run never takes them (the
 /// file may be a copy, and its recorded paths the original run's), so its outputs go where its
 /// own command line says, and its checkpoint by default back into the file it goes on from.
@@ -115,8 +82,8 @@ const OUTPUT_KEYS: [&str; 4] = ["save", "metrics_out", "plot", "summary_json"];
 
 /// The settings a `--resume` checkpoint recorded for its run, with `--save` the file itself
 /// and no other output.
-fn resumed_settings(path: &Path) -> Result<Vec<(String, Value)>, ConfigError> {
-    let ckpt = gpu_mlp::checkpoint::load(path).map_err(|e| ConfigError::new(e.to_string()))?;
+fn resumed_settings(path: &Path) -> Result<Vec<(String, Value)>, CliError> {
+    let ckpt = gpu_mlp::checkpoint::load(path).map_err(CliError::Failed)?;
     match ckpt.resume {
         Some(state) => {
             let mut settings: Vec<(String, Value)> = state
@@ -130,11 +97,11 @@ fn resumed_settings(path: &Path) -> Result<Vec<(String, Value)>, ConfigError> {
             }
             Ok(settings)
         }
-        None => Err(ConfigError::new(format!(
+        None => Err(CliError::Config(ConfigError::new(format!(
             "--resume {}: {}",
             path.display(),
             crate::flags::NO_STATE
-        ))),
+        )))),
     }
 }
 
@@ -222,6 +189,9 @@ fn setting_text(arg: &Arg, value: &Value) -> Result<Option<String>, String> {
         other => Err(format!("expected a value, got {other}")),
     };
     match value {
+        // An empty list is no layer at all: `hidden = []`, as --summary-json writes a network
+        // without hidden layers, is `--hidden none` (a blank --hidden is refused).
+        Value::Array(items) if items.is_empty() => Ok(Some("none".to_string())),
         // A list (`hidden = [64, 32]`) is the flag's comma-separated form.
         Value::Array(items) => items
             .iter()
@@ -291,6 +261,7 @@ mod tests {
             Ok(other) => Err(format!("parsed {other:?}")),
             Err(CliError::Config(e)) => Err(e.to_string()),
             Err(CliError::Clap(e)) => Err(format!("clap: {e}")),
+            Err(CliError::Failed(e)) => Err(format!("failed: {e}")),
         }
     }
 

@@ -151,7 +151,7 @@ fn decimal(x: f32) -> Value {
 }
 
 /// Keeps the epochs and the test result for the summary; ends the run after an epoch once
-/// SIGINT or SIGTERM came (see `crate::interrupt`).
+/// SIGINT, SIGTERM or SIGHUP came (see `crate::interrupt`).
 pub struct Recorder {
     history: Vec<EpochRecord>,
     test: Option<Evaluation>,

@@ -154,7 +154,7 @@ pub enum Error {
         /// The step's loss sum.
         value: f32,
     },
-    /// SIGINT or SIGTERM stopped training after an epoch (`train --summary-json`).
+    /// SIGINT, SIGTERM or SIGHUP stopped training after an epoch (`train --summary-json`).
     #[error(transparent)]
     Interrupted(#[from] Interrupted),
 }
@@ -176,7 +176,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("interrupted by {} after epoch {epoch}", signal_name(*signal))]
 pub struct Interrupted {
-    /// The signal's number (2 SIGINT, 15 SIGTERM).
+    /// The signal's number (1 SIGHUP, 2 SIGINT, 15 SIGTERM).
     pub signal: i32,
     /// Finished epochs when it came.
     pub epoch: usize,
@@ -184,6 +184,7 @@ pub struct Interrupted {
 
 fn signal_name(signal: i32) -> String {
     match signal {
+        1 => "SIGHUP".to_string(),
         2 => "SIGINT".to_string(),
         15 => "SIGTERM".to_string(),
         n => format!("signal {n}"),

@@ -1,6 +1,7 @@
 //! `gpu-mlp bench`'s flags.
 
 use super::engine::EngineArgs;
+use super::values::whole_number;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -32,7 +33,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub quick: bool,
     /// Runs per figure after the warm-up (default 5, 3 with --quick)
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    #[arg(long, value_parser = whole_number(1, 1000))]
     pub repeats: Option<u64>,
     /// Write the record (build, host, adapter, every figure with its unit) to FILE (JSON)
     #[arg(long, value_name = "FILE")]

@@ -1,5 +1,6 @@
 //! The engine flags of the commands that compute.
 
+use super::values::whole_number;
 use clap::builder::PossibleValue;
 use clap::Args;
 use gpu_mlp::engine::BackendChoice;
@@ -16,7 +17,7 @@ pub struct EngineArgs {
     #[arg(long, value_name = "NAME|INDEX")]
     pub adapter: Option<String>,
     /// GPU engine: training steps recorded per command buffer (and per progress update)
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    #[arg(long, default_value_t = 64, value_parser = whole_number(1, 4096))]
     pub steps_per_submit: u64,
 }
 

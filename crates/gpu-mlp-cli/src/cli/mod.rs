@@ -42,7 +42,14 @@ pub use verify::VerifyArgs;
     version,
     about = "Train and run MLP image classifiers on the GPU (WGSL compute shaders), \
              checked against a CPU reference engine",
-    after_help = "Run `gpu-mlp <command> --help` for examples."
+    after_help = "Run `gpu-mlp <command> --help` for examples.\n\n\
+                  Exit status:\n  \
+                  0  done\n  \
+                  1  a failure while running: a file missing, unreadable or not writable, a device \
+                  error\n  \
+                  2  bad usage or settings: a flag's value, a combination, a --config file's \
+                  contents\n\
+                  train adds 3 (diverged) and 128 + a signal: see `gpu-mlp train --help`."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -50,6 +57,8 @@ pub struct Cli {
 }
 
 // Parsed once per process, so the size of train's many flags costs nothing worth a Box.
+// A command with whole-number flags takes `-3` as a value, so its parser can say that a
+// positive number is wanted (not that `-3` is an unknown flag).
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -58,7 +67,7 @@ pub enum Command {
     Train(TrainArgs),
     /// Print a network's layers and parameter counts (as Keras's model.summary()), its FLOPs per
     /// sample and the GPU dispatches of a training step
-    #[command(after_help = summary::EXAMPLES)]
+    #[command(after_help = summary::EXAMPLES, allow_negative_numbers = true)]
     Summary(SummaryArgs),
     /// Download a known data set's four files (SHA-256 checked)
     #[command(
@@ -70,17 +79,17 @@ pub enum Command {
     Devices(DevicesArgs),
     /// Check every GPU kernel against the CPU reference on this adapter, then train both
     /// engines in lockstep; exit status 1 when anything is out of bounds
-    #[command(after_help = verify::EXAMPLES)]
+    #[command(after_help = verify::EXAMPLES, allow_negative_numbers = true)]
     Verify(VerifyArgs),
     /// Measure matmul GFLOP/s, per-kernel step times and training throughput; save a record
     /// and compare it with another GPU's (or driver's)
-    #[command(after_help = bench::EXAMPLES)]
+    #[command(after_help = bench::EXAMPLES, allow_negative_numbers = true)]
     Bench(BenchArgs),
     /// Evaluate a saved model on a data set's test split: loss, accuracy, per class, confusion
     #[command(after_help = eval::EXAMPLES)]
     Eval(EvalArgs),
     /// Classify image files (PNG, JPEG, BMP) or test-set samples with a saved model
-    #[command(after_help = predict::EXAMPLES)]
+    #[command(after_help = predict::EXAMPLES, allow_negative_numbers = true)]
     Predict(PredictArgs),
     /// Write a saved model as an ONNX file (onnxruntime, tract, OpenCV, ...): raw input in,
     /// probabilities and logits out
@@ -107,6 +116,8 @@ mod tests {
         assert_eq!(parse_hidden("none").unwrap().0, Vec::<usize>::new());
         assert!(parse_hidden("128,0").is_err());
         assert!(parse_hidden("12x").is_err());
+        // Blank is refused: an empty shell variable, not a wish for no hidden layer.
+        assert!(parse_hidden("").is_err() && parse_hidden(" ").is_err());
     }
 
     fn train_args(extra: &[&str]) -> TrainArgs {

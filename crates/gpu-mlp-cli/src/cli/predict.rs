@@ -1,6 +1,7 @@
 //! `gpu-mlp predict`'s flags.
 
 use super::data::DataArgs;
+use super::values::whole_number;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -32,7 +33,7 @@ pub struct PredictArgs {
     #[arg(long, value_name = "N", value_delimiter = ',')]
     pub index: Vec<usize>,
     /// How many of the most probable classes to print
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 3, value_parser = whole_number(1, u64::MAX))]
     pub top: u64,
     /// Print JSON (one array, one object per image) instead of text
     #[arg(long)]

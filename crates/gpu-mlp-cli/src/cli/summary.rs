@@ -1,6 +1,7 @@
 //! `gpu-mlp summary`'s flags (Keras's `model.summary()` of a network).
 
 use super::network::NetworkArgs;
+use super::values::whole_number;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -20,12 +21,12 @@ pub struct SummaryArgs {
     #[command(flatten)]
     pub network: NetworkArgs,
     /// Inputs per sample (MNIST's 28x28 pixels)
-    #[arg(long, default_value_t = 784, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 784, value_parser = whole_number(1, u64::MAX))]
     pub inputs: u64,
     /// Classes
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..))]
+    #[arg(long, default_value_t = 10, value_parser = whole_number(2, u64::MAX))]
     pub classes: u64,
     /// Batch size of the training step whose FLOPs are counted
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 32, value_parser = whole_number(1, u64::MAX))]
     pub batch_size: u64,
 }

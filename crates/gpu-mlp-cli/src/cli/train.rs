@@ -3,7 +3,9 @@
 use super::data::DataArgs;
 use super::engine::EngineArgs;
 use super::network::NetworkArgs;
-use super::values::{parse_non_negative, parse_non_negative_f32, parse_positive, parse_split};
+use super::values::{
+    parse_non_negative, parse_non_negative_f32, parse_positive, parse_split, whole_number,
+};
 use clap::{Args, ValueEnum};
 use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::training::early_stopping::{EarlyStopping, Monitor};
@@ -51,11 +53,13 @@ A --config file (TOML, or JSON) holds the flags' names as keys, e.g. `lr = 0.01`
 
 Exit status:
   0    the run completed
-  1    the run failed (data not found, a file not writable, a device error, ...)
-  2    bad settings: on the command line or in the --config file
+  1    the run failed: a file missing, unreadable or corrupt (--data, --init-from, --resume),
+       a file not writable, a device error, ...
+  2    bad settings: a flag or --config value, a combination that cannot work, or one the data
+       rules out (--train-samples past the data, a --test-split that holds out nothing)
   3    training diverged (the loss became NaN or infinite)
-  130  interrupted by SIGINT, 143 by SIGTERM (the first stops the run after its epoch and
-       saves it to --save, for --resume; a second ends it at once)
+  130  interrupted by SIGINT, 143 by SIGTERM, 129 by SIGHUP (the first stops the run after its
+       epoch and saves it to --save, for --resume; a second ends it at once)
 A crash is a panic (101) or death by a signal. With --summary-json, a diverged or interrupted
 run writes its summary too, its `outcome` saying which.";
 
@@ -73,9 +77,9 @@ pub struct TrainArgs {
     pub engine: EngineArgs,
     #[command(flatten)]
     pub network: NetworkArgs,
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 5, value_parser = whole_number(1, u64::MAX))]
     pub epochs: u64,
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 32, value_parser = whole_number(1, u64::MAX))]
     pub batch_size: u64,
     /// Learning rate
     #[arg(long, default_value_t = 1e-3, value_parser = parse_positive)]
@@ -95,10 +99,10 @@ pub struct TrainArgs {
     #[arg(long, default_value = "constant", value_name = "SCHEDULE")]
     pub lr_schedule: gpu_mlp::training::schedule::Schedule,
     /// Ramp the learning rate up linearly over the first STEPS steps (then the schedule starts)
-    #[arg(long, default_value_t = 0, value_name = "STEPS")]
+    #[arg(long, default_value_t = 0, value_name = "STEPS", value_parser = whole_number(0, u64::MAX))]
     pub warmup: u64,
     /// Stop once --monitor has not improved for PATIENCE epochs in a row (Keras's EarlyStopping)
-    #[arg(long, value_name = "PATIENCE", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "PATIENCE", value_parser = whole_number(1, u64::MAX))]
     pub early_stopping: Option<u64>,
     /// The metric early stopping watches: val_loss, val_accuracy, loss or accuracy [default:
     /// val_loss with a --validation-split, else loss]
@@ -112,7 +116,7 @@ pub struct TrainArgs {
     #[arg(long, requires = "early_stopping")]
     pub restore_best: bool,
     /// Seed of initialisation, shuffling and dropout: same seed and engine, same numbers
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, value_parser = whole_number(0, u64::MAX))]
     pub seed: u64,
     /// Hold out this fraction of the training data (its end, before shuffling) for validation
     #[arg(long, default_value_t = 0.0, value_parser = parse_split)]
@@ -124,7 +128,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
     /// Also save to the --save file every N epochs, so an interrupted run keeps its progress
-    #[arg(long, value_name = "N", requires = "save", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", requires = "save", value_parser = whole_number(1, u64::MAX))]
     pub checkpoint_every: Option<u64>,
     /// Start from a saved model's parameters instead of a fresh initialisation. Its layer sizes
     /// are used (--hidden is not), and its dropout rate unless --dropout is given; this run's
@@ -156,7 +160,7 @@ pub struct TrainArgs {
     pub summary_json: Option<PathBuf>,
     /// Train on N samples of the training part: a class-stratified subset drawn with --seed,
     /// taken before --validation-split (quick screening runs of a sweep)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = whole_number(1, u64::MAX))]
     pub train_samples: Option<u64>,
 }
 

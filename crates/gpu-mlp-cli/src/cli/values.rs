@@ -6,8 +6,16 @@ pub struct HiddenLayers(pub Vec<usize>);
 
 pub(super) fn parse_hidden(s: &str) -> Result<HiddenLayers, String> {
     let s = s.trim();
-    if s.is_empty() || s.eq_ignore_ascii_case("none") {
+    if s.eq_ignore_ascii_case("none") {
         return Ok(HiddenLayers(Vec::new()));
+    }
+    // A blank value is more often an empty shell variable than a wish for no hidden layer.
+    if s.is_empty() {
+        return Err(
+            "the value is blank; give the widths, e.g. 128 or 128,64, or none for no \
+                    hidden layer"
+                .to_string(),
+        );
     }
     s.split(',')
         .map(|part| match part.trim().parse::<usize>() {
@@ -19,6 +27,28 @@ pub(super) fn parse_hidden(s: &str) -> Result<HiddenLayers, String> {
         })
         .collect::<Result<Vec<_>, _>>()
         .map(HiddenLayers)
+}
+
+/// The parser of a whole-number flag (`--epochs`, `--seed`) taking `min..=max`. It says what
+/// is wanted when the text is not such a number: u64's own parser answers `-3` or `1.5` with
+/// "invalid digit found in string", and its range check with `0 is not in 1..18446744073709551615`.
+pub fn whole_number(
+    min: u64,
+    max: u64,
+) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync + 'static {
+    move |s: &str| match s.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected {}; got '{s}'", whole_numbers(min, max))),
+    }
+}
+
+/// Words for the whole numbers `min..=max`.
+fn whole_numbers(min: u64, max: u64) -> String {
+    match (min, max) {
+        (1, u64::MAX) => "a positive whole number, e.g. 5".to_string(),
+        (min, u64::MAX) => format!("a whole number >= {min}"),
+        (min, max) => format!("a whole number from {min} to {max}"),
+    }
 }
 
 pub(super) fn parse_rate(s: &str) -> Result<f32, String> {

@@ -2,7 +2,7 @@
 
 use super::data::DataArgs;
 use super::engine::EngineArgs;
-use super::values::{parse_hidden, parse_rate, HiddenLayers};
+use super::values::{parse_hidden, parse_rate, whole_number, HiddenLayers};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -38,14 +38,14 @@ pub struct VerifyArgs {
     #[arg(long, default_value_t = 0.2, value_parser = parse_rate)]
     pub dropout: f32,
     /// Batch size of the model's shapes and of the lockstep steps
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    #[arg(long, default_value_t = 32, value_parser = whole_number(1, 65536))]
     pub batch_size: u64,
     /// Lockstep training steps on both engines; the first 50 are held to the bounds, later ones
     /// show how the engines drift apart (0 skips the lockstep check)
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(0..=100_000))]
+    #[arg(long, default_value_t = 50, value_parser = whole_number(0, 100_000))]
     pub steps: u64,
     /// Seed of the random inputs, the initialisation, the shuffle and dropout
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, value_parser = whole_number(0, u64::MAX))]
     pub seed: u64,
     /// Write the whole result with the adapter's info to FILE (JSON), e.g. for a bug report
     #[arg(long, value_name = "FILE")]

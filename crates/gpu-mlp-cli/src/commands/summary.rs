@@ -89,7 +89,7 @@ pub fn table(spec: &ModelSpec) -> String {
         out.push_str(&format!(
             " {name:<27} {:<25} {}\n",
             format!("(None, {width})"),
-            thousands(params as f64)
+            count(params)
         ));
     }
     let size = bytes(total as f64 * 4.0);
@@ -97,18 +97,27 @@ pub fn table(spec: &ModelSpec) -> String {
         "{}\nTotal params: {} ({size})\nTrainable params: {} ({size})\nNon-trainable params: \
          0 (0.00 B)\n{rule}\n",
         "=".repeat(65),
-        thousands(total as f64),
-        thousands(total as f64),
+        count(total),
+        count(total),
     ));
     out
 }
 
 /// A whole number with commas between thousands: `101,770`.
 fn thousands(x: f64) -> String {
-    let digits = format!("{:.0}", x);
+    group(format!("{x:.0}"))
+}
+
+/// An exact count with commas between thousands.
+fn count(n: usize) -> String {
+    group(n.to_string())
+}
+
+/// `digits` with commas between thousands.
+fn group(digits: String) -> String {
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -116,9 +125,13 @@ fn thousands(x: f64) -> String {
     out
 }
 
-/// Bytes as Keras prints a model's size: `397.54 KB` (powers of 1024).
+/// Bytes as Keras prints a model's size: `397.54 KB` (powers of 1024). A figure at the end of
+/// u64 is a saturated estimate (`memory_bytes`), a bound rather than a size.
 fn bytes(n: f64) -> String {
-    let units = ["B", "KB", "MB", "GB", "TB"];
+    if n >= u64::MAX as f64 {
+        return "more than 16 EB".to_string();
+    }
+    let units = ["B", "KB", "MB", "GB", "TB", "PB", "EB"];
     let mut value = n;
     let mut unit = 0;
     while value >= 1024.0 && unit + 1 < units.len() {
@@ -144,6 +157,9 @@ mod tests {
         }
         assert_eq!(bytes(101_770.0 * 4.0), "397.54 KB");
         assert_eq!(bytes(12.0), "12.00 B");
+        assert_eq!(bytes(u64::MAX as f64), "more than 16 EB");
+        // Counts past 2^53 are exact (an f64 would round them).
+        assert_eq!(count(usize::MAX), "18,446,744,073,709,551,615");
     }
 
     #[test]

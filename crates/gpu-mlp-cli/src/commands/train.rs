@@ -24,7 +24,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     if let Some(path) = &args.summary_json {
         summary::check_writable(path)?;
     }
-    // A first Ctrl-C (or SIGTERM) ends the run after its epoch, saving a checkpoint to
+    // A first Ctrl-C (or SIGTERM, SIGHUP) ends the run after its epoch, saving a checkpoint to
     // --resume from when --save is given; a second one ends it at once.
     crate::interrupt::install();
     let files = TrainFiles::prepare(args)?;

@@ -32,7 +32,9 @@ impl TrainFiles {
     /// Checks that `--save` and `--plot` can be written and loads `--init-from` or `--resume`
     /// (which must hold a training state).
     pub fn prepare(args: &TrainArgs) -> Result<Self> {
-        for path in [&args.save, &args.plot].into_iter().flatten() {
+        // A resumed run saves back into the file it goes on from unless --save says where.
+        let save = args.save.clone().or_else(|| args.resume.clone());
+        for path in [&save, &args.plot].into_iter().flatten() {
             atomic::check_writable(path)?;
         }
         let init = match args.resume.as_ref().or(args.init_from.as_ref()) {
@@ -49,8 +51,7 @@ impl TrainFiles {
             }
         }
         Ok(Self {
-            // A resumed run saves back into the file it goes on from unless --save says where.
-            save: args.save.clone().or_else(|| args.resume.clone()),
+            save,
             every: args.checkpoint_every.map(|n| n as usize),
             plot: args.plot.clone(),
             init,

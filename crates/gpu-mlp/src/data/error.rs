@@ -138,6 +138,11 @@ pub enum DataError {
     #[error("{}: holds no samples", path.display())]
     Empty { path: PathBuf },
 
+    /// A setting the data rules out (a test split that holds out nothing from these classes):
+    /// the setting is what to change, so a command reports it as bad settings.
+    #[error(transparent)]
+    Setting(#[from] crate::error::ConfigError),
+
     /// Samples or a data set built in memory whose parts do not fit together.
     #[error("{problem}")]
     Invalid {

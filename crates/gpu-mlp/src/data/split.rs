@@ -3,7 +3,8 @@
 //! at least one member for training; both parts keep the source's order.
 
 use super::{DataError, Samples};
-use crate::setting::Setting;
+use crate::error::ConfigError;
+use crate::setting::{Phrase, Setting};
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
@@ -37,23 +38,47 @@ pub fn stratified(
         test.extend_from_slice(&members[..quota]);
     }
     if test.is_empty() {
-        return Err(DataError::Invalid {
-            problem: crate::phrase![
-                Setting::TestSplit,
-                format!(
-                    " {fraction} of {} samples leaves no test samples; raise it or pass ",
-                    all.count
-                ),
-                Setting::TestData,
-                " PATH"
-            ],
-        });
+        return Err(ConfigError::new(nothing_held_out(fraction, &by_class)).into());
     }
     test.sort_unstable();
     let mut in_test = vec![false; all.count];
     test.iter().for_each(|&i| in_test[i] = true);
     let train: Vec<usize> = (0..all.count).filter(|&i| !in_test[i]).collect();
     Ok((all.select(&train), all.select(&test)))
+}
+
+/// Why no class gave a test sample, and what would. The split is per class, so the data's
+/// total says nothing: 100 classes of 3 samples give none at 0.1 (round(0.3) = 0), however many
+/// samples there are in all.
+fn nothing_held_out(fraction: f64, by_class: &[Vec<usize>]) -> Phrase {
+    let sizes: Vec<usize> = by_class.iter().map(Vec::len).filter(|&n| n > 0).collect();
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    let classes = sizes.len();
+    if largest < 2 {
+        return crate::phrase![
+            Setting::TestSplit,
+            format!(
+                " {fraction} holds out no test samples: each of the {classes} classes has a \
+                 single sample, which training needs; pass "
+            ),
+            Setting::TestData,
+            " PATH"
+        ];
+    }
+    // round(F · largest) >= 1 from F = 0.5 / largest on; shown rounded up to hundredths.
+    let enough = (0.5 / largest as f64 * 100.0).ceil() / 100.0;
+    crate::phrase![
+        Setting::TestSplit,
+        format!(
+            " {fraction} holds out no test samples: each class gives round({fraction} × its \
+             size), keeping one for training, and the largest of the {classes} classes has \
+             {largest} samples; use "
+        ),
+        Setting::TestSplit,
+        format!(" {enough} or more, or pass "),
+        Setting::TestData,
+        " PATH"
+    ]
 }
 
 #[cfg(test)]
@@ -96,5 +121,26 @@ mod tests {
         let c = stratified(&samples((0..60).map(|i| i % 3).collect()), 0.25, 2).unwrap();
         assert_eq!(a.1.inputs, b.1.inputs);
         assert_ne!(a.1.inputs, c.1.inputs);
+    }
+
+    #[test]
+    fn many_small_classes_say_why_none_is_held_out() {
+        // 100 classes of 3: 300 samples, yet 0.1 of each class rounds to 0.
+        let err = stratified(&samples((0..300).map(|i| i % 100).collect()), 0.1, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("largest of the 100 classes has 3 samples") && err.contains("0.17"),
+            "{err}"
+        );
+        let (_, test) = stratified(&samples((0..300).map(|i| i % 100).collect()), 0.17, 1).unwrap();
+        assert_eq!(test.count, 100);
+        let err = stratified(&samples((0..40).collect()), 0.5, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("each of the 40 classes has a single sample"),
+            "{err}"
+        );
     }
 }

@@ -8,7 +8,11 @@
 //!   the target is refused, so running as root cannot turn a device node into a file;
 //! - a symbolic link is written through: its target file is replaced and the link stays (a
 //!   dangling link creates its target);
-//! - a replaced file keeps its permissions (a model saved with mode 600 stays 600);
+//! - a replaced file keeps its permissions (a model saved with mode 600 stays 600), and a file
+//!   the user may not write (no write bit, or another user's) is refused, not replaced: the
+//!   rename needs only the folder's permission;
+//! - a path ending in a separator (`out/`) names a folder and is refused, as is one in a folder
+//!   that does not exist (the message says which);
 //! - temporaries this crate left behind when a process was killed mid-save
 //!   (`.NAME.<pid>.<n>.tmp` next to the target, their process gone) are removed at the next save.
 
@@ -22,6 +26,12 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Symbolic links followed to reach the file a write replaces (as the kernel's limit, 40).
 const MAX_LINKS: usize = 40;
+
+/// True when `path` ends in a separator (`out/`): it names a folder, not a file.
+fn names_a_folder(path: &Path) -> bool {
+    let text = path.as_os_str().to_string_lossy();
+    text.ends_with('/') || text.ends_with(std::path::MAIN_SEPARATOR)
+}
 
 /// The folder a path's file lives in (`.` for a bare file name).
 fn parent_dir(path: &Path) -> &Path {
@@ -75,6 +85,18 @@ fn resolve_target(path: &Path) -> Result<PathBuf, WriteError> {
                 "it is a folder; give a file name".to_string(),
             ));
         } else if kind.is_file() {
+            if write_protected(&target, &meta) {
+                return Err(refusal(
+                    path,
+                    io::ErrorKind::PermissionDenied,
+                    format!(
+                        "{} is write-protected{}; refusing to replace it: make it writable \
+                         (chmod u+w) or choose another path",
+                        target.display(),
+                        mode_text(&meta)
+                    ),
+                ));
+            }
             return Ok(target);
         } else {
             return Err(refusal(
@@ -93,6 +115,45 @@ fn resolve_target(path: &Path) -> Result<PathBuf, WriteError> {
         io::ErrorKind::InvalidInput,
         format!("more than {MAX_LINKS} symbolic links (a loop?)"),
     ))
+}
+
+/// True when the user may not write the file `target` itself. Writing a new file and renaming
+/// it over the old one needs only the folder's permission, so without this a file the user
+/// protected (`chmod a-w`, or another user's) would be replaced regardless. A file without any
+/// write bit counts as protected even for root, as `rm` and `cp -i` treat it.
+fn write_protected(target: &Path, meta: &fs::Metadata) -> bool {
+    if meta.permissions().readonly() {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(c_path) = std::ffi::CString::new(target.as_os_str().as_bytes()) else {
+            return false;
+        };
+        // SAFETY: `c_path` is a NUL-terminated string that outlives the call.
+        let rc = unsafe { libc::access(c_path.as_ptr(), libc::W_OK) };
+        rc != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EACCES)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = target;
+        false
+    }
+}
+
+/// ` (mode 0444)`: the permission bits, where there are such.
+fn mode_text(meta: &fs::Metadata) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        format!(" (mode {:04o})", meta.permissions().mode() & 0o7777)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        String::new()
+    }
 }
 
 /// True when `pid` names a running process (unknown: assumed running, so nothing is removed).
@@ -163,6 +224,14 @@ pub(crate) struct AtomicFile {
 impl AtomicFile {
     /// Starts a write to `dest` (see the module's notes for what may be replaced).
     pub(crate) fn create(dest: &Path) -> Result<Self, WriteError> {
+        // `out/` names a folder even where none exists yet: the rename at the end would fail.
+        if names_a_folder(dest) {
+            return Err(refusal(
+                dest,
+                io::ErrorKind::IsADirectory,
+                "the path ends in a separator, so it names a folder; give a file name".to_string(),
+            ));
+        }
         let target = resolve_target(dest)?;
         let name = target
             .file_name()
@@ -184,6 +253,13 @@ impl AtomicFile {
             match OpenOptions::new().write(true).create_new(true).open(&tmp) {
                 Ok(file) => break (tmp, file),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(refusal(
+                        dest,
+                        io::ErrorKind::NotFound,
+                        format!("the folder {} does not exist", dir.display()),
+                    ));
+                }
                 Err(source) => return Err(write_error(dest, source)),
             }
         };
@@ -323,5 +399,29 @@ mod tests {
         assert!(err.contains("folder"), "{err}");
         assert!(check_writable(dir.path().join("fine.bin")).is_ok());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        let err = check_writable(&missing).unwrap_err().to_string();
+        assert!(err.contains("does not exist"), "{err}");
+        // A name ending in a separator is a folder even where none exists yet.
+        let trailing = PathBuf::from(format!("{}/", dir.path().join("new").display()));
+        let err = check_writable(&trailing).unwrap_err().to_string();
+        assert!(err.contains("names a folder"), "{err}");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_write_protected_file_is_not_replaced() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kept.bin");
+        fs::write(&path, b"kept").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o444)).unwrap();
+        let err = write_atomically(&path, b"new").unwrap_err().to_string();
+        assert!(err.contains("write-protected (mode 0444)"), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), b"kept");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        write_atomically(&path, b"new").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
     }
 }

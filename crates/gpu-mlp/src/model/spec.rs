@@ -87,11 +87,35 @@ impl ModelSpec {
                 format!(" must be in [0, 1), got {dropout}")
             ]));
         }
-        Ok(Self {
+        let spec = Self {
             inputs,
             hidden,
             classes,
             dropout,
+        };
+        // Every offset and count below is a sum of these products: once the total fits, no
+        // partial sum overflows (a wrapped count read "Total params: 0").
+        if spec.checked_parameter_count().is_none() {
+            let widths: Vec<f64> = spec.widths().iter().map(|&w| w as f64).collect();
+            let about: f64 = widths.windows(2).map(|p| p[0] * p[1] + p[1]).sum();
+            return Err(ConfigError::new(format!(
+                "the network {} would have about {about:.3e} parameters, more than can be \
+                 addressed ({}); use narrower layers",
+                spec.describe(),
+                usize::MAX
+            )));
+        }
+        Ok(spec)
+    }
+
+    /// Every weight and bias, or `None` when the count does not fit a `usize`.
+    fn checked_parameter_count(&self) -> Option<usize> {
+        self.widths().windows(2).try_fold(0usize, |sum, pair| {
+            let (fan_in, fan_out) = (pair[0], pair[1]);
+            fan_in
+                .checked_mul(fan_out)?
+                .checked_add(fan_out)?
+                .checked_add(sum)
         })
     }
 
@@ -225,6 +249,15 @@ mod tests {
         assert_eq!(layers[0].bias_offset, 784 * 128);
         assert_eq!(layers[1].weight_offset, 784 * 128 + 128);
         assert_eq!(spec.parameter_count(), 784 * 128 + 128 + 128 * 10 + 10);
+    }
+
+    #[test]
+    fn a_count_past_usize_is_refused_not_wrapped() {
+        let err = ModelSpec::new(784, vec![1 << 32, 1 << 32], 10, 0.0).unwrap_err();
+        assert!(err.to_string().contains("1.845e19 parameters"), "{err}");
+        assert!(ModelSpec::new(usize::MAX, vec![], 2, 0.0).is_err());
+        let near = ModelSpec::new(1, vec![3_000_000_000, 3_000_000_000], 2, 0.0).unwrap();
+        assert_eq!(near.parameter_count(), 9_000_000_015_000_000_002);
     }
 
     #[test]
