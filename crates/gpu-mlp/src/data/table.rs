@@ -26,6 +26,9 @@ use std::sync::mpsc;
 const LABEL_NAMES: [&str; 4] = ["label", "class", "target", "y"];
 /// Rows handed from the splitting thread to the parsing one at a time, and batches in flight.
 const BATCH_ROWS: usize = 128;
+/// The most a batch's records may hold: rows of a million cells go a few at a time (a batch
+/// of 128 such rows would take a gigabyte for a file of a few megabytes).
+const BATCH_BYTES: usize = 4 << 20;
 const QUEUED_BATCHES: usize = 4;
 /// Bytes buffered per read (the CSV reader's reads then bypass the peeking buffer's copy).
 const BUFFER: usize = 1 << 16;
@@ -96,14 +99,17 @@ pub fn read_csv(path: &Path, label_column: Option<&LabelColumn>) -> Result<RawPa
         // Parsed batches come back to be filled again: no allocation per record.
         let (give_back, recycled) = mpsc::channel::<Vec<ByteRecord>>();
         let (fields, bytes) = (width, second.as_slice().len() + width);
+        // A record holds its bytes and one end offset per field.
+        let record_bytes = bytes + fields * std::mem::size_of::<usize>();
+        let batch_rows = (BATCH_BYTES / record_bytes).clamp(1, BATCH_ROWS);
         std::thread::scope(|s| {
             let splitter = s.spawn(move || -> Result<(), DataError> {
                 loop {
                     let mut batch = recycled.try_recv().unwrap_or_else(|_| {
-                        vec![ByteRecord::with_capacity(bytes, fields); BATCH_ROWS]
+                        vec![ByteRecord::with_capacity(bytes, fields); batch_rows]
                     });
                     let (mut filled, mut more) = (0, true);
-                    while more && filled < BATCH_ROWS {
+                    while more && filled < batch_rows {
                         let rec = &mut batch[filled];
                         more = read(&mut csv, rec)?;
                         // Blank lines (and the empty record at the end) are overwritten.
