@@ -8,8 +8,10 @@
 
 mod corpus;
 mod files;
+mod header_row;
 mod headers;
 mod memory;
+mod names;
 mod outputs;
 mod predict;
 mod resume;

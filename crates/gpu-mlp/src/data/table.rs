@@ -6,7 +6,9 @@
 //! bit, at a quarter of the memory); at the first other value it turns into `f32` for good.
 //!
 //! A first row is a header when one of its cells is not a number where the second row's is (a
-//! file whose label column is text still has numeric feature columns to tell by). The label
+//! file whose label column is text still has numeric feature columns to tell by), or when it is
+//! the column numbers (`0,1,2,...` or `1,2,3,...`, pandas' header over unnamed columns) and its
+//! label is no other row's: as a sample it would be a class of its own. The label
 //! column is `--label-column`, else the header column named `label`, `class`, `target` or `y`
 //! (any case). Labels are whole numbers (the classes `0..=max`) or text (class names, sorted).
 
@@ -138,6 +140,20 @@ pub fn read_csv(path: &Path, label_column: Option<&LabelColumn>) -> Result<RawPa
             })
         })?;
     }
+    let mut labels = rows.labels.finish();
+    if !header && column_numbers(&first) && only_first(&labels) {
+        // pandas' header over unnamed columns: a class of one sample otherwise.
+        eprintln!(
+            "gpu-mlp: note: {}: line 1 ({}) is read as a header of column numbers, not as a \
+             sample: its label {} is on no other line (to read it as a sample, put a header \
+             line above it)",
+            path.display(),
+            shown(&first.iter().collect::<Vec<_>>().join(&b","[..])),
+            shown(first[label].trim_ascii())
+        );
+        drop_first(&mut rows.inputs, &mut labels, width - 1);
+        rows.count -= 1;
+    }
     if rows.count == 0 {
         // A header and nothing else.
         return Err(DataError::Empty {
@@ -147,9 +163,50 @@ pub fn read_csv(path: &Path, label_column: Option<&LabelColumn>) -> Result<RawPa
     Ok(RawPart {
         path: path.to_path_buf(),
         shape: (1, width - 1, 1),
+        feature_names: names.map(|mut n| {
+            n.remove(label);
+            n
+        }),
         inputs: rows.inputs,
-        labels: rows.labels.finish(),
+        labels,
     })
+}
+
+/// True when `row` is the numbers of its columns, counted from 0 or from 1 (`0,1,2,3,4`), as
+/// pandas writes them over a table whose columns have no names; 3 columns at least.
+fn column_numbers(row: &ByteRecord) -> bool {
+    let numbers: Option<Vec<usize>> = row
+        .iter()
+        .map(|c| std::str::from_utf8(c.trim_ascii()).ok()?.parse().ok())
+        .collect();
+    numbers.is_some_and(|n| {
+        n.len() >= 3 && (0..2).any(|from| n.iter().enumerate().all(|(j, &v)| v == j + from))
+    })
+}
+
+/// True when the first sample's class is no other sample's.
+fn only_first(labels: &RawLabels) -> bool {
+    match labels {
+        RawLabels::Numbers(n) => n.len() > 1 && !n[1..].contains(&n[0]),
+        RawLabels::Names { ids, .. } => ids.len() > 1 && !ids[1..].contains(&ids[0]),
+    }
+}
+
+/// Leaves out the first sample (of `features` inputs) and its class, which no other has.
+fn drop_first(inputs: &mut Inputs, labels: &mut RawLabels, features: usize) {
+    match inputs {
+        Inputs::Pixels(p) => drop(p.drain(..features)),
+        Inputs::Values(v) => drop(v.drain(..features)),
+    }
+    match labels {
+        RawLabels::Numbers(n) => drop(n.remove(0)),
+        RawLabels::Names { names, ids } => {
+            let gone = ids.remove(0);
+            names.remove(gone as usize);
+            // The names stay sorted; those after the one left out move down.
+            ids.iter_mut().filter(|i| **i > gone).for_each(|i| *i -= 1);
+        }
+    }
 }
 
 /// The 1-based line a record starts on.
