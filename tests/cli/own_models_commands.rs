@@ -197,3 +197,34 @@ fn draw_serves_grey_image_models_only_and_show_refuses_tables() {
         "the red pictures are drawn in colour"
     );
 }
+
+/// `eval` on a table with another number of columns than the model's: one line saying both
+/// counts, not the standardisation's internals.
+#[test]
+fn eval_on_data_of_another_width_says_both_widths() {
+    let (data, _) = table_data();
+    let ckpt = train_model(&data, 8);
+    let tmp = tempfile::tempdir().unwrap();
+    let model = saved(tmp.path(), "table.safetensors", &ckpt);
+    let csv = tmp.path().join("wider.csv");
+    let mut text = String::from("a,b,c,d,e,f,label\n");
+    for row in 0..20 {
+        text += &format!("{row},1,2,3,4,5,{}\n", ["low", "mid", "high"][row % 3]);
+    }
+    std::fs::write(&csv, text).unwrap();
+    let out = gpu_mlp(&[
+        "eval",
+        "--backend",
+        "cpu",
+        "--model",
+        s(&model),
+        "--data",
+        s(&csv),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("6 features per sample, but the model was trained on 5"),
+        "{stderr}"
+    );
+}

@@ -477,9 +477,10 @@ fn scale(
         if mean.len() != train.features {
             return Err(DataError::Invalid {
                 problem: format!(
-                    "the given standardisation has {} features, the data {}",
-                    mean.len(),
-                    train.features
+                    "the data has {} features per sample, but the model was trained on {}; \
+                     use a checkpoint trained on this kind of data",
+                    train.features,
+                    mean.len()
                 ),
             });
         }

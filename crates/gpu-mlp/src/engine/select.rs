@@ -125,9 +125,8 @@ impl fmt::Debug for OpenedEngine {
 const MEMORY_ADVICE: &str = "use a smaller --hidden (or --batch-size)";
 
 /// The note printed when `auto` falls back to the CPU engine.
-pub const SOFTWARE_ONLY_NOTE: &str =
-    "only a software Vulkan adapter (llvmpipe) found; training on \
-     the CPU engine, which is faster there (use --backend vulkan to force it)";
+pub const SOFTWARE_ONLY_NOTE: &str = "only a software Vulkan adapter (llvmpipe) found; using the \
+     CPU engine, which is faster there (use --backend vulkan to force it)";
 
 /// Opens the engine `opts` names for `spec`, holding `parameters` (flat layout of
 /// [`ModelSpec::layers`]), to train with `optimizer` on batches of up to `max_batch` rows.
@@ -199,7 +198,7 @@ pub fn open_engine(
             let note = if adapters.iter().any(|a| a.software) {
                 SOFTWARE_ONLY_NOTE.to_string()
             } else {
-                "no GPU adapter found; training on the CPU engine".to_string()
+                "no GPU adapter found; using the CPU engine".to_string()
             };
             cpu_memory(spec)?;
             Ok(OpenedEngine {

@@ -33,9 +33,19 @@ pub fn timestamp_method(ctx: &GpuContext) -> Option<TimestampMethod> {
 /// One packed product of a variant, its buffers built once, ready to dispatch again and again.
 pub struct MatmulTimer {
     ctx: Arc<GpuContext>,
+    product: Product,
+    operands: Operands,
     dispatch: Dispatch,
     /// Floating-point operations of one product (2·m·k·n).
     pub flops: f64,
+}
+
+/// A timer's buffers, kept so that other tiles of the same product can share them.
+struct Operands {
+    a: wgpu::Buffer,
+    b: wgpu::Buffer,
+    c: wgpu::Buffer,
+    steps: wgpu::Buffer,
 }
 
 impl MatmulTimer {
@@ -45,32 +55,75 @@ impl MatmulTimer {
         product: Product,
         variant: MatmulVariant,
     ) -> Result<Self, GpuError> {
-        let Product { transpose, m, k, n } = product;
+        let Product { m, k, n, .. } = product;
         // Non-zero, non-denormal inputs; the values do not matter for timing.
         let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.25 + 0.125).collect();
         let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.5 - 1.0).collect();
+        let operands = Operands {
+            a: buffers::with_data(&ctx, "a", &a, STORAGE),
+            b: buffers::with_data(&ctx, "b", &b, STORAGE),
+            c: buffers::zeroed(&ctx, "c", (m * n * 4) as u64, STORAGE),
+            steps: buffers::with_data(
+                &ctx,
+                "step",
+                std::slice::from_ref(&StepRecord::default()),
+                wgpu::BufferUsages::UNIFORM,
+            ),
+        };
+        Self::on(ctx, pipes, product, operands, variant)
+    }
+
+    /// The same product with another tile, on this timer's buffers (no second copy of them).
+    pub fn with_variant(
+        &self,
+        pipes: &Pipelines,
+        variant: MatmulVariant,
+    ) -> Result<Self, GpuError> {
+        let operands = Operands {
+            a: self.operands.a.clone(),
+            b: self.operands.b.clone(),
+            c: self.operands.c.clone(),
+            steps: self.operands.steps.clone(),
+        };
+        Self::on(
+            Arc::clone(&self.ctx),
+            pipes,
+            self.product,
+            operands,
+            variant,
+        )
+    }
+
+    fn on(
+        ctx: Arc<GpuContext>,
+        pipes: &Pipelines,
+        product: Product,
+        operands: Operands,
+        variant: MatmulVariant,
+    ) -> Result<Self, GpuError> {
+        let Product { transpose, m, k, n } = product;
         let kernel = MatmulCall::packed(transpose, m, k, n).with_variant(variant);
-        let a = buffers::with_data(&ctx, "a", &a, STORAGE);
-        let b = buffers::with_data(&ctx, "b", &b, STORAGE);
-        let c = buffers::zeroed(&ctx, "c", (m * n * 4) as u64, STORAGE);
-        let steps = buffers::with_data(
-            &ctx,
-            "step",
-            std::slice::from_ref(&StepRecord::default()),
-            wgpu::BufferUsages::UNIFORM,
-        );
         // aux is the mask source, unused without an epilogue: A again.
         let bindings = MatmulBindings {
-            a: &a,
-            b: &b,
-            c: &c,
-            aux: &a,
+            a: &operands.a,
+            b: &operands.b,
+            c: &operands.c,
+            aux: &operands.a,
         };
-        let dispatch = Dispatch::new(&ctx, pipes, "matmul timer", &kernel, &bindings, &steps)?;
+        let dispatch = Dispatch::new(
+            &ctx,
+            pipes,
+            "matmul timer",
+            &kernel,
+            &bindings,
+            &operands.steps,
+        )?;
         ctx.take_error()?;
         Ok(Self {
             dispatch,
             flops: product.flops(),
+            product,
+            operands,
             ctx,
         })
     }
@@ -96,13 +149,19 @@ impl MatmulTimer {
         Ok(started.elapsed().as_secs_f64() / dispatches as f64)
     }
 
-    /// Seconds per product: the median of `repeats` samples of about `budget_s` of work each
-    /// (one dispatch each for products slower than that), after a warm-up dispatch that also
-    /// takes any first-dispatch compilation (lavapipe compiles there).
-    pub fn median(&self, repeats: usize, budget_s: f64) -> Result<f64, GpuError> {
+    /// Dispatches per sample for about `budget_s` of work (one for products slower than that),
+    /// after a warm-up dispatch that also takes any first-dispatch compilation (lavapipe
+    /// compiles there).
+    pub fn calibrate(&self, budget_s: f64) -> Result<usize, GpuError> {
         self.sample(1)?;
         let once = self.sample(1)?;
-        let dispatches = ((budget_s / once.max(1e-7)).ceil() as usize).clamp(1, 64);
+        Ok(((budget_s / once.max(1e-7)).ceil() as usize).clamp(1, 64))
+    }
+
+    /// Seconds per product: the median of `repeats` samples of about `budget_s` of work each
+    /// (see `calibrate`).
+    pub fn median(&self, repeats: usize, budget_s: f64) -> Result<f64, GpuError> {
+        let dispatches = self.calibrate(budget_s)?;
         let mut samples = (0..repeats.max(1))
             .map(|_| self.sample(dispatches))
             .collect::<Result<Vec<f64>, GpuError>>()?;

@@ -151,10 +151,10 @@ pub fn choose(
             choices.tiles.insert(*product, tile);
             continue;
         }
+        let seconds = time_candidates(ctx, pipes, *product, &candidates)?;
         let mut micros = BTreeMap::new();
         let mut best = (f64::INFINITY, candidates[0]);
-        for tile in candidates {
-            let seconds = time_product(ctx, pipes, *product, tile)?;
+        for (tile, seconds) in candidates.into_iter().zip(seconds) {
             micros.insert(tile.name(), (seconds * 1e7).round() / 10.0);
             if seconds < best.0 {
                 best = (seconds, tile);
@@ -198,15 +198,58 @@ pub fn remembered(ctx: &GpuContext, product: Product, cache: Option<&Path>) -> O
     file.tiles_for(&key).get(&product.name()).copied()
 }
 
-/// Seconds per product with `tile`: the median of three runs of back-to-back dispatches (about
-/// 2 ms of work each) after a warm-up.
-fn time_product(
+/// How the candidates are timed; part of the cache key, so choices timed another way (the
+/// median of each tile's samples taken one tile after another, before 2026-12) are measured
+/// again.
+const TIMING_METHOD: &str = "interleaved rounds, fastest sample";
+/// Rounds of `time_candidates`: each times every candidate once.
+const ROUNDS: usize = 3;
+/// Work per sample, in seconds (one dispatch for products slower than that).
+const SAMPLE_BUDGET_S: f64 = 0.002;
+
+/// Seconds per product for each of `tiles`: the fastest of `ROUNDS` samples, the rounds taking
+/// the tiles in turn. A choice is cached for good, so it must survive a busy machine: taking
+/// one tile's samples after another's let a passing load (a build, another process on a shared
+/// device) land on one tile and crown the other, as it did on lavapipe at load 10 (reg 32x64
+/// kept for 256x784x128, 1.4x slower there than reg 64x64 on a quiet machine). Interleaved, a
+/// load lasting a round slows every tile alike, and load only ever adds time, so each tile's
+/// fastest sample is its least disturbed one.
+fn time_candidates(
     ctx: &Arc<GpuContext>,
     pipes: &Pipelines,
-    p: Product,
-    tile: Tile,
-) -> Result<f64, GpuError> {
-    MatmulTimer::new(Arc::clone(ctx), pipes, p, tile)?.median(3, 0.002)
+    product: Product,
+    tiles: &[Tile],
+) -> Result<Vec<f64>, GpuError> {
+    let Some((first, rest)) = tiles.split_first() else {
+        return Ok(Vec::new());
+    };
+    let first = MatmulTimer::new(Arc::clone(ctx), pipes, product, *first)?;
+    let mut timers = vec![];
+    for tile in rest {
+        timers.push(first.with_variant(pipes, *tile)?);
+    }
+    timers.insert(0, first);
+    let dispatches = timers
+        .iter()
+        .map(|timer| timer.calibrate(SAMPLE_BUDGET_S))
+        .collect::<Result<Vec<usize>, GpuError>>()?;
+    fastest_in_rounds(timers.len(), ROUNDS, |i| timers[i].sample(dispatches[i]))
+}
+
+/// For each of `count` candidates, its fastest of `rounds` samples, where each round samples
+/// every candidate once, in order.
+fn fastest_in_rounds<E>(
+    count: usize,
+    rounds: usize,
+    mut sample: impl FnMut(usize) -> Result<f64, E>,
+) -> Result<Vec<f64>, E> {
+    let mut fastest = vec![f64::INFINITY; count];
+    for _ in 0..rounds.max(1) {
+        for (i, best) in fastest.iter_mut().enumerate() {
+            *best = best.min(sample(i)?);
+        }
+    }
+    Ok(fastest)
 }
 
 type Memo = HashMap<(Option<PathBuf>, String), HashMap<String, Tile>>;
@@ -233,6 +276,7 @@ fn adapter_key(ctx: &GpuContext) -> String {
             .source
             .to_string(),
         format!("{:?}", Tile::ALL),
+        TIMING_METHOD.to_string(),
     ] {
         hash.update(part.as_bytes());
         hash.update([0]);
@@ -352,6 +396,26 @@ impl CacheFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A load that starts while the tiles are being timed (each sample 3x slower from the third
+    /// on) must not crown the slower tile: timed one tile after another, tile 0 (truly 10 units)
+    /// would take its three samples quiet and beat tile 1 (truly 7 units, timed under load).
+    #[test]
+    fn a_load_arriving_mid_measurement_does_not_pick_the_slower_tile() {
+        let truly = [10.0, 7.0];
+        let mut calls = 0;
+        let mut order = Vec::new();
+        let fastest = fastest_in_rounds(2, ROUNDS, |i| {
+            calls += 1;
+            order.push(i);
+            let load = if calls > 2 { 3.0 } else { 1.0 };
+            Ok::<f64, ()>(truly[i] * load)
+        })
+        .unwrap();
+        assert_eq!(order, [0, 1, 0, 1, 0, 1]);
+        assert_eq!(fastest, [10.0, 7.0]);
+        assert!(fastest[1] < fastest[0]);
+    }
 
     #[test]
     fn cache_file_round_trips_and_drops_unknown_tiles() {
