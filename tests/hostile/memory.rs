@@ -5,6 +5,18 @@
 
 use crate::corpus::{clean_error, error_naming, quick, run, run_limited, tiny_csv};
 
+/// Two class folders `a` and `b` of three 8×8 grey pictures each in `root`.
+fn small_pictures(root: &std::path::Path) {
+    for class in ["a", "b"] {
+        let folder = root.join(class);
+        std::fs::create_dir(&folder).unwrap();
+        for i in 0..3u8 {
+            let img = image::GrayImage::from_fn(8, 8, |x, y| image::Luma([x as u8 * i + y as u8]));
+            img.save(folder.join(format!("{i}.png"))).unwrap();
+        }
+    }
+}
+
 /// Few threads and malloc arenas, so the address space a run takes does not grow with the
 /// machine's cores (each arena reserves 64 MiB of it).
 const FEW_THREADS: [(&str, &str); 2] = [("GPU_MLP_CPU_THREADS", "2"), ("MALLOC_ARENA_MAX", "2")];
@@ -41,14 +53,7 @@ fn a_table_of_very_many_columns_trains_and_evaluates_within_memory() {
 #[test]
 fn a_very_tall_image_size_ends_in_the_memory_figures() {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    for class in ["a", "b"] {
-        let folder = dir.path().join(class);
-        std::fs::create_dir(&folder).unwrap();
-        for i in 0..3u8 {
-            let img = image::GrayImage::from_fn(8, 8, |x, y| image::Luma([x as u8 * i + y as u8]));
-            img.save(folder.join(format!("{i}.png"))).unwrap();
-        }
-    }
+    small_pictures(dir.path());
     let args = quick(
         dir.path().to_str().unwrap(),
         &["--image-size", "1x16777216"],
@@ -74,14 +79,7 @@ fn a_trillion_epochs_start_at_once_and_stop_on_ctrl_c() {
 #[test]
 fn pictures_past_the_input_limit_are_refused_before_they_are_allocated() {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    for class in ["a", "b"] {
-        let folder = dir.path().join(class);
-        std::fs::create_dir(&folder).unwrap();
-        for i in 0..3u8 {
-            let img = image::GrayImage::from_fn(8, 8, |x, y| image::Luma([x as u8 * i + y as u8]));
-            img.save(folder.join(format!("{i}.png"))).unwrap();
-        }
-    }
+    small_pictures(dir.path());
     let data = dir.path().to_str().unwrap();
     let args = quick(data, &["--image-size", "2048x2048"]);
     let limit = ("GPU_MLP_MAX_INPUT_BYTES", "16777216");
@@ -94,14 +92,8 @@ fn pictures_past_the_input_limit_are_refused_before_they_are_allocated() {
 fn a_grid_of_many_pictures_is_capped_and_says_so() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let folder = dir.path().join("set");
-    for class in ["a", "b"] {
-        std::fs::create_dir_all(folder.join(class)).unwrap();
-        for i in 0..3u8 {
-            let img = image::GrayImage::from_fn(8, 8, |x, y| image::Luma([x as u8 * i + y as u8]));
-            img.save(folder.join(class).join(format!("{i}.png")))
-                .unwrap();
-        }
-    }
+    std::fs::create_dir(&folder).unwrap();
+    small_pictures(&folder);
     let model = dir.path().join("m.safetensors");
     let save = ["--epochs", "1", "--save", model.to_str().unwrap()];
     let trained = run(&quick(folder.to_str().unwrap(), &save), &[]);

@@ -47,11 +47,7 @@ pub fn column_order(wanted: &[String], given: &[String]) -> Result<Option<Vec<us
             shown(twice.as_bytes())
         ));
     }
-    let index: HashMap<&str, usize> = given
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.as_str(), i))
-        .collect();
+    let index = positions(given);
     let order: Option<Vec<usize>> = wanted
         .iter()
         .map(|n| index.get(n.as_str()).copied())
@@ -82,11 +78,7 @@ pub fn reorder_rows<T: Copy>(values: &mut [T], order: &[usize]) {
 /// is the problem in words; classes of the model that `given` lacks are fine (a test set may
 /// hold some of them only).
 pub fn class_labels(model: &[String], given: &[String]) -> Result<Vec<Label>, String> {
-    let index: HashMap<&str, usize> = model
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.as_str(), i))
-        .collect();
+    let index = positions(model);
     let labels: Option<Vec<Label>> = given
         .iter()
         .map(|n| index.get(n.as_str()).map(|&i| i as Label))
@@ -185,6 +177,15 @@ fn listed(names: &[String]) -> String {
         text.push_str(&format!(" and {} more", names.len() - LISTED));
     }
     text
+}
+
+/// Where each of `names` is (the last place, for a name given twice).
+fn positions(names: &[String]) -> HashMap<&str, usize> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect()
 }
 
 /// A name that appears twice in `names`.
