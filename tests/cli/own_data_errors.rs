@@ -139,7 +139,7 @@ fn bad_npz_files_are_one_line_errors() {
     liar.splice(at..at + 20, b"(4000000000, 3, ), }".iter().copied());
     check(
         &[("x", liar), ("y", y.clone())],
-        "its header claims shape [4000000000, 3]",
+        "its header claims uint8 of shape [4000000000, 3]",
     );
     // Not an archive at all, and a bare .npy.
     std::fs::write(&path, b"PK\x03\x04 truncated").unwrap();

@@ -26,7 +26,7 @@ fn npz(dir: &Path, name: &str, write_x: &dyn Fn(&mut dyn Write)) -> PathBuf {
 }
 
 /// A version 1 `.npy` header for `descr` and `shape`, padded as numpy pads it.
-fn npy_header(descr: &str, shape: &str) -> Vec<u8> {
+pub fn npy_header(descr: &str, shape: &str) -> Vec<u8> {
     let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
     while (10 + dict.len() + 1) % 64 != 0 {
         dict.push(' ');

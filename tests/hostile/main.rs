@@ -7,6 +7,8 @@
 //! `docs/limits.md` describes, so the whole corpus runs in seconds.
 
 mod corpus;
+#[cfg(target_os = "linux")]
+mod draw_memory;
 mod files;
 mod header_row;
 mod headers;
@@ -14,6 +16,7 @@ mod memory;
 mod names;
 mod outputs;
 mod predict;
+mod readers;
 mod resume;
 mod text;
 mod training;

@@ -5,7 +5,7 @@ use crate::cli::{OptimizerArg, TrainArgs};
 use crate::console::ConsoleReporter;
 use crate::metrics_file::MetricsFile;
 use crate::run_summary::{self as summary, Recorder, RunFacts};
-use gpu_mlp::data::{SourceKind, TestOrigin};
+use gpu_mlp::data::{DataDigest, Dataset, SourceKind, TestOrigin};
 use gpu_mlp::error::{ConfigError, Error, Result};
 use gpu_mlp::model::optimizer::Optimizer;
 use gpu_mlp::training::resume::{self, ResumeState};
@@ -46,7 +46,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport> {
     config.validate()?;
     let settings = summary::run_settings(args, &spec, config.early_stopping);
     let progress = match files.resume() {
-        Some((path, state)) => resumed_progress(path, state, &settings, &config)?,
+        Some((path, state)) => resumed_progress(path, state, &settings, &config, &data)?,
         None => Progress::new(&config),
     };
     if args.verify {
@@ -176,12 +176,14 @@ fn check_paths(args: &TrainArgs) -> Result<()> {
 }
 
 /// Where the run `--resume` goes on from stands, checked against the resumed run's `settings`
-/// (a flag that would change its numbers is refused) and `config`.
+/// (a flag that would change its numbers is refused), `config` and `data` (other samples than
+/// the run trained on are refused, when the file recorded them).
 fn resumed_progress(
     path: &Path,
     state: &ResumeState,
     settings: &serde_json::Map<String, serde_json::Value>,
     config: &TrainConfig,
+    data: &Dataset,
 ) -> Result<Progress> {
     resume::check_unchanged(&state.settings, settings)?;
     let invalid = |problem: String| -> Error {
@@ -191,6 +193,20 @@ fn resumed_progress(
         }
         .into()
     };
+    if let Some(saved) = &state.data_digest {
+        let now = DataDigest::of(data);
+        if *saved != now {
+            return Err(gpu_mlp::error::CheckpointError::Mismatch {
+                path: path.to_path_buf(),
+                problem: format!(
+                    "its run trained on other data (it recorded {saved}; the data given now \
+                     hold {now}), so resuming would not go on with the same run; start a new run \
+                     from its parameters with --init-from"
+                ),
+            }
+            .into());
+        }
+    }
     let adam = matches!(config.optimizer, Optimizer::Adam { .. });
     if adam != state.moments.is_some() {
         return Err(invalid(format!(

@@ -6,7 +6,7 @@
 use crate::cli::TrainArgs;
 use crate::plots;
 use gpu_mlp::checkpoint::{self, Checkpoint};
-use gpu_mlp::data::{Dataset, LabelColumn};
+use gpu_mlp::data::{DataDigest, Dataset, LabelColumn};
 use gpu_mlp::engine::Evaluation;
 use gpu_mlp::error::{CheckpointError, Result};
 use gpu_mlp::fsio::atomic;
@@ -183,6 +183,7 @@ impl TrainFiles {
             files: self,
             template,
             settings,
+            data_digest: self.save.as_ref().map(|_| DataDigest::of(data)),
             history: self
                 .resume()
                 .map_or_else(Vec::new, |(_, s)| s.history.clone()),
@@ -199,6 +200,8 @@ pub struct TrainFilesObserver<'a> {
     template: Checkpoint,
     /// The run's settings, for the training state.
     settings: Map<String, Value>,
+    /// The samples the run trains and tests on, for the training state (with `--save` only).
+    data_digest: Option<DataDigest>,
     history: Vec<EpochRecord>,
     /// The training state after the last epoch, with its parameters, for the final checkpoint.
     last_state: Option<ResumeState>,
@@ -308,7 +311,10 @@ impl Observer for TrainFilesObserver<'_> {
         let Some(path) = &self.files.save else {
             return Ok(());
         };
-        let state = ResumeState::from_snapshot(self.settings.clone(), snapshot);
+        let state = ResumeState {
+            data_digest: self.data_digest.clone(),
+            ..ResumeState::from_snapshot(self.settings.clone(), snapshot)
+        };
         let due = self
             .files
             .every

@@ -256,8 +256,8 @@ impl App {
 }
 
 /// Bytes that decoding and preparing the payload takes, from the image header alone (raw JSON
-/// pixels: bounded by the body size; an empty body or one that is not an image: nothing, it is
-/// refused by `decode_payload`).
+/// pixels: bounded from the body size; an empty body or one that is not an image: nothing, it
+/// is refused by `decode_payload`).
 fn payload_cost(content_type: Option<&str>, body: &[u8]) -> Result<u64, ApiError> {
     match content_type {
         _ if body.is_empty() => Ok(0),
@@ -274,10 +274,14 @@ fn payload_cost(content_type: Option<&str>, body: &[u8]) -> Result<u64, ApiError
                 width,
                 height,
                 color.bytes_per_pixel(),
-                color.channel_count(),
             ))
         }
-        Some("application/json") => Ok(body.len() as u64 * 2),
+        // At most one pixel per two bytes (`0,`), in any shape: bounded as one row of them
+        // (whose shrinking costs the most), plus the array of them as it grows while parsed.
+        Some("application/json") => {
+            let pixels = u32::try_from(body.len() / 2).unwrap_or(u32::MAX).max(1);
+            Ok(body.len() as u64 + preprocess::working_memory(pixels, 1, 1))
+        }
         _ => Ok(0),
     }
 }

@@ -5,6 +5,20 @@
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+/// Makes the allocator give every block of 1 MiB or more (a decoded picture, a resize pass) back
+/// to the system when it is freed, so that what the budget no longer holds is no longer resident.
+/// glibc otherwise raises its mmap threshold to the largest block freed so far (up to 32 MiB);
+/// later blocks of that size are carved from the arena of the thread that asked, and each
+/// connection's thread keeps its arena's share after its decode: 16 connections of 4096² grey
+/// PNGs peaked at 1.18 GB against the 512 MiB budget (430 MB with the threshold fixed).
+pub fn return_freed_pictures() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a tuning parameter of glibc's allocator (under its own lock).
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 /// A fixed number of bytes handed out in reservations.
 pub struct DecodeBudget {
     capacity: u64,

@@ -123,6 +123,7 @@ impl DrawServer {
 
     /// Serves until the process ends (or `ServerHandle::shutdown` when spawned).
     pub fn serve(self) -> Result<(), DrawError> {
+        budget::return_freed_pictures();
         let slots = Slots::new(MAX_CONNECTIONS, self.limits.evict_after);
         for stream in self.listener.incoming() {
             if self.stop.load(Ordering::SeqCst) {

@@ -82,6 +82,7 @@ fn resumable() -> Checkpoint {
             moment2: values(1e-7),
         }),
         parameters: Some(values(0.125)),
+        data_digest: Some(a_digest()),
     });
     ckpt
 }
@@ -200,4 +201,12 @@ fn inconsistent_checkpoints_are_not_written() {
     let mut ckpt = small();
     ckpt.parameters[3] = f32::NAN;
     assert!(to_bytes(&ckpt).unwrap_err().contains("NaN"));
+}
+
+fn a_digest() -> crate::data::DataDigest {
+    crate::data::DataDigest {
+        samples: 3,
+        bytes: 12,
+        hash: "0123456789abcdef".to_string(),
+    }
 }

@@ -2,8 +2,8 @@
 //! (as Keras's `image_dataset_from_directory` and torchvision's `ImageFolder` read them).
 //!
 //! Classes are the subfolders in sorted name order; images are the files with an image
-//! extension (PNG, JPEG, BMP, GIF, WebP), in sorted order; other files and hidden ones are
-//! skipped. Every image is first probed (size and colour type, from its header), then decoded on
+//! extension (PNG, JPEG, BMP, GIF, WebP) in a class folder or in its subfolders at any depth (as
+//! Keras reads them), in sorted path order; other files and hidden ones are skipped. Every image is first probed (size and colour type, from its header), then decoded on
 //! every core, converted to grey or RGB and, where its size is not the chosen one, resized.
 
 use super::idx::MAX_IMAGE_PIXELS;
@@ -302,19 +302,44 @@ fn subfolders(dir: &Path) -> Result<Vec<String>, DataError> {
     Ok(names)
 }
 
-/// The image files of `dir` (by extension), sorted.
+/// How many folders deep below a class folder images are looked for: Keras reads a class's
+/// nested folders whole; the bound ends a symbolic link that loops.
+const MAX_DEPTH: usize = 16;
+
+/// The image files (by extension) of `dir` and, as Keras's `image_dataset_from_directory` reads
+/// them, of its subfolders at any depth up to `MAX_DEPTH`, sorted by path.
 fn image_files(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
-    let mut files: Vec<PathBuf> = entries(dir)?
-        .into_iter()
-        .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
-                && p.is_file()
-        })
-        .collect();
+    let mut files = Vec::new();
+    gather_images(dir, 0, &mut files)?;
     files.sort();
     Ok(files)
+}
+
+/// Appends the image files of `dir`, `depth` folders below its class folder, and of its
+/// subfolders.
+fn gather_images(dir: &Path, depth: usize, files: &mut Vec<PathBuf>) -> Result<(), DataError> {
+    for path in entries(dir)? {
+        if path.is_dir() {
+            if depth == MAX_DEPTH {
+                return Err(DataError::BadFile {
+                    path,
+                    problem: format!(
+                        "lies more than {MAX_DEPTH} folders below its class folder, deeper than \
+                         images are looked for (a symbolic link that loops?)"
+                    ),
+                });
+            }
+            gather_images(&path, depth + 1, files)?;
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+            && path.is_file()
+        {
+            files.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// The visible (not dot-named) entries of `dir`.

@@ -13,7 +13,8 @@
 //! name an image folder, a CSV/TSV file or a `.npz` archive ([`DataSource::Path`], told apart
 //! by content); [`LoadOptions`] says how its test part is made and its inputs scaled.
 //!
-//! The files by idea: `dataset` (what a loaded data set is), `error`, `known` (the catalogue),
+//! The files by idea: `dataset` (what a loaded data set is), `digest` (what `--resume` checks
+//! the data against), `error`, `known` (the catalogue),
 //! `search` (where one is looked for, and loading by source), `folder` (a folder's four files),
 //! `source` (a path's kind, and assembling its parts: classes, test split, scaling), `table`
 //! (CSV), `npz`, `images` (image folders), `raw` (what those readers hand over), `names`
@@ -23,6 +24,7 @@
 //! through the crate's one atomic writer, `output::AtomicFile`).
 
 mod dataset;
+mod digest;
 mod download;
 pub(crate) mod error;
 pub mod fetch;
@@ -49,6 +51,7 @@ mod text_bounds;
 pub use table::{csv_reader, label_index};
 
 pub use dataset::{Dataset, Inputs, Label, Samples, SourceKind, MAX_CLASSES};
+pub use digest::DataDigest;
 pub use error::DataError;
 pub use folder::{
     find_files, load_dir, DataFiles, FILE_STEMS, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES,

@@ -126,7 +126,7 @@ pub(super) fn model_classes(
             })?;
             Ok(ids.iter().map(|&i| of_name[i as usize]).collect())
         }
-        RawLabels::Numbers(_) => Err(DataError::BadFile {
+        RawLabels::Numbers(_) | RawLabels::OneHot { .. } => Err(DataError::BadFile {
             path: part.path.clone(),
             problem: "its labels are numbers, but the training labels are not".to_string(),
         }),

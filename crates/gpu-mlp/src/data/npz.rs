@@ -1,9 +1,10 @@
 //! NumPy `.npz` archives (a zip of `.npy` arrays, as `numpy.savez` writes them).
 //!
-//! Keras's `mnist.npz` layout: `x_train`, `y_train` and, optionally, `x_test`, `y_test`; or `x`
-//! and `y` alone. Inputs are images `[n, h, w]`, `[n, h, w, c]` (c = 1 or 3) or features
-//! `[n, f]`, as `u8` (kept packed) or any other number type (read as `f32`). Labels are whole
-//! numbers `[n]` (or `[n, 1]`), or one-hot rows `[n, classes]`.
+//! Keras's `mnist.npz` layout: `x_train`, `y_train` or `x`, `y`, each optionally with a test
+//! part `x_test`, `y_test`. Inputs are images `[n, h, w]`, `[n, h, w, c]` (c = 1 or 3) or
+//! features `[n, f]`, as `u8` (kept packed) or any other number type, float16 included (read as
+//! `f32`, exactly). Labels are whole numbers `[n]` (or `[n, 1]`), or one-hot rows
+//! `[n, classes]`: then the model has `classes` outputs, used or not.
 //!
 //! Each array's bytes are read from the archive as they arrive (never sized from the zip's or
 //! the `.npy` header's claims): the header's length field is bounded before the header is read,
@@ -13,9 +14,9 @@
 
 use super::raw::{check_size, parse_class_number, RawLabels, RawPart};
 use super::shown::shown_up_to;
-use super::{DataError, Inputs, Label};
+use super::{DataError, Inputs, Label, MAX_CLASSES};
 use crate::fsio::budget::{self, ClaimError};
-use npyz::{DType, NpyFile, NpyHeader, Order, TypeChar};
+use npyz::{half, DType, NpyFile, NpyHeader, Order, TypeChar};
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
@@ -32,19 +33,10 @@ pub fn read_npz(path: &Path) -> Result<(RawPart, Option<RawPart>), DataError> {
         .map(|n| n.strip_suffix(".npy").unwrap_or(&n).to_string())
         .collect();
     let has = |k: &str| keys.iter().any(|n| n == k);
-    let (x, y, test) = if has("x_train") && has("y_train") {
-        let test = match (has("x_test"), has("y_test")) {
-            (true, true) => Some(("x_test", "y_test")),
-            (false, false) => None,
-            _ => {
-                return Err(bad(
-                    "has only one of x_test and y_test; a test part needs both".to_string(),
-                ))
-            }
-        };
-        ("x_train", "y_train", test)
+    let (x, y) = if has("x_train") && has("y_train") {
+        ("x_train", "y_train")
     } else if has("x") && has("y") {
-        ("x", "y", None)
+        ("x", "y")
     } else {
         let mut listed = keys.clone();
         listed.sort();
@@ -57,6 +49,16 @@ pub fn read_npz(path: &Path) -> Result<(RawPart, Option<RawPart>), DataError> {
                 listed.join(", ")
             }
         )));
+    };
+    // Either layout may carry its test part as x_test and y_test (Keras names them so).
+    let test = match (has("x_test"), has("y_test")) {
+        (true, true) => Some(("x_test", "y_test")),
+        (false, false) => None,
+        _ => {
+            return Err(bad(
+                "has only one of x_test and y_test; a test part needs both".to_string(),
+            ))
+        }
     };
     let mut part = |x: &str, y: &str| -> Result<RawPart, DataError> {
         let inputs = Array::read(&mut zip, path, x)?;
@@ -148,7 +150,7 @@ impl Array {
                 "is stored in Fortran order; save it in C order (np.ascontiguousarray)".into(),
             ));
         }
-        let (type_char, size) = array.scalar().map_err(bad)?;
+        let (_, size) = array.scalar().map_err(bad)?;
         let elements = array
             .header
             .shape()
@@ -157,7 +159,8 @@ impl Array {
         let expected = elements.and_then(|n| n.checked_mul(size));
         let claim = || {
             format!(
-                "its header claims shape {:?} of {type_char:?}{size}, {} bytes",
+                "its header claims {} of shape {:?}, {} bytes",
+                dtype_words(&array.header.dtype()),
                 array.header.shape(),
                 expected.map_or("more than 2^64".to_string(), |e| e.to_string())
             )
@@ -173,19 +176,25 @@ impl Array {
         }
     }
 
-    /// The element's kind and size in bytes, for plain numbers only.
+    /// The element's kind and size in bytes, for the number types numpy has.
     fn scalar(&self) -> Result<(TypeChar, u64), String> {
-        match self.header.dtype() {
-            DType::Plain(t)
-                if matches!(
-                    t.type_char(),
-                    TypeChar::Bool | TypeChar::Int | TypeChar::Uint | TypeChar::Float
-                ) && matches!(t.size_field(), 1 | 2 | 4 | 8) =>
-            {
-                Ok((t.type_char(), t.size_field()))
+        let dtype = self.header.dtype();
+        if let DType::Plain(t) = &dtype {
+            let (kind, size) = (t.type_char(), t.size_field());
+            let number = match kind {
+                TypeChar::Bool => size == 1,
+                TypeChar::Int | TypeChar::Uint => matches!(size, 1 | 2 | 4 | 8),
+                TypeChar::Float => matches!(size, 2 | 4 | 8),
+                _ => false,
+            };
+            if number {
+                return Ok((kind, size));
             }
-            other => Err(format!("holds {other:?}; expected plain numbers")),
         }
+        Err(format!(
+            "holds {}; expected numbers (bool, int or uint of 8 to 64 bits, float of 16 to 64)",
+            dtype_words(&dtype)
+        ))
     }
 
     fn shape(&self) -> &[u64] {
@@ -203,6 +212,13 @@ impl Array {
         let f = self.file();
         Ok(match (kind, size) {
             (TypeChar::Uint, 1) => Inputs::Pixels(f.into_vec::<u8>().map_err(read_err)?),
+            (TypeChar::Float, 2) => Inputs::Values(
+                f.into_vec::<half::f16>()
+                    .map_err(read_err)?
+                    .into_iter()
+                    .map(half::f16::to_f32)
+                    .collect(),
+            ),
             (TypeChar::Float, 4) => Inputs::Values(f.into_vec::<f32>().map_err(read_err)?),
             _ => Inputs::Values(self.as_f64()?.into_iter().map(|v| v as f32).collect()),
         })
@@ -230,6 +246,12 @@ impl Array {
             (TypeChar::Int, 2) => read!(i16),
             (TypeChar::Int, 4) => read!(i32),
             (TypeChar::Int, _) => read!(i64),
+            (TypeChar::Float, 2) => f
+                .into_vec::<half::f16>()
+                .map_err(read_err)?
+                .into_iter()
+                .map(|v| f64::from(v.to_f32()))
+                .collect(),
             (TypeChar::Float, 4) => read!(f32),
             (TypeChar::Float, _) => read!(f64),
             _ => f
@@ -298,13 +320,14 @@ fn split_part(path: &Path, x: &Array, y: &Array) -> Result<RawPart, DataError> {
         feature_names: None,
         path: path.to_path_buf(),
         inputs,
-        labels: RawLabels::Numbers(labels),
+        labels,
         shape,
     })
 }
 
-/// Class numbers from `[n]`, `[n, 1]` or one-hot `[n, classes]` labels.
-fn labels(y: &Array, count: usize) -> Result<Vec<Label>, String> {
+/// Class numbers from `[n]` or `[n, 1]` labels, or one-hot `[n, classes]` ones (whose width
+/// is the class count, so a class no sample has still has its output).
+fn labels(y: &Array, count: usize) -> Result<RawLabels, String> {
     let shape: Vec<u64> = y.shape().to_vec();
     let n = shape.first().copied().unwrap_or(0) as usize;
     if n != count {
@@ -320,25 +343,53 @@ fn labels(y: &Array, count: usize) -> Result<Vec<Label>, String> {
                 Some(Err(p)) => Err(format!("sample {i}: {p}")),
                 None => Err(format!("sample {i}: label {v} is not a whole number")),
             })
-            .collect(),
+            .collect::<Result<_, _>>()
+            .map(RawLabels::Numbers),
         [_, 0] => Err("labels of 0 classes".to_string()),
+        [_, k] if k > MAX_CLASSES as u64 => Err(format!(
+            "one-hot labels of {k} classes; at most {MAX_CLASSES} are supported"
+        )),
         [_, k] => values
             .chunks_exact(k as usize)
             .enumerate()
             .map(|(i, row)| {
                 let hot: Vec<usize> = (0..row.len()).filter(|&j| row[j] != 0.0).collect();
                 match hot[..] {
-                    [j] if row[j] == 1.0 => parse_class_number(&j.to_string())
-                        .unwrap_or_else(|| Err(format!("class {j}")))
-                        .map_err(|p| format!("sample {i}: {p}")),
+                    [j] if row[j] == 1.0 => Ok(j as Label),
                     _ => Err(format!(
                         "sample {i} is not one-hot (a single 1, the rest 0)"
                     )),
                 }
             })
-            .collect(),
+            .collect::<Result<_, _>>()
+            .map(|labels| RawLabels::OneHot {
+                classes: k as usize,
+                labels,
+            }),
         _ => Err(format!(
             "shape {shape:?}; expected labels [n], [n, 1] or one-hot [n, classes]"
         )),
+    }
+}
+
+/// An element type in numpy's words (`float16`, `int64`, `complex128`), never a Rust structure.
+fn dtype_words(dtype: &DType) -> String {
+    let t = match dtype {
+        DType::Plain(t) => t,
+        DType::Array(n, inner) => return format!("arrays of {n} {}", dtype_words(inner)),
+        DType::Record(fields) => return format!("records of {} named fields", fields.len()),
+    };
+    let (size, bits) = (t.size_field(), t.size_field() * 8);
+    match t.type_char() {
+        TypeChar::Bool => "bool".to_string(),
+        TypeChar::Int => format!("int{bits}"),
+        TypeChar::Uint => format!("uint{bits}"),
+        TypeChar::Float => format!("float{bits}"),
+        TypeChar::Complex => format!("complex{bits}"),
+        TypeChar::TimeDelta => "timedelta64".to_string(),
+        TypeChar::DateTime => "datetime64".to_string(),
+        TypeChar::ByteStr => format!("byte strings of {size} bytes"),
+        TypeChar::UnicodeStr => format!("text of {size} characters"),
+        _ => format!("raw records of {size} bytes"),
     }
 }

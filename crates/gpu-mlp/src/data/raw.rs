@@ -11,6 +11,9 @@ use std::path::PathBuf;
 pub enum RawLabels {
     /// Class numbers (`0..MAX_CLASSES`); the classes are `0..=max`.
     Numbers(Vec<Label>),
+    /// Class numbers from one-hot rows: the classes are `0..classes` (the rows' width), used or
+    /// not, as Keras sizes a model from `to_categorical`'s width.
+    OneHot { classes: usize, labels: Vec<Label> },
     /// Class names: `ids[i]` indexes `names`, which is sorted.
     Names { names: Vec<String>, ids: Vec<u32> },
 }
@@ -27,6 +30,20 @@ pub struct RawPart {
     pub shape: (usize, usize, usize),
     /// The names a header gives the feature columns, in order (a table with a header only).
     pub feature_names: Option<Vec<String>>,
+}
+
+impl RawLabels {
+    /// The class numbers and the least class count they imply, unless the labels are names.
+    pub fn numbers(&self) -> Option<(&[Label], usize)> {
+        match self {
+            RawLabels::Numbers(labels) => {
+                let classes = labels.iter().map(|&l| usize::from(l) + 1).max();
+                Some((labels, classes.unwrap_or(0)))
+            }
+            RawLabels::OneHot { classes, labels } => Some((labels, *classes)),
+            RawLabels::Names { .. } => None,
+        }
+    }
 }
 
 impl RawPart {
@@ -75,33 +92,44 @@ impl NameTable {
 
 /// Parses a class number as a label: a whole number `0..MAX_CLASSES`, written as an integer
 /// (`3`) or a float with nothing after the point (`3.0`, as pandas writes integer columns that
-/// held a NaN); any other number is an error. `None` when the text is no number at all. (The
-/// table and .npz readers', so part of the `formats` feature.)
+/// held a NaN); any other number (`2.5`, `1e3`, `-1`, `NaN`, `inf`) is an error. `None` when the
+/// text is no number at all. (The table and .npz readers', so part of the `formats` feature.)
 #[cfg(feature = "formats")]
 pub fn parse_class_number(text: &str) -> Option<Result<Label, String>> {
     use super::MAX_CLASSES;
     let t = text.trim();
     // Only an error shows the text (cut short: a label may be a million digits long).
     let shown = || super::shown::shown(t.as_bytes());
+    if let Some(problem) = not_finite_label(t) {
+        return Some(Err(problem));
+    }
     let value: f64 = match t.parse::<u64>() {
         Ok(v) => v as f64,
         Err(_) => match t.parse::<f64>() {
-            Ok(v) if v.is_finite() && v.fract() == 0.0 && !t.starts_with('-') => v,
-            Ok(v) if v.is_finite() && v.fract() == 0.0 && v < 0.0 => {
+            // `1e3` is no one's way of writing class 1000: a measurement, or a mangled column.
+            Ok(_) if t.contains(['e', 'E']) => {
+                return Some(Err(format!(
+                    "label {} is written with an exponent; class numbers are written as \
+                     integers (0, 1, ...)",
+                    shown()
+                )))
+            }
+            Ok(v) if v.fract() == 0.0 && !t.starts_with('-') => v,
+            Ok(v) if v.fract() == 0.0 => {
                 return Some(Err(format!(
                     "label {} is negative; labels are 0 or more",
                     shown()
                 )))
             }
             // A measurement, not a class: a regression target would make one class per value.
-            Ok(v) if v.is_finite() => {
+            Ok(_) => {
                 return Some(Err(format!(
                     "label {} is not a whole number; labels are class numbers (0, 1, ...) or \
                      class names",
                     shown()
                 )))
             }
-            _ => return None,
+            Err(_) => return None,
         },
     };
     Some(if value < MAX_CLASSES as f64 {
@@ -112,6 +140,20 @@ pub fn parse_class_number(text: &str) -> Option<Result<Label, String>> {
             shown(),
             MAX_CLASSES - 1
         ))
+    })
+}
+
+/// What is wrong with a label that reads as NaN or an infinity (a missing value as numpy and
+/// pandas write one), which is neither a class number nor a class name.
+#[cfg(feature = "formats")]
+pub fn not_finite_label(text: &str) -> Option<String> {
+    let t = text.trim();
+    t.parse::<f64>().is_ok_and(|v| !v.is_finite()).then(|| {
+        format!(
+            "label {} is not a finite number (a missing label?); labels are class numbers \
+             (0, 1, ...) or class names",
+            super::shown::shown(t.as_bytes())
+        )
     })
 }
 

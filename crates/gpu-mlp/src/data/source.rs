@@ -350,7 +350,8 @@ fn classes(
         problem: format!("its labels are {what}, but the training labels are not"),
     };
     match &train.labels {
-        RawLabels::Numbers(labels) => {
+        RawLabels::Numbers(_) | RawLabels::OneHot { .. } => {
+            let (labels, classes) = train.labels.numbers().unwrap_or_default();
             let mut seen = vec![false; MAX_CLASSES];
             labels.iter().for_each(|&l| seen[usize::from(l)] = true);
             let distinct = seen.iter().filter(|&&s| s).count();
@@ -360,10 +361,10 @@ fn classes(
                     .map_or("none".to_string(), |l| format!("class {l}"));
                 return Err(one_class(only));
             }
-            let test_labels = match test.map(|t| (t, &t.labels)) {
+            let test_labels = match test.map(|t| (t, t.labels.numbers())) {
                 None => None,
-                Some((t, RawLabels::Names { .. })) => return Err(mismatch(t, "class names")),
-                Some((t, RawLabels::Numbers(test_labels))) => {
+                Some((t, None)) => return Err(mismatch(t, "class names")),
+                Some((t, Some((test_labels, _)))) => {
                     if let Some((index, &label)) = test_labels
                         .iter()
                         .enumerate()
@@ -376,19 +377,14 @@ fn classes(
                             training: label_list(&seen),
                         });
                     }
-                    Some(test_labels.clone())
+                    Some(test_labels.to_vec())
                 }
             };
-            let classes = labels
-                .iter()
-                .map(|&l| usize::from(l) + 1)
-                .max()
-                .unwrap_or(2);
             let names = match known_names {
                 Some(names) if names.len() >= classes => names,
                 _ => (0..classes).map(|c| c.to_string()).collect(),
             };
-            Ok((names, labels.clone(), test_labels))
+            Ok((names, labels.to_vec(), test_labels))
         }
         RawLabels::Names { names, ids } => {
             let used: std::collections::BTreeSet<u32> = ids.iter().copied().collect();
@@ -413,7 +409,9 @@ fn classes(
             let to_label = |ids: &[u32]| ids.iter().map(|&i| i as Label).collect::<Vec<_>>();
             let test_labels = match test.map(|t| (t, &t.labels)) {
                 None => None,
-                Some((t, RawLabels::Numbers(_))) => return Err(mismatch(t, "numbers")),
+                Some((t, RawLabels::Numbers(_) | RawLabels::OneHot { .. })) => {
+                    return Err(mismatch(t, "numbers"))
+                }
                 Some((
                     t,
                     RawLabels::Names {

@@ -12,7 +12,7 @@
 //! column is `--label-column`, else the header column named `label`, `class`, `target` or `y`
 //! (any case). Labels are whole numbers (the classes `0..=max`) or text (class names, sorted).
 
-use super::raw::{parse_class_number, NameTable, RawLabels, RawPart};
+use super::raw::{not_finite_label, parse_class_number, NameTable, RawLabels, RawPart};
 use super::shown::shown;
 use super::text_bounds::{out_of_bounds, BoundedText};
 use super::{DataError, Inputs, Label, LabelColumn};
@@ -188,6 +188,8 @@ fn column_numbers(row: &ByteRecord) -> bool {
 fn only_first(labels: &RawLabels) -> bool {
     match labels {
         RawLabels::Numbers(n) => n.len() > 1 && !n[1..].contains(&n[0]),
+        // Not from a table: its width is the class count.
+        RawLabels::OneHot { .. } => false,
         RawLabels::Names { ids, .. } => ids.len() > 1 && !ids[1..].contains(&ids[0]),
     }
 }
@@ -199,7 +201,7 @@ fn drop_first(inputs: &mut Inputs, labels: &mut RawLabels, features: usize) {
         Inputs::Values(v) => drop(v.drain(..features)),
     }
     match labels {
-        RawLabels::Numbers(n) => drop(n.remove(0)),
+        RawLabels::Numbers(n) | RawLabels::OneHot { labels: n, .. } => drop(n.remove(0)),
         RawLabels::Names { names, ids } => {
             let gone = ids.remove(0);
             names.remove(gone as usize);
@@ -316,6 +318,9 @@ impl LabelsSoFar {
             }
         }
         if let LabelsSoFar::Names(table, ids) = self {
+            if let Some(problem) = not_finite_label(text) {
+                return Err(problem);
+            }
             ids.push(table.id(text));
         }
         Ok(())
@@ -393,35 +398,70 @@ pub fn label_index(
             "--label-column {i} is past the last column: rows have {width} (indices 0..={})",
             width - 1
         ))),
-        (Some(LabelColumn::Name(name)), Some(names)) => names
-            .iter()
-            .position(|n| n == name)
-            .or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case(name)))
-            .ok_or_else(|| {
-                bad(format!(
+        (Some(LabelColumn::Name(name)), Some(names)) => {
+            let exact = named(names, |n| n == name);
+            let found = if exact.is_empty() {
+                named(names, |n| n.eq_ignore_ascii_case(name))
+            } else {
+                exact
+            };
+            if found.is_empty() {
+                return Err(bad(format!(
                     "no column is named '{name}' (columns: {})",
                     listed()
-                ))
-            }),
+                )));
+            }
+            only_one(path, names, &found)
+        }
         (Some(LabelColumn::Name(name)), None) => Err(bad(format!(
             "has no header row, so no column is named '{name}'; pass --label-column first, \
              last or a 0-based INDEX"
         ))),
-        (None, Some(names)) => LABEL_NAMES
-            .iter()
-            .find_map(|want| names.iter().position(|n| n.eq_ignore_ascii_case(want)))
-            .ok_or_else(|| {
-                bad(format!(
+        (None, Some(names)) => {
+            let Some(found) = LABEL_NAMES
+                .iter()
+                .map(|want| named(names, |n| n.eq_ignore_ascii_case(want)))
+                .find(|found| !found.is_empty())
+            else {
+                return Err(bad(format!(
                     "no column is named label, class, target or y (columns: {}); say which \
                      holds the labels with --label-column NAME|INDEX|first|last",
                     listed()
-                ))
-            }),
+                )));
+            };
+            only_one(path, names, &found)
+        }
         (None, None) => Err(bad(
             "has no header row, so which column holds the labels is not known; pass \
              --label-column last (or first, or a 0-based INDEX)"
                 .to_string(),
         )),
+    }
+}
+
+/// The 0-based indices of the header columns whose name passes `matches`.
+fn named(names: &[String], matches: impl Fn(&str) -> bool) -> Vec<usize> {
+    (0..names.len()).filter(|&j| matches(&names[j])).collect()
+}
+
+/// The one column of `found`; two or more of one name are refused (taking the first would
+/// train on the other as a feature), naming their indices so that one can be chosen.
+fn only_one(path: &Path, names: &[String], found: &[usize]) -> Result<usize, DataError> {
+    match found {
+        [j] => Ok(*j),
+        _ => {
+            let indices: Vec<String> = found.iter().map(|j| j.to_string()).collect();
+            let (last, rest) = indices.split_last().expect("two or more columns");
+            Err(DataError::BadFile {
+                path: path.to_path_buf(),
+                problem: format!(
+                    "columns {} and {last} (0-based) are each named '{}'; say which holds the \
+                     labels with --label-column INDEX",
+                    rest.join(", "),
+                    shown(names[found[0]].as_bytes())
+                ),
+            })
+        }
     }
 }
 

@@ -91,16 +91,25 @@ fn decode_named(bytes: &[u8], name: &str) -> Result<DynamicImage> {
     })
 }
 
-/// Bytes that decoding a `width × height` picture (`bytes_per_pixel`, `channels`) and preparing
-/// it with [`prepare`] take at most: the decoded picture plus the 32-bit float pass of shrinking
-/// it to `WORKING_SIDE`, plus a small fixed part. An estimate from the header, for budgeting
-/// memory before decoding.
-pub fn working_memory(width: u32, height: u32, bytes_per_pixel: u8, channels: u8) -> u64 {
+/// Bytes that decoding a `width × height` picture of `bytes_per_pixel` and preparing it with
+/// [`prepare`] take at most, from its header, for budgeting memory before decoding: the decoded
+/// picture; when it is larger than `WORKING_SIDE`, the first pass of shrinking it, which the
+/// `image` crate makes in four 32-bit floats a pixel whatever the picture's channels (so a grey
+/// picture's pass is 16 times its decoded size, not 4); then, per pixel of the shrunk picture,
+/// its own bytes and the float maps `prepare` makes of it (grey and alpha, ink, the crop).
+pub fn working_memory(width: u32, height: u32, bytes_per_pixel: u8) -> u64 {
+    const FLOAT_PASS: u64 = 4 * 4;
+    const FLOAT_MAPS: u64 = 8 + 4 + 4;
     let (w, h) = (u64::from(width), u64::from(height));
+    let side = u64::from(WORKING_SIDE);
     let decoded = w * h * u64::from(bytes_per_pixel);
-    let shrink_pass = (w * h).min(w.max(h) * u64::from(WORKING_SIDE)) * u64::from(channels) * 4;
-    let working = u64::from(WORKING_SIDE).pow(2) * 8;
-    decoded + shrink_pass + working
+    let shrink_pass = if w.max(h) > side {
+        (w * h).min(w.max(h) * side) * FLOAT_PASS
+    } else {
+        0
+    };
+    let kept = (w * h).min(side * side);
+    decoded + shrink_pass + kept * (u64::from(bytes_per_pixel) + FLOAT_MAPS)
 }
 
 /// How a picture becomes a model's input (`predict --preprocess`).

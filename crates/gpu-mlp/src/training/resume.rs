@@ -8,6 +8,7 @@
 //! epoch's as `training.layers.{i}.*`, all in the shapes and layout of `layers.{i}.*`; everything else (the settings, the
 //! history, early stopping's count) as one JSON object under the header key `resume`.
 
+use crate::data::DataDigest;
 use crate::engine::OptimizerState;
 use crate::error::ConfigError;
 use crate::training::early_stopping::{EarlyStopping, Watch};
@@ -76,6 +77,9 @@ pub struct ResumeState {
     /// The parameters training goes on from, when they are not the checkpoint's own (which are
     /// then the best epoch's, put back by `--restore-best`).
     pub parameters: Option<Vec<f32>>,
+    /// The samples the run trained and tested on (none in files written before it was
+    /// recorded): a resume on other data is refused.
+    pub data_digest: Option<DataDigest>,
 }
 
 /// The JSON part. Floats are written as their shortest decimal and read back exactly.
@@ -87,6 +91,8 @@ struct StateJson {
     early_stopping: Option<WatchState>,
     history: Vec<EpochRecord>,
     settings: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data_digest: Option<DataDigest>,
 }
 
 impl ResumeState {
@@ -105,6 +111,7 @@ impl ResumeState {
             best_parameters: progress.best_parameters.clone(),
             moments: snapshot.moments.cloned(),
             parameters: None,
+            data_digest: None,
         }
     }
 
@@ -148,6 +155,7 @@ impl ResumeState {
             early_stopping: self.watch,
             history: self.history.clone(),
             settings: self.settings.clone(),
+            data_digest: self.data_digest.clone(),
         })
         .map_err(|e| format!("the training state does not fit JSON: {e}"))
     }
@@ -188,6 +196,7 @@ impl ResumeState {
             best_parameters,
             moments,
             parameters,
+            data_digest: json.data_digest,
         })
     }
 }
