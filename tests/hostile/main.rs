@@ -10,8 +10,10 @@ mod corpus;
 #[cfg(target_os = "linux")]
 mod draw_memory;
 mod files;
+mod header_row;
 mod headers;
 mod memory;
+mod names;
 mod outputs;
 mod predict;
 mod readers;

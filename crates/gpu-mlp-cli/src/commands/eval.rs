@@ -5,8 +5,8 @@ use crate::cli::{DataArgs, EngineArgs, EvalArgs};
 use crate::{console, plots};
 use gpu_mlp::checkpoint::{self, Checkpoint};
 use gpu_mlp::data::{
-    ColorMode, Dataset, Inputs, KnownDataset, Label, LoadOptions, Samples, ScaleRequest, Scaling,
-    SourceKind,
+    ColorMode, Dataset, Inputs, KnownDataset, Label, LoadOptions, ModelNames, Samples,
+    ScaleRequest, Scaling, SourceKind,
 };
 use gpu_mlp::engine::{Engine, Evaluation, Split};
 use gpu_mlp::error::{ConfigError, Result};
@@ -113,7 +113,12 @@ fn recorded_seed(ckpt: &Checkpoint) -> u64 {
 /// The data for the model saved at `model`, as the flags name it (see [`data_for_model`]),
 /// checked to fit the model. Its test split is not scaled yet: see [`test_for_model`].
 pub fn data_for_checkpoint(args: &DataArgs, ckpt: &Checkpoint, model: &Path) -> Result<Dataset> {
-    let (data, _) = super::load_dataset_seeded(&data_for_model(args, ckpt)?, recorded_seed(ckpt))?;
+    let names = ModelNames {
+        classes: ckpt.class_names.clone(),
+        features: ckpt.feature_names.clone(),
+    };
+    let args = data_for_model(args, ckpt)?;
+    let (data, _) = super::load_dataset_for(&args, recorded_seed(ckpt), Some(names))?;
     ckpt.check_fits(model, &data)?;
     Ok(data)
 }

@@ -15,7 +15,7 @@ pub mod train_files;
 pub mod verify;
 
 use crate::cli::{DataArgs, EngineArgs};
-use gpu_mlp::data::{self, DataSource, Dataset, LoadOptions, SourceKind, TestOrigin};
+use gpu_mlp::data::{self, DataSource, Dataset, LoadOptions, ModelNames, SourceKind, TestOrigin};
 use gpu_mlp::engine::gpu::GpuOptions;
 use gpu_mlp::engine::{self, EngineOptions, OpenedEngine};
 use gpu_mlp::error::Result;
@@ -31,6 +31,16 @@ pub fn load_dataset(args: &DataArgs) -> Result<Dataset> {
 /// [`load_dataset`] with `seed` drawing the `--test-split`, also saying how the test set was
 /// made.
 pub fn load_dataset_seeded(args: &DataArgs, seed: u64) -> Result<(Dataset, TestOrigin)> {
+    load_dataset_for(args, seed, None)
+}
+
+/// [`load_dataset_seeded`] for a saved model whose class and column names the data's are
+/// matched to (`None`: as they come).
+pub fn load_dataset_for(
+    args: &DataArgs,
+    seed: u64,
+    model_names: Option<ModelNames>,
+) -> Result<(Dataset, TestOrigin)> {
     let source = DataSource::from_flags(args.dataset.as_deref(), args.data.as_deref())?;
     let options = LoadOptions {
         offline: args.offline,
@@ -42,6 +52,7 @@ pub fn load_dataset_seeded(args: &DataArgs, seed: u64) -> Result<(Dataset, TestO
         test_data: args.test_data.clone(),
         test_split: args.test_split,
         seed,
+        model_names,
     };
     let (data, origin) = data::load_explained(&source, &options)?;
     for note in unused_data_flags(args, data.source()) {

@@ -186,7 +186,8 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let mut unreadable = Vec::new();
     for path in &args.images {
         if table || is_rows_file(path) {
-            match predict_rows::read(path, classifier.inputs(), label_column.as_ref()) {
+            let columns = &classifier.checkpoint().feature_names;
+            match predict_rows::read(path, columns, classifier.inputs(), label_column.as_ref()) {
                 Ok(rows) => {
                     for row in rows {
                         let mut inputs = row.values;

@@ -16,10 +16,17 @@ pub struct Row {
     pub values: Vec<f32>,
 }
 
-/// Reads the rows of `path` for a model of `features` inputs. `label_column` is the label
-/// column recorded by training, if any. Every problem is an error naming the file and
-/// the line: a row of another length, a cell that is not a finite number, no rows at all.
-pub fn read(path: &Path, features: usize, label_column: Option<&LabelColumn>) -> Result<Vec<Row>> {
+/// Reads the rows of `path` for a model of `features` inputs, whose columns training named
+/// `columns` (empty: unnamed, taken by position; else a header's columns are matched to them
+/// by name). `label_column` is the label column recorded by training, if any. Every problem is
+/// an error naming the file and the line: a header naming other columns, a row of another
+/// length, a cell that is not a finite number, no rows at all.
+pub fn read(
+    path: &Path,
+    columns: &[String],
+    features: usize,
+    label_column: Option<&LabelColumn>,
+) -> Result<Vec<Row>> {
     let bad = DataError::bad_file(path);
     // Opened as training opens its files (gzip by content, delimiter by name then content).
     let mut csv = data::csv_reader(path)?;
@@ -27,6 +34,8 @@ pub fn read(path: &Path, features: usize, label_column: Option<&LabelColumn>) ->
     let mut rows = Vec::new();
     // The column left out (the label's), decided by the first row.
     let mut skip: Option<Option<usize>> = None;
+    // Where each of the model's columns is in a row, when a header puts them in another order.
+    let mut order: Option<Vec<usize>> = None;
     let mut record = csv::StringRecord::new();
     loop {
         let more = csv.read_record(&mut record).map_err(|e| {
@@ -43,6 +52,16 @@ pub fn read(path: &Path, features: usize, label_column: Option<&LabelColumn>) ->
                 .any(|cell| cell.trim().parse::<f64>().is_err());
             let label = label_index(path, &record, header, features, label_column);
             skip = Some(label);
+            if header && !columns.is_empty() {
+                let named: Vec<String> = record
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, _)| Some(j) != label)
+                    .map(|(_, cell)| cell.trim().to_string())
+                    .collect();
+                order = data::column_order(columns, &named)
+                    .map_err(|p| bad(format!("line {line} (the header): {p}")))?;
+            }
             if header {
                 check_width(record.len() - usize::from(label.is_some()), features)
                     .map_err(|p| bad(format!("line {line} (the header): {p}")))?;
@@ -74,6 +93,9 @@ pub fn read(path: &Path, features: usize, label_column: Option<&LabelColumn>) ->
                     .into())
                 }
             }
+        }
+        if let Some(order) = &order {
+            values = order.iter().map(|&j| values[j]).collect();
         }
         rows.push(Row {
             source: format!("{}:{line}", path.display()),
@@ -134,7 +156,7 @@ mod tests {
         let path = dir.path().join("rows.csv");
         std::fs::write(&path, content).unwrap();
         let recorded: Option<LabelColumn> = recorded.map(|r| r.parse().unwrap());
-        read(&path, 2, recorded.as_ref())
+        read(&path, &[], 2, recorded.as_ref())
             .map(|rows| rows.into_iter().flat_map(|r| r.values).collect())
             .map_err(|e| e.to_string())
     }

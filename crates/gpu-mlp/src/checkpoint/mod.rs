@@ -49,6 +49,7 @@ pub mod keys {
     pub const DROPOUT: &str = "dropout";
     pub const DATASET: &str = "dataset";
     pub const CLASS_NAMES: &str = "class_names";
+    pub const FEATURE_NAMES: &str = "feature_names";
     pub const INPUT_ROWS: &str = "input_rows";
     pub const INPUT_COLS: &str = "input_cols";
     pub const PIXEL_NORMALISATION: &str = "pixel_normalisation";
@@ -71,6 +72,7 @@ pub mod keys {
         DROPOUT,
         DATASET,
         CLASS_NAMES,
+        FEATURE_NAMES,
         INPUT_ROWS,
         INPUT_COLS,
         PIXEL_NORMALISATION,
@@ -90,6 +92,9 @@ pub struct Checkpoint {
     pub parameters: Vec<f32>,
     /// One name per class, index = label.
     pub class_names: Vec<String>,
+    /// The names of a table model's input columns, in input order (its training CSV's header);
+    /// empty when they were unnamed or not recorded: columns are then taken by position.
+    pub feature_names: Vec<String>,
     /// The data set it was trained on (`mnist`, `fashion-mnist`, or a folder's name).
     pub dataset: String,
     /// Input image height and width (1 and the feature count for a table);
@@ -123,6 +128,7 @@ impl Checkpoint {
             spec,
             parameters,
             class_names,
+            feature_names: Vec::new(),
             dataset: dataset.to_string(),
             rows,
             cols,
@@ -140,6 +146,7 @@ impl Checkpoint {
             spec,
             parameters,
             class_names: data.class_names.clone(),
+            feature_names: data.feature_names.clone(),
             dataset: data.name.clone(),
             rows: data.rows,
             cols: data.cols,
@@ -177,6 +184,13 @@ impl Checkpoint {
                 "{} class names for {} classes",
                 self.class_names.len(),
                 self.spec.classes
+            ));
+        }
+        if !self.feature_names.is_empty() && self.feature_names.len() != self.spec.inputs {
+            return Err(format!(
+                "{} feature names for {} inputs",
+                self.feature_names.len(),
+                self.spec.inputs
             ));
         }
         if !matches!(self.channels, 1 | 3)

@@ -177,6 +177,12 @@ pub fn from_bytes(bytes: &[u8], path: impl AsRef<Path>) -> Result<Checkpoint> {
         }
         None => (0..classes).map(|c| c.to_string()).collect(),
     };
+    // Recorded since column names are matched; older files (and images) have none.
+    let feature_names: Vec<String> = match header.get(keys::FEATURE_NAMES) {
+        Some(v) => serde_json::from_str(v)
+            .map_err(|e| invalid(format!("feature_names is not a JSON list of strings ({e})")))?,
+        None => Vec::new(),
+    };
     let parse_dim = |key: &str| -> Result<Option<usize>> {
         header
             .get(key)
@@ -243,6 +249,7 @@ pub fn from_bytes(bytes: &[u8], path: impl AsRef<Path>) -> Result<Checkpoint> {
         spec,
         parameters,
         class_names,
+        feature_names,
         dataset,
         rows,
         cols,

@@ -9,6 +9,7 @@ fn small() -> Checkpoint {
         spec,
         parameters,
         class_names: vec!["cat".into(), "dog \"quoted\"".into()],
+        feature_names: Vec::new(),
         dataset: "pets".into(),
         rows: 2,
         cols: 3,
@@ -31,6 +32,11 @@ fn bytes_round_trip_exactly() {
         env!("CARGO_PKG_VERSION").into(),
     );
     assert_eq!(back, expected);
+    // A table's column names travel too.
+    let mut table = small();
+    table.feature_names = (0..6).map(|i| format!("f{i}")).collect();
+    let back = from_bytes(&to_bytes(&table).unwrap(), Path::new("x")).unwrap();
+    assert_eq!(back.feature_names, table.feature_names);
 }
 
 #[test]
@@ -189,6 +195,9 @@ fn inconsistent_checkpoints_are_not_written() {
     let mut ckpt = small();
     ckpt.class_names.push("cow".into());
     assert!(to_bytes(&ckpt).unwrap_err().contains("class names"));
+    let mut ckpt = small();
+    ckpt.feature_names = vec!["a".into()];
+    assert!(to_bytes(&ckpt).unwrap_err().contains("feature names"));
     let mut ckpt = small();
     ckpt.parameters[3] = f32::NAN;
     assert!(to_bytes(&ckpt).unwrap_err().contains("NaN"));

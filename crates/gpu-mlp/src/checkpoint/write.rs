@@ -150,6 +150,11 @@ pub(super) fn header(ckpt: &Checkpoint) -> HashMap<String, String> {
     ] {
         map.insert(key.to_string(), value);
     }
+    if !ckpt.feature_names.is_empty() {
+        let names = serde_json::to_string(&ckpt.feature_names)
+            .expect("a list of strings serialises to JSON");
+        map.insert(keys::FEATURE_NAMES.to_string(), names);
+    }
     // Pixel models say how a pixel becomes an input, for readers that predate `scale`.
     if ckpt.scaling == Scaling::Pixels {
         let layout = match (ckpt.source, ckpt.channels) {

@@ -241,6 +241,8 @@ pub struct Dataset {
     pub(crate) test: Samples,
     /// Where the files were found (empty for a data set built in memory).
     pub(crate) dir: PathBuf,
+    /// The names of a table's feature columns, in input order (a CSV header); empty when unnamed.
+    pub(crate) feature_names: Vec<String>,
 }
 
 impl Dataset {
@@ -322,12 +324,19 @@ impl Dataset {
             train,
             test,
             dir: PathBuf::new(),
+            feature_names: Vec::new(),
         })
     }
 
     /// `mnist`, `fashion-mnist`, or the folder or file name it was loaded from.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The names of a table's feature columns in input order (its CSV header); empty when the
+    /// columns are unnamed.
+    pub fn feature_names(&self) -> &[String] {
+        &self.feature_names
     }
 
     /// One name per class, index = label.

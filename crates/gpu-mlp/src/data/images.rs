@@ -12,7 +12,7 @@ use super::{ColorMode, DataError, Inputs};
 use crate::fsio::budget;
 use crate::setting::Setting;
 use image::imageops::FilterType;
-use image::{ColorType, ImageDecoder, ImageReader};
+use image::{ColorType, ImageBuffer, ImageDecoder, ImageReader, Pixel};
 use rayon::prelude::*;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -165,6 +165,7 @@ fn read_listings(
                 .map(|&c| class_ids[c as usize])
                 .collect();
             Ok(RawPart {
+                feature_names: None,
                 path: listing.root.clone(),
                 inputs: Inputs::Pixels(pixels),
                 labels: names.finish(ids),
@@ -229,19 +230,38 @@ fn decode_into(
         ColorMode::Gray => {
             let mut grey = image.to_luma8();
             if fit(grey.width(), grey.height()) {
-                grey = image::imageops::resize(&grey, size.0, size.1, FilterType::Triangle);
+                grey = resized(&grey, size);
             }
             out.copy_from_slice(grey.as_raw());
         }
         ColorMode::Rgb => {
             let mut rgb = image.to_rgb8();
             if fit(rgb.width(), rgb.height()) {
-                rgb = image::imageops::resize(&rgb, size.0, size.1, FilterType::Triangle);
+                rgb = resized(&rgb, size);
             }
             out.copy_from_slice(rgb.as_raw());
         }
     }
     Ok(())
+}
+
+/// `img` at `(w, h)` (triangle filter). `imageops::resize` filters the columns first, into a
+/// float buffer of the source's width by the target's height (16 bytes a pixel): an 8×8 picture
+/// made 1×16777216 would take 2 GiB there. Where that buffer would be larger than both the
+/// source and the target, the rows are filtered first instead (one resize per direction), so
+/// the float buffers never pass 16 bytes a pixel of the larger of the two.
+fn resized<P>(img: &ImageBuffer<P, Vec<u8>>, (w, h): (u32, u32)) -> ImageBuffer<P, Vec<u8>>
+where
+    P: Pixel<Subpixel = u8> + 'static,
+{
+    let pixels = |w: u32, h: u32| u64::from(w) * u64::from(h);
+    let (src_w, src_h) = img.dimensions();
+    let columns_first = pixels(src_w, h);
+    if columns_first <= pixels(src_w, src_h).max(pixels(w, h)) {
+        return image::imageops::resize(img, w, h, FilterType::Triangle);
+    }
+    let rows_done = image::imageops::resize(img, w, src_h, FilterType::Triangle);
+    image::imageops::resize(&rows_done, w, h, FilterType::Triangle)
 }
 
 fn undecodable(path: &Path, e: image::ImageError) -> DataError {

@@ -17,7 +17,8 @@
 //! the data against), `error`, `known` (the catalogue),
 //! `search` (where one is looked for, and loading by source), `folder` (a folder's four files),
 //! `source` (a path's kind, and assembling its parts: classes, test split, scaling), `table`
-//! (CSV), `npz`, `images` (image folders), `raw` (what those readers hand over), `split`
+//! (CSV), `npz`, `images` (image folders), `raw` (what those readers hand over), `names`
+//! (matching a file's class and column names to a saved model's), `split`
 //! (`--test-split`), `options` ([`LoadOptions`]),
 //! [`idx`] (the file format), [`fetch`] (downloads); this root writes data sets ([`write_dir`],
 //! through the crate's one atomic writer, `output::AtomicFile`).
@@ -31,6 +32,7 @@ mod folder;
 pub mod idx;
 mod images;
 mod known;
+mod names;
 #[cfg(feature = "formats")]
 mod npz;
 mod options;
@@ -56,6 +58,7 @@ pub use folder::{
     TRAIN_LABELS,
 };
 pub use known::KnownDataset;
+pub use names::{column_order, ModelNames};
 pub use options::{
     parse_image_size, ColorMode, LabelColumn, LoadOptions, ScaleRequest, DEFAULT_TEST_SPLIT,
 };

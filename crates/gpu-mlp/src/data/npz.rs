@@ -318,6 +318,7 @@ fn split_part(path: &Path, x: &Array, y: &Array) -> Result<RawPart, DataError> {
     }
     let labels = labels(y, count).map_err(|p| bad(&y.key, p))?;
     Ok(RawPart {
+        feature_names: None,
         path: path.to_path_buf(),
         inputs,
         labels,

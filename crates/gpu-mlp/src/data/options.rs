@@ -33,6 +33,9 @@ pub struct LoadOptions {
     pub test_split: f64,
     /// Seeds the `test_split` draw (the run's `--seed`).
     pub seed: u64,
+    /// The names of a saved model the data is for (`eval`): labels that are class names and
+    /// header columns are matched to the model's by name; `None`: taken as they come.
+    pub model_names: Option<super::ModelNames>,
 }
 
 impl Default for LoadOptions {
@@ -47,6 +50,7 @@ impl Default for LoadOptions {
             test_data: None,
             test_split: DEFAULT_TEST_SPLIT,
             seed: 42,
+            model_names: None,
         }
     }
 }

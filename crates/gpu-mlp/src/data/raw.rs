@@ -28,6 +28,8 @@ pub struct RawPart {
     pub labels: RawLabels,
     /// `(rows, cols, channels)` of a sample; `(1, features, 1)` for a table.
     pub shape: (usize, usize, usize),
+    /// The names a header gives the feature columns, in order (a table with a header only).
+    pub feature_names: Option<Vec<String>>,
 }
 
 impl RawLabels {

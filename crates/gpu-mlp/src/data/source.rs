@@ -3,6 +3,7 @@
 //! classes matched up between the parts, the test set chosen (the source's own test part,
 //! `--test-data`, or a stratified `--test-split`), and the inputs scaled (`--scale`).
 
+use super::names;
 use super::raw::{RawLabels, RawPart};
 use super::{
     find_files, folder::label_list, images, load_dir, split, ColorMode, DataError, Dataset, Inputs,
@@ -115,6 +116,7 @@ fn read_parts(
         Kind::Idx => {
             let ds = load_dir(path, hint)?;
             let part = |s: &Samples, which: &str| RawPart {
+                feature_names: None,
                 path: path.join(which),
                 inputs: s.inputs.clone(),
                 labels: RawLabels::Numbers(s.labels.clone()),
@@ -277,8 +279,8 @@ fn read_test_part(test_path: &Path, opts: &LoadOptions) -> Result<RawPart, DataE
 fn assemble(
     name: String,
     source: SourceKind,
-    train: RawPart,
-    test: Option<RawPart>,
+    mut train: RawPart,
+    mut test: Option<RawPart>,
     known_names: Option<Vec<String>>,
     opts: &LoadOptions,
 ) -> Result<Dataset, DataError> {
@@ -297,7 +299,20 @@ fn assemble(
             });
         }
     }
-    let (class_names, train_labels, test_labels) = classes(&train, test.as_ref(), known_names)?;
+    // Named columns in the model's order (`eval`), else in the training part's.
+    let model = opts.model_names.as_ref();
+    let wanted = model
+        .map(|m| m.features.clone())
+        .filter(|f| !f.is_empty())
+        .or_else(|| train.feature_names.clone());
+    if let Some(wanted) = &wanted {
+        for part in std::iter::once(&mut train).chain(test.as_mut()) {
+            names::columns_in_order(part, wanted)?;
+        }
+    }
+    let model_classes = model.filter(|m| m.names_classes()).map(|m| &m.classes[..]);
+    let (class_names, train_labels, test_labels) =
+        classes(&train, test.as_ref(), known_names, model_classes)?;
     let (rows, cols, _) = train.shape;
     let features = train.features();
     let all = Samples::new(train.inputs, train_labels, features)?;
@@ -318,6 +333,7 @@ fn assemble(
     Ok(Dataset {
         source,
         scaling,
+        feature_names: wanted.unwrap_or_default(),
         ..Dataset::new(name, class_names, shape, train_samples, test_samples)?
     })
 }
@@ -331,12 +347,14 @@ fn pictures_in_a_table(rows: usize, features: usize, inputs: &Inputs) -> Option<
         .then_some((side, side))
 }
 
-/// The class names, and the labels of both parts as class indices.
+/// The class names, and the labels of both parts as class indices. With `model` (the classes
+/// of a saved model), labels that are class names are matched to the model's by name.
 #[allow(clippy::type_complexity)]
 fn classes(
     train: &RawPart,
     test: Option<&RawPart>,
     known_names: Option<Vec<String>>,
+    model: Option<&[String]>,
 ) -> Result<(Vec<String>, Vec<Label>, Option<Vec<Label>>), DataError> {
     let one_class = |which: String| DataError::BadFile {
         path: train.path.clone(),
@@ -403,6 +421,9 @@ fn classes(
                     )
                     .into(),
                 });
+            }
+            if let Some(model) = model {
+                return names::model_classes(model, train, test);
             }
             let to_label = |ids: &[u32]| ids.iter().map(|&i| i as Label).collect::<Vec<_>>();
             let test_labels = match test.map(|t| (t, &t.labels)) {

@@ -6,7 +6,9 @@
 //! bit, at a quarter of the memory); at the first other value it turns into `f32` for good.
 //!
 //! A first row is a header when one of its cells is not a number where the second row's is (a
-//! file whose label column is text still has numeric feature columns to tell by). The label
+//! file whose label column is text still has numeric feature columns to tell by), or when it is
+//! the column numbers (`0,1,2,...` or `1,2,3,...`, pandas' header over unnamed columns) and its
+//! label is no other row's: as a sample it would be a class of its own. The label
 //! column is `--label-column`, else the header column named `label`, `class`, `target` or `y`
 //! (any case). Labels are whole numbers (the classes `0..=max`) or text (class names, sorted).
 
@@ -28,6 +30,9 @@ use std::sync::mpsc;
 const LABEL_NAMES: [&str; 4] = ["label", "class", "target", "y"];
 /// Rows handed from the splitting thread to the parsing one at a time, and batches in flight.
 const BATCH_ROWS: usize = 128;
+/// The most a batch's records may hold: rows of a million cells go a few at a time (a batch
+/// of 128 such rows would take a gigabyte for a file of a few megabytes).
+const BATCH_BYTES: usize = 4 << 20;
 const QUEUED_BATCHES: usize = 4;
 /// Bytes buffered per read (the CSV reader's reads then bypass the peeking buffer's copy).
 const BUFFER: usize = 1 << 16;
@@ -102,14 +107,17 @@ pub fn read_csv(
         // Parsed batches come back to be filled again: no allocation per record.
         let (give_back, recycled) = mpsc::channel::<Vec<ByteRecord>>();
         let (fields, bytes) = (width, second.as_slice().len() + width);
+        // A record holds its bytes and one end offset per field.
+        let record_bytes = bytes + fields * std::mem::size_of::<usize>();
+        let batch_rows = (BATCH_BYTES / record_bytes).clamp(1, BATCH_ROWS);
         std::thread::scope(|s| {
             let splitter = s.spawn(move || -> Result<(), DataError> {
                 loop {
                     let mut batch = recycled.try_recv().unwrap_or_else(|_| {
-                        vec![ByteRecord::with_capacity(bytes, fields); BATCH_ROWS]
+                        vec![ByteRecord::with_capacity(bytes, fields); batch_rows]
                     });
                     let (mut filled, mut more) = (0, true);
-                    while more && filled < BATCH_ROWS {
+                    while more && filled < batch_rows {
                         let rec = &mut batch[filled];
                         more = read(&mut csv, rec)?;
                         // Blank lines (and the empty record at the end) are overwritten.
@@ -138,6 +146,20 @@ pub fn read_csv(
             })
         })?;
     }
+    let mut labels = rows.labels.finish();
+    if !header && column_numbers(&first) && only_first(&labels) {
+        // pandas' header over unnamed columns: a class of one sample otherwise.
+        eprintln!(
+            "gpu-mlp: note: {}: line 1 ({}) is read as a header of column numbers, not as a \
+             sample: its label {} is on no other line (to read it as a sample, put a header \
+             line above it)",
+            path.display(),
+            shown(&first.iter().collect::<Vec<_>>().join(&b","[..])),
+            shown(first[label].trim_ascii())
+        );
+        drop_first(&mut rows.inputs, &mut labels, width - 1);
+        rows.count -= 1;
+    }
     if rows.count == 0 {
         // A header and nothing else.
         return Err(DataError::Empty {
@@ -147,9 +169,52 @@ pub fn read_csv(
     Ok(RawPart {
         path: path.to_path_buf(),
         shape: (1, width - 1, 1),
+        feature_names: names.map(|mut n| {
+            n.remove(label);
+            n
+        }),
         inputs: rows.inputs,
-        labels: rows.labels.finish(),
+        labels,
     })
+}
+
+/// True when `row` is the numbers of its columns, counted from 0 or from 1 (`0,1,2,3,4`), as
+/// pandas writes them over a table whose columns have no names; 3 columns at least.
+fn column_numbers(row: &ByteRecord) -> bool {
+    let numbers: Option<Vec<usize>> = row
+        .iter()
+        .map(|c| std::str::from_utf8(c.trim_ascii()).ok()?.parse().ok())
+        .collect();
+    numbers.is_some_and(|n| {
+        n.len() >= 3 && (0..2).any(|from| n.iter().enumerate().all(|(j, &v)| v == j + from))
+    })
+}
+
+/// True when the first sample's class is no other sample's.
+fn only_first(labels: &RawLabels) -> bool {
+    match labels {
+        RawLabels::Numbers(n) => n.len() > 1 && !n[1..].contains(&n[0]),
+        // Not from a table: its width is the class count.
+        RawLabels::OneHot { .. } => false,
+        RawLabels::Names { ids, .. } => ids.len() > 1 && !ids[1..].contains(&ids[0]),
+    }
+}
+
+/// Leaves out the first sample (of `features` inputs) and its class, which no other has.
+fn drop_first(inputs: &mut Inputs, labels: &mut RawLabels, features: usize) {
+    match inputs {
+        Inputs::Pixels(p) => drop(p.drain(..features)),
+        Inputs::Values(v) => drop(v.drain(..features)),
+    }
+    match labels {
+        RawLabels::Numbers(n) | RawLabels::OneHot { labels: n, .. } => drop(n.remove(0)),
+        RawLabels::Names { names, ids } => {
+            let gone = ids.remove(0);
+            names.remove(gone as usize);
+            // The names stay sorted; those after the one left out move down.
+            ids.iter_mut().filter(|i| **i > gone).for_each(|i| *i -= 1);
+        }
+    }
 }
 
 /// The 1-based line a record starts on.

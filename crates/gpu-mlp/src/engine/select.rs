@@ -2,7 +2,7 @@
 //! boxed `Engine`. `auto` takes a hardware adapter when there is one and otherwise the CPU
 //! engine, which beats a software rasteriser such as lavapipe.
 
-use crate::engine::cpu::CpuEngine;
+use crate::engine::cpu::{self, CpuEngine};
 use crate::engine::gpu::{self, GpuContext, GpuEngine, GpuOptions};
 use crate::engine::Engine;
 use crate::error::{ConfigError, GpuError, Result};
@@ -165,7 +165,9 @@ pub fn open_engine(
             "the model {} on the cpu engine (batch {max_batch})",
             spec.describe()
         );
-        memory::ensure_available(spec.memory_bytes(copies, max_batch), &what, memory_advice())
+        // The training batch's scratch memory and evaluation's, both held for the whole run.
+        let rows = max_batch.saturating_add(cpu::eval_rows(spec));
+        memory::ensure_available(spec.memory_bytes(copies, rows), &what, memory_advice())
     };
     // The GPU engine and its note (tiles timed on first use of an adapter, cache problems).
     let gpu_engine =

@@ -18,6 +18,16 @@ use workers::Workers;
 
 /// Rows per chunk when evaluating (bounds scratch memory; any value gives the same numbers).
 const EVAL_CHUNK: usize = 1000;
+/// The most an evaluation chunk's scratch memory may take: a model of a million inputs
+/// evaluates a few rows at a time instead of asking for gigabytes.
+const EVAL_BYTES: u64 = 64 << 20;
+
+/// Rows per evaluation chunk of `spec`: [`EVAL_CHUNK`], fewer (at least 1) where its scratch
+/// memory would pass [`EVAL_BYTES`]. The memory check counts these rows.
+pub fn eval_rows(spec: &ModelSpec) -> usize {
+    let per_row = spec.memory_bytes(0, 1).max(1);
+    usize::try_from(EVAL_BYTES / per_row).map_or(EVAL_CHUNK, |rows| rows.clamp(1, EVAL_CHUNK))
+}
 
 /// Training steps run on the workers between two progress reports to the caller.
 const STEPS_PER_REPORT: usize = 64;
@@ -227,9 +237,10 @@ impl CpuEngine {
         let mut out = vec![0.0; rows * classes];
         let ws = self
             .eval
-            .get_or_insert_with(|| Workspace::new(&self.spec, EVAL_CHUNK));
-        for start in (0..rows).step_by(EVAL_CHUNK) {
-            let n = (rows - start).min(EVAL_CHUNK);
+            .get_or_insert_with(|| Workspace::new(&self.spec, eval_rows(&self.spec)));
+        let chunk = ws.rows;
+        for start in (0..rows).step_by(chunk) {
+            let n = (rows - start).min(chunk);
             ws.acts[0][..n * inputs].copy_from_slice(&x[start * inputs..(start + n) * inputs]);
             let (layers, params) = (&self.layers, &self.params);
             self.workers
@@ -376,7 +387,7 @@ impl Engine for CpuEngine {
         }
         let ws = self
             .eval
-            .get_or_insert_with(|| Workspace::new(&self.spec, EVAL_CHUNK));
+            .get_or_insert_with(|| Workspace::new(&self.spec, eval_rows(&self.spec)));
         let classes = self.spec.classes;
         let mut result = Evaluation {
             count: rows.len(),
@@ -385,7 +396,7 @@ impl Engine for CpuEngine {
         result.predictions.reserve(rows.len());
         let mut start = rows.start;
         while start < rows.end {
-            let n = (rows.end - start).min(EVAL_CHUNK);
+            let n = (rows.end - start).min(ws.rows);
             let order: Vec<u32> = (start as u32..(start + n) as u32).collect();
             ops::gather(samples, &order, &mut ws.acts[0], &mut ws.labels);
             let (layers, params) = (&self.layers, &self.params);
