@@ -6,44 +6,7 @@ use std::path::PathBuf;
 pub use crate::checkpoint::error::CheckpointError;
 pub use crate::data::error::DataError;
 pub use crate::inference::image_error::ImageError;
-pub use crate::setting::{Phrase, Setting};
-
-/// A setting that cannot work (bad value, incompatible combination). Its message names the
-/// settings as data ([`Setting`]), which each face of the library words its own way.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct ConfigError {
-    message: Phrase,
-}
-
-impl ConfigError {
-    /// An error with this message: text, or a [`Phrase`] naming settings.
-    pub fn new(message: impl Into<Phrase>) -> Self {
-        Self {
-            message: message.into(),
-        }
-    }
-
-    /// The whole message.
-    pub fn message(&self) -> &Phrase {
-        &self.message
-    }
-
-    /// The settings the message names, in order (the first is the one to change).
-    pub fn settings(&self) -> impl Iterator<Item = Setting> + '_ {
-        self.message.settings()
-    }
-}
-
-/// `config_error!("...{x}...")`: a [`ConfigError`] from a format string (the crate's own
-/// shorthand, not part of the API).
-#[doc(hidden)]
-#[macro_export]
-macro_rules! config_error {
-    ($($arg:tt)*) => {
-        $crate::error::ConfigError::new(format!($($arg)*))
-    };
-}
+pub use crate::setting::{ConfigError, Phrase, Setting};
 
 /// Failures of the GPU engine: no adapter, a limit the adapter cannot meet, a device error.
 #[derive(Debug, thiserror::Error)]

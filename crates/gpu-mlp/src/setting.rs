@@ -303,6 +303,43 @@ macro_rules! phrase {
     };
 }
 
+/// A setting that cannot work (bad value, incompatible combination). Its message names the
+/// settings as data ([`Setting`]), which each face of the library words its own way.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConfigError {
+    message: Phrase,
+}
+
+impl ConfigError {
+    /// An error with this message: text, or a [`Phrase`] naming settings.
+    pub fn new(message: impl Into<Phrase>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+
+    /// The whole message.
+    pub fn message(&self) -> &Phrase {
+        &self.message
+    }
+
+    /// The settings the message names, in order (the first is the one to change).
+    pub fn settings(&self) -> impl Iterator<Item = Setting> + '_ {
+        self.message.settings()
+    }
+}
+
+/// `config_error!("...{x}...")`: a [`ConfigError`] from a format string (the crate's own
+/// shorthand, not part of the API).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! config_error {
+    ($($arg:tt)*) => {
+        $crate::setting::ConfigError::new(format!($($arg)*))
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

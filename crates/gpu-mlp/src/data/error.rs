@@ -141,7 +141,7 @@ pub enum DataError {
     /// A setting the data rules out (a test split that holds out nothing from these classes):
     /// the setting is what to change, so a command reports it as bad settings.
     #[error(transparent)]
-    Setting(#[from] crate::error::ConfigError),
+    Setting(#[from] crate::setting::ConfigError),
 
     /// Samples or a data set built in memory whose parts do not fit together.
     #[error("{problem}")]

@@ -29,6 +29,8 @@ mod download;
 pub(crate) mod error;
 pub mod fetch;
 mod folder;
+#[cfg(feature = "formats")]
+mod header_row;
 pub mod idx;
 mod images;
 mod known;

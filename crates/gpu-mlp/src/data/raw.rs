@@ -12,7 +12,9 @@ pub enum RawLabels {
     /// Class numbers (`0..MAX_CLASSES`); the classes are `0..=max`.
     Numbers(Vec<Label>),
     /// Class numbers from one-hot rows: the classes are `0..classes` (the rows' width), used or
-    /// not, as Keras sizes a model from `to_categorical`'s width.
+    /// not, as Keras sizes a model from `to_categorical`'s width. (Only `.npz` files hold
+    /// one-hot rows, so a build without the `formats` feature never makes one.)
+    #[cfg_attr(not(feature = "formats"), allow(dead_code))]
     OneHot { classes: usize, labels: Vec<Label> },
     /// Class names: `ids[i]` indexes `names`, which is sorted.
     Names { names: Vec<String>, ids: Vec<u32> },
