@@ -22,8 +22,8 @@ const EVAL_CHUNK: usize = 1000;
 /// evaluates a few rows at a time instead of asking for gigabytes.
 const EVAL_BYTES: u64 = 64 << 20;
 
-/// Rows per evaluation chunk of `spec`: [`EVAL_CHUNK`], fewer (at least 1) where its scratch
-/// memory would pass [`EVAL_BYTES`]. The memory check counts these rows.
+/// Rows per evaluation chunk of `spec`: 1000, fewer (at least 1) where their scratch memory
+/// would pass 64 MiB. The memory check counts these rows.
 pub fn eval_rows(spec: &ModelSpec) -> usize {
     let per_row = spec.memory_bytes(0, 1).max(1);
     usize::try_from(EVAL_BYTES / per_row).map_or(EVAL_CHUNK, |rows| rows.clamp(1, EVAL_CHUNK))
