@@ -1,8 +1,10 @@
 //! SIGINT / SIGTERM / SIGHUP as a request to stop after the current epoch, so a run a sweep
 //! engine or a batch scheduler cancels, or whose terminal closes, still writes its summary and
 //! its checkpoint. The first signal only sets a flag (the handler resets itself), so a second
-//! one ends the process at once, as usual. A signal the process was started ignoring (`nohup`
-//! ignores SIGHUP) stays ignored.
+//! one ends the process at once, as usual. Started with SIGHUP ignored (`nohup`), the run keeps
+//! ignoring it. SIGINT and SIGTERM are always heard, even where the process was started with
+//! them ignored (a non-interactive shell's background job starts with SIGINT ignored): they
+//! are how a sweep engine or a scheduler cancels a run, and the run must save when it does.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -16,7 +18,7 @@ pub use gpu_mlp::error::Interrupted;
 pub fn install() {
     #[cfg(unix)]
     for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        if ignored(signal) {
+        if signal == libc::SIGHUP && ignored(signal) {
             continue;
         }
         // SAFETY: `on_signal` only stores into an atomic, which is async-signal-safe; the
@@ -31,7 +33,7 @@ pub fn install() {
     }
 }
 
-/// True when the process was started with `signal` ignored (`nohup`, a shell's background job).
+/// True when the process was started with `signal` ignored (`nohup` ignores SIGHUP).
 #[cfg(unix)]
 fn ignored(signal: libc::c_int) -> bool {
     // SAFETY: with a null new action, sigaction only reads the current one into `current`.

@@ -351,7 +351,20 @@ pub fn signal_after_line(
     prefix: &str,
 ) -> (std::process::ExitStatus, Vec<String>) {
     use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
     use std::process::Stdio;
+    // The child starts as a terminal's foreground command would, with the signals at their
+    // defaults, however this test binary was started (a background job ignores SIGINT, `nohup`
+    // SIGHUP, and both are inherited).
+    // SAFETY: signal() is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                libc::signal(signal, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
     let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let seen = lines
