@@ -31,6 +31,11 @@ fn bad_tables_are_one_line_errors_naming_file_and_place() {
             "'inf' is not a finite number",
         ),
         (
+            "float64.csv",
+            "a,b,label\n1,2,0\n3,1e300,1\n",
+            "line 3, column 2 (b): '1e300' is too large for a 32-bit float",
+        ),
+        (
             "hole.csv",
             "a,b,label\n1,2,0\n3,,1\n",
             "line 3, column 2 (b): the cell is empty",

@@ -6,6 +6,7 @@
 //! Limits that would make a bomb large are lowered through the environment variables
 //! `docs/limits.md` describes, so the whole corpus runs in seconds.
 
+mod class_names;
 mod corpus;
 #[cfg(target_os = "linux")]
 mod draw_memory;

@@ -186,6 +186,9 @@ impl Checkpoint {
                 self.spec.classes
             ));
         }
+        if let Some(problem) = crate::data::control_in_names(&self.class_names) {
+            return Err(problem);
+        }
         if !self.feature_names.is_empty() && self.feature_names.len() != self.spec.inputs {
             return Err(format!(
                 "{} feature names for {} inputs",

@@ -290,6 +290,9 @@ impl Dataset {
                 )));
             }
         }
+        if let Some(problem) = control_in_names(&class_names) {
+            return Err(invalid(problem));
+        }
         if class_names.len() > MAX_CLASSES {
             return Err(invalid(format!(
                 "{} classes named, at most {MAX_CLASSES} are supported",
@@ -452,4 +455,19 @@ impl Dataset {
     pub fn is_image(&self) -> bool {
         matches!(self.source, SourceKind::Idx | SourceKind::ImageFolder) || self.rows > 1
     }
+}
+
+/// The first class name holding a control character (a newline, tab, escape), in words:
+/// `predict` and `eval` print one class per line and field, so such a name could forge lines
+/// or colour a terminal; it is refused where it enters (a data set, a checkpoint).
+pub(crate) fn control_in_names(class_names: &[String]) -> Option<String> {
+    let (i, name) = class_names
+        .iter()
+        .enumerate()
+        .find(|(_, n)| n.chars().any(char::is_control))?;
+    Some(format!(
+        "class {i} is named '{}', which holds a control character (a newline, tab or escape); \
+         rename it",
+        crate::data::shown::shown(name.as_bytes())
+    ))
 }

@@ -52,6 +52,7 @@ mod text_bounds;
 #[cfg(feature = "formats")]
 pub use table::{csv_reader, label_index};
 
+pub(crate) use dataset::control_in_names;
 pub use dataset::{Dataset, Inputs, Label, Samples, SourceKind, MAX_CLASSES};
 pub use digest::DataDigest;
 pub use error::DataError;

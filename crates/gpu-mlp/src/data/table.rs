@@ -327,6 +327,17 @@ fn parse_value(cell: &[u8]) -> Result<f32, String> {
     let parsed = std::str::from_utf8(cell).map(str::parse::<f32>);
     match parsed {
         Ok(Ok(v)) if v.is_finite() => Ok(v),
+        // Finite as written, but past f32's range (1e300 from a float64 column).
+        Ok(Ok(_))
+            if std::str::from_utf8(cell)
+                .is_ok_and(|t| t.parse::<f64>().is_ok_and(f64::is_finite)) =>
+        {
+            Err(format!(
+                "'{}' is too large for a 32-bit float (at most about 3.4e38 in size); scale the \
+             column down",
+                shown(cell)
+            ))
+        }
         Ok(Ok(_)) => Err(format!("'{}' is not a finite number", shown(cell))),
         _ => Err(format!("'{}' is not a number", shown(cell))),
     }
