@@ -54,7 +54,26 @@ fn whole_numbers(min: u64, max: u64) -> String {
 pub(super) fn parse_rate(s: &str) -> Result<f32, String> {
     match s.parse::<f32>() {
         Ok(r) if (0.0..1.0).contains(&r) => Ok(r),
-        _ => Err(format!("expected a rate in [0, 1), e.g. 0.2; got '{s}'")),
+        _ => Err(format!(
+            "expected a rate in [0, 1), e.g. 0.2; got '{s}'{}",
+            f32_rounding(s)
+        )),
+    }
+}
+
+/// Why a value in range as written is not once read as an f32 (the engines' type), if that
+/// is why: `1e-50` reads as 0 and `0.9999999999` as 1.
+fn f32_rounding(s: &str) -> String {
+    match (s.parse::<f64>(), s.parse::<f32>()) {
+        (Ok(wide), Ok(narrow))
+            if wide.is_finite()
+                && ((narrow == 0.0 && wide != 0.0)
+                    || (narrow.abs() == 1.0 && wide.abs() != 1.0)
+                    || narrow.is_infinite()) =>
+        {
+            format!(", which a 32-bit float reads as {narrow}")
+        }
+        _ => String::new(),
     }
 }
 
@@ -81,6 +100,31 @@ pub(super) fn parse_non_negative(s: &str) -> Result<f64, String> {
 pub(super) fn parse_positive(s: &str) -> Result<f32, String> {
     match s.parse::<f32>() {
         Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-        _ => Err(format!("expected a positive number, e.g. 0.001; got '{s}'")),
+        _ => Err(format!(
+            "expected a positive number, e.g. 0.001; got '{s}'{}",
+            f32_rounding(s)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_that_round_out_of_range_say_so() {
+        let tiny = parse_positive("1e-50").unwrap_err();
+        assert!(
+            tiny.ends_with("got '1e-50', which a 32-bit float reads as 0"),
+            "{tiny}"
+        );
+        let near_one = parse_rate("0.9999999999").unwrap_err();
+        assert!(near_one.ends_with("reads as 1"), "{near_one}");
+        // Out of range as written: nothing about rounding.
+        assert!(parse_positive("-0.001")
+            .unwrap_err()
+            .ends_with("got '-0.001'"));
+        assert!(parse_rate("1.5").unwrap_err().ends_with("got '1.5'"));
+        assert_eq!(parse_positive("0.001"), Ok(0.001));
     }
 }
