@@ -29,8 +29,11 @@ except KeyboardInterrupt:
 
 
 def test_sigint_stops_training_within_an_epoch():
+    # The child starts with SIGINT at its default, as from a terminal, even where this test
+    # runs as a background job (which starts with SIGINT ignored, and Python then keeps it so).
     child = subprocess.Popen([sys.executable, "-u", "-c", SCRIPT], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     try:
         for line in child.stdout:

@@ -173,9 +173,15 @@ def test_ctrl_c_stops_after_the_epoch_and_keeps_it():
         if epoch == 1:
             os.kill(os.getpid(), signal.SIGINT)
 
-    with pytest.raises(KeyboardInterrupt):
-        model.fit(x, y, epochs=100, verbose=0,
-                  callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=interrupt)])
+    # Python's own Ctrl-C handler, even where pytest was started with SIGINT ignored (a
+    # background job), which Python leaves ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(x, y, epochs=100, verbose=0,
+                      callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=interrupt)])
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert seen == [0, 1]
     assert not np.array_equal(model.get_weights()[0], before)
 
