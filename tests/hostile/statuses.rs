@@ -58,6 +58,17 @@ fn bad_settings_exit_2_and_failures_exit_1() {
         2,
         &["--test-split"],
     );
+    // A label column the file does not have, by name or past its last column.
+    ends_with(
+        &quick(data, &["--label-column", "nosuch"]),
+        2,
+        &["t.csv", "--label-column 'nosuch' names no column", "label"],
+    );
+    ends_with(
+        &quick(data, &["--label-column", "9"]),
+        2,
+        &["t.csv", "--label-column 9 is past the last column"],
+    );
     ends_with(&["summary", "--inputs", "0"], 2, &["--inputs"]);
     // Failures: a file missing, or not what it should be, whichever flag names it.
     ends_with(&quick(missing, &[]), 1, &[missing]);

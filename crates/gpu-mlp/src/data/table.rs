@@ -19,7 +19,7 @@ use super::text_bounds::{out_of_bounds, BoundedText};
 use super::{DataError, Inputs, Label, LabelColumn};
 use crate::fsio::budget::{self, Exceeded, Limit};
 use crate::phrase;
-use crate::setting::{Phrase, Setting};
+use crate::setting::{ConfigError, Phrase, Setting};
 use csv::{ByteRecord, ReaderBuilder};
 use flate2::bufread::MultiGzDecoder;
 use std::fs::File;
@@ -360,6 +360,13 @@ pub fn label_index(
         path: path.to_path_buf(),
         problem,
     };
+    // An asked-for column the file does not have: the setting is what to change (exit 2 in
+    // the CLI), worded as a problem of the file would be.
+    let bad_setting = |problem: Phrase| {
+        DataError::Setting(ConfigError::new(
+            Phrase::from(format!("{}: ", path.display())).followed_by(problem),
+        ))
+    };
     let listed = || {
         let n = names.unwrap_or_default();
         let mut s = n
@@ -377,7 +384,7 @@ pub fn label_index(
         (Some(LabelColumn::First), _) => Ok(0),
         (Some(LabelColumn::Last), _) => Ok(width - 1),
         (Some(LabelColumn::Index(i)), _) if *i < width => Ok(*i),
-        (Some(LabelColumn::Index(i)), _) => Err(bad(phrase![
+        (Some(LabelColumn::Index(i)), _) => Err(bad_setting(phrase![
             Setting::LabelColumn,
             format!(
                 " {i} is past the last column: rows have {width} (indices 0..={})",
@@ -392,15 +399,14 @@ pub fn label_index(
                 exact
             };
             if found.is_empty() {
-                return Err(bad(format!(
-                    "no column is named '{name}' (columns: {})",
-                    listed()
-                )
-                .into()));
+                return Err(bad_setting(phrase![
+                    Setting::LabelColumn,
+                    format!(" '{name}' names no column (columns: {})", listed())
+                ]));
             }
             only_one(path, names, &found)
         }
-        (Some(LabelColumn::Name(name)), None) => Err(bad(phrase![
+        (Some(LabelColumn::Name(name)), None) => Err(bad_setting(phrase![
             format!("has no header row, so no column is named '{name}'; pass "),
             Setting::LabelColumn,
             " first, last or a 0-based INDEX"
