@@ -66,3 +66,21 @@ def test_a_python_checkpoint_is_read_by_the_cli(cli, tmp_path):
     loss, accuracy = model.evaluate(x_test / 255.0, y_test, verbose=0)
     cli_loss, cli_accuracy = cli_eval(cli, path)
     assert accuracy == cli_accuracy and abs(loss - cli_loss) <= 6e-5
+
+
+def test_a_table_model_keeps_its_column_names_through_python(cli, tmp_path):
+    rng = np.random.default_rng(3)
+    table = tmp_path / "t.csv"
+    rows = ["height,width,weight,label"]
+    for i in range(60):
+        c = i % 3
+        rows.append(",".join(f"{v:.3f}" for v in rng.normal(c, 0.3, 3)) + f",{c}")
+    table.write_text("\n".join(rows) + "\n")
+    model = tmp_path / "table.safetensors"
+    subprocess.run([cli, "train", "--data", str(table), "--epochs", "2", "--backend", "cpu",
+                    "--save", str(model)], capture_output=True, timeout=300, check=True)
+    network = gpu_mlp._core.Network.load(str(model))
+    assert network.feature_names == ["height", "width", "weight"]
+    again = tmp_path / "again.safetensors"
+    gpu_mlp.MLPClassifier.load(model).save(again)
+    assert gpu_mlp._core.Network.load(str(again)).feature_names == ["height", "width", "weight"]

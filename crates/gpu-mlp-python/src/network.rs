@@ -32,6 +32,10 @@ pub struct Network {
     /// One name per class, index = class.
     #[pyo3(get, set)]
     class_names: Vec<String>,
+    /// The table's column names the network reads, in order (empty: unnamed, read by
+    /// position); the command line's `eval` and `predict` match CSV columns by them.
+    #[pyo3(get, set)]
+    feature_names: Vec<String>,
     /// The data set's name the checkpoint records.
     #[pyo3(get, set)]
     dataset: String,
@@ -53,6 +57,7 @@ impl Network {
             spec: c.spec,
             parameters: c.parameters,
             class_names: c.class_names,
+            feature_names: c.feature_names,
             dataset: c.dataset,
             input_shape: (c.rows, c.cols),
             channels: c.channels,
@@ -76,6 +81,7 @@ impl Network {
         c.source = self.source;
         c.scaling = self.scaling.clone();
         c.metadata = self.metadata.clone();
+        c.feature_names = self.feature_names.clone();
         c
     }
 
@@ -129,6 +135,7 @@ impl Network {
         let parameters = spec.init_parameters(seed);
         Ok(Self {
             class_names: (0..classes).map(|c| c.to_string()).collect(),
+            feature_names: Vec::new(),
             dataset: "python".to_string(),
             input_shape: (1, inputs),
             channels: 1,
