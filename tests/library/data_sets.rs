@@ -140,17 +140,17 @@ fn known_names_and_sources() {
     assert_eq!(KnownDataset::FashionMnist.class_names()[9], "Ankle boot");
 
     assert_eq!(
-        DataSource::from_flags(None, None).unwrap(),
+        DataSource::choose(None, None).unwrap(),
         DataSource::Known(KnownDataset::Mnist)
     );
     assert_eq!(
-        DataSource::from_flags(Some("fashion-mnist"), Some(Path::new("d"))).unwrap(),
+        DataSource::choose(Some("fashion-mnist"), Some(Path::new("d"))).unwrap(),
         DataSource::Path {
             path: "d".into(),
             hint: Some(KnownDataset::FashionMnist)
         }
     );
-    assert!(DataSource::from_flags(Some("nope"), None).is_err());
+    assert!(DataSource::choose(Some("nope"), None).is_err());
 }
 
 /// The folder of a real data set, which must be on this machine (`where_from` says how).

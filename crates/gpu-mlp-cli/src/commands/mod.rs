@@ -41,7 +41,7 @@ pub fn load_dataset_for(
     seed: u64,
     model_names: Option<ModelNames>,
 ) -> Result<(Dataset, TestOrigin)> {
-    let source = DataSource::from_flags(args.dataset.as_deref(), args.data.as_deref())?;
+    let source = DataSource::choose(args.dataset.as_deref(), args.data.as_deref())?;
     let options = LoadOptions {
         offline: args.offline,
         progress: crate::download_bar::on_stderr(),

@@ -33,9 +33,9 @@ pub enum DataSource {
 }
 
 impl DataSource {
-    /// From the usual flags: `--data PATH` wins (with `--dataset NAME` as its hint); otherwise
-    /// the named data set, MNIST when none is named.
-    pub fn from_flags(dataset: Option<&str>, data_dir: Option<&Path>) -> Result<Self, DataError> {
+    /// The source a run asks for: a path wins (with the named data set, if any, as its hint);
+    /// otherwise the named data set, MNIST when none is named.
+    pub fn choose(dataset: Option<&str>, data_dir: Option<&Path>) -> Result<Self, DataError> {
         let known = dataset.map(KnownDataset::from_name).transpose()?;
         Ok(match data_dir {
             Some(path) => DataSource::Path {
